@@ -1,0 +1,232 @@
+//! The action flow around the pure policy: parse, replay or decide, record, make durable,
+//! answer. This is where I/O meets the decision; the rules themselves live in `policy`.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use crate::auth::{Authenticator, Caller};
+use crate::contract::response::ErrorStatus;
+use crate::contract::{parse_request, ActionRequest, ActionResponse};
+use crate::policy::{claim_changes, decide};
+use crate::singleflight::SingleFlight;
+use crate::store::idempotency::{idempotency_key, key_hex};
+use crate::store::{now_unix_ms, AuditEntry, DecisionEntry, GroupCommit, Store, StoreError};
+
+/// Shared state of a running server.
+pub struct App {
+    pub store: Arc<Store>,
+    pub commit: GroupCommit,
+    pub auth: Authenticator,
+    /// Concurrent requests with the same idempotency key are decided once.
+    inflight: SingleFlight<[u8; 16], ActionResponse>,
+}
+
+impl App {
+    pub fn new(store: Arc<Store>, commit: GroupCommit, auth: Authenticator) -> Self {
+        App {
+            store,
+            commit,
+            auth,
+            inflight: SingleFlight::default(),
+        }
+    }
+
+    /// Decides an authenticated request body and records the decision durably.
+    ///
+    /// Runs in its own task: a caller that hangs up must not cut a decision in half.
+    pub async fn handle(self: &Arc<Self>, caller: Caller, body: bytes::Bytes) -> ActionResponse {
+        let app = self.clone();
+        let started = Instant::now();
+        let task = tokio::spawn(async move { app.handle_inner(caller, body, started).await });
+        match task.await {
+            Ok(r) => r,
+            Err(e) => {
+                tracing::error!(error = %e, "action task failed");
+                internal_error()
+            }
+        }
+    }
+
+    async fn handle_inner(
+        &self,
+        caller: Caller,
+        body: bytes::Bytes,
+        started: Instant,
+    ) -> ActionResponse {
+        let req = match parse_request(&body) {
+            Ok(r) => r,
+            Err(e) => {
+                let resp = ActionResponse::error(
+                    ErrorStatus::BadRequest,
+                    "Invalid request body",
+                    &e.to_string(),
+                );
+                let entry = DecisionEntry {
+                    idempotency_key: key_hex(&idempotency_key(None, None, &body)),
+                    decision: resp.status_name().into(),
+                    http_status: resp.http_status(),
+                    reason: resp.reason().map(str::to_string),
+                    description: resp.description().map(str::to_string),
+                    credential: caller.credential_id.clone(),
+                    latency_us: elapsed_us(started),
+                    ..Default::default()
+                };
+                tracing::info!(error = %e, "rejected a malformed request body");
+                return match self
+                    .record(&AuditEntry::Decision(Box::new(entry)), None)
+                    .await
+                {
+                    Ok(()) => resp,
+                    Err(e) => store_failure(&e),
+                };
+            }
+        };
+        let tenant = req
+            .event
+            .as_ref()
+            .and_then(|e| e.tenant.as_ref())
+            .and_then(|t| t.id.as_deref());
+        let key = idempotency_key(tenant, req.request_id.as_deref(), &body);
+        self.inflight
+            .run(key, || self.decide_once(&req, caller, key, started))
+            .await
+    }
+
+    /// Replays a stored decision for this key, or decides and records a new one.
+    async fn decide_once(
+        &self,
+        req: &ActionRequest,
+        caller: Caller,
+        key: [u8; 16],
+        started: Instant,
+    ) -> ActionResponse {
+        let settings = self.store.settings();
+        let window = settings.idempotency_window_secs;
+        match self.replay(&key, window) {
+            Ok(Some(resp)) => {
+                tracing::info!(
+                    request_id = req.request_id.as_deref().unwrap_or(""),
+                    "replayed the stored decision for a retried request"
+                );
+                return resp;
+            }
+            Ok(None) => {}
+            Err(e) => return store_failure(&e),
+        }
+        let verdict = decide(req, &self.store.directory(), &settings.policy);
+        let entry = decision_entry(req, &key, &verdict, caller.credential_id, started);
+        match self
+            .record(&AuditEntry::Decision(Box::new(entry)), Some((&key, window)))
+            .await
+        {
+            Ok(()) => {
+                tracing::debug!(
+                    request_id = req.request_id.as_deref().unwrap_or(""),
+                    decision = verdict.response.status_name(),
+                    rule = ?verdict.rule,
+                    "decided"
+                );
+                verdict.response
+            }
+            Err(e) => store_failure(&e),
+        }
+    }
+
+    fn replay(&self, key: &[u8; 16], window: u64) -> Result<Option<ActionResponse>, StoreError> {
+        let Some(seq) = self.store.idempotent_lookup(key, window, now_unix_ms())? else {
+            return Ok(None);
+        };
+        Ok(match self.store.audit_record(seq)?.map(|r| r.entry) {
+            Some(AuditEntry::Decision(d)) => Some(response_of(&d)),
+            _ => None,
+        })
+    }
+
+    /// Appends the record (and its idempotency entry) and waits until it is on disk.
+    async fn record(
+        &self,
+        entry: &AuditEntry,
+        idem: Option<(&[u8; 16], u64)>,
+    ) -> Result<(), StoreError> {
+        let seq = self.store.append_audit(entry)?;
+        if let Some((key, window)) = idem {
+            self.store
+                .idempotent_remember(key, seq, window, now_unix_ms())?;
+        }
+        self.commit.durable().await
+    }
+}
+
+fn elapsed_us(started: Instant) -> u64 {
+    u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX)
+}
+
+fn internal_error() -> ActionResponse {
+    ActionResponse::error(
+        ErrorStatus::Internal,
+        "internal error",
+        "profilegate could not process the request.",
+    )
+}
+
+/// Nothing is acknowledged that is not recorded: a storage failure answers ERROR.
+fn store_failure(e: &StoreError) -> ActionResponse {
+    tracing::error!(error = %e, "could not record the decision");
+    ActionResponse::error(
+        ErrorStatus::Internal,
+        "audit_unavailable",
+        "The decision could not be recorded.",
+    )
+}
+
+/// Rebuilds the answer a decision record stands for (for a retried request id).
+pub fn response_of(d: &DecisionEntry) -> ActionResponse {
+    let reason = d.reason.as_deref().unwrap_or("");
+    let description = d.description.as_deref().unwrap_or("");
+    match d.decision.as_str() {
+        "SUCCESS" => ActionResponse::Success,
+        "FAILED" => ActionResponse::failed(reason, description),
+        _ => {
+            let status = match d.http_status {
+                400 => ErrorStatus::BadRequest,
+                401 => ErrorStatus::Unauthorized,
+                _ => ErrorStatus::Internal,
+            };
+            ActionResponse::error(status, reason, description)
+        }
+    }
+}
+
+fn decision_entry(
+    req: &ActionRequest,
+    key: &[u8; 16],
+    verdict: &crate::policy::Verdict,
+    credential: Option<String>,
+    started: Instant,
+) -> DecisionEntry {
+    let event = req.event.as_ref();
+    let tenant = event.and_then(|e| e.tenant.as_ref());
+    let user = event.and_then(|e| e.user.as_ref());
+    DecisionEntry {
+        request_id: req.request_id.clone(),
+        idempotency_key: key_hex(key),
+        action_type: req.action_type.clone(),
+        tenant_id: tenant.and_then(|t| t.id.clone()),
+        tenant_name: tenant.and_then(|t| t.name.clone()),
+        organization: event.and_then(|e| e.organization.clone()),
+        user_id: user.and_then(|u| u.id.clone()),
+        user_organization: user.and_then(|u| u.organization.clone()),
+        shared_user_id: user.and_then(|u| u.shared_user_id.clone()),
+        initiator: event.and_then(|e| e.initiator_type.clone()),
+        claims: claim_changes(req),
+        decision: verdict.response.status_name().into(),
+        http_status: verdict.response.http_status(),
+        rule: Some(verdict.rule),
+        reason: verdict.response.reason().map(str::to_string),
+        description: verdict.response.description().map(str::to_string),
+        detail: verdict.detail.clone(),
+        notification: None,
+        credential,
+        latency_us: elapsed_us(started),
+    }
+}

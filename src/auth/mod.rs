@@ -1,0 +1,449 @@
+//! Endpoint authentication: who may call the action endpoint.
+//!
+//! argon2 is deliberately slow (~25 ms), so it must not run per request. A secret verified
+//! once is remembered under HMAC(process key, credential id, secret); later calls cost one
+//! HMAC. Concurrent first calls with the same secret share one verification, at most two
+//! verifications run at a time, and an address that keeps failing is refused before argon2
+//! runs at all.
+
+pub mod secret;
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use base64::Engine;
+use hmac::{Hmac, Mac};
+use parking_lot::Mutex;
+use sha2::Sha256;
+use subtle::ConstantTimeEq;
+use tokio::sync::Semaphore;
+use warp::http::HeaderMap;
+
+use crate::singleflight::SingleFlight;
+use crate::store::{
+    now_rfc3339, CredentialKind, CredentialRecord, EndpointAuth, Store, StoreError,
+};
+pub use secret::SecretError;
+
+/// Failures within this window count towards throttling.
+const FAILURE_WINDOW: Duration = Duration::from_secs(60);
+/// Failures per address and window before further attempts are refused unchecked.
+const MAX_FAILURES: u32 = 10;
+/// Addresses tracked at most; beyond this the oldest entries are dropped.
+const MAX_TRACKED: usize = 10_000;
+/// argon2 verifications running at once (the machine has few cores; requests must not starve).
+const ARGON2_PERMITS: usize = 2;
+
+/// Why a caller was refused. The text goes into the 401 body, so it says what is wrong
+/// without revealing anything about the secret.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AuthError {
+    #[error("no endpoint credential is configured on profilegate")]
+    NotConfigured,
+    #[error("credentials are missing")]
+    Missing,
+    #[error("credentials are not valid")]
+    Invalid,
+    #[error("too many failed attempts from this address; try again later")]
+    Throttled,
+    #[error("credential check failed internally")]
+    Internal,
+}
+
+/// Who called: the credential id, or `None` when authentication is switched off.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Caller {
+    pub credential_id: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Failures {
+    since: Instant,
+    count: u32,
+}
+
+/// Verifies callers against the stored credentials.
+pub struct Authenticator {
+    store: Arc<Store>,
+    process_key: [u8; 32],
+    /// HMAC of (id, secret) -> credential id, for secrets verified by argon2 before.
+    verified: Mutex<HashMap<[u8; 32], String>>,
+    failures: Mutex<HashMap<IpAddr, Failures>>,
+    argon2: Semaphore,
+    inflight: SingleFlight<[u8; 32], bool>,
+    /// Credential id -> unix second of last use, written to the store in the background.
+    last_used: Mutex<HashMap<String, u64>>,
+}
+
+/// What the caller presented for one credential: the credential and the secret to check.
+struct Presented<'a> {
+    cred: &'a CredentialRecord,
+    secret: String,
+}
+
+impl Authenticator {
+    pub fn new(store: Arc<Store>) -> Result<Self, SecretError> {
+        let mut process_key = [0u8; 32];
+        secret::random_bytes(&mut process_key)?;
+        Ok(Authenticator {
+            store,
+            process_key,
+            verified: Mutex::new(HashMap::new()),
+            failures: Mutex::new(HashMap::new()),
+            argon2: Semaphore::new(ARGON2_PERMITS),
+            inflight: SingleFlight::default(),
+            last_used: Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// Checks a request's headers. Runs before the body is read.
+    pub async fn authenticate(
+        &self,
+        headers: &HeaderMap,
+        peer: Option<IpAddr>,
+    ) -> Result<Caller, AuthError> {
+        if self.store.settings().endpoint_auth == EndpointAuth::None {
+            return Ok(Caller {
+                credential_id: None,
+            });
+        }
+        let creds = self.store.credentials();
+        if creds.is_empty() {
+            return Err(AuthError::NotConfigured);
+        }
+        let result = self.check(headers, &creds, peer).await;
+        match (&result, peer) {
+            (Ok(caller), _) => {
+                if let Some(id) = &caller.credential_id {
+                    self.note_use(id);
+                }
+            }
+            (Err(AuthError::Missing | AuthError::Invalid | AuthError::Throttled), Some(ip)) => {
+                self.note_failure(ip)
+            }
+            _ => {}
+        }
+        result
+    }
+
+    async fn check(
+        &self,
+        headers: &HeaderMap,
+        creds: &[CredentialRecord],
+        peer: Option<IpAddr>,
+    ) -> Result<Caller, AuthError> {
+        let presented = presented(headers, creds);
+        if presented.is_empty() {
+            return Err(AuthError::Missing);
+        }
+        // Only a secret that names the credential it is checked against can be right.
+        let Some(p) = presented
+            .into_iter()
+            .find(|p| secret::id_of(&p.secret) == Some(p.cred.id.as_str()))
+        else {
+            return Err(AuthError::Invalid);
+        };
+        let tag = self.tag(&p.cred.id, &p.secret);
+        if self
+            .verified
+            .lock()
+            .get(&tag)
+            .is_some_and(|id| *id == p.cred.id)
+        {
+            return Ok(Caller {
+                credential_id: Some(p.cred.id.clone()),
+            });
+        }
+        // Throttle only what would cost argon2: a caller whose secret is already verified is
+        // never locked out by someone failing from the same address (a shared NAT, say).
+        if peer.is_some_and(|ip| self.is_throttled(ip)) {
+            return Err(AuthError::Throttled);
+        }
+        let ok = self
+            .inflight
+            .run(tag, || async {
+                let Ok(_permit) = self.argon2.acquire().await else {
+                    return false;
+                };
+                let (s, h) = (p.secret.clone(), p.cred.hash.clone());
+                tokio::task::spawn_blocking(move || secret::verify(&s, &h))
+                    .await
+                    .unwrap_or(false)
+            })
+            .await;
+        if !ok {
+            return Err(AuthError::Invalid);
+        }
+        let mut cache = self.verified.lock();
+        // Only valid secrets of at most two credentials land here; the bound is a backstop.
+        if cache.len() >= 64 {
+            cache.clear();
+        }
+        cache.insert(tag, p.cred.id.clone());
+        Ok(Caller {
+            credential_id: Some(p.cred.id.clone()),
+        })
+    }
+
+    fn tag(&self, id: &str, secret: &str) -> [u8; 32] {
+        // HMAC accepts any key length, so this cannot fail.
+        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&self.process_key)
+            .unwrap_or_else(|_| unreachable!("HMAC takes keys of any length"));
+        mac.update(id.as_bytes());
+        mac.update(&[0]);
+        mac.update(secret.as_bytes());
+        mac.finalize().into_bytes().into()
+    }
+
+    fn is_throttled(&self, ip: IpAddr) -> bool {
+        let map = self.failures.lock();
+        map.get(&ip)
+            .is_some_and(|f| f.since.elapsed() < FAILURE_WINDOW && f.count >= MAX_FAILURES)
+    }
+
+    fn note_failure(&self, ip: IpAddr) {
+        let mut map = self.failures.lock();
+        if map.len() >= MAX_TRACKED {
+            map.retain(|_, f| f.since.elapsed() < FAILURE_WINDOW);
+            if map.len() >= MAX_TRACKED {
+                map.clear();
+            }
+        }
+        let f = map.entry(ip).or_insert(Failures {
+            since: Instant::now(),
+            count: 0,
+        });
+        if f.since.elapsed() >= FAILURE_WINDOW {
+            *f = Failures {
+                since: Instant::now(),
+                count: 0,
+            };
+        }
+        f.count += 1;
+    }
+
+    fn note_use(&self, id: &str) {
+        let now = crate::store::now_unix_ms() / 1000;
+        let mut map = self.last_used.lock();
+        match map.get_mut(id) {
+            Some(t) if *t == now => {}
+            Some(t) => *t = now,
+            None => {
+                map.insert(id.to_string(), now);
+            }
+        }
+    }
+
+    /// Writes "last used" times to the store (called periodically and at shutdown).
+    pub fn persist_last_used(&self) -> Result<(), StoreError> {
+        let used: Vec<(String, String)> = self
+            .last_used
+            .lock()
+            .drain()
+            .map(|(id, secs)| {
+                let t = time::OffsetDateTime::from_unix_timestamp(secs as i64)
+                    .map(crate::store::format_time)
+                    .unwrap_or_else(|_| now_rfc3339());
+                (id, t)
+            })
+            .collect();
+        if used.is_empty() {
+            return Ok(());
+        }
+        self.store.touch_credentials(&used)
+    }
+}
+
+/// Collects what the request presents for each configured credential.
+fn presented<'a>(headers: &HeaderMap, creds: &'a [CredentialRecord]) -> Vec<Presented<'a>> {
+    let mut out = Vec::new();
+    let authz = headers
+        .get(warp::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim);
+    let (scheme, param) = match authz.and_then(|a| a.split_once(' ')) {
+        Some((s, p)) => (s, p.trim()),
+        None => ("", ""),
+    };
+    for cred in creds {
+        match &cred.kind {
+            CredentialKind::Basic { username } if scheme.eq_ignore_ascii_case("basic") => {
+                let Some((user, pass)) = base64::engine::general_purpose::STANDARD
+                    .decode(param)
+                    .ok()
+                    .and_then(|b| String::from_utf8(b).ok())
+                    .and_then(|s| {
+                        s.split_once(':')
+                            .map(|(u, p)| (u.to_string(), p.to_string()))
+                    })
+                else {
+                    continue;
+                };
+                if bool::from(user.as_bytes().ct_eq(username.as_bytes())) {
+                    out.push(Presented { cred, secret: pass });
+                }
+            }
+            CredentialKind::Bearer if scheme.eq_ignore_ascii_case("bearer") => {
+                out.push(Presented {
+                    cred,
+                    secret: param.to_string(),
+                });
+            }
+            CredentialKind::ApiKey { header } => {
+                // HeaderMap lookups are case-insensitive by name.
+                if let Some(v) = headers.get(header.as_str()).and_then(|v| v.to_str().ok()) {
+                    out.push(Presented {
+                        cred,
+                        secret: v.to_string(),
+                    });
+                }
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
+/// Errors creating a credential.
+#[derive(Debug, thiserror::Error)]
+pub enum CredentialError {
+    #[error("{0}")]
+    Invalid(String),
+    #[error(transparent)]
+    Secret(#[from] SecretError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// What to create.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NewCredential {
+    Basic { username: String },
+    Bearer,
+    ApiKey { header: String },
+}
+
+/// A created credential with its secret, which exists only here and is shown once.
+#[derive(Debug, Clone)]
+pub struct Created {
+    pub record: CredentialRecord,
+    pub secret: String,
+}
+
+impl Created {
+    /// The authentication properties as the WSO2 console and Action Management API name them
+    /// (CONTRACT.md §8).
+    pub fn wso2_properties(&self) -> serde_json::Map<String, serde_json::Value> {
+        let mut m = serde_json::Map::new();
+        match &self.record.kind {
+            CredentialKind::Basic { username } => {
+                m.insert("username".into(), username.clone().into());
+                m.insert("password".into(), self.secret.clone().into());
+            }
+            CredentialKind::Bearer => {
+                m.insert("accessToken".into(), self.secret.clone().into());
+            }
+            CredentialKind::ApiKey { header } => {
+                m.insert("header".into(), header.clone().into());
+                m.insert("value".into(), self.secret.clone().into());
+            }
+        }
+        m
+    }
+}
+
+/// Header names the identity server may send (T6) and that do not collide with HTTP itself.
+pub fn validate_api_key_header(h: &str) -> Result<(), String> {
+    let valid_chars = h.len() >= 2
+        && h.len() <= 64
+        && h.as_bytes()[0].is_ascii_alphanumeric()
+        && h.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.');
+    if !valid_chars {
+        return Err(format!(
+            "header name {h:?} is not accepted by the identity server: 2 to 64 characters, letters, digits, '-' and '.', starting with a letter or digit"
+        ));
+    }
+    const RESERVED: &[&str] = &[
+        "authorization",
+        "host",
+        "content-type",
+        "content-length",
+        "accept",
+        "connection",
+        "user-agent",
+        "accept-encoding",
+        "x-wso2-api-version",
+        "transfer-encoding",
+        "cookie",
+    ];
+    if RESERVED.iter().any(|r| r.eq_ignore_ascii_case(h)) {
+        return Err(format!(
+            "header name {h:?} is a standard HTTP header; choose another, e.g. x-api-key"
+        ));
+    }
+    Ok(())
+}
+
+/// Basic usernames: the identity server splits nothing, but the Basic scheme splits at ':'.
+pub fn validate_username(u: &str) -> Result<(), String> {
+    if u.is_empty() || u.len() > 64 || u.contains(':') || !u.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err(format!(
+            "username {u:?} is not usable: 1 to 64 visible ASCII characters, without ':'"
+        ));
+    }
+    Ok(())
+}
+
+/// Generates a credential, stores its hash, and returns the secret once.
+pub fn create_credential(
+    store: &Store,
+    actor: &str,
+    spec: &NewCredential,
+) -> Result<Created, CredentialError> {
+    let kind = match spec {
+        NewCredential::Basic { username } => {
+            validate_username(username).map_err(CredentialError::Invalid)?;
+            CredentialKind::Basic {
+                username: username.clone(),
+            }
+        }
+        NewCredential::Bearer => CredentialKind::Bearer,
+        NewCredential::ApiKey { header } => {
+            validate_api_key_header(header).map_err(CredentialError::Invalid)?;
+            CredentialKind::ApiKey {
+                header: header.to_ascii_lowercase(),
+            }
+        }
+    };
+    let id = secret::new_id()?;
+    let secret = secret::new_secret(&id)?;
+    let record = CredentialRecord {
+        id,
+        kind,
+        hash: secret::hash(&secret)?,
+        created: now_rfc3339(),
+        last_used: None,
+    };
+    store.add_credential(actor, &record)?;
+    Ok(Created { record, secret })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn header_names() {
+        assert!(validate_api_key_header("x-api-key").is_ok());
+        assert!(validate_api_key_header("X.Key-2").is_ok());
+        assert!(validate_api_key_header("-x").is_err());
+        assert!(validate_api_key_header("x").is_err());
+        assert!(validate_api_key_header("x_key").is_err());
+        assert!(validate_api_key_header("Authorization").is_err());
+        assert!(validate_username("profilegate").is_ok());
+        assert!(validate_username("a:b").is_err());
+    }
+}

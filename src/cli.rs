@@ -1,0 +1,531 @@
+//! The command line: `serve` and the commands that manage the data dir before the admin UI
+//! exists. `main.rs` only parses and dispatches here.
+
+use std::collections::BTreeSet;
+use std::io::{Read, Write};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::auth::{create_credential, CredentialError, NewCredential};
+use crate::store::departments::{normalize_all, validate_org};
+use crate::store::{CredentialKind, EndpointAuth, Store, StoreError};
+use crate::ServeError;
+
+/// profilegate: the pre-update profile action service for WSO2 Identity Server and Asgardeo.
+#[derive(Debug, Parser)]
+#[command(name = "profilegate", version, about)]
+pub struct Cli {
+    /// Where profilegate keeps its data (created with mode 0700).
+    #[arg(
+        long,
+        global = true,
+        env = "PROFILEGATE_DATA_DIR",
+        default_value = "./profilegate-data"
+    )]
+    pub data_dir: PathBuf,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the server (the default when no command is given).
+    Serve(ServeArgs),
+    /// Manage the department directory.
+    #[command(subcommand)]
+    Departments(DepartmentsCmd),
+    /// Manage the credentials the identity server uses to call profilegate.
+    #[command(subcommand)]
+    Credentials(CredentialsCmd),
+    /// Endpoint settings.
+    #[command(subcommand)]
+    Endpoint(EndpointCmd),
+    /// Inspect the audit log.
+    #[command(subcommand)]
+    Audit(AuditCmd),
+}
+
+#[derive(Debug, Args, Default)]
+pub struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, env = "PROFILEGATE_LISTEN", default_value = "127.0.0.1:8080")]
+    pub listen: Option<SocketAddr>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DepartmentsCmd {
+    /// Add department names.
+    Add {
+        #[arg(required = true)]
+        names: Vec<String>,
+        /// Sub-organization id (default: the root organization).
+        #[arg(long)]
+        org: Option<String>,
+    },
+    /// Remove department names (each must exist).
+    Remove {
+        #[arg(required = true)]
+        names: Vec<String>,
+        #[arg(long)]
+        org: Option<String>,
+    },
+    /// List department names.
+    List {
+        #[arg(long)]
+        org: Option<String>,
+    },
+    /// Import names from a CSV file (one name a line, header optional; `-` reads stdin).
+    /// Applies whole or not at all.
+    Import {
+        file: PathBuf,
+        #[arg(long)]
+        org: Option<String>,
+        /// Make the list exactly the file's names (removing the others).
+        #[arg(long)]
+        replace: bool,
+    },
+    /// Export names as CSV (importable again).
+    Export {
+        #[arg(long)]
+        org: Option<String>,
+    },
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum CredentialType {
+    Basic,
+    Bearer,
+    ApiKey,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CredentialsCmd {
+    /// Create a credential; its secret is printed once.
+    Create {
+        #[arg(long = "type", value_enum)]
+        kind: CredentialType,
+        /// Username for basic authentication.
+        #[arg(long, default_value = "profilegate")]
+        username: String,
+        /// Header name for API-key authentication.
+        #[arg(long, default_value = "x-api-key")]
+        header: String,
+        /// Print one JSON object (id, type and the WSO2 properties).
+        #[arg(long)]
+        json: bool,
+    },
+    /// List active credentials (never their secrets).
+    List,
+    /// Revoke a credential by id.
+    Revoke { id: String },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum EndpointCmd {
+    /// Choose whether callers must authenticate: `required` (default) or `none`.
+    Auth {
+        #[arg(value_enum)]
+        mode: AuthMode,
+    },
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum AuthMode {
+    Required,
+    None,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AuditCmd {
+    /// Check the hash chain; exit 0 when intact, 1 with the first bad record otherwise.
+    Verify,
+    /// Write every record as NDJSON to stdout.
+    Export,
+}
+
+/// Errors of the command line.
+#[derive(Debug, thiserror::Error)]
+pub enum CliError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Credential(#[from] CredentialError),
+    #[error(transparent)]
+    Serve(#[from] ServeError),
+    #[error("{context}: {source}")]
+    Io {
+        context: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{0}")]
+    Input(String),
+}
+
+fn io_err(context: impl Into<String>) -> impl FnOnce(std::io::Error) -> CliError {
+    let context = context.into();
+    move |source| CliError::Io { context, source }
+}
+
+/// Runs a parsed command line.
+pub fn dispatch(cli: Cli) -> Result<ExitCode, CliError> {
+    let mut out = std::io::stdout().lock();
+    match cli.command {
+        None => serve_command(&cli.data_dir, &ServeArgs::default()),
+        Some(Command::Serve(args)) => serve_command(&cli.data_dir, &args),
+        Some(cmd) => {
+            let store = Store::open(&cli.data_dir)?;
+            let code = run_admin(&store, cmd, &mut out)?;
+            store.flush()?;
+            Ok(code)
+        }
+    }
+}
+
+/// Runs a data-dir command against an open store, writing its output to `out`.
+pub fn run_admin(store: &Store, cmd: Command, out: &mut dyn Write) -> Result<ExitCode, CliError> {
+    let w = |out: &mut dyn Write, s: String| {
+        out.write_all(s.as_bytes())
+            .map_err(io_err("cannot write output"))
+    };
+    match cmd {
+        Command::Serve(_) => Err(CliError::Input("serve is not a data-dir command".into())),
+        Command::Departments(d) => departments(store, d, out),
+        Command::Credentials(CredentialsCmd::Create {
+            kind,
+            username,
+            header,
+            json,
+        }) => {
+            let spec = match kind {
+                CredentialType::Basic => NewCredential::Basic { username },
+                CredentialType::Bearer => NewCredential::Bearer,
+                CredentialType::ApiKey => NewCredential::ApiKey { header },
+            };
+            let created = create_credential(store, "cli", &spec)?;
+            if json {
+                let mut obj = serde_json::Map::new();
+                obj.insert("id".into(), created.record.id.clone().into());
+                obj.insert("type".into(), created.record.kind.wso2_name().into());
+                obj.extend(created.wso2_properties());
+                w(out, format!("{}\n", serde_json::Value::Object(obj)))?;
+            } else {
+                let mut s = format!(
+                    "Created credential {} ({}). The secret is shown only now: enter it in the identity server and keep no other copy.\n\n\
+                     In the WSO2 console (Actions > Pre Update Profile > Endpoint authentication):\n  Authentication type: {}\n",
+                    created.record.id,
+                    created.record.kind.wso2_name(),
+                    match &created.record.kind {
+                        CredentialKind::Basic { .. } => "Basic",
+                        CredentialKind::Bearer => "Bearer",
+                        CredentialKind::ApiKey { .. } => "API Key",
+                    }
+                );
+                for (k, v) in created.wso2_properties() {
+                    s.push_str(&format!("  {k}: {}\n", v.as_str().unwrap_or_default()));
+                }
+                w(out, s)?;
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Credentials(CredentialsCmd::List) => {
+            let creds = store.credentials();
+            if creds.is_empty() {
+                w(out, "No credentials. Create one with `profilegate credentials create --type basic`.\n".into())?;
+            }
+            for c in creds.iter() {
+                let detail = match &c.kind {
+                    CredentialKind::Basic { username } => format!("username={username}"),
+                    CredentialKind::Bearer => String::new(),
+                    CredentialKind::ApiKey { header } => format!("header={header}"),
+                };
+                w(
+                    out,
+                    format!(
+                        "{}  {:<8} {:<24} created {}  last used {}\n",
+                        c.id,
+                        c.kind.wso2_name(),
+                        detail,
+                        c.created,
+                        c.last_used.as_deref().unwrap_or("never")
+                    ),
+                )?;
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Credentials(CredentialsCmd::Revoke { id }) => {
+            let rec = store.revoke_credential("cli", &id)?;
+            w(
+                out,
+                format!(
+                    "Revoked credential {} ({}).\n",
+                    rec.id,
+                    rec.kind.wso2_name()
+                ),
+            )?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Endpoint(EndpointCmd::Auth { mode }) => {
+            let mode = match mode {
+                AuthMode::Required => EndpointAuth::Required,
+                AuthMode::None => EndpointAuth::None,
+            };
+            store.update_settings("cli", "endpoint.auth", |s| s.endpoint_auth = mode)?;
+            match mode {
+                EndpointAuth::None => w(
+                    out,
+                    "WARNING: authentication is now OFF. Anyone who can reach the endpoint can submit decisions and fill the audit log.\n\
+                     Use this only behind a network boundary you trust. Undo with `profilegate endpoint auth required`.\n"
+                        .into(),
+                )?,
+                EndpointAuth::Required => w(out, "Callers must now present a valid endpoint credential.\n".into())?,
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Audit(AuditCmd::Verify) => {
+            let report = store.verify_audit()?;
+            match report.first_bad {
+                None => {
+                    w(
+                        out,
+                        format!("audit chain intact: {} records\n", report.records),
+                    )?;
+                    Ok(ExitCode::SUCCESS)
+                }
+                Some((seq, why)) => {
+                    w(
+                        out,
+                        format!(
+                            "audit chain BROKEN at record {seq}: {why} ({} records before it are intact)\n",
+                            report.records
+                        ),
+                    )?;
+                    Ok(ExitCode::from(1))
+                }
+            }
+        }
+        Command::Audit(AuditCmd::Export) => {
+            store.export_audit(out)?;
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+fn departments(
+    store: &Store,
+    cmd: DepartmentsCmd,
+    out: &mut dyn Write,
+) -> Result<ExitCode, CliError> {
+    let w = |out: &mut dyn Write, s: String| {
+        out.write_all(s.as_bytes())
+            .map_err(io_err("cannot write output"))
+    };
+    match cmd {
+        DepartmentsCmd::Add { names, org } => {
+            let org = validate_org(org.as_deref())?;
+            let refs: Vec<&str> = names.iter().map(String::as_str).collect();
+            let n = store.add_departments("cli", org, &refs)?;
+            w(
+                out,
+                format!(
+                    "Added {n} department(s); {} already present.\n",
+                    refs.len() - n
+                ),
+            )?;
+        }
+        DepartmentsCmd::Remove { names, org } => {
+            let org = validate_org(org.as_deref())?;
+            let refs: Vec<&str> = names.iter().map(String::as_str).collect();
+            let n = store.remove_departments("cli", org, &refs)?;
+            w(out, format!("Removed {n} department(s).\n"))?;
+        }
+        DepartmentsCmd::List { org } => {
+            for name in store.list_departments(validate_org(org.as_deref())?)? {
+                w(out, format!("{name}\n"))?;
+            }
+        }
+        DepartmentsCmd::Import { file, org, replace } => {
+            let org = validate_org(org.as_deref())?;
+            let text = read_input(&file)?;
+            let names = parse_department_csv(&text)?;
+            let plan = store.plan_import(org, &names, replace)?;
+            store.apply_departments("cli", "departments.import", org, &plan)?;
+            w(
+                out,
+                format!(
+                    "Imported {} name(s): {} added, {} removed, {} unchanged.\n",
+                    names.len(),
+                    plan.added.len(),
+                    plan.removed.len(),
+                    plan.unchanged
+                ),
+            )?;
+        }
+        DepartmentsCmd::Export { org } => {
+            let mut wr = csv::Writer::from_writer(Vec::new());
+            let write_err = |e: csv::Error| CliError::Input(format!("cannot write CSV: {e}"));
+            wr.write_record(["name"]).map_err(write_err)?;
+            for name in store.list_departments(validate_org(org.as_deref())?)? {
+                wr.write_record([name]).map_err(write_err)?;
+            }
+            let bytes = wr
+                .into_inner()
+                .map_err(|e| CliError::Input(format!("cannot write CSV: {e}")))?;
+            out.write_all(&bytes)
+                .map_err(io_err("cannot write output"))?;
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn read_input(file: &Path) -> Result<String, CliError> {
+    let mut text = String::new();
+    if file == Path::new("-") {
+        std::io::stdin()
+            .read_to_string(&mut text)
+            .map_err(io_err("cannot read standard input"))?;
+    } else {
+        text = std::fs::read_to_string(file)
+            .map_err(io_err(format!("cannot read {}", file.display())))?;
+    }
+    Ok(text)
+}
+
+/// Parses a department CSV: one name a line (quoted if it has a comma), an optional header
+/// `name` or `department`, blank lines ignored. Any bad line fails the whole file, naming it.
+pub fn parse_department_csv(text: &str) -> Result<BTreeSet<String>, CliError> {
+    let mut rdr = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .trim(csv::Trim::All)
+        .from_reader(text.as_bytes());
+    let mut names = Vec::new();
+    for (i, rec) in rdr.records().enumerate() {
+        let rec =
+            rec.map_err(|e| CliError::Input(format!("line {}: not valid CSV: {e}", i + 1)))?;
+        let line = rec.position().map_or(i as u64 + 1, |p| p.line());
+        let fields: Vec<&str> = rec.iter().collect();
+        if fields.iter().all(|f| f.is_empty()) {
+            continue;
+        }
+        if fields.len() != 1 {
+            return Err(CliError::Input(format!(
+                "line {line}: {} columns; expected one department name a line (quote names that contain a comma)",
+                fields.len()
+            )));
+        }
+        if names.is_empty()
+            && i == 0
+            && ["name", "department", "departments"]
+                .iter()
+                .any(|h| fields[0].eq_ignore_ascii_case(h))
+        {
+            continue;
+        }
+        names.push((line, fields[0].to_string()));
+    }
+    if names.is_empty() {
+        return Err(CliError::Input(
+            "the file holds no department names; nothing was changed".into(),
+        ));
+    }
+    let mut set = BTreeSet::new();
+    for (line, n) in names {
+        let one = normalize_all([n.as_str()])
+            .map_err(|e| CliError::Input(format!("line {line}: {e}; nothing was changed")))?;
+        set.extend(one);
+    }
+    Ok(set)
+}
+
+/// What a new user still has to do, printed at start-up.
+pub fn setup_checklist(store: &Store) -> Vec<String> {
+    let mut todo = Vec::new();
+    let settings = store.settings();
+    match settings.endpoint_auth {
+        EndpointAuth::None => todo.push(
+            "WARNING: endpoint authentication is OFF (`profilegate endpoint auth none`): anyone who can reach the endpoint can call it. Turn it back on with `profilegate endpoint auth required`.".into(),
+        ),
+        EndpointAuth::Required if store.credentials().is_empty() => todo.push(
+            "No endpoint credential yet: every call is refused with 401. Stop the server and run `profilegate credentials create --type basic`, then enter the printed values in the WSO2 console.".into(),
+        ),
+        EndpointAuth::Required => {}
+    }
+    if store.directory().is_empty() {
+        todo.push(
+            "The department directory is empty: every department change is rejected. Stop the server and run `profilegate departments import FILE` or `profilegate departments add NAME...`.".into(),
+        );
+    }
+    todo
+}
+
+fn serve_command(data_dir: &Path, args: &ServeArgs) -> Result<ExitCode, CliError> {
+    let listen = args
+        .listen
+        .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8080)));
+    let store = Store::open(data_dir)?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(io_err("cannot start the runtime"))?;
+    rt.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(listen).await.map_err(|e| {
+            let hint = if e.kind() == std::io::ErrorKind::AddrInUse {
+                "another program (perhaps another profilegate) already uses this port; stop it or choose another with --listen"
+            } else {
+                "check the address and your permissions"
+            };
+            CliError::Io {
+                context: format!("cannot listen on {listen} ({hint})"),
+                source: e,
+            }
+        })?;
+        let addr = listener.local_addr().map_err(io_err("cannot read the listening address"))?;
+        let mut msg = format!(
+            "profilegate {} is serving on http://{addr}\n  action endpoint: http://{addr}{}\n  health:          http://{addr}/healthz\n  data dir:        {}\n",
+            env!("CARGO_PKG_VERSION"),
+            crate::http::ACTION_PATH,
+            data_dir.display()
+        );
+        let todo = setup_checklist(&store);
+        if todo.is_empty() {
+            msg.push_str("Setup complete.\n");
+        } else {
+            msg.push_str("Setup still missing:\n");
+            for t in &todo {
+                msg.push_str(&format!("  - {t}\n"));
+            }
+        }
+        print!("{msg}");
+        let _ = std::io::stdout().flush();
+        crate::run(store, listener, shutdown_signal()).await?;
+        Ok::<_, CliError>(())
+    })?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Resolves on ctrl-c or SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {}
+        () = term => {}
+    }
+    tracing::info!("shutting down");
+}

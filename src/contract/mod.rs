@@ -1,0 +1,15 @@
+//! The caller's wire format (CONTRACT.md §2 and §4): what WSO2 Identity Server / Asgardeo
+//! sends us and the only responses it accepts. Nothing in here does I/O.
+
+pub mod request;
+pub mod response;
+pub mod sanitize;
+
+pub use request::{
+    parse_request, ActionRequest, Claim, ClaimValue, Event, Organization, ParseError,
+};
+pub use response::ActionResponse;
+pub use sanitize::{sanitize, validate_message, MessageKind};
+
+/// `actionType` of the pre-update profile action.
+pub const PRE_UPDATE_PROFILE: &str = "PRE_UPDATE_PROFILE";

@@ -1,0 +1,273 @@
+//! Inbound action request (CONTRACT.md §2): lenient where the caller varies (optional parts,
+//! unknown fields, string-or-array values), strict where a wrong shape would make us guess.
+
+use serde::{Deserialize, Serialize};
+
+/// A claim value as the caller sends it: a string for single-valued claims, an array of
+/// strings for multi-valued ones. `""` and `[]` mean the claim is being removed.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(untagged)]
+pub enum ClaimValue {
+    Single(String),
+    Multi(Vec<String>),
+}
+
+impl ClaimValue {
+    /// True when the caller is removing the claim (`""` or `[]`).
+    pub fn is_removal(&self) -> bool {
+        match self {
+            ClaimValue::Single(s) => s.is_empty(),
+            ClaimValue::Multi(v) => v.is_empty(),
+        }
+    }
+
+    /// The individual values: one for a single-valued claim, each element for a multi-valued one.
+    pub fn values(&self) -> impl Iterator<Item = &str> {
+        let (single, multi): (Option<&str>, &[String]) = match self {
+            ClaimValue::Single(s) => (Some(s.as_str()), &[]),
+            ClaimValue::Multi(v) => (None, v.as_slice()),
+        };
+        single.into_iter().chain(multi.iter().map(String::as_str))
+    }
+}
+
+/// A claim in `event.request.claims`: the new value being written.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Claim {
+    pub uri: String,
+    pub value: ClaimValue,
+}
+
+/// A claim in `event.user.claims`: the current value of a shared attribute, and the value it is
+/// being changed to when it is also part of the update.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UserClaim {
+    pub uri: String,
+    pub value: ClaimValue,
+    #[serde(default)]
+    pub updating_value: Option<ClaimValue>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct UpdateRequest {
+    #[serde(default)]
+    pub claims: Option<Vec<Claim>>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct Tenant {
+    #[serde(default)]
+    pub id: Option<String>,
+    #[serde(default)]
+    pub name: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Organization {
+    #[serde(default)]
+    pub id: Option<String>,
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub org_handle: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub depth: Option<i64>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct User {
+    #[serde(default)]
+    pub id: Option<String>,
+    #[serde(default)]
+    pub claims: Option<Vec<UserClaim>>,
+    #[serde(default)]
+    pub groups: Option<Vec<String>>,
+    #[serde(default)]
+    pub organization: Option<Organization>,
+    #[serde(default)]
+    pub shared_user_id: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct UserStore {
+    #[serde(default)]
+    pub id: Option<String>,
+    #[serde(default)]
+    pub name: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Event {
+    #[serde(default)]
+    pub initiator_type: Option<String>,
+    #[serde(default)]
+    pub action: Option<String>,
+    #[serde(default)]
+    pub request: Option<UpdateRequest>,
+    #[serde(default)]
+    pub tenant: Option<Tenant>,
+    #[serde(default)]
+    pub organization: Option<Organization>,
+    #[serde(default)]
+    pub user: Option<User>,
+    #[serde(default)]
+    pub user_store: Option<UserStore>,
+}
+
+/// The whole request body. Unknown fields anywhere are ignored (serde's default), because the
+/// caller adds fields between versions.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ActionRequest {
+    #[serde(default)]
+    pub action_type: Option<String>,
+    #[serde(default)]
+    pub request_id: Option<String>,
+    #[serde(default)]
+    pub flow_id: Option<String>,
+    #[serde(default)]
+    pub event: Option<Event>,
+}
+
+impl ActionRequest {
+    /// The claims being written (`event.request.claims`), empty when absent.
+    pub fn request_claims(&self) -> &[Claim] {
+        self.event
+            .as_ref()
+            .and_then(|e| e.request.as_ref())
+            .and_then(|r| r.claims.as_deref())
+            .unwrap_or(&[])
+    }
+
+    /// The shared attributes' current values (`event.user.claims`), empty when absent.
+    pub fn user_claims(&self) -> &[UserClaim] {
+        self.event
+            .as_ref()
+            .and_then(|e| e.user.as_ref())
+            .and_then(|u| u.claims.as_deref())
+            .unwrap_or(&[])
+    }
+
+    /// The accessing organization's id, if the event names one (sub-organization flows).
+    pub fn organization_id(&self) -> Option<&str> {
+        self.event
+            .as_ref()
+            .and_then(|e| e.organization.as_ref())
+            .and_then(|o| o.id.as_deref())
+            .filter(|id| !id.is_empty())
+    }
+}
+
+/// Why a body could not be read as an action request. The text names the problem and the
+/// JSON path, for the caller's logs (it is sanitized before it is sent).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ParseError {
+    #[error("the request body is not UTF-8")]
+    NotUtf8,
+    #[error("the request body is empty")]
+    Empty,
+    #[error("the request body is not JSON: {0}")]
+    NotJson(String),
+    #[error("the request body is not a JSON object")]
+    NotObject,
+    #[error("{path}: {message}")]
+    Shape { path: String, message: String },
+    #[error("actionType is missing")]
+    MissingActionType,
+}
+
+/// Parses a request body. Decoding is UTF-8 whatever the Content-Type says (CONTRACT.md C8).
+pub fn parse_request(body: &[u8]) -> Result<ActionRequest, ParseError> {
+    let text = std::str::from_utf8(body).map_err(|_| ParseError::NotUtf8)?;
+    if text.trim().is_empty() {
+        return Err(ParseError::Empty);
+    }
+    // serde would read a struct from an array too; the caller only ever sends an object.
+    if !text.trim_start().starts_with('{') {
+        return Err(match serde_json::from_str::<serde::de::IgnoredAny>(text) {
+            Ok(_) => ParseError::NotObject,
+            Err(e) => ParseError::NotJson(e.to_string()),
+        });
+    }
+    let mut de = serde_json::Deserializer::from_str(text);
+    let req: ActionRequest = serde_path_to_error::deserialize(&mut de).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner();
+        match inner.classify() {
+            serde_json::error::Category::Data => ParseError::Shape {
+                path,
+                message: describe_serde_error(&inner.to_string()),
+            },
+            _ => ParseError::NotJson(inner.to_string()),
+        }
+    })?;
+    // Trailing bytes after the object are not JSON either.
+    de.end().map_err(|e| ParseError::NotJson(e.to_string()))?;
+    if req.action_type.as_deref().is_none_or(str::is_empty) {
+        return Err(ParseError::MissingActionType);
+    }
+    Ok(req)
+}
+
+/// serde's untagged-enum message is opaque; say what a claim value may be instead.
+fn describe_serde_error(msg: &str) -> String {
+    if msg.contains("did not match any variant of untagged enum ClaimValue") {
+        "a claim value must be a string or an array of strings".into()
+    } else {
+        msg.to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn values_of_both_shapes() {
+        let v: ClaimValue = serde_json::from_str(r#"["a","b"]"#).unwrap();
+        assert_eq!(v.values().collect::<Vec<_>>(), ["a", "b"]);
+        let v: ClaimValue = serde_json::from_str(r#""x""#).unwrap();
+        assert_eq!(v.values().collect::<Vec<_>>(), ["x"]);
+        assert!(ClaimValue::Single(String::new()).is_removal());
+        assert!(ClaimValue::Multi(vec![]).is_removal());
+    }
+
+    #[test]
+    fn shape_errors_name_the_path() {
+        let e = parse_request(
+            br#"{"actionType":"PRE_UPDATE_PROFILE","event":{"request":{"claims":[null]}}}"#,
+        )
+        .unwrap_err();
+        match e {
+            ParseError::Shape { path, .. } => assert_eq!(path, "event.request.claims[0]"),
+            other => panic!("{other:?}"),
+        }
+        let e = parse_request(
+            br#"{"actionType":"PRE_UPDATE_PROFILE","event":{"request":{"claims":{}}}}"#,
+        )
+        .unwrap_err();
+        assert!(matches!(e, ParseError::Shape { ref path, .. } if path == "event.request.claims"));
+        let e = parse_request(
+            br#"{"actionType":"X","event":{"request":{"claims":[{"uri":"u","value":3}]}}}"#,
+        )
+        .unwrap_err();
+        assert!(
+            e.to_string().contains("string or an array of strings"),
+            "{e}"
+        );
+        assert_eq!(parse_request(b"[1]").unwrap_err(), ParseError::NotObject);
+        assert_eq!(parse_request(b"  ").unwrap_err(), ParseError::Empty);
+        assert_eq!(
+            parse_request(b"{}").unwrap_err(),
+            ParseError::MissingActionType
+        );
+        assert_eq!(
+            parse_request(&[0xff, 0xfe]).unwrap_err(),
+            ParseError::NotUtf8
+        );
+    }
+}

@@ -1,0 +1,190 @@
+//! HTTP: the warp filter tree and the connection loop that serves it.
+//!
+//! Every response is JSON. On the action endpoint every response, including 401, 404-like and
+//! oversized-body answers, is a contract-valid body (CONTRACT.md §4, §9): the identity server
+//! turns anything else into a 500 for the user.
+
+pub mod server;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::{Buf, BufMut, BytesMut};
+use futures_util::StreamExt;
+use warp::http::{header::CONTENT_TYPE, StatusCode};
+use warp::reply::Response;
+use warp::{Filter, Rejection, Reply};
+
+use crate::action::App;
+use crate::auth::{AuthError, Caller};
+use crate::contract::response::ErrorStatus;
+use crate::contract::ActionResponse;
+
+pub use server::serve;
+
+/// Largest action body accepted. Real requests are a few KiB; 64 KiB leaves room for ten
+/// multi-valued attributes and refuses anything meant to exhaust memory.
+pub const MAX_BODY: usize = 64 * 1024;
+/// A body must arrive within this time once the headers are in.
+pub const BODY_TIMEOUT: Duration = Duration::from_secs(10);
+/// The action endpoint's path.
+pub const ACTION_PATH: &str = "/actions/pre-update-profile";
+
+/// The peer's address, attached to each request by the connection loop.
+#[derive(Debug, Clone, Copy)]
+pub struct PeerAddr(pub SocketAddr);
+
+/// A rejection that already knows its answer.
+#[derive(Debug)]
+struct Answer(ActionResponse);
+impl warp::reject::Reject for Answer {}
+
+fn answer(r: ActionResponse) -> Rejection {
+    warp::reject::custom(Answer(r))
+}
+
+/// Turns an action response into an HTTP response with `Content-Type: application/json`.
+pub fn json_reply(r: &ActionResponse) -> Response {
+    json_response(r.http_status(), r.to_json())
+}
+
+fn json_response(status: u16, body: Vec<u8>) -> Response {
+    let mut resp = warp::http::Response::new(body).into_response();
+    *resp.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    resp.headers_mut().insert(
+        CONTENT_TYPE,
+        warp::http::HeaderValue::from_static("application/json"),
+    );
+    resp
+}
+
+fn auth_response(e: &AuthError) -> ActionResponse {
+    match e {
+        AuthError::Internal => {
+            ActionResponse::error(ErrorStatus::Internal, "internal error", &e.to_string())
+        }
+        _ => ActionResponse::error(ErrorStatus::Unauthorized, "Unauthorized", &e.to_string()),
+    }
+}
+
+fn with_app(
+    app: Arc<App>,
+) -> impl Filter<Extract = (Arc<App>,), Error = std::convert::Infallible> + Clone {
+    warp::any().map(move || app.clone())
+}
+
+/// Authenticates from the headers alone; the body is not read for a refused caller.
+fn authenticated(app: Arc<App>) -> impl Filter<Extract = (Caller,), Error = Rejection> + Clone {
+    with_app(app)
+        .and(warp::header::headers_cloned())
+        .and(warp::ext::optional::<PeerAddr>())
+        .and_then(|app: Arc<App>, headers: warp::http::HeaderMap, peer: Option<PeerAddr>| async move {
+            app.auth
+                .authenticate(&headers, peer.map(|p| p.0.ip()))
+                .await
+                .map_err(|e| {
+                    tracing::info!(peer = ?peer.map(|p| p.0.ip()), reason = %e, "refused an action call");
+                    answer(auth_response(&e))
+                })
+        })
+}
+
+fn too_large() -> Rejection {
+    answer(ActionResponse::error(
+        ErrorStatus::BadRequest,
+        "Request body too large",
+        &format!("The request body is larger than {} KiB.", MAX_BODY / 1024),
+    ))
+}
+
+/// Reads the body up to [`MAX_BODY`] within [`BODY_TIMEOUT`]. A declared length over the limit
+/// is refused before reading; a chunked body is cut off as soon as it passes the limit.
+fn limited_body() -> impl Filter<Extract = (bytes::Bytes,), Error = Rejection> + Clone {
+    warp::header::optional::<u64>("content-length")
+        .and(warp::body::stream())
+        .and_then(read_limited)
+}
+
+async fn read_limited<S, B>(len: Option<u64>, stream: S) -> Result<bytes::Bytes, Rejection>
+where
+    S: futures_util::Stream<Item = Result<B, warp::Error>> + Send,
+    B: Buf,
+{
+    if len.is_some_and(|l| l > MAX_BODY as u64) {
+        return Err(too_large());
+    }
+    let read = async move {
+        let mut stream = Box::pin(stream);
+        let mut buf = BytesMut::with_capacity(len.map_or(4096, |l| l as usize));
+        while let Some(chunk) = stream.next().await {
+            let mut chunk = chunk.map_err(|e| {
+                answer(ActionResponse::error(
+                    ErrorStatus::BadRequest,
+                    "Request body unreadable",
+                    &e.to_string(),
+                ))
+            })?;
+            if buf.len() + chunk.remaining() > MAX_BODY {
+                return Err(too_large());
+            }
+            while chunk.has_remaining() {
+                let part = chunk.chunk();
+                let n = part.len();
+                buf.put_slice(part);
+                chunk.advance(n);
+            }
+        }
+        Ok(buf.freeze())
+    };
+    match tokio::time::timeout(BODY_TIMEOUT, read).await {
+        Ok(r) => r,
+        Err(_) => Err(answer(ActionResponse::error(
+            ErrorStatus::BadRequest,
+            "Request body timeout",
+            "The request body did not arrive in time.",
+        ))),
+    }
+}
+
+/// The whole filter tree.
+pub fn routes(app: Arc<App>) -> warp::filters::BoxedFilter<(Response,)> {
+    let health = warp::path("healthz")
+        .and(warp::path::end())
+        .and(warp::get())
+        .map(|| json_response(200, br#"{"status":"ok"}"#.to_vec()));
+
+    let action = warp::path("actions")
+        .and(warp::path("pre-update-profile"))
+        .and(warp::path::end())
+        .and(warp::post())
+        .and(authenticated(app.clone()))
+        .and(limited_body())
+        .and(with_app(app))
+        .then(
+            |caller: Caller, body: bytes::Bytes, app: Arc<App>| async move {
+                json_reply(&app.handle(caller, body).await)
+            },
+        );
+
+    health.or(action).unify().recover(recover).unify().boxed()
+}
+
+/// Turns every rejection into a JSON answer in the contract's ERROR shape.
+async fn recover(r: Rejection) -> Result<Response, std::convert::Infallible> {
+    if let Some(Answer(resp)) = r.find::<Answer>() {
+        return Ok(json_reply(resp));
+    }
+    let (status, message) = if r.is_not_found() {
+        (404, "Not found")
+    } else if r.find::<warp::reject::MethodNotAllowed>().is_some() {
+        (405, "Method not allowed")
+    } else if r.find::<warp::reject::InvalidHeader>().is_some() {
+        (400, "Invalid header")
+    } else {
+        tracing::warn!(rejection = ?r, "unhandled rejection");
+        (500, "internal error")
+    };
+    let body = ActionResponse::error(ErrorStatus::Internal, message, "").to_json();
+    Ok(json_response(status, body))
+}

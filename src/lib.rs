@@ -1,0 +1,99 @@
+//! profilegate: the external service of the WSO2 Identity Server / Asgardeo pre-update profile
+//! action. See DESIGN.md for the shape: wire types (`contract`), pure decisions (`policy`),
+//! storage (`store`), caller authentication (`auth`), the action flow (`action`) and HTTP
+//! (`http`). `run` starts a server on a listener the caller bound.
+
+pub mod action;
+pub mod auth;
+pub mod cli;
+pub mod contract;
+pub mod http;
+pub mod policy;
+pub mod singleflight;
+pub mod store;
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+
+use crate::action::App;
+use crate::auth::Authenticator;
+use crate::store::{GroupCommit, ServerInfo, Store, StoreError};
+
+/// Errors starting or running the server.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Secret(#[from] auth::SecretError),
+}
+
+/// Runs the server on `listener` until `shutdown` resolves, then finishes open requests,
+/// flushes, and releases the data dir.
+pub async fn run(
+    store: Store,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send,
+) -> Result<(), ServeError> {
+    let store = Arc::new(store);
+    let addr = listener
+        .local_addr()
+        .map_err(|source| StoreError::DataDir {
+            dir: store.dir().to_path_buf(),
+            source,
+        })?;
+    let window = store.settings().idempotency_window_secs;
+    let repaired = store.repair_idempotency(window)?;
+    if repaired > 0 {
+        tracing::info!(repaired, "re-indexed recent decisions for retried requests");
+    }
+    store.write_server_info(&ServerInfo {
+        pid: std::process::id(),
+        listen: addr.to_string(),
+        tls: false,
+    })?;
+    let (commit, flusher) = GroupCommit::start(store.clone());
+    let app = Arc::new(App::new(
+        store.clone(),
+        commit,
+        Authenticator::new(store.clone())?,
+    ));
+
+    let maintenance = tokio::spawn(maintenance(app.clone()));
+    http::serve(listener, http::routes(app.clone()), shutdown).await;
+    maintenance.abort();
+    let _ = maintenance.await;
+
+    if let Err(e) = app.auth.persist_last_used() {
+        tracing::warn!(error = %e, "could not record credential use");
+    }
+    // Dropping the last handle ends the flusher after a final flush.
+    drop(app);
+    let _ = flusher.await;
+    store.flush()?;
+    store.clear_server_info();
+    Ok(())
+}
+
+/// Periodic housekeeping: expire idempotency entries, record credential use.
+async fn maintenance(app: Arc<App>) {
+    let mut tick = tokio::time::interval(Duration::from_secs(10));
+    loop {
+        tick.tick().await;
+        let store = app.store.clone();
+        let window = store.settings().idempotency_window_secs;
+        let res = tokio::task::spawn_blocking(move || {
+            store.purge_idempotency(window, store::now_unix_ms())
+        })
+        .await;
+        if let Ok(Err(e)) = res {
+            tracing::warn!(error = %e, "could not expire idempotency entries");
+        }
+        if let Err(e) = app.auth.persist_last_used() {
+            tracing::warn!(error = %e, "could not record credential use");
+        }
+    }
+}

@@ -1,0 +1,240 @@
+//! Everything profilegate keeps, in one sled database under `<data-dir>/db`: the department
+//! directory, settings, endpoint credentials, the hash-chained audit log and the idempotency
+//! index. sled allows one process per data dir; [`Store::open`] turns that into a plain
+//! "the server holds it" error.
+
+pub mod audit;
+pub mod commit;
+pub mod credentials;
+pub mod departments;
+pub mod idempotency;
+pub mod settings;
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use parking_lot::{Mutex, RwLock};
+use serde::{Deserialize, Serialize};
+
+use crate::policy::Directory;
+pub use audit::{AdminEntry, AuditEntry, AuditRecord, ChainHead, DecisionEntry, VerifyReport};
+pub use commit::GroupCommit;
+pub use credentials::{CredentialKind, CredentialRecord};
+pub use settings::{EndpointAuth, Settings};
+
+/// Errors of the storage layer.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("the data dir {dir} is in use by a running profilegate server{}; stop that server, run this command, then start the server again",
+        server.as_ref().map(|s| format!(" (pid {}, serving on {})", s.pid, s.base_url())).unwrap_or_default())]
+    Locked {
+        dir: PathBuf,
+        server: Option<ServerInfo>,
+    },
+    #[error("cannot use the data dir {dir}: {source}")]
+    DataDir {
+        dir: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("storage error: {0}")]
+    Sled(#[from] sled::Error),
+    #[error("stored data is unreadable ({what}): {detail}")]
+    Corrupt { what: String, detail: String },
+    #[error("{0}")]
+    Invalid(String),
+    #[error("not found: {0}")]
+    NotFound(String),
+}
+
+impl From<sled::transaction::TransactionError<StoreError>> for StoreError {
+    fn from(e: sled::transaction::TransactionError<StoreError>) -> Self {
+        match e {
+            sled::transaction::TransactionError::Abort(e) => e,
+            sled::transaction::TransactionError::Storage(e) => StoreError::Sled(e),
+        }
+    }
+}
+
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// Written to `<data-dir>/server.json` while a server runs, so that a CLI command that finds
+/// the data dir locked can say which process holds it and where to reach it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct ServerInfo {
+    pub pid: u32,
+    pub listen: String,
+    #[serde(default)]
+    pub tls: bool,
+}
+
+impl ServerInfo {
+    pub fn base_url(&self) -> String {
+        format!(
+            "{}://{}",
+            if self.tls { "https" } else { "http" },
+            self.listen
+        )
+    }
+}
+
+const SERVER_INFO_FILE: &str = "server.json";
+
+pub(crate) fn json_err(what: &str, e: serde_json::Error) -> StoreError {
+    StoreError::Corrupt {
+        what: what.to_string(),
+        detail: e.to_string(),
+    }
+}
+
+/// The open database. Cheap to share behind an `Arc`; every method is safe to call
+/// concurrently.
+pub struct Store {
+    dir: PathBuf,
+    db: sled::Db,
+    departments: sled::Tree,
+    settings_tree: sled::Tree,
+    credentials: sled::Tree,
+    audit: sled::Tree,
+    idempotency: sled::Tree,
+    /// Serializes appends to the chain; holds the last sequence number and hash.
+    chain: Mutex<ChainHead>,
+    /// The directory snapshot the policy reads; replaced whole after each change.
+    directory: RwLock<Arc<Directory>>,
+    /// The settings snapshot; replaced whole after each change.
+    settings: RwLock<Arc<Settings>>,
+    /// Active credentials snapshot, read on every authenticated request.
+    credential_list: RwLock<Arc<Vec<CredentialRecord>>>,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store").field("dir", &self.dir).finish()
+    }
+}
+
+/// Creates the data dir (mode 0700: it holds the SMTP password and credential hashes).
+fn create_data_dir(dir: &Path) -> Result<()> {
+    let err = |source| StoreError::DataDir {
+        dir: dir.to_path_buf(),
+        source,
+    };
+    if !dir.exists() {
+        let mut b = fs::DirBuilder::new();
+        b.recursive(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::DirBuilderExt;
+            b.mode(0o700);
+        }
+        b.create(dir).map_err(err)?;
+    }
+    Ok(())
+}
+
+impl Store {
+    /// Opens (creating if needed) the store in `dir`.
+    pub fn open(dir: &Path) -> Result<Store> {
+        create_data_dir(dir)?;
+        // A process that just closed the store may hold sled's lock for a moment longer
+        // (its I/O threads finish their last writes), so a lock conflict is retried briefly
+        // before it is reported.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
+        let db = loop {
+            match sled::Config::new()
+                .path(dir.join("db"))
+                .cache_capacity(64 * 1024 * 1024)
+                .open()
+            {
+                Ok(db) => break db,
+                Err(sled::Error::Io(ref io))
+                    if io.to_string().contains("could not acquire lock") =>
+                {
+                    if std::time::Instant::now() >= deadline {
+                        return Err(StoreError::Locked {
+                            dir: dir.to_path_buf(),
+                            server: read_server_info(dir),
+                        });
+                    }
+                    std::thread::sleep(std::time::Duration::from_millis(50));
+                }
+                Err(e) => return Err(e.into()),
+            }
+        };
+        let store = Store {
+            dir: dir.to_path_buf(),
+            departments: db.open_tree("departments")?,
+            settings_tree: db.open_tree("settings")?,
+            credentials: db.open_tree("credentials")?,
+            audit: db.open_tree("audit")?,
+            idempotency: db.open_tree("idempotency")?,
+            db,
+            chain: Mutex::new(ChainHead::genesis()),
+            directory: RwLock::new(Arc::new(Directory::default())),
+            settings: RwLock::new(Arc::new(Settings::default())),
+            credential_list: RwLock::new(Arc::new(Vec::new())),
+        };
+        *store.chain.lock() = store.load_chain_head()?;
+        store.reload_directory()?;
+        store.reload_settings()?;
+        store.reload_credentials()?;
+        Ok(store)
+    }
+
+    /// The data dir this store lives in.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Makes every write so far durable (sled's log written and synced). Blocking; the server
+    /// uses [`GroupCommit`] instead so concurrent requests share one flush.
+    pub fn flush(&self) -> Result<()> {
+        self.db.flush()?;
+        Ok(())
+    }
+
+    /// Bytes the database occupies on disk.
+    pub fn size_on_disk(&self) -> Result<u64> {
+        Ok(self.db.size_on_disk()?)
+    }
+
+    /// Records that a server now holds this data dir (see [`ServerInfo`]).
+    pub fn write_server_info(&self, info: &ServerInfo) -> Result<()> {
+        let bytes = serde_json::to_vec_pretty(info).map_err(|e| json_err("server info", e))?;
+        fs::write(self.dir.join(SERVER_INFO_FILE), bytes).map_err(|source| StoreError::DataDir {
+            dir: self.dir.clone(),
+            source,
+        })
+    }
+
+    /// Removes the note written by [`Store::write_server_info`].
+    pub fn clear_server_info(&self) {
+        let _ = fs::remove_file(self.dir.join(SERVER_INFO_FILE));
+    }
+}
+
+fn read_server_info(dir: &Path) -> Option<ServerInfo> {
+    let bytes = fs::read(dir.join(SERVER_INFO_FILE)).ok()?;
+    serde_json::from_slice(&bytes).ok()
+}
+
+/// Current time as RFC 3339 UTC with milliseconds, the format of every stored timestamp.
+pub fn now_rfc3339() -> String {
+    format_time(time::OffsetDateTime::now_utc())
+}
+
+/// Formats a time the way every stored timestamp is written.
+pub fn format_time(t: time::OffsetDateTime) -> String {
+    let t = t.to_offset(time::UtcOffset::UTC);
+    let fmt = time::macros::format_description!(
+        "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z"
+    );
+    t.format(&fmt)
+        .unwrap_or_else(|_| t.unix_timestamp().to_string())
+}
+
+/// Milliseconds since the Unix epoch.
+pub fn now_unix_ms() -> u64 {
+    u64::try_from(time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000).unwrap_or(0)
+}

@@ -1,0 +1,244 @@
+//! The command line against a real data dir, through the real binary.
+
+use serde_json::Value;
+
+use crate::support::*;
+
+#[test]
+fn departments_add_list_remove_import_export() {
+    let dir = DataDir::new();
+    let p = &dir.path;
+    let o = cli(p, &["departments", "add", "HR", "Engineering"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(
+        stdout(&cli(p, &["departments", "list"])),
+        "Engineering\nHR\n"
+    );
+
+    // A typo in remove changes nothing.
+    let o = cli(p, &["departments", "remove", "HR", "Finanse"]);
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("Finanse"), "{}", stderr(&o));
+    assert_eq!(
+        stdout(&cli(p, &["departments", "list"])),
+        "Engineering\nHR\n"
+    );
+
+    // Import: header optional, quoted comma, blank lines; all or nothing.
+    let file = p.parent().unwrap().join("d.csv");
+    std::fs::write(&file, "name\nSales\n\n\"R&D, Europe\"\n").unwrap();
+    let o = cli(p, &["departments", "import", file.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stdout(&o).contains("2 added"), "{}", stdout(&o));
+    assert_eq!(
+        stdout(&cli(p, &["departments", "list"])),
+        "Engineering\nHR\nR&D, Europe\nSales\n"
+    );
+
+    std::fs::write(&file, "Legal\nMarketing,Extra\nOps\n").unwrap();
+    let o = cli(p, &["departments", "import", file.to_str().unwrap()]);
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("line 2"), "{}", stderr(&o));
+    assert!(!stdout(&cli(p, &["departments", "list"])).contains("Legal"));
+
+    // --replace from stdin, then export and re-import round trips.
+    let o = cli_with_input(
+        p,
+        &["departments", "import", "-", "--replace"],
+        Some("department\nHR\nOps\n"),
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(stdout(&cli(p, &["departments", "list"])), "HR\nOps\n");
+    let exported = stdout(&cli(p, &["departments", "export"]));
+    assert_eq!(exported, "name\nHR\nOps\n");
+
+    // Sub-organization lists are separate.
+    assert!(cli(p, &["departments", "add", "Sales", "--org", "org-1"])
+        .status
+        .success());
+    assert_eq!(
+        stdout(&cli(p, &["departments", "list", "--org", "org-1"])),
+        "Sales\n"
+    );
+    assert_eq!(stdout(&cli(p, &["departments", "list"])), "HR\nOps\n");
+
+    // Every change is in the chain.
+    let o = cli(p, &["audit", "verify"]);
+    assert!(o.status.success());
+    let export = stdout(&cli(p, &["audit", "export"]));
+    let actions: Vec<String> = export
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<Value>(l).unwrap()["action"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string()
+        })
+        .collect();
+    assert_eq!(
+        actions,
+        [
+            "departments.add",
+            "departments.import",
+            "departments.import",
+            "departments.add"
+        ]
+    );
+}
+
+#[test]
+fn credentials_create_json_list_revoke() {
+    let dir = DataDir::new();
+    let p = &dir.path;
+    let o = cli(p, &["credentials", "create", "--type", "basic", "--json"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(v["type"], "BASIC");
+    assert_eq!(v["username"], "profilegate");
+    let secret = v["password"].as_str().unwrap().to_string();
+    assert!(secret.len() > 40);
+
+    let o = cli(
+        p,
+        &[
+            "credentials",
+            "create",
+            "--type",
+            "api-key",
+            "--header",
+            "X-Api-Key",
+            "--json",
+        ],
+    );
+    let k: Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(k["type"], "API_KEY");
+    assert_eq!(k["header"], "x-api-key");
+    assert!(k["value"].as_str().unwrap().starts_with("pg_"));
+
+    // The secret is never shown again, nor stored in clear.
+    let list = stdout(&cli(p, &["credentials", "list"]));
+    assert!(list.contains(v["id"].as_str().unwrap()) && !list.contains(&secret));
+    assert!(!stdout(&cli(p, &["audit", "export"])).contains(&secret));
+
+    let o = cli(
+        p,
+        &[
+            "credentials",
+            "create",
+            "--type",
+            "api-key",
+            "--header",
+            "bad_name",
+        ],
+    );
+    assert!(!o.status.success());
+    assert!(
+        stderr(&o).contains("not accepted by the identity server"),
+        "{}",
+        stderr(&o)
+    );
+
+    let o = cli(p, &["credentials", "revoke", v["id"].as_str().unwrap()]);
+    assert!(o.status.success());
+    let o = cli(p, &["credentials", "create", "--type", "bearer", "--json"]);
+    let b: Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(b["type"], "BEARER");
+    assert!(b["accessToken"].as_str().is_some());
+
+    // Human output names the WSO2 fields.
+    let o = cli(p, &["credentials", "revoke", b["id"].as_str().unwrap()]);
+    assert!(o.status.success());
+    let human = stdout(&cli(
+        p,
+        &[
+            "credentials",
+            "create",
+            "--type",
+            "basic",
+            "--username",
+            "wso2",
+        ],
+    ));
+    assert!(
+        human.contains("Authentication type: Basic")
+            && human.contains("username: wso2")
+            && human.contains("password: pg_"),
+        "{human}"
+    );
+}
+
+#[test]
+fn endpoint_auth_none_is_loud() {
+    let dir = DataDir::new();
+    let o = cli(&dir.path, &["endpoint", "auth", "none"]);
+    assert!(o.status.success());
+    assert!(stdout(&o).contains("WARNING"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn commands_say_when_the_server_holds_the_data_dir() {
+    let dir = DataDir::new();
+    dir.standard();
+    let srv = Server::start(&dir.path).await;
+    let p = dir.path.clone();
+    let o = tokio::task::spawn_blocking(move || cli(&p, &["departments", "list"]))
+        .await
+        .unwrap();
+    assert!(!o.status.success());
+    let e = stderr(&o);
+    assert!(e.contains("in use by a running profilegate server"), "{e}");
+    assert!(e.contains(&srv.url), "{e} should name {}", srv.url);
+    srv.stop().await;
+    assert!(cli(&dir.path, &["departments", "list"]).status.success());
+}
+
+#[test]
+fn serve_prints_endpoint_and_missing_setup() {
+    use std::io::{BufRead, BufReader};
+    use std::process::{Command, Stdio};
+    let dir = DataDir::new();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_profilegate"))
+        .args([
+            "--data-dir",
+            dir.path.to_str().unwrap(),
+            "serve",
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = Vec::new();
+    let mut rd = BufReader::new(child.stdout.take().unwrap());
+    // Read up to the last checklist item (the output's end while the server runs).
+    for _ in 0..20 {
+        let mut l = String::new();
+        if rd.read_line(&mut l).unwrap() == 0 {
+            break;
+        }
+        let last = l.contains("department directory is empty");
+        lines.push(l);
+        if last {
+            break;
+        }
+    }
+    // SIGTERM: graceful shutdown.
+    let _ = Command::new("kill").arg(child.id().to_string()).status();
+    let status = child.wait().unwrap();
+    let out = lines.concat();
+    assert!(
+        out.contains(&format!(
+            "http://127.0.0.1:{port}/actions/pre-update-profile"
+        )),
+        "{out}"
+    );
+    assert!(out.contains("No endpoint credential yet"), "{out}");
+    assert!(out.contains("department directory is empty"), "{out}");
+    assert!(status.success(), "exit after SIGTERM: {status:?}");
+}

@@ -1,0 +1,8 @@
+//! All integration tests, in one binary so the build stays fast. Each test starts the real
+//! server in-process on 127.0.0.1:0 with a temporary data dir and talks HTTP to it.
+
+mod action;
+mod auth;
+mod cli;
+mod durability;
+mod support;

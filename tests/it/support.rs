@@ -1,0 +1,308 @@
+//! Shared test harness: a real server on a real socket over a real sled data dir.
+
+use std::path::{Path, PathBuf};
+use std::process::Output;
+
+use profilegate::auth::{create_credential, Created, NewCredential};
+use profilegate::store::Store;
+use serde_json::Value;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+pub const DEPT: &str = "http://wso2.org/claims/department";
+
+/// A temporary data dir, removed at the end of the test.
+pub struct DataDir {
+    _tmp: tempfile::TempDir,
+    pub path: PathBuf,
+}
+
+impl DataDir {
+    pub fn new() -> DataDir {
+        let tmp = tempfile::tempdir().expect("temp dir");
+        let path = tmp.path().join("data");
+        DataDir { _tmp: tmp, path }
+    }
+
+    /// Opens the store, runs `f`, closes it (the server is not running).
+    pub fn with_store<T>(&self, f: impl FnOnce(&Store) -> T) -> T {
+        let store = Store::open(&self.path).expect("open store");
+        let out = f(&store);
+        store.flush().expect("flush");
+        out
+    }
+
+    /// Adds root departments and a basic credential; returns the credential.
+    pub fn standard(&self) -> Created {
+        self.with_store(|s| {
+            s.add_departments("test", None, &["HR", "Engineering", "R&D, Europe"])
+                .unwrap();
+            create_credential(
+                s,
+                "test",
+                &NewCredential::Basic {
+                    username: "wso2".into(),
+                },
+            )
+            .unwrap()
+        })
+    }
+}
+
+/// A running server.
+pub struct Server {
+    pub url: String,
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<JoinHandle<Result<(), profilegate::ServeError>>>,
+}
+
+impl Server {
+    pub async fn start(dir: &Path) -> Server {
+        let store = Store::open(dir).expect("open store");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let url = format!("http://{}", listener.local_addr().expect("addr"));
+        let (tx, rx) = oneshot::channel::<()>();
+        let task = tokio::spawn(profilegate::run(store, listener, async move {
+            let _ = rx.await;
+        }));
+        Server {
+            url,
+            stop: Some(tx),
+            task: Some(task),
+        }
+    }
+
+    pub fn action_url(&self) -> String {
+        format!("{}/actions/pre-update-profile", self.url)
+    }
+
+    /// Graceful stop; returns once the data dir is released.
+    pub async fn stop(mut self) {
+        if let Some(tx) = self.stop.take() {
+            let _ = tx.send(());
+        }
+        if let Some(t) = self.task.take() {
+            t.await.expect("server task").expect("server result");
+        }
+    }
+}
+
+/// How a request authenticates.
+#[derive(Clone, Debug)]
+pub enum Auth {
+    None,
+    Basic(String, String),
+    Bearer(String),
+    Header(String, String),
+}
+
+impl Auth {
+    pub fn of(c: &Created) -> Auth {
+        let p = c.wso2_properties();
+        let get = |k: &str| {
+            p.get(k)
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_string()
+        };
+        match c.record.kind.wso2_name() {
+            "BASIC" => Auth::Basic(get("username"), get("password")),
+            "BEARER" => Auth::Bearer(get("accessToken")),
+            _ => Auth::Header(get("header"), get("value")),
+        }
+    }
+}
+
+/// A response as the identity server would see it.
+#[derive(Debug)]
+pub struct Reply {
+    pub status: u16,
+    pub content_type: String,
+    pub raw: Vec<u8>,
+    pub json: Value,
+}
+
+pub async fn post(url: &str, auth: &Auth, body: impl Into<reqwest::Body>) -> Reply {
+    let client = reqwest::Client::new();
+    let mut rb = client
+        .post(url)
+        .header("content-type", "application/json")
+        .header("accept", "application/json")
+        .header("X-WSO2-API-Version", "v1");
+    rb = match auth {
+        Auth::None => rb,
+        Auth::Basic(u, p) => rb.basic_auth(u, Some(p)),
+        Auth::Bearer(t) => rb.bearer_auth(t),
+        Auth::Header(h, v) => rb.header(h.as_str(), v.as_str()),
+    };
+    let resp = rb.body(body).send().await.expect("request");
+    let status = resp.status().as_u16();
+    let content_type = resp
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_string();
+    let raw = resp.bytes().await.expect("body").to_vec();
+    let json = serde_json::from_slice(&raw).unwrap_or(Value::Null);
+    let reply = Reply {
+        status,
+        content_type,
+        raw,
+        json,
+    };
+    assert_contract_valid(&reply);
+    reply
+}
+
+fn re(max: usize) -> regex::Regex {
+    // The caller's pattern (CONTRACT.md §4.4); `\s` is Java's ASCII class.
+    regex::Regex::new(&format!(
+        r"^[a-zA-Z0-9 \t\n\x0B\x0C\r\-_.!?;:'()\[\]]{{1,{max}}}$"
+    ))
+    .unwrap()
+}
+
+/// Every response the endpoint gives must pass the identity server's parser (CONTRACT.md §10).
+pub fn assert_contract_valid(r: &Reply) {
+    assert!(
+        r.content_type.contains("application/json"),
+        "content type {:?}",
+        r.content_type
+    );
+    assert!(r.raw.len() < 4096, "body too large");
+    let obj = r
+        .json
+        .as_object()
+        .unwrap_or_else(|| panic!("not a JSON object: {:?}", String::from_utf8_lossy(&r.raw)));
+    let mut keys: Vec<&str> = obj.keys().map(String::as_str).collect();
+    keys.sort_unstable();
+    let status = obj
+        .get("actionStatus")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    let s = |k: &str| {
+        obj.get(k)
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string()
+    };
+    match (r.status, status) {
+        (200, "SUCCESS") => assert_eq!(keys, ["actionStatus"]),
+        (200, "FAILED") => {
+            assert_eq!(
+                keys,
+                ["actionStatus", "failureDescription", "failureReason"]
+            );
+            assert!(
+                re(100).is_match(&s("failureReason")),
+                "failureReason {:?}",
+                s("failureReason")
+            );
+            assert!(
+                re(300).is_match(&s("failureDescription")),
+                "failureDescription {:?}",
+                s("failureDescription")
+            );
+        }
+        (400 | 401 | 500, "ERROR") => {
+            assert!(
+                keys == ["actionStatus", "errorDescription", "errorMessage"]
+                    || keys == ["actionStatus", "errorMessage"],
+                "{keys:?}"
+            );
+            assert!(
+                re(100).is_match(&s("errorMessage")),
+                "errorMessage {:?}",
+                s("errorMessage")
+            );
+            let d = s("errorDescription");
+            assert!(
+                d.is_empty() || re(300).is_match(&d),
+                "errorDescription {d:?}"
+            );
+        }
+        other => panic!(
+            "not a response the caller accepts: {other:?} {}",
+            String::from_utf8_lossy(&r.raw)
+        ),
+    }
+}
+
+/// A minimal valid profile update with the given claims.
+pub fn profile_event(request_id: Option<&str>, claims: Value) -> Value {
+    let mut v = serde_json::json!({
+        "actionType": "PRE_UPDATE_PROFILE",
+        "event": {
+            "request": {"claims": claims},
+            "tenant": {"id": "-1234", "name": "carbon.super"},
+            "user": {"id": "57b22cbf-4688-476c-a607-c0c9d089d25d"},
+            "userStore": {"id": "UFJJTUFSWQ==", "name": "PRIMARY"},
+            "initiatorType": "ADMIN",
+            "action": "UPDATE"
+        }
+    });
+    if let Some(r) = request_id {
+        v["requestId"] = r.into();
+    }
+    v
+}
+
+pub fn dept(value: Value) -> Value {
+    serde_json::json!([{"uri": DEPT, "value": value}])
+}
+
+/// The fixtures directory shipped beside the repository.
+pub fn fixtures_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/fixtures")
+}
+
+/// Runs the real binary on a data dir.
+pub fn cli(dir: &Path, args: &[&str]) -> Output {
+    cli_with_input(dir, args, None)
+}
+
+pub fn cli_with_input(dir: &Path, args: &[&str], input: Option<&str>) -> Output {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+    let mut child = Command::new(env!("CARGO_BIN_EXE_profilegate"))
+        .arg("--data-dir")
+        .arg(dir)
+        .args(args)
+        .env_remove("PROFILEGATE_LISTEN")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run profilegate");
+    if let Some(stdin) = child.stdin.as_mut() {
+        stdin
+            .write_all(input.unwrap_or_default().as_bytes())
+            .expect("stdin");
+    }
+    child.stdin.take();
+    child.wait_with_output().expect("wait")
+}
+
+pub fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+pub fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// Decision records in the audit log, oldest first.
+pub fn decisions(store: &Store) -> Vec<profilegate::store::DecisionEntry> {
+    let mut v: Vec<_> = store
+        .audit_iter_rev()
+        .filter_map(|r| match r.expect("record").entry {
+            profilegate::store::AuditEntry::Decision(d) => Some(*d),
+            _ => None,
+        })
+        .collect();
+    v.reverse();
+    v
+}
