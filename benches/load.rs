@@ -22,7 +22,10 @@ use profilegate::auth::{create_credential, NewCredential};
 use profilegate::store::Store;
 
 fn env_u64(name: &str, default: u64) -> u64 {
-    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
 }
 
 const SEED: &str = include_str!("../../shared/fixtures/seed-usecase-profile.json");
@@ -53,10 +56,18 @@ impl Outcome {
     }
 }
 
-async fn connection(addr: SocketAddr, scenario: Scenario, conn_no: usize, stop: Arc<AtomicBool>, record: Arc<AtomicBool>) -> (u64, u64, Vec<u32>) {
+async fn connection(
+    addr: SocketAddr,
+    scenario: Scenario,
+    conn_no: usize,
+    stop: Arc<AtomicBool>,
+    record: Arc<AtomicBool>,
+) -> (u64, u64, Vec<u32>) {
     let stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
     stream.set_nodelay(true).expect("nodelay");
-    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await.expect("handshake");
+    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+        .await
+        .expect("handshake");
     tokio::spawn(conn);
     let seed: serde_json::Value = serde_json::from_str(SEED).expect("seed json");
     let (mut ok, mut errors, mut lat) = (0u64, 0u64, Vec::with_capacity(100_000));
@@ -64,7 +75,9 @@ async fn connection(addr: SocketAddr, scenario: Scenario, conn_no: usize, stop: 
     while !stop.load(Ordering::Relaxed) {
         i += 1;
         let req = match &scenario {
-            Scenario::Health => Request::get("/healthz").header("host", "bench").body(Full::new(Bytes::new())),
+            Scenario::Health => Request::get("/healthz")
+                .header("host", "bench")
+                .body(Full::new(Bytes::new())),
             Scenario::Action { auth } => {
                 let mut body = seed.clone();
                 body["requestId"] = format!("bench-{conn_no}-{i}").into();
@@ -80,8 +93,15 @@ async fn connection(addr: SocketAddr, scenario: Scenario, conn_no: usize, stop: 
         let good = match sender.send_request(req).await {
             Ok(resp) => {
                 let status = resp.status();
-                let body = resp.into_body().collect().await.map(|b| b.to_bytes()).unwrap_or_default();
-                status == 200 && (matches!(scenario, Scenario::Health) || body.as_ref() == br#"{"actionStatus":"SUCCESS"}"#)
+                let body = resp
+                    .into_body()
+                    .collect()
+                    .await
+                    .map(|b| b.to_bytes())
+                    .unwrap_or_default();
+                status == 200
+                    && (matches!(scenario, Scenario::Health)
+                        || body.as_ref() == br#"{"actionStatus":"SUCCESS"}"#)
             }
             Err(_) => false,
         };
@@ -97,11 +117,25 @@ async fn connection(addr: SocketAddr, scenario: Scenario, conn_no: usize, stop: 
     (ok, errors, lat)
 }
 
-async fn run(addr: SocketAddr, scenario: Scenario, conns: usize, warmup: Duration, secs: Duration) -> Outcome {
+async fn run(
+    addr: SocketAddr,
+    scenario: Scenario,
+    conns: usize,
+    warmup: Duration,
+    secs: Duration,
+) -> Outcome {
     let stop = Arc::new(AtomicBool::new(false));
     let record = Arc::new(AtomicBool::new(false));
     let tasks: Vec<_> = (0..conns)
-        .map(|c| tokio::spawn(connection(addr, scenario.clone(), c, stop.clone(), record.clone())))
+        .map(|c| {
+            tokio::spawn(connection(
+                addr,
+                scenario.clone(),
+                c,
+                stop.clone(),
+                record.clone(),
+            ))
+        })
         .collect();
     tokio::time::sleep(warmup).await;
     record.store(true, Ordering::Relaxed);
@@ -110,7 +144,12 @@ async fn run(addr: SocketAddr, scenario: Scenario, conns: usize, warmup: Duratio
     record.store(false, Ordering::Relaxed);
     let elapsed = started.elapsed().as_secs_f64();
     stop.store(true, Ordering::Relaxed);
-    let mut out = Outcome { requests: 0, errors: 0, secs: elapsed, latencies_us: Vec::new() };
+    let mut out = Outcome {
+        requests: 0,
+        errors: 0,
+        secs: elapsed,
+        latencies_us: Vec::new(),
+    };
     for t in tasks {
         let (ok, errors, lat) = t.await.expect("connection task");
         out.requests += ok;
@@ -129,12 +168,27 @@ fn main() {
     let dir = tmp.path().join("data");
     let auth = {
         let store = Store::open(&dir).expect("store");
-        store.add_departments("bench", None, &["HR", "Engineering"]).expect("departments");
-        let c = create_credential(&store, "bench", &NewCredential::Basic { username: "wso2".into() }).expect("credential");
+        store
+            .add_departments("bench", None, &["HR", "Engineering"])
+            .expect("departments");
+        let c = create_credential(
+            &store,
+            "bench",
+            &NewCredential::Basic {
+                username: "wso2".into(),
+            },
+        )
+        .expect("credential");
         store.flush().expect("flush");
-        format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(format!("wso2:{}", c.secret)))
+        format!(
+            "Basic {}",
+            base64::engine::general_purpose::STANDARD.encode(format!("wso2:{}", c.secret))
+        )
     };
-    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime");
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
     rt.block_on(async move {
         let store = Store::open(&dir).expect("store");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");

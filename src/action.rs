@@ -7,26 +7,34 @@ use std::time::Instant;
 use crate::auth::{Authenticator, Caller};
 use crate::contract::response::ErrorStatus;
 use crate::contract::{parse_request, ActionRequest, ActionResponse};
+use crate::idempotency::{idempotency_key, key_hex, IdempotencyIndex};
 use crate::policy::{claim_changes, decide};
 use crate::singleflight::SingleFlight;
-use crate::store::idempotency::{idempotency_key, key_hex};
-use crate::store::{now_unix_ms, AuditEntry, DecisionEntry, GroupCommit, Store, StoreError};
+use crate::store::{json_err, AuditEntry, DecisionEntry, GroupCommit, Store, StoreError};
 
 /// Shared state of a running server.
 pub struct App {
     pub store: Arc<Store>,
     pub commit: GroupCommit,
     pub auth: Authenticator,
+    /// Recent decisions by request key, for retried requests.
+    pub idempotency: IdempotencyIndex,
     /// Concurrent requests with the same idempotency key are decided once.
     inflight: SingleFlight<[u8; 16], ActionResponse>,
 }
 
 impl App {
-    pub fn new(store: Arc<Store>, commit: GroupCommit, auth: Authenticator) -> Self {
+    pub fn new(
+        store: Arc<Store>,
+        commit: GroupCommit,
+        auth: Authenticator,
+        idempotency: IdempotencyIndex,
+    ) -> Self {
         App {
             store,
             commit,
             auth,
+            idempotency,
             inflight: SingleFlight::default(),
         }
     }
@@ -101,8 +109,7 @@ impl App {
         started: Instant,
     ) -> ActionResponse {
         let settings = self.store.settings();
-        let window = settings.idempotency_window_secs;
-        match self.replay(&key, window) {
+        match self.replay(&key) {
             Ok(Some(resp)) => {
                 tracing::info!(
                     request_id = req.request_id.as_deref().unwrap_or(""),
@@ -116,7 +123,7 @@ impl App {
         let verdict = decide(req, &self.store.directory(), &settings.policy);
         let entry = decision_entry(req, &key, &verdict, caller.credential_id, started);
         match self
-            .record(&AuditEntry::Decision(Box::new(entry)), Some((&key, window)))
+            .record(&AuditEntry::Decision(Box::new(entry)), Some(key))
             .await
         {
             Ok(()) => {
@@ -132,8 +139,8 @@ impl App {
         }
     }
 
-    fn replay(&self, key: &[u8; 16], window: u64) -> Result<Option<ActionResponse>, StoreError> {
-        let Some(seq) = self.store.idempotent_lookup(key, window, now_unix_ms())? else {
+    fn replay(&self, key: &[u8; 16]) -> Result<Option<ActionResponse>, StoreError> {
+        let Some(seq) = self.idempotency.get(key) else {
             return Ok(None);
         };
         Ok(match self.store.audit_record(seq)?.map(|r| r.entry) {
@@ -142,18 +149,15 @@ impl App {
         })
     }
 
-    /// Appends the record (and its idempotency entry) and waits until it is on disk.
-    async fn record(
-        &self,
-        entry: &AuditEntry,
-        idem: Option<(&[u8; 16], u64)>,
-    ) -> Result<(), StoreError> {
-        let seq = self.store.append_audit(entry)?;
-        if let Some((key, window)) = idem {
-            self.store
-                .idempotent_remember(key, seq, window, now_unix_ms())?;
+    /// Appends the record through group commit, so it is on disk when this returns, and
+    /// remembers it for retries.
+    async fn record(&self, entry: &AuditEntry, key: Option<[u8; 16]>) -> Result<(), StoreError> {
+        let json = serde_json::to_vec(entry).map_err(|e| json_err("audit entry", e))?;
+        let seq = self.commit.append(json).await?;
+        if let Some(key) = key {
+            self.idempotency.insert(key, seq);
         }
-        self.commit.durable().await
+        Ok(())
     }
 }
 

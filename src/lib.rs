@@ -8,6 +8,7 @@ pub mod auth;
 pub mod cli;
 pub mod contract;
 pub mod http;
+pub mod idempotency;
 pub mod policy;
 pub mod singleflight;
 pub mod store;
@@ -20,6 +21,7 @@ use tokio::net::TcpListener;
 
 use crate::action::App;
 use crate::auth::Authenticator;
+use crate::idempotency::IdempotencyIndex;
 use crate::store::{GroupCommit, ServerInfo, Store, StoreError};
 
 /// Errors starting or running the server.
@@ -45,10 +47,11 @@ pub async fn run(
             dir: store.dir().to_path_buf(),
             source,
         })?;
-    let window = store.settings().idempotency_window_secs;
-    let repaired = store.repair_idempotency(window)?;
-    if repaired > 0 {
-        tracing::info!(repaired, "re-indexed recent decisions for retried requests");
+    let window = Duration::from_secs(store.settings().idempotency_window_secs);
+    let idempotency = IdempotencyIndex::new(window);
+    let indexed = idempotency.rebuild(&store)?;
+    if indexed > 0 {
+        tracing::info!(indexed, "re-indexed recent decisions for retried requests");
     }
     store.write_server_info(&ServerInfo {
         pid: std::process::id(),
@@ -60,6 +63,7 @@ pub async fn run(
         store.clone(),
         commit,
         Authenticator::new(store.clone())?,
+        idempotency,
     ));
 
     let maintenance = tokio::spawn(maintenance(app.clone()));
@@ -78,21 +82,13 @@ pub async fn run(
     Ok(())
 }
 
-/// Periodic housekeeping: expire idempotency entries, record credential use.
+/// Periodic housekeeping: record when credentials were last used.
 async fn maintenance(app: Arc<App>) {
     let mut tick = tokio::time::interval(Duration::from_secs(10));
     loop {
         tick.tick().await;
-        let store = app.store.clone();
-        let window = store.settings().idempotency_window_secs;
-        let res = tokio::task::spawn_blocking(move || {
-            store.purge_idempotency(window, store::now_unix_ms())
-        })
-        .await;
-        if let Ok(Err(e)) = res {
-            tracing::warn!(error = %e, "could not expire idempotency entries");
-        }
-        if let Err(e) = app.auth.persist_last_used() {
+        let a = app.clone();
+        if let Ok(Err(e)) = tokio::task::spawn_blocking(move || a.auth.persist_last_used()).await {
             tracing::warn!(error = %e, "could not record credential use");
         }
     }

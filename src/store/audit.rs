@@ -1,10 +1,14 @@
 //! The append-only, hash-chained audit log.
 //!
-//! Each record is stored under its sequence number (big-endian, so sled's order is the chain's
-//! order) as `sha256(body) || body`, where `body` is the record's JSON exactly as written. The
-//! body carries `prev_hash`, the previous record's hash, so changing, removing or reordering
-//! any record breaks the chain at that point. Verification hashes the stored bytes; it never
-//! re-serializes, so nothing a reader adds or drops can hide a change.
+//! Records are written in batches: one sled value per group commit, keyed by the batch's first
+//! sequence number (big-endian, so sled's order is the chain's order). A batch value is a run
+//! of records, each `u32 length || sha256(body) || body`, where `body` is the record's JSON
+//! exactly as written. One insert per batch instead of one per record is what keeps the
+//! durable audit cheap (sled's per-insert cost dominated the request path).
+//!
+//! Each body carries `seq` and `prev_hash`, the previous record's hash, so changing, removing
+//! or reordering any record breaks the chain at that point. Verification hashes the stored
+//! bytes; it never re-serializes, so nothing a reader adds or drops can hide a change.
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -127,15 +131,42 @@ pub struct VerifyReport {
     pub first_bad: Option<(u64, String)>,
 }
 
-/// Splits a stored value into its hash and its body.
-fn split_value(v: &[u8]) -> Option<([u8; 32], &[u8])> {
-    if v.len() < 32 {
-        return None;
+/// One record as stored inside a batch.
+struct Stored<'a> {
+    hash: [u8; 32],
+    body: &'a [u8],
+}
+
+/// Splits a batch value into its records; `None` if the framing is damaged.
+fn decode_batch(v: &[u8]) -> Option<Vec<Stored<'_>>> {
+    let mut out = Vec::new();
+    let mut rest = v;
+    while !rest.is_empty() {
+        if rest.len() < 36 {
+            return None;
+        }
+        let len = u32::from_be_bytes(rest[..4].try_into().ok()?) as usize;
+        let mut hash = [0u8; 32];
+        hash.copy_from_slice(&rest[4..36]);
+        let body = rest.get(36..36 + len)?;
+        out.push(Stored { hash, body });
+        rest = &rest[36 + len..];
     }
-    let (h, body) = v.split_at(32);
-    let mut hash = [0u8; 32];
-    hash.copy_from_slice(h);
-    Some((hash, body))
+    Some(out)
+}
+
+/// Appends one record's framing and body to a batch value.
+fn encode_record(out: &mut Vec<u8>, hash: &[u8; 32], body: &[u8]) {
+    out.extend_from_slice(&(body.len() as u32).to_be_bytes());
+    out.extend_from_slice(hash);
+    out.extend_from_slice(body);
+}
+
+fn damaged(seq: u64) -> StoreError {
+    StoreError::Corrupt {
+        what: format!("audit batch starting at record {seq}"),
+        detail: "its framing is damaged".into(),
+    }
 }
 
 fn hex(bytes: &[u8]) -> String {
@@ -169,34 +200,54 @@ impl Store {
         match self.audit.last()? {
             None => Ok(ChainHead::genesis()),
             Some((k, v)) => {
-                let seq = key_seq(&k)?;
-                let (hash, _) = split_value(&v).ok_or_else(|| StoreError::Corrupt {
-                    what: format!("audit record {seq}"),
-                    detail: "shorter than its hash".into(),
-                })?;
-                Ok(ChainHead { seq, hash })
+                let first = key_seq(&k)?;
+                let records = decode_batch(&v).ok_or_else(|| damaged(first))?;
+                let last = records.last().ok_or_else(|| damaged(first))?;
+                Ok(ChainHead {
+                    seq: first + records.len() as u64 - 1,
+                    hash: last.hash,
+                })
             }
         }
     }
 
-    /// Appends a record and returns its sequence number. Not yet durable: the caller flushes
-    /// (the server through [`super::GroupCommit`]) before acknowledging anything.
-    pub fn append_audit(&self, entry: &AuditEntry) -> Result<u64> {
-        let entry_json = serde_json::to_vec(entry).map_err(|e| json_err("audit entry", e))?;
+    /// Chains `entries` (each an entry's JSON object) after `head`; returns the batch value
+    /// and the new head.
+    fn chain_batch(head: ChainHead, entries: &[Vec<u8>]) -> (Vec<u8>, ChainHead) {
         let time = now_rfc3339();
-        let mut head = self.chain.lock();
-        let seq = head.seq + 1;
-        let body = record_bytes(seq, &time, &head.hash, &entry_json);
-        let hash: [u8; 32] = Sha256::digest(&body).into();
-        let mut value = Vec::with_capacity(32 + body.len());
-        value.extend_from_slice(&hash);
-        value.extend_from_slice(&body);
-        self.audit.insert(seq.to_be_bytes(), value)?;
-        *head = ChainHead { seq, hash };
-        Ok(seq)
+        let mut value = Vec::with_capacity(entries.iter().map(|e| e.len() + 200).sum());
+        let mut head = head;
+        for entry_json in entries {
+            let seq = head.seq + 1;
+            let body = record_bytes(seq, &time, &head.hash, entry_json);
+            let hash: [u8; 32] = Sha256::digest(&body).into();
+            encode_record(&mut value, &hash, &body);
+            head = ChainHead { seq, hash };
+        }
+        (value, head)
     }
 
-    /// Runs `f` on the given trees and appends `entry` to the chain in one sled transaction:
+    /// Appends serialized entries as one batch and returns the first sequence number (the
+    /// others follow in order). Not yet durable: the caller flushes before acknowledging.
+    pub fn append_entries(&self, entries: &[Vec<u8>]) -> Result<u64> {
+        let mut head = self.chain.lock();
+        let first = head.seq + 1;
+        if entries.is_empty() {
+            return Ok(first);
+        }
+        let (value, new_head) = Self::chain_batch(*head, entries);
+        self.audit.insert(first.to_be_bytes(), value)?;
+        *head = new_head;
+        Ok(first)
+    }
+
+    /// Appends one record and returns its sequence number (not yet durable).
+    pub fn append_audit(&self, entry: &AuditEntry) -> Result<u64> {
+        let entry_json = serde_json::to_vec(entry).map_err(|e| json_err("audit entry", e))?;
+        self.append_entries(&[entry_json])
+    }
+
+    /// Runs `f` on the given tree and appends `entry` to the chain in one sled transaction:
     /// an admin change and its audit record are stored together or not at all.
     pub(crate) fn transact_with_audit<F>(
         &self,
@@ -211,20 +262,15 @@ impl Store {
     {
         use sled::transaction::Transactional;
         let entry_json = serde_json::to_vec(entry).map_err(|e| json_err("audit entry", e))?;
-        let time = now_rfc3339();
         let mut head = self.chain.lock();
         let seq = head.seq + 1;
-        let body = record_bytes(seq, &time, &head.hash, &entry_json);
-        let hash: [u8; 32] = Sha256::digest(&body).into();
-        let mut value = Vec::with_capacity(32 + body.len());
-        value.extend_from_slice(&hash);
-        value.extend_from_slice(&body);
+        let (value, new_head) = Self::chain_batch(*head, &[entry_json]);
         (tree, &self.audit).transaction(|(t, a)| {
             f(t)?;
             a.insert(&seq.to_be_bytes(), value.as_slice())?;
             Ok(())
         })?;
-        *head = ChainHead { seq, hash };
+        *head = new_head;
         Ok(seq)
     }
 
@@ -235,34 +281,78 @@ impl Store {
 
     /// Reads one record.
     pub fn audit_record(&self, seq: u64) -> Result<Option<AuditRecord>> {
-        let Some(v) = self.audit.get(seq.to_be_bytes())? else {
+        let Some(item) = self.audit.range(..=seq.to_be_bytes()).next_back() else {
             return Ok(None);
         };
-        parse_record(seq, &v).map(Some)
+        let (k, v) = item?;
+        let first = key_seq(&k)?;
+        let records = decode_batch(&v).ok_or_else(|| damaged(first))?;
+        match records.get((seq - first) as usize) {
+            Some(r) => parse_record(seq, r.body).map(Some),
+            None => Ok(None),
+        }
     }
 
-    /// Iterates over the records from `from_seq` on, oldest first, as (hash hex, record JSON).
+    /// Iterates over the records from `from_seq` on, oldest first, as (seq, hash hex, body).
     pub fn audit_raw_iter(
         &self,
         from_seq: u64,
     ) -> impl Iterator<Item = Result<(u64, String, Vec<u8>)>> + '_ {
-        self.audit.range(from_seq.to_be_bytes()..).map(|item| {
-            let (k, v) = item?;
-            let seq = key_seq(&k)?;
-            let (hash, body) = split_value(&v).ok_or_else(|| StoreError::Corrupt {
-                what: format!("audit record {seq}"),
-                detail: "shorter than its hash".into(),
-            })?;
-            Ok((seq, hex(&hash), body.to_vec()))
-        })
+        // Start at the batch that holds `from_seq`.
+        let start = self
+            .audit
+            .range(..=from_seq.to_be_bytes())
+            .next_back()
+            .and_then(|r| r.ok())
+            .map_or_else(|| from_seq.to_be_bytes().to_vec(), |(k, _)| k.to_vec());
+        self.audit
+            .range(start..)
+            .flat_map(move |item| -> Vec<Result<(u64, String, Vec<u8>)>> {
+                let (k, v) = match item {
+                    Ok(kv) => kv,
+                    Err(e) => return vec![Err(e.into())],
+                };
+                let first = match key_seq(&k) {
+                    Ok(f) => f,
+                    Err(e) => return vec![Err(e)],
+                };
+                match decode_batch(&v) {
+                    None => vec![Err(damaged(first))],
+                    Some(records) => records
+                        .into_iter()
+                        .enumerate()
+                        .map(|(i, r)| (first + i as u64, r))
+                        .filter(|(seq, _)| *seq >= from_seq)
+                        .map(|(seq, r)| Ok((seq, hex(&r.hash), r.body.to_vec())))
+                        .collect(),
+                }
+            })
     }
 
     /// Iterates newest first.
     pub fn audit_iter_rev(&self) -> impl Iterator<Item = Result<AuditRecord>> + '_ {
-        self.audit.iter().rev().map(|item| {
-            let (k, v) = item?;
-            parse_record(key_seq(&k)?, &v)
-        })
+        self.audit
+            .iter()
+            .rev()
+            .flat_map(|item| -> Vec<Result<AuditRecord>> {
+                let (k, v) = match item {
+                    Ok(kv) => kv,
+                    Err(e) => return vec![Err(e.into())],
+                };
+                let first = match key_seq(&k) {
+                    Ok(f) => f,
+                    Err(e) => return vec![Err(e)],
+                };
+                match decode_batch(&v) {
+                    None => vec![Err(damaged(first))],
+                    Some(records) => records
+                        .iter()
+                        .enumerate()
+                        .rev()
+                        .map(|(i, r)| parse_record(first + i as u64, r.body))
+                        .collect(),
+                }
+            })
     }
 
     /// Writes every record as one JSON object a line (NDJSON), each with its `hash`.
@@ -291,44 +381,62 @@ impl Store {
         let mut prev = GENESIS_HASH;
         let mut records = 0u64;
         for item in self.audit.iter() {
-            let expected = records + 1;
             let (k, v) = item?;
-            let bad = |why: String| {
+            let bad = |records: u64, why: String| {
                 Ok(VerifyReport {
                     records,
-                    first_bad: Some((expected, why)),
+                    first_bad: Some((records + 1, why)),
                 })
             };
-            let Ok(key) = key_seq(&k) else {
-                return bad("key is not a sequence number".into());
+            let Ok(first) = key_seq(&k) else {
+                return bad(records, "key is not a sequence number".into());
             };
-            if key != expected {
-                return bad(format!(
-                    "expected sequence {expected}, found {key}: a record is missing"
-                ));
+            if first != records + 1 {
+                return bad(
+                    records,
+                    format!(
+                        "expected sequence {}, found {first}: a record is missing",
+                        records + 1
+                    ),
+                );
             }
-            let Some((stored, body)) = split_value(&v) else {
-                return bad("record is shorter than its hash".into());
+            let Some(batch) = decode_batch(&v) else {
+                return bad(records, "the stored batch is damaged".into());
             };
-            let actual: [u8; 32] = Sha256::digest(body).into();
-            if actual != stored {
-                return bad("record content does not match its hash: it was changed".into());
+            if batch.is_empty() {
+                return bad(records, "the stored batch is empty".into());
             }
-            let link: Link = match serde_json::from_slice(body) {
-                Ok(l) => l,
-                Err(e) => return bad(format!("record is not readable: {e}")),
-            };
-            if link.seq != key {
-                return bad(format!(
-                    "record says sequence {} but is stored as {key}",
-                    link.seq
-                ));
+            for r in batch {
+                let expected = records + 1;
+                let actual: [u8; 32] = Sha256::digest(r.body).into();
+                if actual != r.hash {
+                    return bad(
+                        records,
+                        "record content does not match its hash: it was changed".into(),
+                    );
+                }
+                let link: Link = match serde_json::from_slice(r.body) {
+                    Ok(l) => l,
+                    Err(e) => return bad(records, format!("record is not readable: {e}")),
+                };
+                if link.seq != expected {
+                    return bad(
+                        records,
+                        format!(
+                            "record says sequence {} but is stored as {expected}",
+                            link.seq
+                        ),
+                    );
+                }
+                if link.prev_hash != hex(&prev) {
+                    return bad(
+                        records,
+                        "prev_hash does not match the previous record's hash".into(),
+                    );
+                }
+                prev = r.hash;
+                records += 1;
             }
-            if link.prev_hash != hex(&prev) {
-                return bad("prev_hash does not match the previous record's hash".into());
-            }
-            prev = stored;
-            records += 1;
         }
         Ok(VerifyReport {
             records,
@@ -345,11 +453,7 @@ fn key_seq(k: &[u8]) -> Result<u64> {
     Ok(u64::from_be_bytes(arr))
 }
 
-fn parse_record(seq: u64, v: &[u8]) -> Result<AuditRecord> {
-    let (_, body) = split_value(v).ok_or_else(|| StoreError::Corrupt {
-        what: format!("audit record {seq}"),
-        detail: "shorter than its hash".into(),
-    })?;
+fn parse_record(seq: u64, body: &[u8]) -> Result<AuditRecord> {
     serde_json::from_slice(body).map_err(|e| json_err(&format!("audit record {seq}"), e))
 }
 

@@ -1,13 +1,11 @@
 //! Everything profilegate keeps, in one sled database under `<data-dir>/db`: the department
-//! directory, settings, endpoint credentials, the hash-chained audit log and the idempotency
-//! index. sled allows one process per data dir; [`Store::open`] turns that into a plain
+//! directory, settings, endpoint credentials and the hash-chained audit log. sled allows one process per data dir; [`Store::open`] turns that into a plain
 //! "the server holds it" error.
 
 pub mod audit;
 pub mod commit;
 pub mod credentials;
 pub mod departments;
-pub mod idempotency;
 pub mod settings;
 
 use std::fs;
@@ -81,7 +79,7 @@ impl ServerInfo {
 
 const SERVER_INFO_FILE: &str = "server.json";
 
-pub(crate) fn json_err(what: &str, e: serde_json::Error) -> StoreError {
+pub fn json_err(what: &str, e: serde_json::Error) -> StoreError {
     StoreError::Corrupt {
         what: what.to_string(),
         detail: e.to_string(),
@@ -97,7 +95,6 @@ pub struct Store {
     settings_tree: sled::Tree,
     credentials: sled::Tree,
     audit: sled::Tree,
-    idempotency: sled::Tree,
     /// Serializes appends to the chain; holds the last sequence number and hash.
     chain: Mutex<ChainHead>,
     /// The directory snapshot the policy reads; replaced whole after each change.
@@ -168,7 +165,6 @@ impl Store {
             settings_tree: db.open_tree("settings")?,
             credentials: db.open_tree("credentials")?,
             audit: db.open_tree("audit")?,
-            idempotency: db.open_tree("idempotency")?,
             db,
             chain: Mutex::new(ChainHead::genesis()),
             directory: RwLock::new(Arc::new(Directory::default())),

@@ -82,11 +82,19 @@ async fn tampering_is_detected() {
         let db = sled::open(dir.path.join("db")).unwrap();
         let audit = db.open_tree("audit").unwrap();
         let key = 4u64.to_be_bytes();
-        let mut v = audit.get(key).unwrap().unwrap().to_vec();
-        let s = String::from_utf8_lossy(&v[32..]).replace("SUCCESS", "FAILED!");
-        v.truncate(32);
-        v.extend_from_slice(s.as_bytes());
-        audit.insert(key, v).unwrap();
+        // Sequential requests are committed one per batch, so record 4 starts its own value.
+        let v = audit
+            .get(key)
+            .unwrap()
+            .expect("record 4 starts a batch")
+            .to_vec();
+        let pos = v
+            .windows(7)
+            .position(|w| w == b"SUCCESS")
+            .expect("a SUCCESS decision");
+        let mut changed = v.clone();
+        changed[pos..pos + 7].copy_from_slice(b"FAILED!");
+        audit.insert(key, changed).unwrap();
         db.flush().unwrap();
     }
     let o = cli(&dir.path, &["audit", "verify"]);

@@ -1,0 +1,181 @@
+//! The idempotency index: which audit record answered a request recently.
+//!
+//! The caller retries a timed-out request with the same `requestId` (CONTRACT.md §3), possibly
+//! after we already acted. The index maps a request's key to the sequence number of its audit
+//! record, in memory: the audit chain is the durable truth, and at start-up the index is
+//! rebuilt from the chain's last window. Two generations rotate every window, so an entry lives
+//! at least one window and at most two, and expiry costs nothing per request. A cap bounds
+//! memory under extreme rates by rotating early (the effective window then shrinks, which is
+//! logged).
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use parking_lot::Mutex;
+use sha2::{Digest, Sha256};
+
+use crate::store::{AuditEntry, Result, Store};
+
+/// Entries per generation at most (two generations: ~40 bytes each, so ~40 MB in all).
+pub const MAX_PER_GENERATION: usize = 500_000;
+
+/// A request's idempotency key: from the tenant and `requestId` when there is one, otherwise
+/// from the whole body (a retry sends the same bytes).
+pub fn idempotency_key(tenant_id: Option<&str>, request_id: Option<&str>, body: &[u8]) -> [u8; 16] {
+    let mut h = Sha256::new();
+    match request_id.filter(|r| !r.is_empty()) {
+        Some(rid) => {
+            h.update(b"rid\0");
+            h.update(tenant_id.unwrap_or("").as_bytes());
+            h.update(b"\0");
+            h.update(rid.as_bytes());
+        }
+        None => {
+            h.update(b"body\0");
+            h.update(body);
+        }
+    }
+    let d = h.finalize();
+    let mut k = [0u8; 16];
+    k.copy_from_slice(&d[..16]);
+    k
+}
+
+/// Hex form of a key, as kept in the audit record.
+pub fn key_hex(k: &[u8; 16]) -> String {
+    k.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn parse_key_hex(s: &str) -> Option<[u8; 16]> {
+    if s.len() != 32 {
+        return None;
+    }
+    let mut k = [0u8; 16];
+    for (i, chunk) in s.as_bytes().chunks(2).enumerate() {
+        k[i] = u8::from_str_radix(std::str::from_utf8(chunk).ok()?, 16).ok()?;
+    }
+    Some(k)
+}
+
+struct Generations {
+    current: HashMap<[u8; 16], u64>,
+    previous: HashMap<[u8; 16], u64>,
+    started: Instant,
+}
+
+/// Request key -> audit sequence number, for at least `window`.
+pub struct IdempotencyIndex {
+    window: Duration,
+    gens: Mutex<Generations>,
+}
+
+impl IdempotencyIndex {
+    pub fn new(window: Duration) -> Self {
+        IdempotencyIndex {
+            window,
+            gens: Mutex::new(Generations {
+                current: HashMap::new(),
+                previous: HashMap::new(),
+                started: Instant::now(),
+            }),
+        }
+    }
+
+    fn rotate_if_due(&self, g: &mut Generations) {
+        let full = g.current.len() >= MAX_PER_GENERATION;
+        if g.started.elapsed() >= self.window || full {
+            if full {
+                tracing::warn!(
+                    entries = MAX_PER_GENERATION,
+                    after = ?g.started.elapsed(),
+                    "idempotency index full: retries are recognized for less than the configured window at this rate"
+                );
+            }
+            g.previous = std::mem::take(&mut g.current);
+            g.started = Instant::now();
+        }
+    }
+
+    /// The sequence number recorded for `key`, if it is recent.
+    pub fn get(&self, key: &[u8; 16]) -> Option<u64> {
+        let mut g = self.gens.lock();
+        self.rotate_if_due(&mut g);
+        g.current.get(key).or_else(|| g.previous.get(key)).copied()
+    }
+
+    /// Remembers that record `seq` answered `key`.
+    pub fn insert(&self, key: [u8; 16], seq: u64) {
+        let mut g = self.gens.lock();
+        self.rotate_if_due(&mut g);
+        g.current.insert(key, seq);
+    }
+
+    /// Number of remembered keys.
+    pub fn len(&self) -> usize {
+        let g = self.gens.lock();
+        g.current.len() + g.previous.len()
+    }
+
+    /// True when nothing is remembered.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Re-indexes the decisions of the last window from the audit chain (after a restart or a
+    /// crash). Returns how many were indexed.
+    pub fn rebuild(&self, store: &Store) -> Result<usize> {
+        let now = time::OffsetDateTime::now_utc();
+        let mut found = Vec::new();
+        for rec in store.audit_iter_rev() {
+            let rec = rec?;
+            let Ok(at) = time::OffsetDateTime::parse(
+                &rec.time,
+                &time::format_description::well_known::Rfc3339,
+            ) else {
+                continue;
+            };
+            if now - at > self.window {
+                break;
+            }
+            if let AuditEntry::Decision(d) = &rec.entry {
+                if let Some(k) = parse_key_hex(&d.idempotency_key) {
+                    found.push((k, rec.seq));
+                }
+            }
+        }
+        let n = found.len();
+        // Oldest first, so the newest decision wins for a repeated key.
+        for (k, seq) in found.into_iter().rev() {
+            self.insert(k, seq);
+        }
+        Ok(n)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys() {
+        let a = idempotency_key(Some("1"), Some("r"), b"x");
+        assert_eq!(a, idempotency_key(Some("1"), Some("r"), b"y"));
+        assert_ne!(a, idempotency_key(Some("2"), Some("r"), b"x"));
+        assert_ne!(
+            idempotency_key(None, None, b"x"),
+            idempotency_key(None, None, b"y")
+        );
+        assert_eq!(parse_key_hex(&key_hex(&a)), Some(a));
+    }
+
+    #[test]
+    fn entries_live_one_to_two_windows() {
+        let idx = IdempotencyIndex::new(Duration::from_millis(50));
+        idx.insert([1; 16], 7);
+        assert_eq!(idx.get(&[1; 16]), Some(7));
+        std::thread::sleep(Duration::from_millis(60));
+        assert_eq!(idx.get(&[1; 16]), Some(7), "kept through one rotation");
+        std::thread::sleep(Duration::from_millis(60));
+        assert_eq!(idx.get(&[1; 16]), None, "gone after two");
+    }
+}
