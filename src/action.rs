@@ -17,8 +17,8 @@ pub struct App {
     pub store: Arc<Store>,
     pub commit: GroupCommit,
     pub auth: Authenticator,
-    /// Recent decisions by request key, for retried requests.
-    pub idempotency: IdempotencyIndex,
+    /// Recent decisions by request key, for retried requests (filled by the committer).
+    pub idempotency: Arc<IdempotencyIndex>,
     /// Concurrent requests with the same idempotency key are decided once.
     inflight: SingleFlight<[u8; 16], ActionResponse>,
 }
@@ -28,7 +28,7 @@ impl App {
         store: Arc<Store>,
         commit: GroupCommit,
         auth: Authenticator,
-        idempotency: IdempotencyIndex,
+        idempotency: Arc<IdempotencyIndex>,
     ) -> Self {
         App {
             store,
@@ -41,18 +41,10 @@ impl App {
 
     /// Decides an authenticated request body and records the decision durably.
     ///
-    /// Runs in its own task: a caller that hangs up must not cut a decision in half.
-    pub async fn handle(self: &Arc<Self>, caller: Caller, body: bytes::Bytes) -> ActionResponse {
-        let app = self.clone();
-        let started = Instant::now();
-        let task = tokio::spawn(async move { app.handle_inner(caller, body, started).await });
-        match task.await {
-            Ok(r) => r,
-            Err(e) => {
-                tracing::error!(error = %e, "action task failed");
-                internal_error()
-            }
-        }
+    /// Safe to cancel (a caller hanging up drops this future): once a decision is handed to
+    /// the committer it is written and remembered for retries whether or not anyone waits.
+    pub async fn handle(&self, caller: Caller, body: bytes::Bytes) -> ActionResponse {
+        self.handle_inner(caller, body, Instant::now()).await
     }
 
     async fn handle_inner(
@@ -149,28 +141,16 @@ impl App {
         })
     }
 
-    /// Appends the record through group commit, so it is on disk when this returns, and
-    /// remembers it for retries.
+    /// Appends the record through group commit, so it is on disk when this returns; with a
+    /// key, the committer also remembers it for retries.
     async fn record(&self, entry: &AuditEntry, key: Option<[u8; 16]>) -> Result<(), StoreError> {
         let json = serde_json::to_vec(entry).map_err(|e| json_err("audit entry", e))?;
-        let seq = self.commit.append(json).await?;
-        if let Some(key) = key {
-            self.idempotency.insert(key, seq);
-        }
-        Ok(())
+        self.commit.append(json, key).await.map(|_| ())
     }
 }
 
 fn elapsed_us(started: Instant) -> u64 {
     u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX)
-}
-
-fn internal_error() -> ActionResponse {
-    ActionResponse::error(
-        ErrorStatus::Internal,
-        "internal error",
-        "profilegate could not process the request.",
-    )
 }
 
 /// Nothing is acknowledged that is not recorded: a storage failure answers ERROR.

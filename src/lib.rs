@@ -48,7 +48,7 @@ pub async fn run(
             source,
         })?;
     let window = Duration::from_secs(store.settings().idempotency_window_secs);
-    let idempotency = IdempotencyIndex::new(window);
+    let idempotency = Arc::new(IdempotencyIndex::new(window));
     let indexed = idempotency.rebuild(&store)?;
     if indexed > 0 {
         tracing::info!(indexed, "re-indexed recent decisions for retried requests");
@@ -58,7 +58,7 @@ pub async fn run(
         listen: addr.to_string(),
         tls: false,
     })?;
-    let (commit, flusher) = GroupCommit::start(store.clone());
+    let (commit, flusher) = GroupCommit::start(store.clone(), idempotency.clone());
     let app = Arc::new(App::new(
         store.clone(),
         commit,

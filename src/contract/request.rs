@@ -193,24 +193,37 @@ pub fn parse_request(body: &[u8]) -> Result<ActionRequest, ParseError> {
             Err(e) => ParseError::NotJson(e.to_string()),
         });
     }
-    let mut de = serde_json::Deserializer::from_str(text);
-    let req: ActionRequest = serde_path_to_error::deserialize(&mut de).map_err(|e| {
-        let path = e.path().to_string();
-        let inner = e.into_inner();
-        match inner.classify() {
-            serde_json::error::Category::Data => ParseError::Shape {
-                path,
-                message: describe_serde_error(&inner.to_string()),
-            },
-            _ => ParseError::NotJson(inner.to_string()),
-        }
-    })?;
-    // Trailing bytes after the object are not JSON either.
-    de.end().map_err(|e| ParseError::NotJson(e.to_string()))?;
+    // The fast path; only a failure is parsed again with path tracking, to name the field.
+    let req: ActionRequest = match serde_json::from_str(text) {
+        Ok(r) => r,
+        Err(_) => return Err(explain(text)),
+    };
     if req.action_type.as_deref().is_none_or(str::is_empty) {
         return Err(ParseError::MissingActionType);
     }
     Ok(req)
+}
+
+/// Parses again with path tracking to say where and why the body does not fit.
+fn explain(text: &str) -> ParseError {
+    let mut de = serde_json::Deserializer::from_str(text);
+    let res: Result<ActionRequest, _> = serde_path_to_error::deserialize(&mut de);
+    let err = match res {
+        Ok(_) => match de.end() {
+            Ok(()) => return ParseError::NotJson("unreadable".into()),
+            Err(e) => return ParseError::NotJson(e.to_string()),
+        },
+        Err(e) => e,
+    };
+    let path = err.path().to_string();
+    let inner = err.into_inner();
+    match inner.classify() {
+        serde_json::error::Category::Data => ParseError::Shape {
+            path,
+            message: describe_serde_error(&inner.to_string()),
+        },
+        _ => ParseError::NotJson(inner.to_string()),
+    }
 }
 
 /// serde's untagged-enum message is opaque; say what a claim value may be instead.
