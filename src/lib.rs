@@ -58,7 +58,13 @@ pub async fn run(
         listen: addr.to_string(),
         tls: false,
     })?;
-    let (commit, flusher) = GroupCommit::start(store.clone(), idempotency.clone());
+    let (commit, flusher) =
+        GroupCommit::start(store.clone(), idempotency.clone()).map_err(|source| {
+            StoreError::DataDir {
+                dir: store.dir().to_path_buf(),
+                source,
+            }
+        })?;
     let app = Arc::new(App::new(
         store.clone(),
         commit,
@@ -76,7 +82,7 @@ pub async fn run(
     }
     // Dropping the last handle ends the flusher after a final flush.
     drop(app);
-    let _ = flusher.await;
+    let _ = tokio::task::spawn_blocking(move || flusher.join()).await;
     store.flush()?;
     store.clear_server_info();
     Ok(())

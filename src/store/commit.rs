@@ -1,25 +1,24 @@
 //! Group commit: many requests, one batch insert, one disk flush.
 //!
-//! A request hands its serialized audit entry to the committer and waits. The committer owns
-//! the chain's tail: it takes every entry queued so far, appends them to the chain as one sled
-//! value (one insert per batch: per-record inserts cost more than the flush), and hands the
-//! batch to a flush on the blocking pool, which wakes the batch's waiters once the data is on
-//! disk. Entries arriving during a flush form the next batch. A flush covers everything
-//! appended before it, so each batch is durable when its own flush returns. (sled 0.34's
-//! `flush_async` deadlocks when called from many tasks at once; see DESIGN.md.)
+//! A request hands its serialized audit entry to the committer and waits. The committer is one
+//! dedicated thread that owns the chain's tail: it takes every entry queued so far, appends them
+//! to the chain as one sled value (one insert per batch: per-record inserts cost more than the
+//! flush), runs one `flush()`, remembers the decisions for retries, and then wakes the batch's
+//! waiters. Entries arriving during a flush form the next batch. A plain thread, not a task plus
+//! the blocking pool: fewer wake-ups per batch, which measurably matters on two cores. (sled
+//! 0.34's `flush_async` deadlocks when called from many tasks at once, and overlapping blocking
+//! flushes were slower in the load benchmark; see DESIGN.md.)
 
+use std::sync::mpsc;
 use std::sync::Arc;
 
-use tokio::sync::{mpsc, oneshot, Semaphore};
+use tokio::sync::oneshot;
 
 use super::{Store, StoreError};
 use crate::idempotency::IdempotencyIndex;
 
 /// Most entries in one batch; bounds one sled value's size (a few hundred KiB at most).
 const MAX_BATCH: usize = 256;
-/// Flushes waiting on the disk at once. Measured with the load benchmark: 1 gave the most
-/// throughput; 2 was slower and 4 or 8 halved it (concurrent sled flushes contend).
-const FLUSHES_IN_FLIGHT: u32 = 1;
 
 type Reply = oneshot::Sender<Result<u64, String>>;
 
@@ -30,84 +29,82 @@ struct Job {
     reply: Reply,
 }
 
-/// Handle to the committer task. Clone freely.
+/// Handle to the committer thread. Clone freely.
 #[derive(Clone, Debug)]
 pub struct GroupCommit {
-    tx: mpsc::UnboundedSender<Job>,
+    tx: mpsc::Sender<Job>,
+}
+
+impl std::fmt::Debug for Job {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Job").finish_non_exhaustive()
+    }
+}
+
+/// Appends and flushes one batch, then answers its waiters.
+fn commit_batch(store: &Store, index: &IdempotencyIndex, batch: Vec<Job>) {
+    let mut entries = Vec::with_capacity(batch.len());
+    let mut waiters = Vec::with_capacity(batch.len());
+    for job in batch {
+        match job.entry {
+            Some((json, key)) => {
+                entries.push(json);
+                waiters.push((job.reply, Some(key)));
+            }
+            None => waiters.push((job.reply, None)),
+        }
+    }
+    let res = store
+        .append_entries(&entries)
+        .and_then(|first| store.flush().map(|()| first))
+        .map_err(|e| e.to_string());
+    if let Err(e) = &res {
+        tracing::error!(error = %e, "audit commit failed");
+    }
+    // Entries got consecutive sequence numbers in queue order.
+    let mut seq = res;
+    for (reply, entry) in waiters {
+        match (&mut seq, entry) {
+            (Ok(s), Some(key)) => {
+                if let Some(key) = key {
+                    index.insert(key, *s);
+                }
+                let _ = reply.send(Ok(*s));
+                *s += 1;
+            }
+            (Ok(s), None) => {
+                let _ = reply.send(Ok(*s));
+            }
+            (Err(e), _) => {
+                let _ = reply.send(Err(e.clone()));
+            }
+        }
+    }
 }
 
 impl GroupCommit {
     /// Starts the committer. Committed entries with a key are remembered in `index` before
     /// their waiters are woken, so a retry never misses a decision that was acknowledged (or
-    /// whose caller went away after it was committed). The task ends when every handle is
+    /// whose caller went away after it was committed). The thread ends when every handle is
     /// dropped, after a last flush.
     pub fn start(
         store: Arc<Store>,
         index: Arc<IdempotencyIndex>,
-    ) -> (GroupCommit, tokio::task::JoinHandle<()>) {
-        let (tx, mut rx) = mpsc::unbounded_channel::<Job>();
-        let task = tokio::spawn(async move {
-            let permits = Arc::new(Semaphore::new(FLUSHES_IN_FLIGHT as usize));
-            while let Some(first) = rx.recv().await {
-                // Waiting for a flush slot lets the batch grow meanwhile.
-                let Ok(permit) = permits.clone().acquire_owned().await else {
-                    break;
-                };
-                let mut batch = vec![first];
-                while batch.len() < MAX_BATCH {
-                    match rx.try_recv() {
-                        Ok(j) => batch.push(j),
-                        Err(_) => break,
-                    }
+    ) -> std::io::Result<(GroupCommit, std::thread::JoinHandle<()>)> {
+        let (tx, rx) = mpsc::channel::<Job>();
+        let thread = std::thread::Builder::new()
+            .name("profilegate-commit".into())
+            .spawn(move || {
+                while let Ok(first) = rx.recv() {
+                    let mut batch = vec![first];
+                    batch.extend(rx.try_iter().take(MAX_BATCH - 1));
+                    commit_batch(&store, &index, batch);
                 }
-                let mut entries = Vec::with_capacity(batch.len());
-                let mut waiters = Vec::with_capacity(batch.len());
-                for job in batch {
-                    match job.entry {
-                        Some((json, key)) => {
-                            entries.push(json);
-                            waiters.push((job.reply, Some(key)));
-                        }
-                        None => waiters.push((job.reply, None)),
-                    }
+                if let Err(e) = store.flush() {
+                    tracing::error!(error = %e, "final flush failed");
                 }
-                // Appending is short and keeps the chain in queue order; only the flush waits.
-                let appended = store.append_entries(&entries).map_err(|e| e.to_string());
-                let (store, index) = (store.clone(), index.clone());
-                tokio::task::spawn_blocking(move || {
-                    let res = appended
-                        .and_then(|first| store.flush().map(|_| first).map_err(|e| e.to_string()));
-                    if let Err(e) = &res {
-                        tracing::error!(error = %e, "audit commit failed");
-                    }
-                    let mut seq = res.clone();
-                    for (reply, entry) in waiters {
-                        match (&mut seq, entry) {
-                            (Ok(s), Some(key)) => {
-                                if let Some(key) = key {
-                                    index.insert(key, *s);
-                                }
-                                let _ = reply.send(Ok(*s));
-                                *s += 1;
-                            }
-                            (Ok(s), None) => {
-                                let _ = reply.send(Ok(*s));
-                            }
-                            (Err(e), _) => {
-                                let _ = reply.send(Err(e.clone()));
-                            }
-                        }
-                    }
-                    drop(permit);
-                });
-            }
-            // Wait for flushes in flight, then a last one.
-            let _ = permits.acquire_many(FLUSHES_IN_FLIGHT).await;
-            if let Err(e) = store.flush() {
-                tracing::error!(error = %e, "final flush failed");
-            }
-        });
-        (GroupCommit { tx }, task)
+            })?;
+        Ok((GroupCommit { tx }, thread))
     }
 
     fn submit(
