@@ -312,3 +312,81 @@ async fn retried_request_id_replays_the_decision_once() {
         assert_eq!(d.len(), 3, "{d:?}");
     });
 }
+
+/// Every request example in the seed documents (some are not even valid JSON: the docs have
+/// trailing commas) gets a response the identity server accepts.
+#[tokio::test(flavor = "multi_thread")]
+async fn every_seed_example_gets_a_valid_answer() {
+    let dir = DataDir::new();
+    let cred = dir.standard();
+    let srv = Server::start(&dir.path).await;
+    let auth = Auth::of(&cred);
+    let seeds = fixtures_dir().join("../seeds");
+    let mut examples = 0;
+    for entry in std::fs::read_dir(&seeds).expect("seeds dir beside the repo") {
+        let text = std::fs::read_to_string(entry.unwrap().path()).unwrap();
+        for body in request_examples(&text) {
+            let r = post(&srv.action_url(), &auth, body.clone()).await;
+            match serde_json::from_str::<Value>(&body) {
+                Ok(v) if v["actionType"] == "PRE_UPDATE_PROFILE" => {
+                    assert_eq!(r.json["actionStatus"], "SUCCESS", "{body}")
+                }
+                Ok(_) => assert_eq!(r.json["failureReason"], "invalid_input", "{body}"),
+                Err(_) => assert_eq!(r.status, 400, "{body}"),
+            }
+            examples += 1;
+        }
+    }
+    assert!(examples >= 8, "found only {examples} examples in the seeds");
+    srv.stop().await;
+}
+
+/// The JSON objects in a document that contain `"actionType"`: from the `{` that opens the
+/// enclosing object to its matching `}` (strings and escapes respected).
+fn request_examples(text: &str) -> Vec<String> {
+    let bytes = text.as_bytes();
+    let mut out = Vec::new();
+    let mut from = 0;
+    while let Some(pos) = text[from..].find("\"actionType\"") {
+        let at = from + pos;
+        from = at + 1;
+        // The opening brace of the object this key belongs to.
+        let Some(open) = text[..at].rfind('{') else {
+            continue;
+        };
+        let (mut depth, mut in_str, mut esc) = (0i32, false, false);
+        for (i, &b) in bytes.iter().enumerate().skip(open) {
+            match (in_str, esc, b) {
+                (true, true, _) => esc = false,
+                (true, false, b'\\') => esc = true,
+                (true, false, b'"') => in_str = false,
+                (true, false, _) => {}
+                (false, _, b'"') => in_str = true,
+                (false, _, b'{') => depth += 1,
+                (false, _, b'}') => {
+                    depth -= 1;
+                    if depth == 0 {
+                        out.push(text[open..=i].to_string());
+                        from = i;
+                        break;
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn credentials_are_checked_before_the_body() {
+    let dir = DataDir::new();
+    dir.standard();
+    let srv = Server::start(&dir.path).await;
+    // A malformed body from an unauthenticated caller is refused for the credentials, not
+    // parsed; and nothing is recorded for it.
+    let r = post(&srv.action_url(), &Auth::None, "{not json").await;
+    assert_eq!(r.status, 401);
+    srv.stop().await;
+    dir.with_store(|s| assert!(decisions(s).is_empty()));
+}
