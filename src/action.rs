@@ -71,7 +71,7 @@ impl App {
                     latency_us: elapsed_us(started),
                     ..Default::default()
                 };
-                tracing::info!(error = %e, "rejected a malformed request body");
+                tracing::info!(problem = %e.log_safe(), "rejected a malformed request body");
                 return match self
                     .record(&AuditEntry::Decision(Box::new(entry)), None)
                     .await

@@ -180,6 +180,18 @@ pub enum ParseError {
     MissingActionType,
 }
 
+impl ParseError {
+    /// A description for logs: where the problem is, never the offending value (serde's
+    /// messages quote it, and claim values are personal data).
+    pub fn log_safe(&self) -> String {
+        match self {
+            ParseError::Shape { path, .. } => format!("{path}: wrong type or shape"),
+            ParseError::NotJson(_) => "the request body is not JSON".into(),
+            other => other.to_string(),
+        }
+    }
+}
+
 /// Parses a request body. Decoding is UTF-8 whatever the Content-Type says (CONTRACT.md C8).
 pub fn parse_request(body: &[u8]) -> Result<ActionRequest, ParseError> {
     let text = std::str::from_utf8(body).map_err(|_| ParseError::NotUtf8)?;
@@ -272,6 +284,13 @@ mod tests {
             e.to_string().contains("string or an array of strings"),
             "{e}"
         );
+        // serde quotes the offending value; the log form must not.
+        let e = parse_request(
+            br#"{"actionType":"PRE_UPDATE_PROFILE","event":{"tenant":{"id":987654321}}}"#,
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("987654321"));
+        assert!(!e.log_safe().contains("987654321"), "{}", e.log_safe());
         assert_eq!(parse_request(b"[1]").unwrap_err(), ParseError::NotObject);
         assert_eq!(parse_request(b"  ").unwrap_err(), ParseError::Empty);
         assert_eq!(

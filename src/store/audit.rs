@@ -308,23 +308,13 @@ impl Store {
         self.audit
             .range(start..)
             .flat_map(move |item| -> Vec<Result<(u64, String, Vec<u8>)>> {
-                let (k, v) = match item {
-                    Ok(kv) => kv,
-                    Err(e) => return vec![Err(e.into())],
-                };
-                let first = match key_seq(&k) {
-                    Ok(f) => f,
-                    Err(e) => return vec![Err(e)],
-                };
-                match decode_batch(&v) {
-                    None => vec![Err(damaged(first))],
-                    Some(records) => records
+                match records_of(item) {
+                    Ok(records) => records
                         .into_iter()
-                        .enumerate()
-                        .map(|(i, r)| (first + i as u64, r))
-                        .filter(|(seq, _)| *seq >= from_seq)
-                        .map(|(seq, r)| Ok((seq, hex(&r.hash), r.body.to_vec())))
+                        .filter(|(seq, _, _)| *seq >= from_seq)
+                        .map(|(seq, hash, body)| Ok((seq, hex(&hash), body)))
                         .collect(),
+                    Err(e) => vec![Err(e)],
                 }
             })
     }
@@ -335,22 +325,13 @@ impl Store {
             .iter()
             .rev()
             .flat_map(|item| -> Vec<Result<AuditRecord>> {
-                let (k, v) = match item {
-                    Ok(kv) => kv,
-                    Err(e) => return vec![Err(e.into())],
-                };
-                let first = match key_seq(&k) {
-                    Ok(f) => f,
-                    Err(e) => return vec![Err(e)],
-                };
-                match decode_batch(&v) {
-                    None => vec![Err(damaged(first))],
-                    Some(records) => records
-                        .iter()
-                        .enumerate()
+                match records_of(item) {
+                    Ok(records) => records
+                        .into_iter()
                         .rev()
-                        .map(|(i, r)| parse_record(first + i as u64, r.body))
+                        .map(|(seq, _, body)| parse_record(seq, &body))
                         .collect(),
+                    Err(e) => vec![Err(e)],
                 }
             })
     }
@@ -451,6 +432,21 @@ fn key_seq(k: &[u8]) -> Result<u64> {
         detail: format!("{} bytes, expected 8", k.len()),
     })?;
     Ok(u64::from_be_bytes(arr))
+}
+
+/// One record read out of a batch: sequence number, stored hash, body.
+type OwnedRecord = (u64, [u8; 32], Vec<u8>);
+
+/// The records of one stored batch, oldest first.
+fn records_of(item: sled::Result<(sled::IVec, sled::IVec)>) -> Result<Vec<OwnedRecord>> {
+    let (k, v) = item?;
+    let first = key_seq(&k)?;
+    let records = decode_batch(&v).ok_or_else(|| damaged(first))?;
+    Ok(records
+        .into_iter()
+        .enumerate()
+        .map(|(i, r)| (first + i as u64, r.hash, r.body.to_vec()))
+        .collect())
 }
 
 fn parse_record(seq: u64, body: &[u8]) -> Result<AuditRecord> {
