@@ -10,6 +10,7 @@ use std::process::ExitCode;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::auth::{create_credential, CredentialError, NewCredential};
+use crate::policy::MatchMode;
 use crate::store::departments::{normalize_all, validate_org};
 use crate::store::{CredentialKind, EndpointAuth, Store, StoreError};
 use crate::ServeError;
@@ -92,6 +93,17 @@ pub enum DepartmentsCmd {
         #[arg(long)]
         org: Option<String>,
     },
+    /// How department values are compared: `exact` (default) or `case-insensitive`.
+    Match {
+        #[arg(value_enum)]
+        mode: MatchArg,
+    },
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum MatchArg {
+    Exact,
+    CaseInsensitive,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -361,6 +373,25 @@ fn departments(
                     plan.added.len(),
                     plan.removed.len(),
                     plan.unchanged
+                ),
+            )?;
+        }
+        DepartmentsCmd::Match { mode } => {
+            let mode = match mode {
+                MatchArg::Exact => MatchMode::Exact,
+                MatchArg::CaseInsensitive => MatchMode::CaseInsensitive,
+            };
+            store.update_settings("cli", "departments.match", |s| {
+                s.policy.department_match = mode
+            })?;
+            w(
+                out,
+                format!(
+                    "Department values are now compared {}.\n",
+                    match mode {
+                        MatchMode::Exact => "exactly",
+                        MatchMode::CaseInsensitive => "ignoring case",
+                    }
                 ),
             )?;
         }

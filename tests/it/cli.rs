@@ -168,6 +168,20 @@ fn credentials_create_json_list_revoke() {
 }
 
 #[test]
+fn department_match_mode() {
+    let dir = DataDir::new();
+    let o = cli(&dir.path, &["departments", "match", "case-insensitive"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    dir.with_store(|s| {
+        assert_eq!(
+            s.settings().policy.department_match,
+            profilegate::policy::MatchMode::CaseInsensitive
+        )
+    });
+    assert!(stdout(&cli(&dir.path, &["departments", "match", "exact"])).contains("exactly"));
+}
+
+#[test]
 fn endpoint_auth_none_is_loud() {
     let dir = DataDir::new();
     let o = cli(&dir.path, &["endpoint", "auth", "none"]);
