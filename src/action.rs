@@ -8,9 +8,10 @@ use crate::auth::{Authenticator, Caller};
 use crate::contract::response::ErrorStatus;
 use crate::contract::{parse_request, ActionRequest, ActionResponse};
 use crate::idempotency::{idempotency_key, key_hex, IdempotencyIndex};
-use crate::policy::{claim_changes, decide};
+use crate::notify::{message, Notifier};
+use crate::policy::{claim_changes, decide, notification_failed, ClaimChange, Rule, Verdict};
 use crate::singleflight::SingleFlight;
-use crate::store::{json_err, AuditEntry, DecisionEntry, GroupCommit, Store, StoreError};
+use crate::store::{json_err, AuditEntry, DecisionEntry, GroupCommit, Settings, Store, StoreError};
 
 /// Shared state of a running server.
 pub struct App {
@@ -21,6 +22,8 @@ pub struct App {
     pub idempotency: Arc<IdempotencyIndex>,
     /// Concurrent requests with the same idempotency key are decided once.
     inflight: SingleFlight<[u8; 16], ActionResponse>,
+    /// Sends the security-team e-mail (pooled SMTP connections).
+    notifier: Notifier,
 }
 
 impl App {
@@ -36,15 +39,33 @@ impl App {
             auth,
             idempotency,
             inflight: SingleFlight::default(),
+            notifier: Notifier::default(),
         }
     }
 
     /// Decides an authenticated request body and records the decision durably.
     ///
-    /// Safe to cancel (a caller hanging up drops this future): once a decision is handed to
-    /// the committer it is written and remembered for retries whether or not anyone waits.
-    pub async fn handle(&self, caller: Caller, body: bytes::Bytes) -> ActionResponse {
-        self.handle_inner(caller, body, Instant::now()).await
+    /// A caller hanging up drops this future. Without e-mail that is safe: once a decision is
+    /// handed to the committer it is written and remembered for retries whether or not anyone
+    /// waits. With e-mail configured the work runs in its own task, so an e-mail that went out
+    /// is always recorded (and a retry does not send it again).
+    pub async fn handle(self: &Arc<Self>, caller: Caller, body: bytes::Bytes) -> ActionResponse {
+        let started = Instant::now();
+        if self.store.settings().notify.configured().is_none() {
+            return self.handle_inner(caller, body, started).await;
+        }
+        let app = self.clone();
+        match tokio::spawn(async move { app.handle_inner(caller, body, started).await }).await {
+            Ok(r) => r,
+            Err(e) => {
+                tracing::error!(error = %e, "action task failed");
+                ActionResponse::error(
+                    ErrorStatus::Internal,
+                    "internal error",
+                    "profilegate could not process the request.",
+                )
+            }
+        }
     }
 
     async fn handle_inner(
@@ -113,7 +134,11 @@ impl App {
             Err(e) => return store_failure(&e),
         }
         let verdict = decide(req, &self.store.directory(), &settings.policy);
-        let entry = decision_entry(req, &key, &verdict, caller.credential_id, started);
+        let changes = claim_changes(req);
+        let (verdict, notification) = self.notify(req, &changes, verdict, &settings).await;
+        let mut entry = decision_entry(req, &key, &verdict, caller.credential_id, started);
+        entry.claims = changes;
+        entry.notification = notification;
         match self
             .record(&AuditEntry::Decision(Box::new(entry)), Some(key))
             .await
@@ -128,6 +153,53 @@ impl App {
                 verdict.response
             }
             Err(e) => store_failure(&e),
+        }
+    }
+
+    /// Tells the security team about an allowed update that touches sensitive claims, before
+    /// answering (blocking delivery, as in the seed). Returns the verdict (FAILED `email_error`
+    /// if sending failed) and what the audit record says about the notification.
+    async fn notify(
+        &self,
+        req: &ActionRequest,
+        changes: &[ClaimChange],
+        verdict: Verdict,
+        settings: &Settings,
+    ) -> (Verdict, Option<String>) {
+        if verdict.rule != Rule::Allowed {
+            return (verdict, None);
+        }
+        let sensitive = message::sensitive_changes(changes, &settings.notify.sensitive);
+        if sensitive.is_empty() {
+            return (verdict, None);
+        }
+        let Some(smtp) = settings.notify.configured() else {
+            return (
+                verdict,
+                Some(format!(
+                    "not configured: {} sensitive claim(s) changed and no SMTP server or recipient is set",
+                    sensitive.len()
+                )),
+            );
+        };
+        let body = message::body(req, &sensitive, &crate::store::now_rfc3339());
+        let recipients = &settings.notify.recipients;
+        match self
+            .notifier
+            .send(smtp, recipients, message::SUBJECT, body)
+            .await
+        {
+            Ok(()) => (
+                verdict,
+                Some(format!("sent to {} recipient(s)", recipients.len())),
+            ),
+            Err(e) => {
+                tracing::warn!(error = %e, "could not notify the security team");
+                (
+                    notification_failed(&settings.policy, e.to_string()),
+                    Some(format!("failed: {e}")),
+                )
+            }
         }
     }
 
@@ -202,7 +274,7 @@ fn decision_entry(
         user_organization: user.and_then(|u| u.organization.clone()),
         shared_user_id: user.and_then(|u| u.shared_user_id.clone()),
         initiator: event.and_then(|e| e.initiator_type.clone()),
-        claims: claim_changes(req),
+        claims: Vec::new(),
         decision: verdict.response.status_name().into(),
         http_status: verdict.response.http_status(),
         rule: Some(verdict.rule),

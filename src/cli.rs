@@ -12,7 +12,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use crate::auth::{create_credential, CredentialError, NewCredential};
 use crate::policy::MatchMode;
 use crate::store::departments::{normalize_all, validate_org};
-use crate::store::{CredentialKind, EndpointAuth, Store, StoreError};
+use crate::store::{CredentialKind, Encryption, EndpointAuth, SmtpSettings, Store, StoreError};
 use crate::ServeError;
 
 /// profilegate: the pre-update profile action service for WSO2 Identity Server and Asgardeo.
@@ -47,6 +47,70 @@ pub enum Command {
     /// Inspect the audit log.
     #[command(subcommand)]
     Audit(AuditCmd),
+    /// Security-team e-mail settings.
+    #[command(subcommand)]
+    Notify(NotifyCmd),
+    /// Send a test e-mail with the configured SMTP settings and report what failed.
+    SendTestEmail {
+        /// Recipient (default: the configured recipients).
+        #[arg(long)]
+        to: Option<String>,
+    },
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum EncryptionArg {
+    None,
+    Starttls,
+    Tls,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum NotifyCmd {
+    /// Set the mail server.
+    Smtp {
+        #[arg(long)]
+        host: String,
+        #[arg(long)]
+        port: u16,
+        #[arg(long, value_enum)]
+        encryption: EncryptionArg,
+        #[arg(long, requires = "password_stdin")]
+        username: Option<String>,
+        /// Read the SMTP password from standard input (never from the command line).
+        #[arg(long, requires = "username")]
+        password_stdin: bool,
+        /// Sender address.
+        #[arg(long)]
+        from: String,
+        /// Connection and command timeout; also the budget of a blocking send (at most 4000, so
+        /// the answer beats the identity server's 5 s read timeout).
+        #[arg(long, default_value_t = 3000)]
+        timeout_ms: u64,
+    },
+    /// Manage who receives the e-mail.
+    Recipients {
+        #[command(subcommand)]
+        cmd: ListCmd,
+    },
+    /// Manage which claim URIs are sensitive.
+    Sensitive {
+        #[command(subcommand)]
+        cmd: ListCmd,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ListCmd {
+    Add {
+        #[arg(required = true)]
+        items: Vec<String>,
+    },
+    Remove {
+        #[arg(required = true)]
+        items: Vec<String>,
+    },
+    List,
 }
 
 #[derive(Debug, Args, Default)]
@@ -319,6 +383,8 @@ pub fn run_admin(store: &Store, cmd: Command, out: &mut dyn Write) -> Result<Exi
                 }
             }
         }
+        Command::Notify(cmd) => notify_command(store, cmd, out),
+        Command::SendTestEmail { to } => send_test_email(store, to, out),
         Command::Audit(AuditCmd::Export) => {
             store.export_audit(out)?;
             Ok(ExitCode::SUCCESS)
@@ -412,6 +478,216 @@ fn departments(
     Ok(ExitCode::SUCCESS)
 }
 
+fn notify_command(
+    store: &Store,
+    cmd: NotifyCmd,
+    out: &mut dyn Write,
+) -> Result<ExitCode, CliError> {
+    let w = |out: &mut dyn Write, s: String| {
+        out.write_all(s.as_bytes())
+            .map_err(io_err("cannot write output"))
+    };
+    match cmd {
+        NotifyCmd::Smtp {
+            host,
+            port,
+            encryption,
+            username,
+            password_stdin,
+            from,
+            timeout_ms,
+        } => {
+            crate::notify::parse_mailbox(&from).map_err(|e| CliError::Input(e.to_string()))?;
+            if !(100..=4000).contains(&timeout_ms) {
+                return Err(CliError::Input(
+                    "--timeout-ms must be between 100 and 4000: a blocking send must finish before the identity server's 5 s read timeout".into(),
+                ));
+            }
+            if host.trim().is_empty() || host.chars().any(|c| c.is_whitespace() || c.is_control()) {
+                return Err(CliError::Input(format!("{host:?} is not a host name")));
+            }
+            let password = if password_stdin {
+                let mut p = String::new();
+                std::io::stdin()
+                    .read_line(&mut p)
+                    .map_err(io_err("cannot read the password"))?;
+                let p = p.trim_end_matches(['\r', '\n']).to_string();
+                if p.is_empty() {
+                    return Err(CliError::Input(
+                        "the password read from standard input is empty".into(),
+                    ));
+                }
+                Some(p)
+            } else {
+                None
+            };
+            let smtp = SmtpSettings {
+                host,
+                port,
+                encryption: match encryption {
+                    EncryptionArg::None => Encryption::None,
+                    EncryptionArg::Starttls => Encryption::Starttls,
+                    EncryptionArg::Tls => Encryption::Tls,
+                },
+                username,
+                password,
+                from,
+                timeout_ms,
+            };
+            let summary = format!(
+                "SMTP set: {}:{} ({:?}), from {}, timeout {} ms{}.\nCheck it with `profilegate send-test-email`.\n",
+                smtp.host,
+                smtp.port,
+                smtp.encryption,
+                smtp.from,
+                smtp.timeout_ms,
+                smtp.username.as_ref().map(|u| format!(", login {u}")).unwrap_or_default()
+            );
+            store.update_settings("cli", "notify.smtp", |s| s.notify.smtp = Some(smtp))?;
+            w(out, summary)?;
+        }
+        NotifyCmd::Recipients { cmd } => {
+            let list = edit_list(
+                store,
+                "notify.recipients",
+                cmd,
+                |s| &mut s.notify.recipients,
+                |a| {
+                    crate::notify::parse_mailbox(a)
+                        .map(|_| ())
+                        .map_err(|e| e.to_string())
+                },
+            )?;
+            w(out, list_text(&list, "No recipients."))?;
+        }
+        NotifyCmd::Sensitive { cmd } => {
+            let list = edit_list(
+                store,
+                "notify.sensitive",
+                cmd,
+                |s| &mut s.notify.sensitive,
+                |u| {
+                    if u.contains("://") && !u.chars().any(char::is_whitespace) {
+                        Ok(())
+                    } else {
+                        Err(format!(
+                            "{u:?} is not a claim URI (e.g. http://wso2.org/claims/mobile)"
+                        ))
+                    }
+                },
+            )?;
+            w(
+                out,
+                list_text(&list, "No sensitive claims: no e-mail will be sent."),
+            )?;
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn list_text(list: &[String], empty: &str) -> String {
+    if list.is_empty() {
+        format!("{empty}\n")
+    } else {
+        list.iter().map(|i| format!("{i}\n")).collect()
+    }
+}
+
+/// Adds to, removes from or lists one of the settings' lists; every item is validated first,
+/// and removing an item that is not there changes nothing.
+fn edit_list(
+    store: &Store,
+    action: &str,
+    cmd: ListCmd,
+    field: impl Fn(&mut crate::store::Settings) -> &mut Vec<String>,
+    validate: impl Fn(&str) -> Result<(), String>,
+) -> Result<Vec<String>, CliError> {
+    let mut current = store.settings().as_ref().clone();
+    let list = field(&mut current).clone();
+    let next = match cmd {
+        ListCmd::List => return Ok(list),
+        ListCmd::Add { items } => {
+            let mut next = list;
+            for i in items {
+                validate(&i).map_err(CliError::Input)?;
+                if !next.contains(&i) {
+                    next.push(i);
+                }
+            }
+            next
+        }
+        ListCmd::Remove { items } => {
+            if let Some(missing) = items.iter().find(|i| !list.contains(i)) {
+                return Err(CliError::Input(format!(
+                    "{missing:?} is not in the list; nothing was removed"
+                )));
+            }
+            list.into_iter().filter(|i| !items.contains(i)).collect()
+        }
+    };
+    let after = store.update_settings("cli", action, |s| *field(s) = next.clone())?;
+    let mut after = after;
+    Ok(field(&mut after).clone())
+}
+
+fn send_test_email(
+    store: &Store,
+    to: Option<String>,
+    out: &mut dyn Write,
+) -> Result<ExitCode, CliError> {
+    let settings = store.settings();
+    let Some(smtp) = settings.notify.smtp.clone() else {
+        return Err(CliError::Input(
+            "no SMTP server is set: run `profilegate notify smtp --host ... --port ... --encryption ... --from ...` first".into(),
+        ));
+    };
+    let recipients = match to {
+        Some(t) => vec![t],
+        None if settings.notify.recipients.is_empty() => {
+            return Err(CliError::Input(
+                "no recipients: add some with `profilegate notify recipients add ADDR` or pass --to ADDR".into(),
+            ))
+        }
+        None => settings.notify.recipients.clone(),
+    };
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(io_err("cannot start the runtime"))?;
+    let body = format!(
+        "This is a test message from profilegate {}, sent with `profilegate send-test-email`.\n\
+         If you can read it, the security team's e-mail settings work.\n",
+        env!("CARGO_PKG_VERSION")
+    );
+    // The transport's connection pool must be dropped inside the runtime.
+    let sent = rt.block_on(async {
+        let notifier = crate::notify::Notifier::default();
+        notifier
+            .send(&smtp, &recipients, "[profilegate] Test message", body)
+            .await
+    });
+    match sent {
+        Ok(()) => {
+            out.write_all(
+                format!(
+                    "Test e-mail sent to {} via {}:{}.\n",
+                    recipients.join(", "),
+                    smtp.host,
+                    smtp.port
+                )
+                .as_bytes(),
+            )
+            .map_err(io_err("cannot write output"))?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(e) => {
+            out.write_all(format!("Test e-mail NOT sent: {e}\n").as_bytes())
+                .map_err(io_err("cannot write output"))?;
+            Ok(ExitCode::from(1))
+        }
+    }
+}
+
 fn read_input(file: &Path) -> Result<String, CliError> {
     let mut text = String::new();
     if file == Path::new("-") {
@@ -484,6 +760,11 @@ pub fn setup_checklist(store: &Store) -> Vec<String> {
             "No endpoint credential yet: every call is refused with 401. Stop the server and run `profilegate credentials create --type basic`, then enter the printed values in the WSO2 console.".into(),
         ),
         EndpointAuth::Required => {}
+    }
+    if settings.notify.configured().is_none() {
+        todo.push(
+            "Security-team e-mail is not set up: sensitive changes are allowed and audited but nobody is told. Set it with `profilegate notify smtp ...` and `profilegate notify recipients add ADDR`.".into(),
+        );
     }
     if store.directory().is_empty() {
         todo.push(

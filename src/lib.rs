@@ -9,6 +9,7 @@ pub mod cli;
 pub mod contract;
 pub mod http;
 pub mod idempotency;
+pub mod notify;
 pub mod policy;
 pub mod singleflight;
 pub mod store;

@@ -36,6 +36,7 @@ pub struct FailureMessage {
 pub struct Messages {
     pub invalid_action_type: FailureMessage,
     pub invalid_department: FailureMessage,
+    pub notification_failed: FailureMessage,
 }
 
 impl Default for Messages {
@@ -48,6 +49,10 @@ impl Default for Messages {
             invalid_department: FailureMessage {
                 reason: "invalid_department_input".into(),
                 description: "Provided user department value is invalid.".into(),
+            },
+            notification_failed: FailureMessage {
+                reason: "email_error".into(),
+                description: "Failed to notify security team about sensitive data update.".into(),
             },
         }
     }
@@ -71,6 +76,8 @@ pub enum Rule {
     InvalidActionType,
     /// A department value is not in the directory that applies.
     InvalidDepartment,
+    /// The update was allowed, but the security team could not be notified (blocking mode).
+    NotificationFailed,
 }
 
 /// The outcome of [`decide`].
@@ -130,6 +137,17 @@ pub fn decide(req: &ActionRequest, dir: &Directory, settings: &PolicySettings) -
         rule: Rule::Allowed,
         response: ActionResponse::Success,
         detail: None,
+    }
+}
+
+/// Turns an allowed verdict into the e-mail failure (the seed answers FAILED `email_error`
+/// when the security team cannot be told).
+pub fn notification_failed(settings: &PolicySettings, detail: String) -> Verdict {
+    let m = &settings.messages.notification_failed;
+    Verdict {
+        rule: Rule::NotificationFailed,
+        response: ActionResponse::failed(&m.reason, &m.description),
+        detail: Some(detail),
     }
 }
 

@@ -19,7 +19,7 @@ use crate::policy::Directory;
 pub use audit::{AdminEntry, AuditEntry, AuditRecord, ChainHead, DecisionEntry, VerifyReport};
 pub use commit::GroupCommit;
 pub use credentials::{CredentialKind, CredentialRecord};
-pub use settings::{EndpointAuth, Settings};
+pub use settings::{Encryption, EndpointAuth, NotifySettings, Settings, SmtpSettings};
 
 /// Errors of the storage layer.
 #[derive(Debug, thiserror::Error)]

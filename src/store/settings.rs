@@ -21,12 +21,92 @@ pub enum EndpointAuth {
     None,
 }
 
+/// How the SMTP connection is secured.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Encryption {
+    /// Plain SMTP (a relay on localhost, say).
+    None,
+    /// Plain connection upgraded with STARTTLS (usually port 587 or 25).
+    Starttls,
+    /// TLS from the first byte (usually port 465).
+    Tls,
+}
+
+/// The mail server to send through.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SmtpSettings {
+    pub host: String,
+    pub port: u16,
+    pub encryption: Encryption,
+    #[serde(default)]
+    pub username: Option<String>,
+    /// Needed in clear to log in; kept only in the data dir (mode 0700), never printed, never
+    /// logged, redacted in the audit chain.
+    #[serde(default)]
+    pub password: Option<String>,
+    pub from: String,
+    /// Connection and command timeout, and the budget of a blocking send.
+    pub timeout_ms: u64,
+}
+
+impl std::fmt::Debug for SmtpSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SmtpSettings")
+            .field("host", &self.host)
+            .field("port", &self.port)
+            .field("encryption", &self.encryption)
+            .field("username", &self.username)
+            .field("password", &self.password.as_ref().map(|_| "********"))
+            .field("from", &self.from)
+            .field("timeout_ms", &self.timeout_ms)
+            .finish()
+    }
+}
+
+/// Security-team notification settings.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct NotifySettings {
+    pub smtp: Option<SmtpSettings>,
+    pub recipients: Vec<String>,
+    /// Claim URIs whose change is reported.
+    pub sensitive: Vec<String>,
+}
+
+/// The claims reported by default: e-mail, mobile and department, single- and multi-valued.
+pub const DEFAULT_SENSITIVE: &[&str] = &[
+    "http://wso2.org/claims/emailaddress",
+    "http://wso2.org/claims/mobile",
+    "http://wso2.org/claims/department",
+    "http://wso2.org/claims/emailAddresses",
+    "http://wso2.org/claims/mobileNumbers",
+];
+
+impl Default for NotifySettings {
+    fn default() -> Self {
+        NotifySettings {
+            smtp: None,
+            recipients: Vec::new(),
+            sensitive: DEFAULT_SENSITIVE.iter().map(|s| s.to_string()).collect(),
+        }
+    }
+}
+
+impl NotifySettings {
+    /// The SMTP settings, when there is somewhere and someone to send to.
+    pub fn configured(&self) -> Option<&SmtpSettings> {
+        self.smtp.as_ref().filter(|_| !self.recipients.is_empty())
+    }
+}
+
 /// Everything an administrator sets.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct Settings {
     pub policy: PolicySettings,
     pub endpoint_auth: EndpointAuth,
+    pub notify: NotifySettings,
     /// How long a decision is replayed for a retried request id. The caller's worst case
     /// is two attempts of 2 s connect + 5 s read, so anything at or above 14 s covers it.
     pub idempotency_window_secs: u64,
@@ -37,8 +117,22 @@ impl Default for Settings {
         Settings {
             policy: PolicySettings::default(),
             endpoint_auth: EndpointAuth::Required,
+            notify: NotifySettings::default(),
             idempotency_window_secs: 120,
         }
+    }
+}
+
+impl Settings {
+    /// The settings as the audit chain and any display show them: the SMTP password masked.
+    pub fn redacted(&self) -> Settings {
+        let mut s = self.clone();
+        if let Some(smtp) = s.notify.smtp.as_mut() {
+            if smtp.password.is_some() {
+                smtp.password = Some("********".into());
+            }
+        }
+        s
     }
 }
 
@@ -74,8 +168,8 @@ impl Store {
         let entry = AuditEntry::Admin(AdminEntry {
             actor: actor.into(),
             action: action.into(),
-            before: serde_json::to_value(&before).ok(),
-            after: serde_json::to_value(&after).ok(),
+            before: serde_json::to_value(before.redacted()).ok(),
+            after: serde_json::to_value(after.redacted()).ok(),
         });
         self.transact_with_audit(&self.settings_tree, &entry, |t| {
             t.insert(KEY, bytes.as_slice())?;

@@ -5,4 +5,6 @@ mod action;
 mod auth;
 mod cli;
 mod durability;
+mod mail;
+mod notify;
 mod support;

@@ -1,0 +1,167 @@
+//! Security-team e-mail over SMTP (lettre, rustls). The content rules live in `message`;
+//! this module builds the transport from the settings, sends, and turns failures into words
+//! a person can act on.
+
+pub mod message;
+
+use std::time::Duration;
+
+use lettre::message::{header::ContentType, Mailbox};
+use lettre::transport::smtp::authentication::Credentials;
+use lettre::transport::smtp::client::{Tls, TlsParameters};
+use lettre::transport::smtp::PoolConfig;
+use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+use parking_lot::Mutex;
+
+use crate::store::{Encryption, SmtpSettings};
+
+type Transport = AsyncSmtpTransport<Tokio1Executor>;
+
+/// Why an e-mail was not sent, in words an operator can act on.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SendError {
+    #[error("invalid e-mail settings: {0}")]
+    Settings(String),
+    #[error("connection refused by {0}: nothing listens there; check the host and port")]
+    Refused(String),
+    #[error("timed out after {0} ms talking to the mail server{1}")]
+    Timeout(u64, String),
+    #[error("TLS failed with the mail server{0}")]
+    Tls(String),
+    #[error("the mail server rejected the login (check the username and password): {0}")]
+    AuthRejected(String),
+    #[error("the mail server refused a recipient: {0}")]
+    RecipientRefused(String),
+    #[error("sending failed: {0}")]
+    Other(String),
+}
+
+/// Checks an address given by an administrator.
+pub fn parse_mailbox(addr: &str) -> Result<Mailbox, SendError> {
+    addr.parse::<Mailbox>()
+        .map_err(|e| SendError::Settings(format!("{addr:?} is not an e-mail address: {e}")))
+}
+
+/// A hint for the usual port/encryption mix-ups.
+fn port_hint(s: &SmtpSettings) -> String {
+    match (s.encryption, s.port) {
+        (Encryption::Tls, 25 | 587) => format!(
+            " (port {} normally speaks STARTTLS: try --encryption starttls, or port 465 with tls)",
+            s.port
+        ),
+        (Encryption::Starttls | Encryption::None, 465) => {
+            " (port 465 expects TLS from the first byte: try --encryption tls)".into()
+        }
+        _ => String::new(),
+    }
+}
+
+/// Sends e-mail, reusing pooled connections while the settings stay the same.
+#[derive(Default)]
+pub struct Notifier {
+    cached: Mutex<Option<(SmtpSettings, Transport)>>,
+}
+
+impl Notifier {
+    fn transport(&self, s: &SmtpSettings) -> Result<Transport, SendError> {
+        let mut cached = self.cached.lock();
+        if let Some((settings, t)) = cached.as_ref() {
+            if settings == s {
+                return Ok(t.clone());
+            }
+        }
+        let t = build_transport(s)?;
+        *cached = Some((s.clone(), t.clone()));
+        Ok(t)
+    }
+
+    /// Sends one plain-text message to `to`, within the settings' timeout.
+    pub async fn send(
+        &self,
+        s: &SmtpSettings,
+        to: &[String],
+        subject: &str,
+        body: String,
+    ) -> Result<(), SendError> {
+        let mut builder = Message::builder()
+            .from(parse_mailbox(&s.from)?)
+            .subject(subject);
+        for r in to {
+            builder = builder.to(parse_mailbox(r)?);
+        }
+        let msg = builder
+            .header(ContentType::TEXT_PLAIN)
+            .body(body)
+            .map_err(|e| SendError::Settings(e.to_string()))?;
+        let transport = self.transport(s)?;
+        match tokio::time::timeout(Duration::from_millis(s.timeout_ms), transport.send(msg)).await {
+            Err(_) => Err(SendError::Timeout(s.timeout_ms, port_hint(s))),
+            Ok(Ok(_)) => Ok(()),
+            Ok(Err(e)) => Err(classify(s, &e)),
+        }
+    }
+}
+
+fn build_transport(s: &SmtpSettings) -> Result<Transport, SendError> {
+    let tls = || {
+        TlsParameters::new(s.host.clone())
+            .map_err(|e| SendError::Settings(format!("TLS settings: {e}")))
+    };
+    let mut b = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(s.host.clone())
+        .port(s.port)
+        .timeout(Some(Duration::from_millis(s.timeout_ms)))
+        .pool_config(PoolConfig::new().max_size(8));
+    b = match s.encryption {
+        Encryption::None => b.tls(Tls::None),
+        Encryption::Starttls => b.tls(Tls::Required(tls()?)),
+        Encryption::Tls => b.tls(Tls::Wrapper(tls()?)),
+    };
+    if let (Some(u), Some(p)) = (&s.username, &s.password) {
+        b = b.credentials(Credentials::new(u.clone(), p.clone()));
+    }
+    Ok(b.build())
+}
+
+/// Turns lettre's error into one of ours, looking through the source chain for the cause.
+fn classify(s: &SmtpSettings, e: &lettre::transport::smtp::Error) -> SendError {
+    let mut chain = Vec::new();
+    let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(err) = cur {
+        if let Some(io) = err.downcast_ref::<std::io::Error>() {
+            match io.kind() {
+                std::io::ErrorKind::ConnectionRefused => {
+                    return SendError::Refused(format!("{}:{}", s.host, s.port));
+                }
+                std::io::ErrorKind::TimedOut | std::io::ErrorKind::WouldBlock => {
+                    return SendError::Timeout(s.timeout_ms, port_hint(s));
+                }
+                _ => {}
+            }
+        }
+        chain.push(err.to_string());
+        cur = err.source();
+    }
+    let text = chain.join(": ");
+    if e.is_timeout() {
+        return SendError::Timeout(s.timeout_ms, port_hint(s));
+    }
+    if e.is_tls() {
+        return SendError::Tls(format!("{}: {text}", port_hint(s)));
+    }
+    if let Some(code) = e.status() {
+        let c = code.to_string();
+        if c.starts_with("535") || c.starts_with("534") || c.starts_with("530") {
+            return SendError::AuthRejected(text);
+        }
+        if c.starts_with("55") || c.starts_with("45") {
+            return SendError::RecipientRefused(text);
+        }
+    }
+    if text.contains("InvalidContentType")
+        || text.contains("corrupt message")
+        || text.contains("received corrupt")
+    {
+        return SendError::Tls(format!("{}: {text}", port_hint(s)));
+    }
+    SendError::Other(text)
+}
