@@ -11,7 +11,10 @@ use crate::idempotency::{idempotency_key, key_hex, IdempotencyIndex};
 use crate::notify::{message, Notifier};
 use crate::policy::{claim_changes, decide, notification_failed, ClaimChange, Rule, Verdict};
 use crate::singleflight::SingleFlight;
-use crate::store::{json_err, AuditEntry, DecisionEntry, GroupCommit, Settings, Store, StoreError};
+use crate::store::outbox::{OutboxItem, OutboxStatus};
+use crate::store::{
+    json_err, AuditEntry, DecisionEntry, DeliveryMode, GroupCommit, Settings, Store, StoreError,
+};
 
 /// Shared state of a running server.
 pub struct App {
@@ -23,7 +26,7 @@ pub struct App {
     /// Concurrent requests with the same idempotency key are decided once.
     inflight: SingleFlight<[u8; 16], ActionResponse>,
     /// Sends the security-team e-mail (pooled SMTP connections).
-    notifier: Notifier,
+    pub notifier: Arc<Notifier>,
 }
 
 impl App {
@@ -39,7 +42,7 @@ impl App {
             auth,
             idempotency,
             inflight: SingleFlight::default(),
-            notifier: Notifier::default(),
+            notifier: Arc::new(Notifier::default()),
         }
     }
 
@@ -94,7 +97,7 @@ impl App {
                 };
                 tracing::info!(problem = %e.log_safe(), "rejected a malformed request body");
                 return match self
-                    .record(&AuditEntry::Decision(Box::new(entry)), None)
+                    .record(&AuditEntry::Decision(Box::new(entry)), None, None)
                     .await
                 {
                     Ok(()) => resp,
@@ -135,12 +138,12 @@ impl App {
         }
         let verdict = decide(req, &self.store.directory(), &settings.policy);
         let changes = claim_changes(req);
-        let (verdict, notification) = self.notify(req, &changes, verdict, &settings).await;
+        let (verdict, notification, queued) = self.notify(req, &changes, verdict, &settings).await;
         let mut entry = decision_entry(req, &key, &verdict, caller.credential_id, started);
         entry.claims = changes;
         entry.notification = notification;
         match self
-            .record(&AuditEntry::Decision(Box::new(entry)), Some(key))
+            .record(&AuditEntry::Decision(Box::new(entry)), Some(key), queued)
             .await
         {
             Ok(()) => {
@@ -156,33 +159,57 @@ impl App {
         }
     }
 
-    /// Tells the security team about an allowed update that touches sensitive claims, before
-    /// answering (blocking delivery, as in the seed). Returns the verdict (FAILED `email_error`
-    /// if sending failed) and what the audit record says about the notification.
+    /// Tells the security team about an allowed update that touches sensitive claims.
+    /// Blocking mode sends before answering (a failure turns the verdict into FAILED
+    /// `email_error`, as in the seed); queued mode returns the outbox item to commit with the
+    /// decision. Also returns what the audit record says about the notification.
     async fn notify(
         &self,
         req: &ActionRequest,
         changes: &[ClaimChange],
         verdict: Verdict,
         settings: &Settings,
-    ) -> (Verdict, Option<String>) {
+    ) -> (Verdict, Option<String>, Option<Vec<u8>>) {
         if verdict.rule != Rule::Allowed {
-            return (verdict, None);
+            return (verdict, None, None);
         }
         let sensitive = message::sensitive_changes(changes, &settings.notify.sensitive);
         if sensitive.is_empty() {
-            return (verdict, None);
+            return (verdict, None, None);
         }
         let Some(smtp) = settings.notify.configured() else {
-            return (
-                verdict,
-                Some(format!(
-                    "not configured: {} sensitive claim(s) changed and no SMTP server or recipient is set",
-                    sensitive.len()
-                )),
+            let note = format!(
+                "not configured: {} sensitive claim(s) changed and no SMTP server or recipient is set",
+                sensitive.len()
             );
+            return (verdict, Some(note), None);
         };
-        let body = message::body(req, &sensitive, &crate::store::now_rfc3339());
+        let now = crate::store::now_rfc3339();
+        let body = message::body(req, &sensitive, &now);
+        if settings.notify.mode == DeliveryMode::Queued {
+            let item = OutboxItem {
+                created: now,
+                request_id: req.request_id.clone(),
+                subject: message::SUBJECT.into(),
+                body,
+                status: OutboxStatus::Pending,
+                attempts: 0,
+                next_attempt_ms: 0,
+                last_error: None,
+            };
+            return match serde_json::to_vec(&item) {
+                Ok(bytes) => (
+                    verdict,
+                    Some("queued (outbox item = this record's seq)".into()),
+                    Some(bytes),
+                ),
+                Err(e) => (
+                    notification_failed(&settings.policy, e.to_string()),
+                    Some(format!("failed: {e}")),
+                    None,
+                ),
+            };
+        }
         let recipients = &settings.notify.recipients;
         match self
             .notifier
@@ -192,12 +219,14 @@ impl App {
             Ok(()) => (
                 verdict,
                 Some(format!("sent to {} recipient(s)", recipients.len())),
+                None,
             ),
             Err(e) => {
                 tracing::warn!(error = %e, "could not notify the security team");
                 (
                     notification_failed(&settings.policy, e.to_string()),
                     Some(format!("failed: {e}")),
+                    None,
                 )
             }
         }
@@ -215,9 +244,14 @@ impl App {
 
     /// Appends the record through group commit, so it is on disk when this returns; with a
     /// key, the committer also remembers it for retries.
-    async fn record(&self, entry: &AuditEntry, key: Option<[u8; 16]>) -> Result<(), StoreError> {
+    async fn record(
+        &self,
+        entry: &AuditEntry,
+        key: Option<[u8; 16]>,
+        outbox_item: Option<Vec<u8>>,
+    ) -> Result<(), StoreError> {
         let json = serde_json::to_vec(entry).map_err(|e| json_err("audit entry", e))?;
-        self.commit.append(json, key).await.map(|_| ())
+        self.commit.append(json, key, outbox_item).await.map(|_| ())
     }
 }
 

@@ -12,7 +12,9 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use crate::auth::{create_credential, CredentialError, NewCredential};
 use crate::policy::MatchMode;
 use crate::store::departments::{normalize_all, validate_org};
-use crate::store::{CredentialKind, Encryption, EndpointAuth, SmtpSettings, Store, StoreError};
+use crate::store::{
+    CredentialKind, DeliveryMode, Encryption, EndpointAuth, SmtpSettings, Store, StoreError,
+};
 use crate::ServeError;
 
 /// profilegate: the pre-update profile action service for WSO2 Identity Server and Asgardeo.
@@ -98,6 +100,31 @@ pub enum NotifyCmd {
         #[command(subcommand)]
         cmd: ListCmd,
     },
+    /// `blocking` (default): send before answering, FAILED email_error on failure.
+    /// `queued`: store the e-mail durably with the decision and deliver it in the background.
+    Mode {
+        #[arg(value_enum)]
+        mode: ModeArg,
+    },
+    /// Queued e-mails: list them, or put failed ones back in the queue.
+    Outbox {
+        #[command(subcommand)]
+        cmd: OutboxCmd,
+    },
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum ModeArg {
+    Blocking,
+    Queued,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum OutboxCmd {
+    /// Pending and failed e-mails, oldest first.
+    List,
+    /// Retry a failed e-mail now (all failed ones without an id).
+    Retry { id: Option<u64> },
 }
 
 #[derive(Debug, Subcommand)]
@@ -545,6 +572,50 @@ fn notify_command(
             );
             store.update_settings("cli", "notify.smtp", |s| s.notify.smtp = Some(smtp))?;
             w(out, summary)?;
+        }
+        NotifyCmd::Mode { mode } => {
+            let mode = match mode {
+                ModeArg::Blocking => DeliveryMode::Blocking,
+                ModeArg::Queued => DeliveryMode::Queued,
+            };
+            store.update_settings("cli", "notify.mode", |s| s.notify.mode = mode)?;
+            w(out, match mode {
+                DeliveryMode::Blocking => "E-mail is sent before answering; if it fails the update is refused (email_error).\n".into(),
+                DeliveryMode::Queued => "E-mail is queued durably with the decision and delivered in the background with retries.\n".into(),
+            })?;
+        }
+        NotifyCmd::Outbox {
+            cmd: OutboxCmd::List,
+        } => {
+            let items = store.outbox_items()?;
+            if items.is_empty() {
+                w(out, "The outbox is empty.\n".into())?;
+            }
+            for (id, it) in items {
+                w(
+                    out,
+                    format!(
+                        "{id}  {:?}  attempts {}  request {}  created {}{}\n",
+                        it.status,
+                        it.attempts,
+                        it.request_id.as_deref().unwrap_or("-"),
+                        it.created,
+                        it.last_error
+                            .map(|e| format!("  last error: {e}"))
+                            .unwrap_or_default()
+                    ),
+                )?;
+            }
+        }
+        NotifyCmd::Outbox {
+            cmd: OutboxCmd::Retry { id },
+        } => {
+            let n = store.outbox_retry(id)?;
+            store.flush()?;
+            w(
+                out,
+                format!("{n} e-mail(s) queued again; the server delivers them when it runs.\n"),
+            )?;
         }
         NotifyCmd::Recipients { cmd } => {
             let list = edit_list(

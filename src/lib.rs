@@ -59,13 +59,14 @@ pub async fn run(
         listen: addr.to_string(),
         tls: false,
     })?;
+    let outbox_wake = Arc::new(tokio::sync::Notify::new());
     let (commit, flusher) =
-        GroupCommit::start(store.clone(), idempotency.clone()).map_err(|source| {
-            StoreError::DataDir {
+        GroupCommit::start(store.clone(), idempotency.clone(), outbox_wake.clone()).map_err(
+            |source| StoreError::DataDir {
                 dir: store.dir().to_path_buf(),
                 source,
-            }
-        })?;
+            },
+        )?;
     let app = Arc::new(App::new(
         store.clone(),
         commit,
@@ -74,9 +75,18 @@ pub async fn run(
     ));
 
     let maintenance = tokio::spawn(maintenance(app.clone()));
+    // Queued e-mails left from before a restart are delivered right away.
+    outbox_wake.notify_one();
+    let outbox = tokio::spawn(notify::worker::run(
+        store.clone(),
+        app.notifier.clone(),
+        outbox_wake,
+    ));
     http::serve(listener, http::routes(app.clone()), shutdown).await;
     maintenance.abort();
     let _ = maintenance.await;
+    outbox.abort();
+    let _ = outbox.await;
 
     if let Err(e) = app.auth.persist_last_used() {
         tracing::warn!(error = %e, "could not record credential use");

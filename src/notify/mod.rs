@@ -3,6 +3,7 @@
 //! a person can act on.
 
 pub mod message;
+pub mod worker;
 
 use std::time::Duration;
 

@@ -230,13 +230,34 @@ impl Store {
     /// Appends serialized entries as one batch and returns the first sequence number (the
     /// others follow in order). Not yet durable: the caller flushes before acknowledging.
     pub fn append_entries(&self, entries: &[Vec<u8>]) -> Result<u64> {
+        self.append_entries_with_outbox(entries, &[])
+    }
+
+    /// Like [`Store::append_entries`], and stores outbox items in the same transaction: item
+    /// `(i, bytes)` belongs to `entries[i]` and is keyed by that record's sequence number.
+    pub fn append_entries_with_outbox(
+        &self,
+        entries: &[Vec<u8>],
+        outbox: &[(usize, Vec<u8>)],
+    ) -> Result<u64> {
+        use sled::transaction::Transactional;
         let mut head = self.chain.lock();
         let first = head.seq + 1;
         if entries.is_empty() {
             return Ok(first);
         }
         let (value, new_head) = Self::chain_batch(*head, entries);
-        self.audit.insert(first.to_be_bytes(), value)?;
+        if outbox.is_empty() {
+            self.audit.insert(first.to_be_bytes(), value)?;
+        } else {
+            (&self.audit, &self.outbox).transaction(|(a, o)| {
+                a.insert(&first.to_be_bytes(), value.as_slice())?;
+                for (i, item) in outbox {
+                    o.insert(&(first + *i as u64).to_be_bytes(), item.as_slice())?;
+                }
+                Ok::<(), sled::transaction::ConflictableTransactionError<StoreError>>(())
+            })?;
+        }
         *head = new_head;
         Ok(first)
     }

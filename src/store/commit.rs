@@ -12,7 +12,7 @@
 use std::sync::mpsc;
 use std::sync::Arc;
 
-use tokio::sync::oneshot;
+use tokio::sync::{oneshot, Notify};
 
 use super::{Store, StoreError};
 use crate::idempotency::IdempotencyIndex;
@@ -22,10 +22,13 @@ const MAX_BATCH: usize = 256;
 
 type Reply = oneshot::Sender<Result<u64, String>>;
 
+/// An entry's JSON, the request key to remember it under, and a queued e-mail (outbox item
+/// JSON) to store in the same transaction.
+type Entry = (Vec<u8>, Option<[u8; 16]>, Option<Vec<u8>>);
+
 struct Job {
-    /// An entry's JSON and the request key to remember it under, or `None` to wait for
-    /// durability only.
-    entry: Option<(Vec<u8>, Option<[u8; 16]>)>,
+    /// The entry to append, or `None` to wait for durability only.
+    entry: Option<Entry>,
     reply: Reply,
 }
 
@@ -41,13 +44,18 @@ impl std::fmt::Debug for Job {
     }
 }
 
-/// Appends and flushes one batch, then answers its waiters.
-fn commit_batch(store: &Store, index: &IdempotencyIndex, batch: Vec<Job>) {
+/// Appends and flushes one batch, then answers its waiters (and wakes the outbox worker when
+/// the batch queued e-mail).
+fn commit_batch(store: &Store, index: &IdempotencyIndex, outbox_signal: &Notify, batch: Vec<Job>) {
     let mut entries = Vec::with_capacity(batch.len());
+    let mut outbox = Vec::new();
     let mut waiters = Vec::with_capacity(batch.len());
     for job in batch {
         match job.entry {
-            Some((json, key)) => {
+            Some((json, key, mail)) => {
+                if let Some(mail) = mail {
+                    outbox.push((entries.len(), mail));
+                }
                 entries.push(json);
                 waiters.push((job.reply, Some(key)));
             }
@@ -55,9 +63,12 @@ fn commit_batch(store: &Store, index: &IdempotencyIndex, batch: Vec<Job>) {
         }
     }
     let res = store
-        .append_entries(&entries)
+        .append_entries_with_outbox(&entries, &outbox)
         .and_then(|first| store.flush().map(|()| first))
         .map_err(|e| e.to_string());
+    if res.is_ok() && !outbox.is_empty() {
+        outbox_signal.notify_one();
+    }
     if let Err(e) = &res {
         tracing::error!(error = %e, "audit commit failed");
     }
@@ -90,6 +101,7 @@ impl GroupCommit {
     pub fn start(
         store: Arc<Store>,
         index: Arc<IdempotencyIndex>,
+        outbox_signal: Arc<Notify>,
     ) -> std::io::Result<(GroupCommit, std::thread::JoinHandle<()>)> {
         let (tx, rx) = mpsc::channel::<Job>();
         let thread = std::thread::Builder::new()
@@ -98,7 +110,7 @@ impl GroupCommit {
                 while let Ok(first) = rx.recv() {
                     let mut batch = vec![first];
                     batch.extend(rx.try_iter().take(MAX_BATCH - 1));
-                    commit_batch(&store, &index, batch);
+                    commit_batch(&store, &index, &outbox_signal, batch);
                 }
                 if let Err(e) = store.flush() {
                     tracing::error!(error = %e, "final flush failed");
@@ -107,25 +119,23 @@ impl GroupCommit {
         Ok((GroupCommit { tx }, thread))
     }
 
-    fn submit(
-        &self,
-        entry: Option<(Vec<u8>, Option<[u8; 16]>)>,
-    ) -> oneshot::Receiver<Result<u64, String>> {
+    fn submit(&self, entry: Option<Entry>) -> oneshot::Receiver<Result<u64, String>> {
         let (reply, rx) = oneshot::channel();
         // A closed channel drops `reply`; the receiver then reports the committer stopped.
         let _ = self.tx.send(Job { entry, reply });
         rx
     }
 
-    /// Appends an entry (its JSON) to the audit chain, remembers it under `key` for retries,
-    /// and returns its sequence number once it is on disk. The commit happens even if the
-    /// caller stops waiting.
+    /// Appends an entry (its JSON) to the audit chain, with its queued e-mail if any,
+    /// remembers it under `key` for retries, and returns its sequence number once it is on
+    /// disk. The commit happens even if the caller stops waiting.
     pub async fn append(
         &self,
         entry_json: Vec<u8>,
         key: Option<[u8; 16]>,
+        outbox_item: Option<Vec<u8>>,
     ) -> Result<u64, StoreError> {
-        match self.submit(Some((entry_json, key))).await {
+        match self.submit(Some((entry_json, key, outbox_item))).await {
             Ok(Ok(seq)) => Ok(seq),
             Ok(Err(e)) => Err(StoreError::Invalid(format!("audit commit failed: {e}"))),
             Err(_) => Err(StoreError::Invalid("the committer has stopped".into())),

@@ -6,6 +6,7 @@ pub mod audit;
 pub mod commit;
 pub mod credentials;
 pub mod departments;
+pub mod outbox;
 pub mod settings;
 
 use std::fs;
@@ -19,7 +20,9 @@ use crate::policy::Directory;
 pub use audit::{AdminEntry, AuditEntry, AuditRecord, ChainHead, DecisionEntry, VerifyReport};
 pub use commit::GroupCommit;
 pub use credentials::{CredentialKind, CredentialRecord};
-pub use settings::{Encryption, EndpointAuth, NotifySettings, Settings, SmtpSettings};
+pub use settings::{
+    DeliveryMode, Encryption, EndpointAuth, NotifySettings, Settings, SmtpSettings,
+};
 
 /// Errors of the storage layer.
 #[derive(Debug, thiserror::Error)]
@@ -95,6 +98,7 @@ pub struct Store {
     settings_tree: sled::Tree,
     credentials: sled::Tree,
     audit: sled::Tree,
+    outbox: sled::Tree,
     /// Serializes appends to the chain; holds the last sequence number and hash.
     chain: Mutex<ChainHead>,
     /// The directory snapshot the policy reads; replaced whole after each change.
@@ -165,6 +169,7 @@ impl Store {
             settings_tree: db.open_tree("settings")?,
             credentials: db.open_tree("credentials")?,
             audit: db.open_tree("audit")?,
+            outbox: db.open_tree("outbox")?,
             db,
             chain: Mutex::new(ChainHead::genesis()),
             directory: RwLock::new(Arc::new(Directory::default())),

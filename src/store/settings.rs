@@ -64,6 +64,19 @@ impl std::fmt::Debug for SmtpSettings {
     }
 }
 
+/// When the security-team e-mail is sent.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DeliveryMode {
+    /// Before answering, within the SMTP timeout; a failure answers FAILED `email_error` (the
+    /// seed's behaviour).
+    #[default]
+    Blocking,
+    /// Written to a durable outbox together with the audit record, then delivered in the
+    /// background with retries; the update is answered without waiting for SMTP.
+    Queued,
+}
+
 /// Security-team notification settings.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
@@ -72,6 +85,9 @@ pub struct NotifySettings {
     pub recipients: Vec<String>,
     /// Claim URIs whose change is reported.
     pub sensitive: Vec<String>,
+    pub mode: DeliveryMode,
+    /// First retry delay of a queued e-mail; doubles per attempt, up to 10 minutes.
+    pub retry_base_ms: u64,
 }
 
 /// The claims reported by default: e-mail, mobile and department, single- and multi-valued.
@@ -89,6 +105,8 @@ impl Default for NotifySettings {
             smtp: None,
             recipients: Vec::new(),
             sensitive: DEFAULT_SENSITIVE.iter().map(|s| s.to_string()).collect(),
+            mode: DeliveryMode::Blocking,
+            retry_base_ms: 1000,
         }
     }
 }

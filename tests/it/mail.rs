@@ -64,7 +64,12 @@ pub struct MailServer {
 
 impl MailServer {
     pub fn start() -> MailServer {
-        let listener = TcpListener::bind("127.0.0.1:0").expect("bind smtp");
+        Self::start_on("127.0.0.1:0".parse().unwrap())
+    }
+
+    /// On a given address (to bring a mail server "back" on the port profilegate knows).
+    pub fn start_on(addr: SocketAddr) -> MailServer {
+        let listener = TcpListener::bind(addr).expect("bind smtp");
         let addr = listener.local_addr().unwrap();
         let mails = Arc::new(Mutex::new(Vec::new()));
         let handler = Collect {

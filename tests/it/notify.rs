@@ -322,3 +322,92 @@ fn cli_settings_and_test_email() {
     assert!(!o.status.success());
     assert!(stderr(&o).contains("5 s read timeout"), "{}", stderr(&o));
 }
+
+fn set_queued(dir: &DataDir) {
+    dir.with_store(|s| {
+        s.update_settings("test", "notify", |st| {
+            st.notify.mode = profilegate::store::DeliveryMode::Queued;
+            st.notify.retry_base_ms = 200;
+        })
+        .unwrap()
+    });
+}
+
+async fn wait_for_mails(mail: &MailServer, n: usize) -> Vec<crate::mail::Mail> {
+    for _ in 0..100 {
+        let m = mail.mails();
+        if m.len() >= n {
+            return m;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    mail.mails()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn queued_mail_is_delivered_once() {
+    let mail = MailServer::start();
+    let dir = DataDir::new();
+    let cred = dir.standard();
+    configure(&dir, mail.addr, 3000);
+    set_queued(&dir);
+    let srv = Server::start(&dir.path).await;
+    let mut body: serde_json::Value = serde_json::from_str(&seed()).unwrap();
+    body["requestId"] = json!("q-1");
+    for _ in 0..3 {
+        let r = post(&srv.action_url(), &Auth::of(&cred), body.to_string()).await;
+        assert_eq!(r.json["actionStatus"], "SUCCESS");
+    }
+    let mails = wait_for_mails(&mail, 1).await;
+    assert_eq!(mails.len(), 1);
+    assert!(mails[0].text().contains("Request id:     q-1"));
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    assert_eq!(mail.mails().len(), 1, "one e-mail per requestId");
+    srv.stop().await;
+    dir.with_store(|s| {
+        assert!(
+            s.outbox_items().unwrap().is_empty(),
+            "delivered items leave the outbox"
+        )
+    });
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn queued_mail_waits_for_the_server_and_survives_a_restart() {
+    let addr = closed_port();
+    let dir = DataDir::new();
+    let cred = dir.standard();
+    configure(&dir, addr, 1000);
+    set_queued(&dir);
+    // The mail server is down: the update is still answered at once, and the e-mail waits.
+    let srv = Server::start(&dir.path).await;
+    let t = Instant::now();
+    let r = post(&srv.action_url(), &Auth::of(&cred), seed()).await;
+    assert_eq!(r.json["actionStatus"], "SUCCESS");
+    assert!(t.elapsed() < Duration::from_millis(1000));
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    srv.stop().await;
+    let pending = dir.with_store(|s| s.outbox_items().unwrap());
+    assert_eq!(pending.len(), 1);
+    assert!(pending[0].1.attempts >= 1, "{pending:?}");
+    assert!(pending[0]
+        .1
+        .last_error
+        .as_deref()
+        .unwrap_or_default()
+        .contains("connection refused"));
+    let listed = stdout(&cli(&dir.path, &["notify", "outbox", "list"]));
+    assert!(
+        listed.contains("Pending") && listed.contains("connection refused"),
+        "{listed}"
+    );
+
+    // The mail server comes back; profilegate restarts and delivers what it had queued.
+    let mail = MailServer::start_on(addr);
+    let srv = Server::start(&dir.path).await;
+    let mails = wait_for_mails(&mail, 1).await;
+    assert_eq!(mails.len(), 1);
+    assert!(mails[0].text().contains("-> HR"));
+    srv.stop().await;
+    dir.with_store(|s| assert!(s.outbox_items().unwrap().is_empty()));
+}

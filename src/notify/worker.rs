@@ -1,0 +1,99 @@
+//! Delivers queued e-mails: wakes when the committer stored new ones (and every few seconds
+//! for retries), sends each due item, removes it once the mail server accepted it, and
+//! otherwise backs off exponentially until `MAX_ATTEMPTS`, when the item is marked failed.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::Notify;
+
+use super::Notifier;
+use crate::store::outbox::{OutboxStatus, MAX_ATTEMPTS};
+use crate::store::{now_unix_ms, Store};
+
+/// Longest wait between two attempts of one item.
+const MAX_BACKOFF_MS: u64 = 10 * 60 * 1000;
+/// How often due retries are looked for without a wake-up.
+const TICK: Duration = Duration::from_millis(500);
+
+/// Delay before attempt `attempts + 1`: base, 2 x base, 4 x base, ... capped.
+pub fn backoff_ms(base_ms: u64, attempts: u32) -> u64 {
+    base_ms
+        .saturating_mul(1u64 << attempts.saturating_sub(1).min(20))
+        .min(MAX_BACKOFF_MS)
+}
+
+/// Runs until the task is aborted.
+pub async fn run(store: Arc<Store>, notifier: Arc<Notifier>, wake: Arc<Notify>) {
+    loop {
+        tokio::select! {
+            () = wake.notified() => {}
+            () = tokio::time::sleep(TICK) => {}
+        }
+        if let Err(e) = deliver_due(&store, &notifier).await {
+            tracing::warn!(error = %e, "outbox delivery pass failed");
+        }
+    }
+}
+
+/// One pass over the due items.
+pub async fn deliver_due(
+    store: &Arc<Store>,
+    notifier: &Notifier,
+) -> Result<(), crate::store::StoreError> {
+    let settings = store.settings();
+    let due = store.outbox_due(now_unix_ms())?;
+    if due.is_empty() {
+        return Ok(());
+    }
+    let Some(smtp) = settings.notify.configured() else {
+        // Settings were removed after queuing: keep the items until they are back.
+        return Ok(());
+    };
+    for (id, mut item) in due {
+        let res = notifier
+            .send(
+                smtp,
+                &settings.notify.recipients,
+                &item.subject,
+                item.body.clone(),
+            )
+            .await;
+        match res {
+            Ok(()) => store.outbox_remove(id)?,
+            Err(e) => {
+                item.attempts += 1;
+                item.last_error = Some(e.to_string());
+                if item.attempts >= MAX_ATTEMPTS {
+                    item.status = OutboxStatus::Failed;
+                    tracing::error!(id, error = %e, "queued e-mail failed for good; retry it from the outbox");
+                } else {
+                    item.next_attempt_ms =
+                        now_unix_ms() + backoff_ms(settings.notify.retry_base_ms, item.attempts);
+                    tracing::warn!(id, attempt = item.attempts, error = %e, "queued e-mail not delivered yet");
+                }
+                store.outbox_put(id, &item)?;
+            }
+        }
+    }
+    // Delivery state is bookkeeping: a lost "delivered" means one resend, a lost failure count
+    // one more attempt. Flush anyway so a restart sees what happened.
+    let s = store.clone();
+    tokio::task::spawn_blocking(move || s.flush())
+        .await
+        .map_err(|e| crate::store::StoreError::Invalid(e.to_string()))??;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_and_caps() {
+        assert_eq!(backoff_ms(1000, 1), 1000);
+        assert_eq!(backoff_ms(1000, 2), 2000);
+        assert_eq!(backoff_ms(1000, 4), 8000);
+        assert_eq!(backoff_ms(1000, 40), MAX_BACKOFF_MS);
+    }
+}

@@ -1,0 +1,111 @@
+//! The outbox of queued security-team e-mails. An item is written in the same sled transaction
+//! as the audit record of its decision (keyed by that record's sequence number), so an
+//! acknowledged update's e-mail survives a crash; the delivery worker removes it once the mail
+//! server accepted it, or marks it failed after `MAX_ATTEMPTS` (then it stays, visible and
+//! retryable).
+
+use serde::{Deserialize, Serialize};
+
+use super::{json_err, Result, Store, StoreError};
+
+/// Attempts before an item is marked failed.
+pub const MAX_ATTEMPTS: u32 = 8;
+
+/// Where an item stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OutboxStatus {
+    Pending,
+    Failed,
+}
+
+/// One queued e-mail.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OutboxItem {
+    pub created: String,
+    #[serde(default)]
+    pub request_id: Option<String>,
+    pub subject: String,
+    pub body: String,
+    pub status: OutboxStatus,
+    #[serde(default)]
+    pub attempts: u32,
+    /// Unix milliseconds of the next attempt.
+    #[serde(default)]
+    pub next_attempt_ms: u64,
+    #[serde(default)]
+    pub last_error: Option<String>,
+}
+
+impl Store {
+    /// Every item, oldest first, with its id (the sequence number of its audit record).
+    pub fn outbox_items(&self) -> Result<Vec<(u64, OutboxItem)>> {
+        self.outbox
+            .iter()
+            .map(|item| {
+                let (k, v) = item?;
+                let id =
+                    u64::from_be_bytes(k.as_ref().try_into().map_err(|_| StoreError::Corrupt {
+                        what: "outbox key".into(),
+                        detail: format!("{} bytes", k.len()),
+                    })?);
+                let it: OutboxItem =
+                    serde_json::from_slice(&v).map_err(|e| json_err("outbox item", e))?;
+                Ok((id, it))
+            })
+            .collect()
+    }
+
+    /// Items due for an attempt.
+    pub fn outbox_due(&self, now_ms: u64) -> Result<Vec<(u64, OutboxItem)>> {
+        Ok(self
+            .outbox_items()?
+            .into_iter()
+            .filter(|(_, it)| it.status == OutboxStatus::Pending && it.next_attempt_ms <= now_ms)
+            .collect())
+    }
+
+    /// Number of items waiting for delivery.
+    pub fn outbox_pending_count(&self) -> Result<usize> {
+        Ok(self
+            .outbox_items()?
+            .iter()
+            .filter(|(_, it)| it.status == OutboxStatus::Pending)
+            .count())
+    }
+
+    /// Replaces an item (after a failed attempt).
+    pub fn outbox_put(&self, id: u64, item: &OutboxItem) -> Result<()> {
+        let v = serde_json::to_vec(item).map_err(|e| json_err("outbox item", e))?;
+        self.outbox.insert(id.to_be_bytes(), v)?;
+        Ok(())
+    }
+
+    /// Removes a delivered item.
+    pub fn outbox_remove(&self, id: u64) -> Result<()> {
+        self.outbox.remove(id.to_be_bytes())?;
+        Ok(())
+    }
+
+    /// Puts failed items (one, or all with `None`) back in the queue for an immediate attempt.
+    /// Returns how many.
+    pub fn outbox_retry(&self, id: Option<u64>) -> Result<usize> {
+        let mut n = 0;
+        for (i, mut it) in self.outbox_items()? {
+            if id.is_some_and(|want| want != i) || it.status != OutboxStatus::Failed {
+                continue;
+            }
+            it.status = OutboxStatus::Pending;
+            it.attempts = 0;
+            it.next_attempt_ms = 0;
+            self.outbox_put(i, &it)?;
+            n += 1;
+        }
+        if let (Some(want), 0) = (id, n) {
+            return Err(StoreError::NotFound(format!(
+                "no failed outbox item {want}"
+            )));
+        }
+        Ok(n)
+    }
+}
