@@ -89,6 +89,10 @@ pub enum NotifyCmd {
         /// the answer beats the identity server's 5 s read timeout).
         #[arg(long, default_value_t = 3000)]
         timeout_ms: u64,
+        /// Also trust this CA certificate (PEM file), for a relay with a private or
+        /// self-signed certificate.
+        #[arg(long)]
+        tls_ca: Option<PathBuf>,
     },
     /// Manage who receives the e-mail.
     Recipients {
@@ -523,8 +527,19 @@ fn notify_command(
             password_stdin,
             from,
             timeout_ms,
+            tls_ca,
         } => {
             crate::notify::parse_mailbox(&from).map_err(|e| CliError::Input(e.to_string()))?;
+            let tls_ca_pem = match tls_ca {
+                None => None,
+                Some(path) => {
+                    let pem = std::fs::read_to_string(&path)
+                        .map_err(io_err(format!("cannot read {}", path.display())))?;
+                    crate::notify::parse_ca(&pem)
+                        .map_err(|e| CliError::Input(format!("{}: {e}", path.display())))?;
+                    Some(pem)
+                }
+            };
             if !(100..=4000).contains(&timeout_ms) {
                 return Err(CliError::Input(
                     "--timeout-ms must be between 100 and 4000: a blocking send must finish before the identity server's 5 s read timeout".into(),
@@ -560,6 +575,7 @@ fn notify_command(
                 password,
                 from,
                 timeout_ms,
+                tls_ca_pem,
             };
             let summary = format!(
                 "SMTP set: {}:{} ({:?}), from {}, timeout {} ms{}.\nCheck it with `profilegate send-test-email`.\n",

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use lettre::message::{header::ContentType, Mailbox};
 use lettre::transport::smtp::authentication::Credentials;
-use lettre::transport::smtp::client::{Tls, TlsParameters};
+use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
 use lettre::transport::smtp::PoolConfig;
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use parking_lot::Mutex;
@@ -35,6 +35,13 @@ pub enum SendError {
     RecipientRefused(String),
     #[error("sending failed: {0}")]
     Other(String),
+}
+
+/// Checks a CA certificate given by an administrator.
+pub fn parse_ca(pem: &str) -> Result<(), SendError> {
+    Certificate::from_pem(pem.as_bytes())
+        .map(|_| ())
+        .map_err(|e| SendError::Settings(format!("not a PEM certificate: {e}")))
 }
 
 /// Checks an address given by an administrator.
@@ -104,9 +111,16 @@ impl Notifier {
 }
 
 fn build_transport(s: &SmtpSettings) -> Result<Transport, SendError> {
-    let tls = || {
-        TlsParameters::new(s.host.clone())
-            .map_err(|e| SendError::Settings(format!("TLS settings: {e}")))
+    let tls = || -> Result<TlsParameters, SendError> {
+        let err =
+            |e: lettre::transport::smtp::Error| SendError::Settings(format!("TLS settings: {e}"));
+        match &s.tls_ca_pem {
+            None => TlsParameters::new(s.host.clone()).map_err(err),
+            Some(pem) => TlsParameters::builder(s.host.clone())
+                .add_root_certificate(Certificate::from_pem(pem.as_bytes()).map_err(err)?)
+                .build_rustls()
+                .map_err(err),
+        }
     };
     let mut b = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(s.host.clone())
         .port(s.port)
@@ -145,6 +159,12 @@ fn classify(s: &SmtpSettings, e: &lettre::transport::smtp::Error) -> SendError {
     let text = chain.join(": ");
     if e.is_timeout() {
         return SendError::Timeout(s.timeout_ms, port_hint(s));
+    }
+    if text.contains("invalid peer certificate") {
+        return SendError::Tls(format!(
+            ": the server's certificate is not trusted ({}); if the relay uses a private or self-signed CA, give it with --tls-ca FILE",
+            text.rsplit(": ").next().unwrap_or(&text)
+        ));
     }
     if e.is_tls() {
         return SendError::Tls(format!("{}: {text}", port_hint(s)));

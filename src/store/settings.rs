@@ -48,6 +48,10 @@ pub struct SmtpSettings {
     pub from: String,
     /// Connection and command timeout, and the budget of a blocking send.
     pub timeout_ms: u64,
+    /// A CA certificate (PEM) to trust besides the system's, for a relay with a private or
+    /// self-signed certificate.
+    #[serde(default)]
+    pub tls_ca_pem: Option<String>,
 }
 
 impl std::fmt::Debug for SmtpSettings {
@@ -60,6 +64,7 @@ impl std::fmt::Debug for SmtpSettings {
             .field("password", &self.password.as_ref().map(|_| "********"))
             .field("from", &self.from)
             .field("timeout_ms", &self.timeout_ms)
+            .field("tls_ca_pem", &self.tls_ca_pem.as_ref().map(|_| "(set)"))
             .finish()
     }
 }

@@ -54,6 +54,15 @@ impl Handler for Collect {
     fn helo(&mut self, _ip: IpAddr, _domain: &str) -> Response {
         response::OK
     }
+
+    fn rcpt(&mut self, to: &str) -> Response {
+        // One address the server refuses, to test how a refusal is reported.
+        if to.starts_with("nobody@") {
+            response::NO_MAILBOX
+        } else {
+            response::OK
+        }
+    }
 }
 
 /// A mail server that accepts everything and keeps it.
@@ -69,6 +78,48 @@ impl MailServer {
 
     /// On a given address (to bring a mail server "back" on the port profilegate knows).
     pub fn start_on(addr: SocketAddr) -> MailServer {
+        Self::start_with(addr, SslConfig::None)
+    }
+
+    /// Offering STARTTLS with a certificate for `localhost` issued by a freshly generated CA;
+    /// returns the server and the CA certificate's PEM (to trust it). The two need distinct
+    /// names: a leaf whose issuer equals its subject reads as self-signed and fails to verify.
+    pub fn start_tls(dir: &std::path::Path) -> (MailServer, String) {
+        let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+        ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        ca_params.distinguished_name = rcgen::DistinguishedName::new();
+        ca_params
+            .distinguished_name
+            .push(rcgen::DnType::CommonName, "profilegate test CA");
+        let ca =
+            rcgen::CertifiedIssuer::self_signed(ca_params, rcgen::KeyPair::generate().unwrap())
+                .unwrap();
+        let leaf_key = rcgen::KeyPair::generate().unwrap();
+        let mut leaf_params = rcgen::CertificateParams::new(vec!["localhost".to_string()]).unwrap();
+        leaf_params.distinguished_name = rcgen::DistinguishedName::new();
+        leaf_params
+            .distinguished_name
+            .push(rcgen::DnType::CommonName, "localhost");
+        let leaf = leaf_params.signed_by(&leaf_key, &ca).unwrap();
+        let cert_path = dir.join("smtp-cert.pem");
+        let key_path = dir.join("smtp-key.pem");
+        std::fs::write(&cert_path, leaf.pem()).unwrap();
+        std::fs::write(&key_path, leaf_key.serialize_pem()).unwrap();
+
+        let ssl = SslConfig::SelfSigned {
+            cert_path: cert_path.to_string_lossy().into_owned(),
+            key_path: key_path.to_string_lossy().into_owned(),
+        };
+        (
+            Self::start_with("127.0.0.1:0".parse().unwrap(), ssl),
+            ca.pem(),
+        )
+    }
+
+    fn start_with(addr: SocketAddr, ssl: SslConfig) -> MailServer {
+        // mailin builds its TLS config with rustls' process-wide provider; the test binary
+        // links two (mailin's default features pull aws-lc-rs), so pick ring explicitly.
+        let _ = rustls::crypto::ring::default_provider().install_default();
         let listener = TcpListener::bind(addr).expect("bind smtp");
         let addr = listener.local_addr().unwrap();
         let mails = Arc::new(Mutex::new(Vec::new()));
@@ -79,7 +130,7 @@ impl MailServer {
         let mut server = Server::new(handler);
         server
             .with_name("mail.test")
-            .with_ssl(SslConfig::None)
+            .with_ssl(ssl)
             .expect("ssl config")
             .with_tcp_listener(listener);
         // Runs until the test process ends.
@@ -94,16 +145,17 @@ impl MailServer {
     }
 }
 
-/// A server that accepts TCP connections and never says anything.
+/// A server that completes TCP connections (the kernel's backlog does) and never says a
+/// word. Dropping the listener frees the port.
+pub fn silent_listener() -> TcpListener {
+    TcpListener::bind("127.0.0.1:0").expect("bind")
+}
+
+/// A silent server for the rest of the test.
 pub fn silent_server() -> SocketAddr {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
-    let addr = listener.local_addr().unwrap();
-    std::thread::spawn(move || {
-        let mut held = Vec::new();
-        for s in listener.incoming().flatten() {
-            held.push(s);
-        }
-    });
+    let l = silent_listener();
+    let addr = l.local_addr().unwrap();
+    std::mem::forget(l);
     addr
 }
 

@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 
-use crate::mail::{closed_port, silent_server, MailServer};
+use crate::mail::{closed_port, silent_listener, silent_server, MailServer};
 use crate::support::*;
 use profilegate::store::{Encryption, SmtpSettings};
 
@@ -20,6 +20,7 @@ fn configure(dir: &DataDir, addr: SocketAddr, timeout_ms: u64) {
                 password: None,
                 from: "profilegate@example.com".into(),
                 timeout_ms,
+                tls_ca_pem: None,
             });
             st.notify.recipients = vec!["security@example.com".into(), "soc@example.com".into()];
         })
@@ -410,4 +411,168 @@ async fn queued_mail_waits_for_the_server_and_survives_a_restart() {
     assert!(mails[0].text().contains("-> HR"));
     srv.stop().await;
     dir.with_store(|s| assert!(s.outbox_items().unwrap().is_empty()));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn queued_mail_outlasts_a_server_that_never_greets() {
+    let silent = silent_listener();
+    let addr = silent.local_addr().unwrap();
+    let dir = DataDir::new();
+    let cred = dir.standard();
+    configure(&dir, addr, 300);
+    set_queued(&dir);
+    let srv = Server::start(&dir.path).await;
+    let r = post(&srv.action_url(), &Auth::of(&cred), seed()).await;
+    assert_eq!(r.json["actionStatus"], "SUCCESS");
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    // Now a real mail server takes the port over; the next retry delivers.
+    drop(silent);
+    let mail = MailServer::start_on(addr);
+    let mails = wait_for_mails(&mail, 1).await;
+    assert_eq!(mails.len(), 1);
+    srv.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn starttls_with_a_generated_certificate() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (mail, cert_pem) = MailServer::start_tls(tmp.path());
+    let dir = DataDir::new();
+    let cred = dir.standard();
+    let smtp = |encryption, ca: Option<String>| SmtpSettings {
+        host: "localhost".into(),
+        port: mail.addr.port(),
+        encryption,
+        username: None,
+        password: None,
+        from: "profilegate@example.com".into(),
+        timeout_ms: 2000,
+        tls_ca_pem: ca,
+    };
+    dir.with_store(|s| {
+        s.update_settings("test", "notify", |st| {
+            st.notify.smtp = Some(smtp(Encryption::Starttls, Some(cert_pem.clone())));
+            st.notify.recipients = vec!["security@example.com".into()];
+        })
+        .unwrap()
+    });
+    let srv = Server::start(&dir.path).await;
+    let mut body: serde_json::Value = serde_json::from_str(&seed()).unwrap();
+    body["requestId"] = json!("tls-1");
+    let r = post(&srv.action_url(), &Auth::of(&cred), body.to_string()).await;
+    srv.stop().await;
+    let note = dir.with_store(|s| decisions(s).last().unwrap().notification.clone());
+    assert_eq!(r.json["actionStatus"], "SUCCESS", "{note:?}");
+    assert_eq!(mail.mails().len(), 1);
+
+    // Without trusting the certificate, the TLS failure is reported as such.
+    dir.with_store(|s| {
+        s.update_settings("test", "notify", |st| {
+            st.notify.smtp = Some(smtp(Encryption::Starttls, None))
+        })
+        .unwrap()
+    });
+    let srv = Server::start(&dir.path).await;
+    body["requestId"] = json!("tls-2");
+    let r = post(&srv.action_url(), &Auth::of(&cred), body.to_string()).await;
+    assert_eq!(r.json["failureReason"], "email_error");
+    srv.stop().await;
+    dir.with_store(|s| {
+        let n = decisions(s)
+            .last()
+            .unwrap()
+            .notification
+            .clone()
+            .unwrap_or_default();
+        assert!(n.contains("TLS") && n.contains("--tls-ca"), "{n}");
+    });
+
+    // The same from the command line: --tls-ca FILE, then a test message over STARTTLS.
+    let ca_file = tmp.path().join("ca.pem");
+    std::fs::write(&ca_file, &cert_pem).unwrap();
+    let (p, port, ca) = (
+        dir.path.clone(),
+        mail.addr.port().to_string(),
+        ca_file.to_string_lossy().into_owned(),
+    );
+    let o = tokio::task::spawn_blocking(move || {
+        let set = cli(
+            &p,
+            &[
+                "notify",
+                "smtp",
+                "--host",
+                "localhost",
+                "--port",
+                &port,
+                "--encryption",
+                "starttls",
+                "--from",
+                "pg@example.com",
+                "--tls-ca",
+                &ca,
+            ],
+        );
+        assert!(set.status.success(), "{}", stderr(&set));
+        cli(&p, &["send-test-email", "--to", "sec@example.com"])
+    })
+    .await
+    .unwrap();
+    assert!(o.status.success(), "{}{}", stdout(&o), stderr(&o));
+    assert_eq!(mail.mails().len(), 2);
+}
+
+#[test]
+fn test_email_reports_a_refused_recipient() {
+    let mail = MailServer::start();
+    let dir = DataDir::new();
+    let port = mail.addr.port().to_string();
+    let p = &dir.path;
+    assert!(cli(
+        p,
+        &[
+            "notify",
+            "smtp",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            &port,
+            "--encryption",
+            "none",
+            "--from",
+            "pg@example.com"
+        ]
+    )
+    .status
+    .success());
+    let o = cli(p, &["send-test-email", "--to", "nobody@example.com"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stdout(&o).contains("refused a recipient"), "{}", stdout(&o));
+    // TLS on a plain server: the mismatch is named, with the likely fix.
+    assert!(cli(
+        p,
+        &[
+            "notify",
+            "smtp",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            &port,
+            "--encryption",
+            "tls",
+            "--from",
+            "pg@example.com",
+            "--timeout-ms",
+            "1000"
+        ]
+    )
+    .status
+    .success());
+    let o = cli(p, &["send-test-email", "--to", "x@example.com"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stdout(&o).contains("TLS") || stdout(&o).contains("timed out"),
+        "{}",
+        stdout(&o)
+    );
 }
