@@ -30,26 +30,35 @@ pub async fn run(store: Arc<Store>, notifier: Arc<Notifier>, wake: Arc<Notify>) 
             () = wake.notified() => {}
             () = tokio::time::sleep(TICK) => {}
         }
-        if let Err(e) = deliver_due(&store, &notifier).await {
-            tracing::warn!(error = %e, "outbox delivery pass failed");
+        // Work through a backlog slice by slice, without waiting for the next wake-up.
+        loop {
+            match deliver_due(&store, &notifier).await {
+                Ok(0) => break,
+                Ok(_) => {}
+                Err(e) => {
+                    tracing::warn!(error = %e, "outbox delivery pass failed");
+                    break;
+                }
+            }
         }
     }
 }
 
-/// One pass over the due items.
+/// One pass over (a slice of) the due items; returns how many were delivered.
 pub async fn deliver_due(
     store: &Arc<Store>,
     notifier: &Notifier,
-) -> Result<(), crate::store::StoreError> {
+) -> Result<usize, crate::store::StoreError> {
     let settings = store.settings();
-    let due = store.outbox_due(now_unix_ms())?;
+    let due = store.outbox_due(now_unix_ms(), 64)?;
     if due.is_empty() {
-        return Ok(());
+        return Ok(0);
     }
     let Some(smtp) = settings.notify.configured() else {
         // Settings were removed after queuing: keep the items until they are back.
-        return Ok(());
+        return Ok(0);
     };
+    let mut delivered = 0;
     for (id, mut item) in due {
         let res = notifier
             .send(
@@ -60,7 +69,10 @@ pub async fn deliver_due(
             )
             .await;
         match res {
-            Ok(()) => store.outbox_remove(id)?,
+            Ok(()) => {
+                store.outbox_remove(id)?;
+                delivered += 1;
+            }
             Err(e) => {
                 item.attempts += 1;
                 item.last_error = Some(e.to_string());
@@ -82,7 +94,7 @@ pub async fn deliver_due(
     tokio::task::spawn_blocking(move || s.flush())
         .await
         .map_err(|e| crate::store::StoreError::Invalid(e.to_string()))??;
-    Ok(())
+    Ok(delivered)
 }
 
 #[cfg(test)]

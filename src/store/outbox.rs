@@ -56,13 +56,25 @@ impl Store {
             .collect()
     }
 
-    /// Items due for an attempt.
-    pub fn outbox_due(&self, now_ms: u64) -> Result<Vec<(u64, OutboxItem)>> {
-        Ok(self
-            .outbox_items()?
-            .into_iter()
-            .filter(|(_, it)| it.status == OutboxStatus::Pending && it.next_attempt_ms <= now_ms)
-            .collect())
+    /// Up to `limit` items due for an attempt, oldest first (a long queue is worked through in
+    /// slices, not read whole on every pass).
+    pub fn outbox_due(&self, now_ms: u64, limit: usize) -> Result<Vec<(u64, OutboxItem)>> {
+        let mut out = Vec::new();
+        for item in self.outbox.iter() {
+            if out.len() >= limit {
+                break;
+            }
+            let (k, v) = item?;
+            let Ok(key) = <[u8; 8]>::try_from(k.as_ref()) else {
+                continue;
+            };
+            let it: OutboxItem =
+                serde_json::from_slice(&v).map_err(|e| json_err("outbox item", e))?;
+            if it.status == OutboxStatus::Pending && it.next_attempt_ms <= now_ms {
+                out.push((u64::from_be_bytes(key), it));
+            }
+        }
+        Ok(out)
     }
 
     /// Number of items waiting for delivery.

@@ -576,3 +576,71 @@ fn test_email_reports_a_refused_recipient() {
         stdout(&o)
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn queued_mail_is_marked_failed_after_max_attempts_and_can_be_retried() {
+    use profilegate::notify::worker::deliver_due;
+    use profilegate::store::outbox::{OutboxItem, OutboxStatus, MAX_ATTEMPTS};
+    let dir = DataDir::new();
+    dir.standard();
+    configure(&dir, closed_port(), 500);
+    let store = std::sync::Arc::new(profilegate::store::Store::open(&dir.path).unwrap());
+    let item = OutboxItem {
+        created: "2026-01-01T00:00:00.000Z".into(),
+        request_id: Some("f-1".into()),
+        subject: "s".into(),
+        body: "b".into(),
+        status: OutboxStatus::Pending,
+        attempts: 0,
+        next_attempt_ms: 0,
+        last_error: None,
+    };
+    let entry = br#"{"kind":"admin","actor":"test","action":"outbox.seed"}"#.to_vec();
+    let id = store
+        .append_entries_with_outbox(&[entry], &[(0, serde_json::to_vec(&item).unwrap())])
+        .unwrap();
+    let notifier = profilegate::notify::Notifier::default();
+    for attempt in 1..=MAX_ATTEMPTS {
+        assert_eq!(deliver_due(&store, &notifier).await.unwrap(), 0);
+        let (_, it) = store.outbox_items().unwrap().remove(0);
+        assert_eq!(it.attempts, attempt);
+        if attempt < MAX_ATTEMPTS {
+            assert_eq!(it.status, OutboxStatus::Pending);
+            // Skip the back-off wait.
+            store
+                .outbox_put(
+                    id,
+                    &OutboxItem {
+                        next_attempt_ms: 0,
+                        ..it
+                    },
+                )
+                .unwrap();
+        } else {
+            assert_eq!(
+                it.status,
+                OutboxStatus::Failed,
+                "failed after {MAX_ATTEMPTS} attempts"
+            );
+        }
+    }
+    // Failed items are not attempted again until an operator retries them.
+    assert_eq!(store.outbox_due(u64::MAX, 10).unwrap().len(), 0);
+    drop(notifier);
+    drop(store);
+    let listed = stdout(&cli(&dir.path, &["notify", "outbox", "list"]));
+    assert!(
+        listed.contains("Failed") && listed.contains("f-1"),
+        "{listed}"
+    );
+    let o = cli(&dir.path, &["notify", "outbox", "retry"]);
+    assert!(
+        stdout(&o).contains("1 e-mail(s) queued again"),
+        "{}",
+        stdout(&o)
+    );
+    dir.with_store(|s| {
+        let (_, it) = s.outbox_items().unwrap().remove(0);
+        assert_eq!((it.status, it.attempts), (OutboxStatus::Pending, 0));
+    });
+}
