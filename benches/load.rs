@@ -1,7 +1,9 @@
 //! Load benchmark: the server in-process on a temporary data dir, driven over real HTTP by
 //! keep-alive connections. Prints requests/s and p50/p99 latency for `GET /healthz` (the
 //! baseline: HTTP and the runtime alone) and for the action endpoint with the seed payload,
-//! a valid department, a Basic credential and the durable audit on; and their ratio.
+//! a valid department, a Basic credential and the durable audit on; and their ratio. Then the
+//! same action with the security-team e-mail on, against an in-process SMTP server (mailin),
+//! (c) in blocking mode and (d) in queued mode.
 //!
 //!     cargo bench --bench load
 //!
@@ -19,7 +21,7 @@ use http_body_util::{BodyExt, Full};
 use hyper::Request;
 use hyper_util::rt::TokioIo;
 use profilegate::auth::{create_credential, NewCredential};
-use profilegate::store::Store;
+use profilegate::store::{DeliveryMode, Encryption, SmtpSettings, Store};
 
 fn env_u64(name: &str, default: u64) -> u64 {
     std::env::var(name)
@@ -33,12 +35,19 @@ const SEED: &str = include_str!("../../shared/fixtures/seed-usecase-profile.json
 #[derive(Clone)]
 enum Scenario {
     Health,
-    Action { auth: String },
+    /// `tag` keeps request ids unique across scenarios (one data dir, so a repeated id would be
+    /// replayed from the idempotency index instead of decided).
+    Action {
+        auth: String,
+        tag: &'static str,
+    },
 }
 
 struct Outcome {
     requests: u64,
     errors: u64,
+    /// The first unexpected answer, to say what the errors were.
+    first_error: Option<String>,
     secs: f64,
     latencies_us: Vec<u32>,
 }
@@ -62,13 +71,14 @@ async fn connection(
     conn_no: usize,
     stop: Arc<AtomicBool>,
     record: Arc<AtomicBool>,
-) -> (u64, u64, Vec<u32>) {
+) -> (u64, u64, Vec<u32>, Option<String>) {
     let stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
     stream.set_nodelay(true).expect("nodelay");
     let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
         .await
         .expect("handshake");
     tokio::spawn(conn);
+    let mut first_error: Option<String> = None;
     // The body is the seed payload with a unique requestId; split once so that building a
     // request costs the client a concatenation, not a JSON serialization.
     let mut seed: serde_json::Value = serde_json::from_str(SEED).expect("seed json");
@@ -83,8 +93,8 @@ async fn connection(
             Scenario::Health => Request::get("/healthz")
                 .header("host", "bench")
                 .body(Full::new(Bytes::new())),
-            Scenario::Action { auth } => {
-                let body = format!("{head}bench-{conn_no}-{i}{tail}");
+            Scenario::Action { auth, tag } => {
+                let body = format!("{head}bench-{tag}-{conn_no}-{i}{tail}");
                 Request::post("/actions/pre-update-profile")
                     .header("host", "bench")
                     .header("content-type", "application/json")
@@ -103,11 +113,20 @@ async fn connection(
                     .await
                     .map(|b| b.to_bytes())
                     .unwrap_or_default();
-                status == 200
+                let good = status == 200
                     && (matches!(scenario, Scenario::Health)
-                        || body.as_ref() == br#"{"actionStatus":"SUCCESS"}"#)
+                        || body.as_ref() == br#"{"actionStatus":"SUCCESS"}"#);
+                if !good && first_error.is_none() {
+                    first_error = Some(format!("{status} {}", String::from_utf8_lossy(&body)));
+                }
+                good
             }
-            Err(_) => false,
+            Err(e) => {
+                if first_error.is_none() {
+                    first_error = Some(e.to_string());
+                }
+                false
+            }
         };
         if record.load(Ordering::Relaxed) {
             lat.push(u32::try_from(t.elapsed().as_micros()).unwrap_or(u32::MAX));
@@ -118,7 +137,7 @@ async fn connection(
             }
         }
     }
-    (ok, errors, lat)
+    (ok, errors, lat, first_error)
 }
 
 async fn run(
@@ -151,17 +170,78 @@ async fn run(
     let mut out = Outcome {
         requests: 0,
         errors: 0,
+        first_error: None,
         secs: elapsed,
         latencies_us: Vec::new(),
     };
     for t in tasks {
-        let (ok, errors, lat) = t.await.expect("connection task");
+        let (ok, errors, lat, err) = t.await.expect("connection task");
+        if out.first_error.is_none() {
+            out.first_error = err;
+        }
         out.requests += ok;
         out.errors += errors;
         out.latencies_us.extend(lat);
     }
     out.latencies_us.sort_unstable();
     out
+}
+
+/// An in-process SMTP server that accepts and counts messages.
+#[derive(Clone)]
+struct Sink(Arc<std::sync::atomic::AtomicU64>);
+
+impl mailin_embedded::Handler for Sink {
+    fn data_end(&mut self) -> mailin_embedded::Response {
+        self.0.fetch_add(1, Ordering::Relaxed);
+        mailin_embedded::response::OK
+    }
+}
+
+fn start_smtp() -> (SocketAddr, Arc<std::sync::atomic::AtomicU64>) {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind smtp");
+    let addr = listener.local_addr().expect("smtp addr");
+    let count = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let mut server = mailin_embedded::Server::new(Sink(count.clone()));
+    server
+        .with_name("bench")
+        // mailin serves one connection per thread; profilegate may open one per concurrent send.
+        .with_num_threads(128)
+        .with_ssl(mailin_embedded::SslConfig::None)
+        .expect("smtp config")
+        .with_tcp_listener(listener);
+    std::thread::spawn(move || {
+        let _ = server.serve();
+    });
+    (addr, count)
+}
+
+/// A running server on the benchmark's data dir.
+struct Running {
+    addr: SocketAddr,
+    stop: tokio::sync::oneshot::Sender<()>,
+    task: tokio::task::JoinHandle<Result<(), profilegate::ServeError>>,
+}
+
+async fn start(dir: &std::path::Path, configure: impl FnOnce(&Store)) -> Running {
+    let store = Store::open(dir).expect("store");
+    configure(&store);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let (stop, rx) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(profilegate::run(store, listener, async move {
+        let _ = rx.await;
+    }));
+    Running { addr, stop, task }
+}
+
+impl Running {
+    async fn stop(self) {
+        let _ = self.stop.send(());
+        self.task.await.expect("server task").expect("server");
+    }
 }
 
 fn main() {
@@ -194,28 +274,65 @@ fn main() {
         .build()
         .expect("runtime");
     rt.block_on(async move {
-        let store = Store::open(&dir).expect("store");
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
-        let addr = listener.local_addr().expect("addr");
-        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        let server = tokio::spawn(profilegate::run(store, listener, async move {
-            let _ = rx.await;
-        }));
         println!("profilegate load benchmark: {conns} connections, {}s per scenario after {}s warm-up, {} cores", secs.as_secs(), warmup.as_secs(), std::thread::available_parallelism().map_or(0, |n| n.get()));
         println!("{:<44} {:>10} {:>9} {:>9} {:>7}", "scenario", "req/s", "p50 ms", "p99 ms", "errors");
-        // PG_BENCH_ONLY=action skips the baseline (for profiling the action path alone).
-        let only_action = std::env::var("PG_BENCH_ONLY").is_ok_and(|v| v == "action");
-        let health = if only_action {
-            Outcome { requests: 0, errors: 0, secs: 1.0, latencies_us: Vec::new() }
-        } else {
-            run(addr, Scenario::Health, conns, warmup, secs).await
+        let report = |name: &str, o: &Outcome| {
+            println!("{:<44} {:>10.0} {:>9.2} {:>9.2} {:>7}", name, o.rps(), o.pct(0.50), o.pct(0.99), o.errors);
+            if let Some(e) = &o.first_error {
+                println!("    first error: {e}");
+            }
         };
-        let report = |name: &str, o: &Outcome| println!("{:<44} {:>10.0} {:>9.2} {:>9.2} {:>7}", name, o.rps(), o.pct(0.50), o.pct(0.99), o.errors);
+        // PG_BENCH_ONLY=action skips the baseline and the e-mail scenarios (for profiling).
+        let only_action = std::env::var("PG_BENCH_ONLY").is_ok_and(|v| v == "action");
+
+        let srv = start(&dir, |_| {}).await;
+        let health = if only_action {
+            Outcome { requests: 0, errors: 0, first_error: None, secs: 1.0, latencies_us: Vec::new() }
+        } else {
+            run(srv.addr, Scenario::Health, conns, warmup, secs).await
+        };
         report("(a) GET /healthz", &health);
-        let action = run(addr, Scenario::Action { auth }, conns, warmup, secs).await;
+        let action = run(srv.addr, Scenario::Action { auth: auth.clone(), tag: "b" }, conns, warmup, secs).await;
         report("(b) action, seed payload, durable audit", &action);
         println!("ratio (b)/(a): {:.2}", action.rps() / health.rps());
-        let _ = tx.send(());
-        server.await.expect("server task").expect("server");
+        srv.stop().await;
+        if only_action {
+            return;
+        }
+
+        // The seed payload changes e-mail, mobile and department: every request is mailed.
+        let (smtp, received) = start_smtp();
+        for (label, mode, tag) in [
+            ("(c) action + e-mail, blocking", DeliveryMode::Blocking, "c"),
+            ("(d) action + e-mail, queued", DeliveryMode::Queued, "d"),
+        ] {
+            let before = received.load(Ordering::Relaxed);
+            let srv = start(&dir, |s| {
+                s.update_settings("bench", "notify", |st| {
+                    st.notify.smtp = Some(SmtpSettings {
+                        host: smtp.ip().to_string(),
+                        port: smtp.port(),
+                        encryption: Encryption::None,
+                        username: None,
+                        password: None,
+                        from: "profilegate@bench.test".into(),
+                        timeout_ms: 3000,
+                        tls_ca_pem: None,
+                    });
+                    st.notify.recipients = vec!["security@bench.test".into()];
+                    st.notify.mode = mode;
+                })
+                .expect("settings");
+            })
+            .await;
+            let o = run(srv.addr, Scenario::Action { auth: auth.clone(), tag }, conns, warmup, secs).await;
+            report(label, &o);
+            srv.stop().await;
+            let pending = Store::open(&dir).ok().and_then(|s| s.outbox_pending_count().ok()).unwrap_or(0);
+            println!(
+                "    e-mails accepted by the SMTP server: {}; still queued at shutdown: {pending}",
+                received.load(Ordering::Relaxed) - before
+            );
+        }
     });
 }

@@ -5,6 +5,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use futures_util::StreamExt;
 use tokio::sync::Notify;
 
 use super::Notifier;
@@ -13,6 +14,8 @@ use crate::store::{now_unix_ms, Store};
 
 /// Longest wait between two attempts of one item.
 const MAX_BACKOFF_MS: u64 = 10 * 60 * 1000;
+/// E-mails sent concurrently by one pass.
+const PARALLEL_SENDS: usize = 16;
 /// How often due retries are looked for without a wake-up.
 const TICK: Duration = Duration::from_millis(500);
 
@@ -59,15 +62,19 @@ pub async fn deliver_due(
         return Ok(0);
     };
     let mut delivered = 0;
-    for (id, mut item) in due {
+    // Several at once: each SMTP transaction waits on the network, not on us.
+    let recipients = &settings.notify.recipients;
+    let sends = due.into_iter().map(|(id, item)| async move {
         let res = notifier
-            .send(
-                smtp,
-                &settings.notify.recipients,
-                &item.subject,
-                item.body.clone(),
-            )
+            .send(smtp, recipients, &item.subject, item.body.clone())
             .await;
+        (id, item, res)
+    });
+    let results: Vec<_> = futures_util::stream::iter(sends)
+        .buffer_unordered(PARALLEL_SENDS)
+        .collect()
+        .await;
+    for (id, mut item, res) in results {
         match res {
             Ok(()) => {
                 store.outbox_remove(id)?;
