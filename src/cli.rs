@@ -277,6 +277,12 @@ fn io_err(context: impl Into<String>) -> impl FnOnce(std::io::Error) -> CliError
     move |source| CliError::Io { context, source }
 }
 
+/// Writes command output.
+fn w(out: &mut dyn Write, s: String) -> Result<(), CliError> {
+    out.write_all(s.as_bytes())
+        .map_err(io_err("cannot write output"))
+}
+
 /// Runs a parsed command line.
 pub fn dispatch(cli: Cli) -> Result<ExitCode, CliError> {
     let mut out = std::io::stdout().lock();
@@ -294,10 +300,6 @@ pub fn dispatch(cli: Cli) -> Result<ExitCode, CliError> {
 
 /// Runs a data-dir command against an open store, writing its output to `out`.
 pub fn run_admin(store: &Store, cmd: Command, out: &mut dyn Write) -> Result<ExitCode, CliError> {
-    let w = |out: &mut dyn Write, s: String| {
-        out.write_all(s.as_bytes())
-            .map_err(io_err("cannot write output"))
-    };
     match cmd {
         Command::Serve(_) => Err(CliError::Input("serve is not a data-dir command".into())),
         Command::Departments(d) => departments(store, d, out),
@@ -428,10 +430,6 @@ fn departments(
     cmd: DepartmentsCmd,
     out: &mut dyn Write,
 ) -> Result<ExitCode, CliError> {
-    let w = |out: &mut dyn Write, s: String| {
-        out.write_all(s.as_bytes())
-            .map_err(io_err("cannot write output"))
-    };
     match cmd {
         DepartmentsCmd::Add { names, org } => {
             let org = validate_org(org.as_deref())?;
@@ -514,10 +512,6 @@ fn notify_command(
     cmd: NotifyCmd,
     out: &mut dyn Write,
 ) -> Result<ExitCode, CliError> {
-    let w = |out: &mut dyn Write, s: String| {
-        out.write_all(s.as_bytes())
-            .map_err(io_err("cannot write output"))
-    };
     match cmd {
         NotifyCmd::Smtp {
             host,

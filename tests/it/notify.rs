@@ -28,6 +28,13 @@ fn configure(dir: &DataDir, addr: SocketAddr, timeout_ms: u64) {
     });
 }
 
+/// `profilegate notify smtp ARGS...` on the data dir.
+fn set_smtp(p: &std::path::Path, args: &[&str]) -> std::process::Output {
+    let mut all = vec!["notify", "smtp"];
+    all.extend_from_slice(args);
+    cli(p, &all)
+}
+
 fn seed() -> String {
     std::fs::read_to_string(fixtures_dir().join("seed-usecase-profile.json")).unwrap()
 }
@@ -528,11 +535,9 @@ fn test_email_reports_a_refused_recipient() {
     let dir = DataDir::new();
     let port = mail.addr.port().to_string();
     let p = &dir.path;
-    assert!(cli(
+    assert!(set_smtp(
         p,
         &[
-            "notify",
-            "smtp",
             "--host",
             "127.0.0.1",
             "--port",
@@ -549,11 +554,9 @@ fn test_email_reports_a_refused_recipient() {
     assert_eq!(o.status.code(), Some(1));
     assert!(stdout(&o).contains("refused a recipient"), "{}", stdout(&o));
     // TLS on a plain server: the mismatch is named, with the likely fix.
-    assert!(cli(
+    assert!(set_smtp(
         p,
         &[
-            "notify",
-            "smtp",
             "--host",
             "127.0.0.1",
             "--port",
