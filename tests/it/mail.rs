@@ -78,13 +78,19 @@ impl MailServer {
 
     /// On a given address (to bring a mail server "back" on the port profilegate knows).
     pub fn start_on(addr: SocketAddr) -> MailServer {
-        Self::start_with(addr, SslConfig::None)
+        Self::start_with(addr, SslConfig::None, false)
     }
 
     /// Offering STARTTLS with a certificate for `localhost` issued by a freshly generated CA;
     /// returns the server and the CA certificate's PEM (to trust it). The two need distinct
     /// names: a leaf whose issuer equals its subject reads as self-signed and fails to verify.
     pub fn start_tls(dir: &std::path::Path) -> (MailServer, String) {
+        Self::start_tls_auth(dir, false)
+    }
+
+    /// As [`MailServer::start_tls`]; with `auth`, the server also demands AUTH PLAIN after
+    /// STARTTLS and rejects every login.
+    pub fn start_tls_auth(dir: &std::path::Path, auth: bool) -> (MailServer, String) {
         let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
         ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
         ca_params.distinguished_name = rcgen::DistinguishedName::new();
@@ -111,12 +117,12 @@ impl MailServer {
             key_path: key_path.to_string_lossy().into_owned(),
         };
         (
-            Self::start_with("127.0.0.1:0".parse().unwrap(), ssl),
+            Self::start_with("127.0.0.1:0".parse().unwrap(), ssl, auth),
             ca.pem(),
         )
     }
 
-    fn start_with(addr: SocketAddr, ssl: SslConfig) -> MailServer {
+    fn start_with(addr: SocketAddr, ssl: SslConfig, auth: bool) -> MailServer {
         // mailin builds its TLS config with rustls' process-wide provider; the test binary
         // links two (mailin's default features pull aws-lc-rs), so pick ring explicitly.
         let _ = rustls::crypto::ring::default_provider().install_default();
@@ -133,6 +139,10 @@ impl MailServer {
             .with_ssl(ssl)
             .expect("ssl config")
             .with_tcp_listener(listener);
+        if auth {
+            // mailin's default handler answers 535 to every login.
+            server.with_auth(mailin_embedded::AuthMechanism::Plain);
+        }
         // Runs until the test process ends.
         std::thread::spawn(move || {
             let _ = server.serve();

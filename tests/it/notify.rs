@@ -647,3 +647,47 @@ async fn queued_mail_is_marked_failed_after_max_attempts_and_can_be_retried() {
         assert_eq!((it.status, it.attempts), (OutboxStatus::Pending, 0));
     });
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn test_email_reports_a_rejected_login() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (mail, ca_pem) = MailServer::start_tls_auth(tmp.path(), true);
+    let dir = DataDir::new();
+    let ca_file = tmp.path().join("ca.pem");
+    std::fs::write(&ca_file, &ca_pem).unwrap();
+    let (p, port, ca) = (
+        dir.path.clone(),
+        mail.addr.port().to_string(),
+        ca_file.to_string_lossy().into_owned(),
+    );
+    let o = tokio::task::spawn_blocking(move || {
+        let set = cli_with_input(
+            &p,
+            &[
+                "notify",
+                "smtp",
+                "--host",
+                "localhost",
+                "--port",
+                &port,
+                "--encryption",
+                "starttls",
+                "--username",
+                "pg",
+                "--password-stdin",
+                "--from",
+                "pg@example.com",
+                "--tls-ca",
+                &ca,
+            ],
+            Some("wrong-password\n"),
+        );
+        assert!(set.status.success(), "{}", stderr(&set));
+        cli(&p, &["send-test-email", "--to", "sec@example.com"])
+    })
+    .await
+    .unwrap();
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stdout(&o).contains("rejected the login"), "{}", stdout(&o));
+    assert!(mail.mails().is_empty());
+}
