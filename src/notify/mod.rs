@@ -53,8 +53,9 @@ pub fn parse_mailbox(addr: &str) -> Result<Mailbox, SendError> {
 /// A hint for the usual port/encryption mix-ups.
 fn port_hint(s: &SmtpSettings) -> String {
     match (s.encryption, s.port) {
-        (Encryption::Tls, 25 | 587) => format!(
-            " (port {} normally speaks STARTTLS: try --encryption starttls, or port 465 with tls)",
+        (Encryption::Tls, 465) => String::new(),
+        (Encryption::Tls, _) => format!(
+            " (with --encryption tls the server must speak TLS from the first byte, usually on port 465; port {} probably expects --encryption starttls)",
             s.port
         ),
         (Encryption::Starttls | Encryption::None, 465) => {
