@@ -573,7 +573,11 @@ fn test_email_reports_a_refused_recipient() {
     .success());
     let o = cli(p, &["send-test-email", "--to", "x@example.com"]);
     assert_eq!(o.status.code(), Some(1));
-    assert!(stdout(&o).contains("expects --encryption starttls"), "{}", stdout(&o));
+    assert!(
+        stdout(&o).contains("expects --encryption starttls"),
+        "{}",
+        stdout(&o)
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
