@@ -43,7 +43,7 @@ pub fn idempotency_key(tenant_id: Option<&str>, request_id: Option<&str>, body: 
 
 /// Hex form of a key, as kept in the audit record.
 pub fn key_hex(k: &[u8; 16]) -> String {
-    k.iter().map(|b| format!("{b:02x}")).collect()
+    crate::store::audit::hex(k)
 }
 
 fn parse_key_hex(s: &str) -> Option<[u8; 16]> {

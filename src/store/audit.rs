@@ -169,11 +169,13 @@ fn damaged(seq: u64) -> StoreError {
     }
 }
 
-fn hex(bytes: &[u8]) -> String {
-    use std::fmt::Write;
+/// Lower-case hex, as every hash and key is written (table lookup: this runs for each record).
+pub fn hex(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
     let mut s = String::with_capacity(bytes.len() * 2);
     for b in bytes {
-        let _ = write!(s, "{b:02x}");
+        s.push(DIGITS[usize::from(b >> 4)] as char);
+        s.push(DIGITS[usize::from(b & 0x0f)] as char);
     }
     s
 }
