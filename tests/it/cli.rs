@@ -256,3 +256,16 @@ fn serve_prints_endpoint_and_missing_setup() {
     assert!(out.contains("department directory is empty"), "{out}");
     assert!(status.success(), "exit after SIGTERM: {status:?}");
 }
+
+#[cfg(unix)]
+#[test]
+fn data_dir_is_private() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = DataDir::new();
+    assert!(cli(&dir.path, &["departments", "list"]).status.success());
+    let mode = std::fs::metadata(&dir.path).unwrap().permissions().mode() & 0o777;
+    assert_eq!(
+        mode, 0o700,
+        "the data dir holds the SMTP password and credential hashes"
+    );
+}
