@@ -27,6 +27,8 @@ pub struct App {
     inflight: SingleFlight<[u8; 16], ActionResponse>,
     /// Sends the security-team e-mail (pooled SMTP connections).
     pub notifier: Arc<Notifier>,
+    /// Logged-in administrators.
+    pub sessions: crate::admin::Sessions,
 }
 
 impl App {
@@ -43,6 +45,7 @@ impl App {
             idempotency,
             inflight: SingleFlight::default(),
             notifier: Arc::new(Notifier::default()),
+            sessions: crate::admin::Sessions::default(),
         }
     }
 

@@ -52,11 +52,23 @@ pub enum Command {
     /// Security-team e-mail settings.
     #[command(subcommand)]
     Notify(NotifyCmd),
+    /// Admin UI access.
+    #[command(subcommand)]
+    Admin(AdminCmd),
     /// Send a test e-mail with the configured SMTP settings and report what failed.
     SendTestEmail {
         /// Recipient (default: the configured recipients).
         #[arg(long)]
         to: Option<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AdminCmd {
+    /// Set the admin password, read from standard input.
+    SetPassword {
+        #[arg(long, required = true)]
+        password_stdin: bool,
     },
 }
 
@@ -417,6 +429,19 @@ pub fn run_admin(store: &Store, cmd: Command, out: &mut dyn Write) -> Result<Exi
             }
         }
         Command::Notify(cmd) => notify_command(store, cmd, out),
+        Command::Admin(AdminCmd::SetPassword { .. }) => {
+            let mut p = String::new();
+            std::io::stdin()
+                .read_line(&mut p)
+                .map_err(io_err("cannot read the password"))?;
+            let p = p.trim_end_matches(['\r', '\n']);
+            crate::admin::validate_password(p)
+                .map_err(|e| CliError::Input(format!("the password {e}")))?;
+            let hash = crate::auth::secret::hash(p).map_err(CredentialError::from)?;
+            store.set_admin_password_hash("cli", &hash)?;
+            w(out, "Admin password set.\n".into())?;
+            Ok(ExitCode::SUCCESS)
+        }
         Command::SendTestEmail { to } => send_test_email(store, to, out),
         Command::Audit(AuditCmd::Export) => {
             store.export_audit(out)?;

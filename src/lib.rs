@@ -4,6 +4,7 @@
 //! (`http`). `run` starts a server on a listener the caller bound.
 
 pub mod action;
+pub mod admin;
 pub mod auth;
 pub mod cli;
 pub mod contract;

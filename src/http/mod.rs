@@ -160,20 +160,30 @@ pub fn routes(app: Arc<App>) -> warp::filters::BoxedFilter<(Response,)> {
         .and(warp::post())
         .and(authenticated(app.clone()))
         .and(limited_body())
-        .and(with_app(app))
+        .and(with_app(app.clone()))
         .then(
             |caller: Caller, body: bytes::Bytes, app: Arc<App>| async move {
                 json_reply(&app.handle(caller, body).await)
             },
         );
 
-    health.or(action).unify().recover(recover).unify().boxed()
+    health
+        .or(action)
+        .unify()
+        .or(crate::admin::routes(app.clone()))
+        .unify()
+        .recover(recover)
+        .unify()
+        .boxed()
 }
 
 /// Turns every rejection into a JSON answer in the contract's ERROR shape.
 async fn recover(r: Rejection) -> Result<Response, std::convert::Infallible> {
     if let Some(Answer(resp)) = r.find::<Answer>() {
         return Ok(json_reply(resp));
+    }
+    if let Some(resp) = crate::admin::recover(&r) {
+        return Ok(resp);
     }
     let (status, message) = if r.is_not_found() {
         (404, "Not found")

@@ -202,3 +202,30 @@ impl Store {
         Ok(after)
     }
 }
+
+const ADMIN_PASSWORD_KEY: &[u8] = b"admin_password";
+
+impl Store {
+    /// The admin password's argon2id hash, if one is set.
+    pub fn admin_password_hash(&self) -> Result<Option<String>> {
+        Ok(self
+            .settings_tree
+            .get(ADMIN_PASSWORD_KEY)?
+            .map(|v| String::from_utf8_lossy(&v).into_owned()))
+    }
+
+    /// Stores a new admin password hash; the audit chain records that it changed, not the hash.
+    pub fn set_admin_password_hash(&self, actor: &str, hash: &str) -> Result<()> {
+        let entry = AuditEntry::Admin(AdminEntry {
+            actor: actor.into(),
+            action: "admin.password".into(),
+            before: None,
+            after: None,
+        });
+        self.transact_with_audit(&self.settings_tree, &entry, |t| {
+            t.insert(ADMIN_PASSWORD_KEY, hash.as_bytes())?;
+            Ok(())
+        })?;
+        Ok(())
+    }
+}

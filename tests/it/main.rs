@@ -2,6 +2,7 @@
 //! server in-process on 127.0.0.1:0 with a temporary data dir and talks HTTP to it.
 
 mod action;
+mod admin;
 mod auth;
 mod cli;
 mod durability;
