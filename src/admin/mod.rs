@@ -178,6 +178,38 @@ struct OrgQuery {
     org: Option<String>,
 }
 
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Import {
+    /// CSV text: one name a line, header optional.
+    csv: String,
+    #[serde(default)]
+    org: Option<String>,
+    #[serde(default)]
+    replace: bool,
+    /// `false`: only say what would change (the preview); `true`: apply it.
+    #[serde(default)]
+    apply: bool,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewCredentialReq {
+    #[serde(rename = "type")]
+    kind: String,
+    #[serde(default)]
+    username: Option<String>,
+    #[serde(default)]
+    header: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct AuditQuery {
+    /// Records older than this sequence number (paging backwards).
+    before: Option<u64>,
+    limit: Option<usize>,
+}
+
 fn body<T: serde::de::DeserializeOwned + Send>(
 ) -> impl Filter<Extract = (T,), Error = Rejection> + Clone {
     warp::body::content_length_limit(MAX_ADMIN_BODY)
@@ -240,6 +272,11 @@ async fn login(
     Ok(r)
 }
 
+/// Who made a change, for the audit chain.
+fn actor(s: &Session) -> String {
+    format!("admin session {}", s.short_id())
+}
+
 /// The admin API routes.
 pub fn routes(app: Arc<App>) -> warp::filters::BoxedFilter<(Response,)> {
     let api = warp::path("admin").and(warp::path("api"));
@@ -294,7 +331,7 @@ pub fn routes(app: Arc<App>) -> warp::filters::BoxedFilter<(Response,)> {
         .and(warp::post())
         .and(session(app.clone()))
         .and(body::<DepartmentsChange>())
-        .and(with_app(app))
+        .and(with_app(app.clone()))
         .and_then(
             |s: Session, req: DepartmentsChange, app: Arc<App>| async move {
                 let org = validate_org(req.org.as_deref())
@@ -321,6 +358,179 @@ pub fn routes(app: Arc<App>) -> warp::filters::BoxedFilter<(Response,)> {
                 ))
             },
         );
+    let remove = api
+        .and(warp::path("departments"))
+        .and(warp::path("remove"))
+        .and(warp::path::end())
+        .and(warp::post())
+        .and(session(app.clone()))
+        .and(body::<DepartmentsChange>())
+        .and(with_app(app.clone()))
+        .and_then(
+            |s: Session, req: DepartmentsChange, app: Arc<App>| async move {
+                let org = validate_org(req.org.as_deref())
+                    .map_err(|e| api_error(StatusCode::BAD_REQUEST, e.to_string(), Some("org")))?;
+                let names: Vec<&str> = req.names.iter().map(String::as_str).collect();
+                let n = app
+                    .store
+                    .remove_departments(&actor(&s), org, &names)
+                    .map_err(|e| match e {
+                        StoreError::NotFound(m) | StoreError::Invalid(m) => {
+                            api_error(StatusCode::BAD_REQUEST, m, Some("names"))
+                        }
+                        other => store_error(other),
+                    })?;
+                app.commit.durable().await.map_err(store_error)?;
+                Ok::<_, Rejection>(json(StatusCode::OK, &serde_json::json!({ "removed": n })))
+            },
+        );
+    let import = api
+        .and(warp::path("departments"))
+        .and(warp::path("import"))
+        .and(warp::path::end())
+        .and(warp::post())
+        .and(session(app.clone()))
+        .and(body::<Import>())
+        .and(with_app(app.clone()))
+        .and_then(|s: Session, req: Import, app: Arc<App>| async move {
+            let org = validate_org(req.org.as_deref())
+                .map_err(|e| api_error(StatusCode::BAD_REQUEST, e.to_string(), Some("org")))?;
+            let names = crate::cli::parse_department_csv(&req.csv)
+                .map_err(|e| api_error(StatusCode::BAD_REQUEST, e.to_string(), Some("csv")))?;
+            let plan = app
+                .store
+                .plan_import(org, &names, req.replace)
+                .map_err(store_error)?;
+            if req.apply {
+                app.store
+                    .apply_departments(&actor(&s), "departments.import", org, &plan)
+                    .map_err(store_error)?;
+                app.commit.durable().await.map_err(store_error)?;
+            }
+            Ok::<_, Rejection>(json(
+                StatusCode::OK,
+                &serde_json::json!({ "applied": req.apply, "plan": plan }),
+            ))
+        });
+    let creds = api
+        .and(warp::path("credentials"))
+        .and(warp::path::end())
+        .and(warp::get())
+        .and(session(app.clone()))
+        .and(with_app(app.clone()))
+        .map(|_s: Session, app: Arc<App>| {
+            let list: Vec<serde_json::Value> = app
+                .store
+                .credentials()
+                .iter()
+                .map(|c| {
+                    serde_json::json!({
+                        "id": c.id, "kind": c.kind, "created": c.created, "last_used": c.last_used,
+                    })
+                })
+                .collect();
+            json(StatusCode::OK, &serde_json::json!({ "credentials": list }))
+        });
+    let create = api
+        .and(warp::path("credentials"))
+        .and(warp::path::end())
+        .and(warp::post())
+        .and(session(app.clone()))
+        .and(body::<NewCredentialReq>())
+        .and(with_app(app.clone()))
+        .and_then(
+            |s: Session, req: NewCredentialReq, app: Arc<App>| async move {
+                use crate::auth::{create_credential, CredentialError, NewCredential};
+                let spec = match req.kind.as_str() {
+                    "basic" | "BASIC" => NewCredential::Basic {
+                        username: req.username.unwrap_or_else(|| "profilegate".into()),
+                    },
+                    "bearer" | "BEARER" => NewCredential::Bearer,
+                    "api-key" | "API_KEY" => NewCredential::ApiKey {
+                        header: req.header.unwrap_or_else(|| "x-api-key".into()),
+                    },
+                    other => {
+                        return Err(api_error(
+                            StatusCode::BAD_REQUEST,
+                            format!("unknown type {other:?}: basic, bearer or api-key"),
+                            Some("type"),
+                        ))
+                    }
+                };
+                let field = match spec {
+                    NewCredential::Basic { .. } => "username",
+                    NewCredential::ApiKey { .. } => "header",
+                    NewCredential::Bearer => "type",
+                };
+                let store = app.store.clone();
+                let who = actor(&s);
+                // argon2 hashing is slow: keep it off the runtime threads.
+                let created =
+                    tokio::task::spawn_blocking(move || create_credential(&store, &who, &spec))
+                        .await
+                        .map_err(|e| {
+                            api_error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string(), None)
+                        })?
+                        .map_err(|e| match e {
+                            CredentialError::Invalid(m) => {
+                                api_error(StatusCode::BAD_REQUEST, m, Some(field))
+                            }
+                            CredentialError::Store(StoreError::Invalid(m)) => {
+                                api_error(StatusCode::CONFLICT, m, Some("type"))
+                            }
+                            other => api_error(
+                                StatusCode::INTERNAL_SERVER_ERROR,
+                                other.to_string(),
+                                None,
+                            ),
+                        })?;
+                app.commit.durable().await.map_err(store_error)?;
+                let mut props = created.wso2_properties();
+                props.insert("id".into(), created.record.id.clone().into());
+                props.insert("type".into(), created.record.kind.wso2_name().into());
+                Ok::<_, Rejection>(json(StatusCode::OK, &serde_json::Value::Object(props)))
+            },
+        );
+    let revoke = api
+        .and(warp::path("credentials"))
+        .and(warp::path::param::<String>())
+        .and(warp::path::end())
+        .and(warp::delete())
+        .and(session(app.clone()))
+        .and(with_app(app.clone()))
+        .and_then(|id: String, s: Session, app: Arc<App>| async move {
+            app.store
+                .revoke_credential(&actor(&s), &id)
+                .map_err(store_error)?;
+            app.commit.durable().await.map_err(store_error)?;
+            Ok::<_, Rejection>(json(StatusCode::OK, &serde_json::json!({ "revoked": id })))
+        });
+    let audit = api
+        .and(warp::path("audit"))
+        .and(warp::path::end())
+        .and(warp::get())
+        .and(session(app.clone()))
+        .and(warp::query::<AuditQuery>())
+        .and(with_app(app))
+        .and_then(|_s: Session, q: AuditQuery, app: Arc<App>| async move {
+            let limit = q.limit.unwrap_or(50).clamp(1, 500);
+            let before = q.before.unwrap_or(u64::MAX);
+            let mut records = Vec::with_capacity(limit);
+            for rec in app.store.audit_iter_rev() {
+                let rec = rec.map_err(store_error)?;
+                if rec.seq >= before {
+                    continue;
+                }
+                records.push(rec);
+                if records.len() == limit {
+                    break;
+                }
+            }
+            Ok::<_, Rejection>(json(
+                StatusCode::OK,
+                &serde_json::json!({ "records": records }),
+            ))
+        });
     login
         .or(logout)
         .unify()
@@ -329,6 +539,18 @@ pub fn routes(app: Arc<App>) -> warp::filters::BoxedFilter<(Response,)> {
         .or(list)
         .unify()
         .or(add)
+        .unify()
+        .or(remove)
+        .unify()
+        .or(import)
+        .unify()
+        .or(creds)
+        .unify()
+        .or(create)
+        .unify()
+        .or(revoke)
+        .unify()
+        .or(audit)
         .unify()
         .boxed()
 }

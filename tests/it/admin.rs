@@ -215,3 +215,195 @@ async fn logins_are_throttled() {
     );
     srv.stop().await;
 }
+
+/// A logged-in admin's requests.
+struct Admin {
+    url: String,
+    cookie: String,
+    csrf: String,
+}
+
+impl Admin {
+    async fn new(url: &str) -> Admin {
+        let (cookie, csrf) = login(url).await;
+        Admin {
+            url: url.to_string(),
+            cookie,
+            csrf,
+        }
+    }
+
+    async fn get(&self, path: &str) -> (u16, Value) {
+        let r = client()
+            .get(format!("{}{path}", self.url))
+            .header("cookie", &self.cookie)
+            .send()
+            .await
+            .unwrap();
+        (r.status().as_u16(), r.json().await.unwrap_or(Value::Null))
+    }
+
+    async fn send(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> (u16, Value) {
+        let mut rb = client()
+            .request(method, format!("{}{path}", self.url))
+            .header("cookie", &self.cookie)
+            .header("x-csrf-token", &self.csrf);
+        if let Some(b) = body {
+            rb = rb.json(&b);
+        }
+        let r = rb.send().await.unwrap();
+        (r.status().as_u16(), r.json().await.unwrap_or(Value::Null))
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn departments_import_preview_and_remove() {
+    let dir = DataDir::new();
+    let cred = dir.standard();
+    set_password(&dir);
+    let srv = Server::start(&dir.path).await;
+    let a = Admin::new(&srv.url).await;
+    let post_m = reqwest::Method::POST;
+
+    // Preview: nothing changes.
+    let (st, v) = a
+        .send(
+            post_m.clone(),
+            "/admin/api/departments/import",
+            Some(json!({"csv": "name\nHR\nSales\n", "replace": true})),
+        )
+        .await;
+    assert_eq!(st, 200);
+    assert_eq!(v["applied"], false);
+    assert_eq!(v["plan"]["added"], json!(["Sales"]));
+    assert_eq!(v["plan"]["removed"], json!(["Engineering", "R&D, Europe"]));
+    assert_eq!(
+        a.get("/admin/api/departments").await.1["names"],
+        json!(["Engineering", "HR", "R&D, Europe"])
+    );
+    // A bad line: 400 on the csv field, nothing applied.
+    let (st, v) = a
+        .send(
+            post_m.clone(),
+            "/admin/api/departments/import",
+            Some(json!({"csv": "A\nB,C\n", "apply": true})),
+        )
+        .await;
+    assert_eq!((st, v["field"].as_str()), (400, Some("csv")), "{v}");
+    // Apply.
+    let (st, _) = a
+        .send(
+            post_m.clone(),
+            "/admin/api/departments/import",
+            Some(json!({"csv": "HR\nSales\n", "replace": true, "apply": true})),
+        )
+        .await;
+    assert_eq!(st, 200);
+    assert_eq!(
+        a.get("/admin/api/departments").await.1["names"],
+        json!(["HR", "Sales"])
+    );
+    // The running server decides with the new directory at once.
+    let r = post(
+        &srv.action_url(),
+        &Auth::of(&cred),
+        profile_event(Some("imp-1"), dept(json!("Sales"))).to_string(),
+    )
+    .await;
+    assert_eq!(r.json["actionStatus"], "SUCCESS");
+    // Removing an unknown name changes nothing and says which.
+    let (st, v) = a
+        .send(
+            post_m.clone(),
+            "/admin/api/departments/remove",
+            Some(json!({"names": ["HR", "Nope"]})),
+        )
+        .await;
+    assert_eq!((st, v["field"].as_str()), (400, Some("names")));
+    assert!(v["error"].as_str().unwrap().contains("Nope"));
+    let (st, v) = a
+        .send(
+            post_m,
+            "/admin/api/departments/remove",
+            Some(json!({"names": ["HR"]})),
+        )
+        .await;
+    assert_eq!((st, v["removed"].as_u64()), (200, Some(1)));
+    srv.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn credentials_over_the_api_and_the_audit_log() {
+    let dir = DataDir::new();
+    dir.with_store(|s| s.add_departments("test", None, &["HR"]).unwrap());
+    set_password(&dir);
+    let srv = Server::start(&dir.path).await;
+    let a = Admin::new(&srv.url).await;
+
+    let (st, v) = a
+        .send(
+            reqwest::Method::POST,
+            "/admin/api/credentials",
+            Some(json!({"type": "api-key", "header": "bad_header"})),
+        )
+        .await;
+    assert_eq!((st, v["field"].as_str()), (400, Some("header")), "{v}");
+    let (st, created) = a
+        .send(
+            reqwest::Method::POST,
+            "/admin/api/credentials",
+            Some(json!({"type": "basic", "username": "wso2"})),
+        )
+        .await;
+    assert_eq!(st, 200, "{created}");
+    assert_eq!(created["type"], "BASIC");
+    let (user, pass) = (
+        created["username"].as_str().unwrap().to_string(),
+        created["password"].as_str().unwrap().to_string(),
+    );
+
+    // The running server accepts the new credential at once; the list never shows the secret.
+    let body = profile_event(Some("api-1"), dept(json!("HR"))).to_string();
+    let r = post(
+        &format!("{}/actions/pre-update-profile", srv.url),
+        &Auth::Basic(user.clone(), pass.clone()),
+        body.clone(),
+    )
+    .await;
+    assert_eq!(r.json["actionStatus"], "SUCCESS");
+    let (_, list) = a.get("/admin/api/credentials").await;
+    assert_eq!(list["credentials"].as_array().unwrap().len(), 1);
+    assert!(!list.to_string().contains(&pass));
+
+    // Revoked: refused at once.
+    let id = created["id"].as_str().unwrap();
+    let (st, _) = a
+        .send(
+            reqwest::Method::DELETE,
+            &format!("/admin/api/credentials/{id}"),
+            None,
+        )
+        .await;
+    assert_eq!(st, 200);
+    let r = post(
+        &format!("{}/actions/pre-update-profile", srv.url),
+        &Auth::Basic(user, pass),
+        profile_event(Some("api-2"), dept(json!("HR"))).to_string(),
+    )
+    .await;
+    assert_eq!(r.status, 401);
+
+    // The audit log, newest first, paged.
+    let (st, v) = a.get("/admin/api/audit?limit=2").await;
+    assert_eq!(st, 200);
+    let recs = v["records"].as_array().unwrap();
+    assert_eq!(recs.len(), 2);
+    assert_eq!(recs[0]["action"], "credentials.revoke");
+    assert_eq!(recs[1]["kind"], "decision");
+    let older = recs[1]["seq"].as_u64().unwrap();
+    let (_, v) = a
+        .get(&format!("/admin/api/audit?before={older}&limit=1"))
+        .await;
+    assert_eq!(v["records"][0]["action"], "credentials.create");
+    srv.stop().await;
+}
