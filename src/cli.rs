@@ -1,7 +1,6 @@
 //! The command line: `serve` and the commands that manage the data dir before the admin UI
 //! exists. `main.rs` only parses and dispatches here.
 
-use std::collections::BTreeSet;
 use std::io::{Read, Write};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -11,7 +10,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::auth::{create_credential, CredentialError, NewCredential};
 use crate::policy::MatchMode;
-use crate::store::departments::{normalize_all, validate_org};
+use crate::store::departments::{parse_department_csv, validate_org};
 use crate::store::{
     CredentialKind, DeliveryMode, Encryption, EndpointAuth, SmtpSettings, Store, StoreError,
 };
@@ -482,7 +481,7 @@ fn departments(
         DepartmentsCmd::Import { file, org, replace } => {
             let org = validate_org(org.as_deref())?;
             let text = read_input(&file)?;
-            let names = parse_department_csv(&text)?;
+            let names = parse_department_csv(&text).map_err(|e| CliError::Input(e.to_string()))?;
             let plan = store.plan_import(org, &names, replace)?;
             store.apply_departments("cli", "departments.import", org, &plan)?;
             w(
@@ -805,53 +804,6 @@ fn read_input(file: &Path) -> Result<String, CliError> {
             .map_err(io_err(format!("cannot read {}", file.display())))?;
     }
     Ok(text)
-}
-
-/// Parses a department CSV: one name a line (quoted if it has a comma), an optional header
-/// `name` or `department`, blank lines ignored. Any bad line fails the whole file, naming it.
-pub fn parse_department_csv(text: &str) -> Result<BTreeSet<String>, CliError> {
-    let mut rdr = csv::ReaderBuilder::new()
-        .has_headers(false)
-        .flexible(true)
-        .trim(csv::Trim::All)
-        .from_reader(text.as_bytes());
-    let mut names = Vec::new();
-    for (i, rec) in rdr.records().enumerate() {
-        let rec =
-            rec.map_err(|e| CliError::Input(format!("line {}: not valid CSV: {e}", i + 1)))?;
-        let line = rec.position().map_or(i as u64 + 1, |p| p.line());
-        let fields: Vec<&str> = rec.iter().collect();
-        if fields.iter().all(|f| f.is_empty()) {
-            continue;
-        }
-        if fields.len() != 1 {
-            return Err(CliError::Input(format!(
-                "line {line}: {} columns; expected one department name a line (quote names that contain a comma)",
-                fields.len()
-            )));
-        }
-        if names.is_empty()
-            && i == 0
-            && ["name", "department", "departments"]
-                .iter()
-                .any(|h| fields[0].eq_ignore_ascii_case(h))
-        {
-            continue;
-        }
-        names.push((line, fields[0].to_string()));
-    }
-    if names.is_empty() {
-        return Err(CliError::Input(
-            "the file holds no department names; nothing was changed".into(),
-        ));
-    }
-    let mut set = BTreeSet::new();
-    for (line, n) in names {
-        let one = normalize_all([n.as_str()])
-            .map_err(|e| CliError::Input(format!("line {line}: {e}; nothing was changed")))?;
-        set.extend(one);
-    }
-    Ok(set)
 }
 
 /// What a new user still has to do, printed at start-up.

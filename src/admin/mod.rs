@@ -395,7 +395,7 @@ pub fn routes(app: Arc<App>) -> warp::filters::BoxedFilter<(Response,)> {
         .and_then(|s: Session, req: Import, app: Arc<App>| async move {
             let org = validate_org(req.org.as_deref())
                 .map_err(|e| api_error(StatusCode::BAD_REQUEST, e.to_string(), Some("org")))?;
-            let names = crate::cli::parse_department_csv(&req.csv)
+            let names = crate::store::departments::parse_department_csv(&req.csv)
                 .map_err(|e| api_error(StatusCode::BAD_REQUEST, e.to_string(), Some("csv")))?;
             let plan = app
                 .store

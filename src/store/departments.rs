@@ -59,6 +59,53 @@ fn org_label(org: Option<&str>) -> serde_json::Value {
     org.map_or(serde_json::Value::Null, |o| o.into())
 }
 
+/// Parses a department CSV: one name a line (quoted if it has a comma), an optional header
+/// `name` or `department`, blank lines ignored. Any bad line fails the whole file, naming it.
+pub fn parse_department_csv(text: &str) -> Result<BTreeSet<String>> {
+    let mut rdr = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .trim(csv::Trim::All)
+        .from_reader(text.as_bytes());
+    let mut names = Vec::new();
+    for (i, rec) in rdr.records().enumerate() {
+        let rec =
+            rec.map_err(|e| StoreError::Invalid(format!("line {}: not valid CSV: {e}", i + 1)))?;
+        let line = rec.position().map_or(i as u64 + 1, |p| p.line());
+        let fields: Vec<&str> = rec.iter().collect();
+        if fields.iter().all(|f| f.is_empty()) {
+            continue;
+        }
+        if fields.len() != 1 {
+            return Err(StoreError::Invalid(format!(
+                "line {line}: {} columns; expected one department name a line (quote names that contain a comma)",
+                fields.len()
+            )));
+        }
+        if names.is_empty()
+            && i == 0
+            && ["name", "department", "departments"]
+                .iter()
+                .any(|h| fields[0].eq_ignore_ascii_case(h))
+        {
+            continue;
+        }
+        names.push((line, fields[0].to_string()));
+    }
+    if names.is_empty() {
+        return Err(StoreError::Invalid(
+            "the file holds no department names; nothing was changed".into(),
+        ));
+    }
+    let mut set = BTreeSet::new();
+    for (line, n) in names {
+        let one = normalize_all([n.as_str()])
+            .map_err(|e| StoreError::Invalid(format!("line {line}: {e}; nothing was changed")))?;
+        set.extend(one);
+    }
+    Ok(set)
+}
+
 impl Store {
     /// Rebuilds the directory snapshot from the tree.
     pub(super) fn reload_directory(&self) -> Result<()> {
