@@ -204,6 +204,18 @@ struct NewCredentialReq {
 }
 
 #[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PasswordChange {
+    current: String,
+    new: String,
+}
+
+/// The files under `static/`, embedded in release builds (debug builds read the folder).
+#[derive(rust_embed::RustEmbed)]
+#[folder = "static/"]
+struct Assets;
+
+#[derive(Deserialize)]
 struct AuditQuery {
     /// Records older than this sequence number (paging backwards).
     before: Option<u64>,
@@ -505,6 +517,75 @@ pub fn routes(app: Arc<App>) -> warp::filters::BoxedFilter<(Response,)> {
             app.commit.durable().await.map_err(store_error)?;
             Ok::<_, Rejection>(json(StatusCode::OK, &serde_json::json!({ "revoked": id })))
         });
+    let openapi = api
+        .and(warp::path("openapi.json"))
+        .and(warp::path::end())
+        .and(warp::get())
+        .and_then(|| async {
+            let file = Assets::get("openapi.json").ok_or_else(|| {
+                api_error(StatusCode::NOT_FOUND, "openapi.json is not embedded", None)
+            })?;
+            let mut r = warp::http::Response::new(file.data.into_owned()).into_response();
+            r.headers_mut().insert(
+                header::CONTENT_TYPE,
+                warp::http::HeaderValue::from_static("application/json"),
+            );
+            Ok::<_, Rejection>(r)
+        });
+    let password = api
+        .and(warp::path("password"))
+        .and(warp::path::end())
+        .and(warp::post())
+        .and(session(app.clone()))
+        .and(body::<PasswordChange>())
+        .and(with_app(app.clone()))
+        .and_then(
+            |s: Session, req: PasswordChange, app: Arc<App>| async move {
+                validate_password(&req.new).map_err(|e| {
+                    api_error(
+                        StatusCode::BAD_REQUEST,
+                        format!("the new password {e}"),
+                        Some("new"),
+                    )
+                })?;
+                let hash = app
+                    .store
+                    .admin_password_hash()
+                    .map_err(store_error)?
+                    .ok_or_else(|| {
+                        api_error(StatusCode::CONFLICT, "no admin password is set", None)
+                    })?;
+                let new = req.new.clone();
+                let (ok, new_hash) = tokio::task::spawn_blocking(move || {
+                    let ok = crate::auth::secret::verify(&req.current, &hash);
+                    (ok, ok.then(|| crate::auth::secret::hash(&new)))
+                })
+                .await
+                .map_err(|e| api_error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string(), None))?;
+                if !ok {
+                    return Err(api_error(
+                        StatusCode::BAD_REQUEST,
+                        "the current password is wrong",
+                        Some("current"),
+                    ));
+                }
+                let new_hash = new_hash
+                    .unwrap_or_else(|| Err(crate::auth::SecretError::Hash("not hashed".into())))
+                    .map_err(|e| {
+                        api_error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string(), None)
+                    })?;
+                app.store
+                    .set_admin_password_hash(&actor(&s), &new_hash)
+                    .map_err(store_error)?;
+                app.commit.durable().await.map_err(store_error)?;
+                // Everyone else logs in again with the new password.
+                app.sessions.retain_only(&s.id);
+                Ok::<_, Rejection>(json(
+                    StatusCode::OK,
+                    &serde_json::json!({ "changed": true }),
+                ))
+            },
+        );
     let audit = api
         .and(warp::path("audit"))
         .and(warp::path::end())
@@ -551,6 +632,10 @@ pub fn routes(app: Arc<App>) -> warp::filters::BoxedFilter<(Response,)> {
         .or(revoke)
         .unify()
         .or(audit)
+        .unify()
+        .or(openapi)
+        .unify()
+        .or(password)
         .unify()
         .boxed()
 }

@@ -87,6 +87,12 @@ impl Sessions {
         Some(s.clone())
     }
 
+    /// Ends every session but this one (after a password change).
+    pub fn retain_only(&self, id: &str) {
+        let k = key(id);
+        self.map.lock().retain(|key, _| *key == k);
+    }
+
     /// Ends a session.
     pub fn remove(&self, id: &str) {
         self.map.lock().remove(&key(id));

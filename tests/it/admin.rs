@@ -407,3 +407,89 @@ async fn credentials_over_the_api_and_the_audit_log() {
     assert_eq!(v["records"][0]["action"], "credentials.create");
     srv.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn openapi_describes_every_route() {
+    let dir = DataDir::new();
+    let srv = Server::start(&dir.path).await;
+    let r = client()
+        .get(format!("{}/admin/api/openapi.json", srv.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(r.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .contains("application/json"));
+    let doc: Value = r.json().await.unwrap();
+    assert_eq!(doc["openapi"], "3.0.3");
+    for path in [
+        "/admin/api/login",
+        "/admin/api/logout",
+        "/admin/api/session",
+        "/admin/api/password",
+        "/admin/api/departments",
+        "/admin/api/departments/remove",
+        "/admin/api/departments/import",
+        "/admin/api/credentials",
+        "/admin/api/credentials/{id}",
+        "/admin/api/audit",
+    ] {
+        assert!(doc["paths"].get(path).is_some(), "{path} is not described");
+    }
+    srv.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn password_change() {
+    let dir = DataDir::new();
+    set_password(&dir);
+    let srv = Server::start(&dir.path).await;
+    let a = Admin::new(&srv.url).await;
+    let other = Admin::new(&srv.url).await;
+    let m = reqwest::Method::POST;
+    let (st, v) = a
+        .send(
+            m.clone(),
+            "/admin/api/password",
+            Some(json!({"current": PASSWORD, "new": "short"})),
+        )
+        .await;
+    assert_eq!((st, v["field"].as_str()), (400, Some("new")));
+    let (st, v) = a
+        .send(
+            m.clone(),
+            "/admin/api/password",
+            Some(json!({"current": "not it at all", "new": "a much longer password"})),
+        )
+        .await;
+    assert_eq!((st, v["field"].as_str()), (400, Some("current")));
+    let (st, _) = a
+        .send(
+            m,
+            "/admin/api/password",
+            Some(json!({"current": PASSWORD, "new": "a much longer password"})),
+        )
+        .await;
+    assert_eq!(st, 200);
+    // This session goes on; the other one has to log in again, and only the new password works.
+    assert_eq!(a.get("/admin/api/session").await.0, 200);
+    assert_eq!(other.get("/admin/api/session").await.0, 401);
+    let login_url = format!("{}/admin/api/login", srv.url);
+    let r = client()
+        .post(&login_url)
+        .json(&json!({"password": PASSWORD}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+    let r = client()
+        .post(&login_url)
+        .json(&json!({"password": "a much longer password"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    srv.stop().await;
+}
