@@ -878,6 +878,17 @@ fn serve_command(data_dir: &Path, args: &ServeArgs) -> Result<ExitCode, CliError
     Ok(ExitCode::SUCCESS)
 }
 
+/// The next delivery of a signal whose handler was installed; never, if installing failed.
+#[cfg(unix)]
+async fn next_signal(s: Option<&mut tokio::signal::unix::Signal>) {
+    match s {
+        Some(s) => {
+            s.recv().await;
+        }
+        None => std::future::pending::<()>().await,
+    }
+}
+
 /// Resolves on ctrl-c or SIGTERM. The handlers are installed when this is called, not when
 /// the future is first polled, so a signal right after the start-up banner is not lost.
 fn shutdown_signal() -> impl std::future::Future<Output = ()> {
@@ -892,22 +903,8 @@ fn shutdown_signal() -> impl std::future::Future<Output = ()> {
     async move {
         #[cfg(unix)]
         {
-            let term = async {
-                match term.as_mut() {
-                    Some(s) => {
-                        s.recv().await;
-                    }
-                    None => std::future::pending::<()>().await,
-                }
-            };
-            let int = async {
-                match int.as_mut() {
-                    Some(s) => {
-                        s.recv().await;
-                    }
-                    None => std::future::pending::<()>().await,
-                }
-            };
+            let term = next_signal(term.as_mut());
+            let int = next_signal(int.as_mut());
             tokio::select! {
                 () = term => {}
                 () = int => {}

@@ -284,6 +284,26 @@ async fn login(
     Ok(r)
 }
 
+/// A POST with a session (and CSRF check) and a JSON body, handing on the app too.
+fn post_json<T: serde::de::DeserializeOwned + Send>(
+    app: Arc<App>,
+) -> impl Filter<Extract = (Session, T, Arc<App>), Error = Rejection> + Clone {
+    warp::post()
+        .and(session(app.clone()))
+        .and(body::<T>())
+        .and(with_app(app))
+}
+
+/// An organization id from a form, its error shown next to the `org` field.
+fn org_field(org: Option<&str>) -> Result<Option<&str>, Rejection> {
+    validate_org(org).map_err(|e| api_error(StatusCode::BAD_REQUEST, e.to_string(), Some("org")))
+}
+
+/// Waits until an admin change (and its audit record) is on disk.
+async fn durable(app: &App) -> Result<(), Rejection> {
+    app.commit.durable().await.map_err(store_error)
+}
+
 /// Who made a change, for the audit chain.
 fn actor(s: &Session) -> String {
     format!("admin session {}", s.short_id())
@@ -340,14 +360,10 @@ pub fn routes(app: Arc<App>) -> warp::filters::BoxedFilter<(Response,)> {
     let add = api
         .and(warp::path("departments"))
         .and(warp::path::end())
-        .and(warp::post())
-        .and(session(app.clone()))
-        .and(body::<DepartmentsChange>())
-        .and(with_app(app.clone()))
+        .and(post_json::<DepartmentsChange>(app.clone()))
         .and_then(
             |s: Session, req: DepartmentsChange, app: Arc<App>| async move {
-                let org = validate_org(req.org.as_deref())
-                    .map_err(|e| api_error(StatusCode::BAD_REQUEST, e.to_string(), Some("org")))?;
+                let org = org_field(req.org.as_deref())?;
                 let names = normalize_all(req.names.iter().map(String::as_str)).map_err(|e| {
                     api_error(StatusCode::BAD_REQUEST, e.to_string(), Some("names"))
                 })?;
@@ -356,14 +372,9 @@ pub fn routes(app: Arc<App>) -> warp::filters::BoxedFilter<(Response,)> {
                     .plan_import(org, &names, false)
                     .map_err(store_error)?;
                 app.store
-                    .apply_departments(
-                        &format!("admin session {}", s.short_id()),
-                        "departments.add",
-                        org,
-                        &plan,
-                    )
+                    .apply_departments(&actor(&s), "departments.add", org, &plan)
                     .map_err(store_error)?;
-                app.commit.durable().await.map_err(store_error)?;
+                durable(&app).await?;
                 Ok::<_, Rejection>(json(
                     StatusCode::OK,
                     &serde_json::json!({ "added": plan.added }),
@@ -374,14 +385,10 @@ pub fn routes(app: Arc<App>) -> warp::filters::BoxedFilter<(Response,)> {
         .and(warp::path("departments"))
         .and(warp::path("remove"))
         .and(warp::path::end())
-        .and(warp::post())
-        .and(session(app.clone()))
-        .and(body::<DepartmentsChange>())
-        .and(with_app(app.clone()))
+        .and(post_json::<DepartmentsChange>(app.clone()))
         .and_then(
             |s: Session, req: DepartmentsChange, app: Arc<App>| async move {
-                let org = validate_org(req.org.as_deref())
-                    .map_err(|e| api_error(StatusCode::BAD_REQUEST, e.to_string(), Some("org")))?;
+                let org = org_field(req.org.as_deref())?;
                 let names: Vec<&str> = req.names.iter().map(String::as_str).collect();
                 let n = app
                     .store
@@ -392,7 +399,7 @@ pub fn routes(app: Arc<App>) -> warp::filters::BoxedFilter<(Response,)> {
                         }
                         other => store_error(other),
                     })?;
-                app.commit.durable().await.map_err(store_error)?;
+                durable(&app).await?;
                 Ok::<_, Rejection>(json(StatusCode::OK, &serde_json::json!({ "removed": n })))
             },
         );
@@ -400,13 +407,9 @@ pub fn routes(app: Arc<App>) -> warp::filters::BoxedFilter<(Response,)> {
         .and(warp::path("departments"))
         .and(warp::path("import"))
         .and(warp::path::end())
-        .and(warp::post())
-        .and(session(app.clone()))
-        .and(body::<Import>())
-        .and(with_app(app.clone()))
+        .and(post_json::<Import>(app.clone()))
         .and_then(|s: Session, req: Import, app: Arc<App>| async move {
-            let org = validate_org(req.org.as_deref())
-                .map_err(|e| api_error(StatusCode::BAD_REQUEST, e.to_string(), Some("org")))?;
+            let org = org_field(req.org.as_deref())?;
             let names = crate::store::departments::parse_department_csv(&req.csv)
                 .map_err(|e| api_error(StatusCode::BAD_REQUEST, e.to_string(), Some("csv")))?;
             let plan = app
@@ -417,7 +420,7 @@ pub fn routes(app: Arc<App>) -> warp::filters::BoxedFilter<(Response,)> {
                 app.store
                     .apply_departments(&actor(&s), "departments.import", org, &plan)
                     .map_err(store_error)?;
-                app.commit.durable().await.map_err(store_error)?;
+                durable(&app).await?;
             }
             Ok::<_, Rejection>(json(
                 StatusCode::OK,
@@ -446,10 +449,7 @@ pub fn routes(app: Arc<App>) -> warp::filters::BoxedFilter<(Response,)> {
     let create = api
         .and(warp::path("credentials"))
         .and(warp::path::end())
-        .and(warp::post())
-        .and(session(app.clone()))
-        .and(body::<NewCredentialReq>())
-        .and(with_app(app.clone()))
+        .and(post_json::<NewCredentialReq>(app.clone()))
         .and_then(
             |s: Session, req: NewCredentialReq, app: Arc<App>| async move {
                 use crate::auth::{create_credential, CredentialError, NewCredential};
@@ -496,7 +496,7 @@ pub fn routes(app: Arc<App>) -> warp::filters::BoxedFilter<(Response,)> {
                                 None,
                             ),
                         })?;
-                app.commit.durable().await.map_err(store_error)?;
+                durable(&app).await?;
                 let mut props = created.wso2_properties();
                 props.insert("id".into(), created.record.id.clone().into());
                 props.insert("type".into(), created.record.kind.wso2_name().into());
@@ -514,7 +514,7 @@ pub fn routes(app: Arc<App>) -> warp::filters::BoxedFilter<(Response,)> {
             app.store
                 .revoke_credential(&actor(&s), &id)
                 .map_err(store_error)?;
-            app.commit.durable().await.map_err(store_error)?;
+            durable(&app).await?;
             Ok::<_, Rejection>(json(StatusCode::OK, &serde_json::json!({ "revoked": id })))
         });
     let openapi = api
@@ -535,10 +535,7 @@ pub fn routes(app: Arc<App>) -> warp::filters::BoxedFilter<(Response,)> {
     let password = api
         .and(warp::path("password"))
         .and(warp::path::end())
-        .and(warp::post())
-        .and(session(app.clone()))
-        .and(body::<PasswordChange>())
-        .and(with_app(app.clone()))
+        .and(post_json::<PasswordChange>(app.clone()))
         .and_then(
             |s: Session, req: PasswordChange, app: Arc<App>| async move {
                 validate_password(&req.new).map_err(|e| {
@@ -577,7 +574,7 @@ pub fn routes(app: Arc<App>) -> warp::filters::BoxedFilter<(Response,)> {
                 app.store
                     .set_admin_password_hash(&actor(&s), &new_hash)
                     .map_err(store_error)?;
-                app.commit.durable().await.map_err(store_error)?;
+                durable(&app).await?;
                 // Everyone else logs in again with the new password.
                 app.sessions.retain_only(&s.id);
                 Ok::<_, Rejection>(json(
