@@ -30,9 +30,18 @@ fn configure(dir: &DataDir, addr: SocketAddr, timeout_ms: u64) {
 
 /// `profilegate notify smtp ARGS...` on the data dir.
 fn set_smtp(p: &std::path::Path, args: &[&str]) -> std::process::Output {
+    set_smtp_with_input(p, args, None)
+}
+
+/// The same, with standard input (for `--password-stdin`).
+fn set_smtp_with_input(
+    p: &std::path::Path,
+    args: &[&str],
+    input: Option<&str>,
+) -> std::process::Output {
     let mut all = vec!["notify", "smtp"];
     all.extend_from_slice(args);
-    cli(p, &all)
+    cli_with_input(p, &all, input)
 }
 
 fn seed() -> String {
@@ -194,11 +203,9 @@ fn cli_settings_and_test_email() {
     let dir = DataDir::new();
     let p = &dir.path;
     let port = mail.addr.port().to_string();
-    let o = cli_with_input(
+    let o = set_smtp_with_input(
         p,
         &[
-            "notify",
-            "smtp",
             "--host",
             "127.0.0.1",
             "--port",
@@ -247,11 +254,9 @@ fn cli_settings_and_test_email() {
     assert!(!stdout(&cli(p, &["audit", "export"])).contains("hunter2"));
 
     // mailin offers no AUTH here, so drop the login for the test message.
-    let o = cli(
+    let o = set_smtp(
         p,
         &[
-            "notify",
-            "smtp",
             "--host",
             "127.0.0.1",
             "--port",
@@ -272,11 +277,9 @@ fn cli_settings_and_test_email() {
 
     // Failures are explained.
     let closed = closed_port().port().to_string();
-    cli(
+    set_smtp(
         p,
         &[
-            "notify",
-            "smtp",
             "--host",
             "127.0.0.1",
             "--port",
@@ -291,11 +294,9 @@ fn cli_settings_and_test_email() {
     assert_eq!(o.status.code(), Some(1));
     assert!(stdout(&o).contains("connection refused"), "{}", stdout(&o));
     let silent = silent_server().port().to_string();
-    cli(
+    set_smtp(
         p,
         &[
-            "notify",
-            "smtp",
             "--host",
             "127.0.0.1",
             "--port",
@@ -310,11 +311,9 @@ fn cli_settings_and_test_email() {
     );
     let o = cli(p, &["send-test-email", "--to", "x@example.com"]);
     assert!(stdout(&o).contains("timed out"), "{}", stdout(&o));
-    let o = cli(
+    let o = set_smtp(
         p,
         &[
-            "notify",
-            "smtp",
             "--host",
             "h",
             "--port",
@@ -503,11 +502,9 @@ async fn starttls_with_a_generated_certificate() {
         ca_file.to_string_lossy().into_owned(),
     );
     let o = tokio::task::spawn_blocking(move || {
-        let set = cli(
+        let set = set_smtp(
             &p,
             &[
-                "notify",
-                "smtp",
                 "--host",
                 "localhost",
                 "--port",
@@ -661,11 +658,9 @@ async fn test_email_reports_a_rejected_login() {
         ca_file.to_string_lossy().into_owned(),
     );
     let o = tokio::task::spawn_blocking(move || {
-        let set = cli_with_input(
+        let set = set_smtp_with_input(
             &p,
             &[
-                "notify",
-                "smtp",
                 "--host",
                 "localhost",
                 "--port",
