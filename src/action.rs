@@ -29,6 +29,12 @@ pub struct App {
     pub notifier: Arc<Notifier>,
     /// Logged-in administrators.
     pub sessions: crate::admin::Sessions,
+    /// The one-time setup link's token while no admin password is set (printed at start-up).
+    pub setup_token: parking_lot::Mutex<Option<String>>,
+    /// Whether this server speaks HTTPS (session cookies are then `Secure`).
+    pub tls: bool,
+    /// Wakes the outbox worker (after an operator's "retry now").
+    pub outbox_wake: Arc<tokio::sync::Notify>,
 }
 
 impl App {
@@ -46,6 +52,9 @@ impl App {
             inflight: SingleFlight::default(),
             notifier: Arc::new(Notifier::default()),
             sessions: crate::admin::Sessions::default(),
+            setup_token: parking_lot::Mutex::new(None),
+            tls: false,
+            outbox_wake: Arc::new(tokio::sync::Notify::new()),
         }
     }
 

@@ -547,25 +547,13 @@ fn notify_command(
             timeout_ms,
             tls_ca,
         } => {
-            crate::notify::parse_mailbox(&from).map_err(|e| CliError::Input(e.to_string()))?;
             let tls_ca_pem = match tls_ca {
                 None => None,
-                Some(path) => {
-                    let pem = std::fs::read_to_string(&path)
-                        .map_err(io_err(format!("cannot read {}", path.display())))?;
-                    crate::notify::parse_ca(&pem)
-                        .map_err(|e| CliError::Input(format!("{}: {e}", path.display())))?;
-                    Some(pem)
-                }
+                Some(path) => Some(
+                    std::fs::read_to_string(&path)
+                        .map_err(io_err(format!("cannot read {}", path.display())))?,
+                ),
             };
-            if !(100..=4000).contains(&timeout_ms) {
-                return Err(CliError::Input(
-                    "--timeout-ms must be between 100 and 4000: a blocking send must finish before the identity server's 5 s read timeout".into(),
-                ));
-            }
-            if host.trim().is_empty() || host.chars().any(|c| c.is_whitespace() || c.is_control()) {
-                return Err(CliError::Input(format!("{host:?} is not a host name")));
-            }
             let password = if password_stdin {
                 let mut p = String::new();
                 std::io::stdin()
@@ -595,6 +583,12 @@ fn notify_command(
                 timeout_ms,
                 tls_ca_pem,
             };
+            crate::notify::check_smtp(&smtp).map_err(|e| {
+                CliError::Input(match e.field {
+                    "tls_ca_pem" => format!("--tls-ca: {}", e.message),
+                    _ => e.message,
+                })
+            })?;
             let summary = format!(
                 "SMTP set: {}:{} ({:?}), from {}, timeout {} ms{}.\nCheck it with `profilegate send-test-email`.\n",
                 smtp.host,
@@ -604,7 +598,12 @@ fn notify_command(
                 smtp.timeout_ms,
                 smtp.username.as_ref().map(|u| format!(", login {u}")).unwrap_or_default()
             );
-            store.update_settings("cli", "notify.smtp", |s| s.notify.smtp = Some(smtp))?;
+            store.update_settings("cli", "notify.smtp", |s| {
+                if s.notify.smtp.as_ref() != Some(&smtp) {
+                    s.notify.smtp_tested = None;
+                }
+                s.notify.smtp = Some(smtp);
+            })?;
             w(out, summary)?;
         }
         NotifyCmd::Mode { mode } => {
@@ -644,7 +643,7 @@ fn notify_command(
         NotifyCmd::Outbox {
             cmd: OutboxCmd::Retry { id },
         } => {
-            let n = store.outbox_retry(id)?;
+            let n = store.outbox_retry("cli", id)?;
             store.flush()?;
             w(
                 out,
@@ -657,11 +656,7 @@ fn notify_command(
                 "notify.recipients",
                 cmd,
                 |s| &mut s.notify.recipients,
-                |a| {
-                    crate::notify::parse_mailbox(a)
-                        .map(|_| ())
-                        .map_err(|e| e.to_string())
-                },
+                crate::notify::check_recipient,
             )?;
             w(out, list_text(&list, "No recipients."))?;
         }
@@ -671,15 +666,7 @@ fn notify_command(
                 "notify.sensitive",
                 cmd,
                 |s| &mut s.notify.sensitive,
-                |u| {
-                    if u.contains("://") && !u.chars().any(char::is_whitespace) {
-                        Ok(())
-                    } else {
-                        Err(format!(
-                            "{u:?} is not a claim URI (e.g. http://wso2.org/claims/mobile)"
-                        ))
-                    }
-                },
+                crate::notify::check_claim_uri,
             )?;
             w(
                 out,
@@ -759,20 +746,19 @@ fn send_test_email(
         .enable_all()
         .build()
         .map_err(io_err("cannot start the runtime"))?;
-    let body = format!(
-        "This is a test message from profilegate {}, sent with `profilegate send-test-email`.\n\
-         If you can read it, the security team's e-mail settings work.\n",
-        env!("CARGO_PKG_VERSION")
-    );
+    let body = crate::notify::test_message_body("`profilegate send-test-email`");
     // The transport's connection pool must be dropped inside the runtime.
     let sent = rt.block_on(async {
         let notifier = crate::notify::Notifier::default();
         notifier
-            .send(&smtp, &recipients, "[profilegate] Test message", body)
+            .send(&smtp, &recipients, crate::notify::TEST_SUBJECT, body)
             .await
     });
     match sent {
         Ok(()) => {
+            store.update_settings("cli", "notify.test", |s| {
+                s.notify.smtp_tested = Some(crate::store::now_rfc3339());
+            })?;
             out.write_all(
                 format!(
                     "Test e-mail sent to {} via {}:{}.\n",
@@ -806,32 +792,6 @@ fn read_input(file: &Path) -> Result<String, CliError> {
     Ok(text)
 }
 
-/// What a new user still has to do, printed at start-up.
-pub fn setup_checklist(store: &Store) -> Vec<String> {
-    let mut todo = Vec::new();
-    let settings = store.settings();
-    match settings.endpoint_auth {
-        EndpointAuth::None => todo.push(
-            "WARNING: endpoint authentication is OFF (`profilegate endpoint auth none`): anyone who can reach the endpoint can call it. Turn it back on with `profilegate endpoint auth required`.".into(),
-        ),
-        EndpointAuth::Required if store.credentials().is_empty() => todo.push(
-            "No endpoint credential yet: every call is refused with 401. Stop the server and run `profilegate credentials create --type basic`, then enter the printed values in the WSO2 console.".into(),
-        ),
-        EndpointAuth::Required => {}
-    }
-    if settings.notify.configured().is_none() {
-        todo.push(
-            "Security-team e-mail is not set up: sensitive changes are allowed and audited but nobody is told. Set it with `profilegate notify smtp ...` and `profilegate notify recipients add ADDR`.".into(),
-        );
-    }
-    if store.directory().is_empty() {
-        todo.push(
-            "The department directory is empty: every department change is rejected. Stop the server and run `profilegate departments import FILE` or `profilegate departments add NAME...`.".into(),
-        );
-    }
-    todo
-}
-
 fn serve_command(data_dir: &Path, args: &ServeArgs) -> Result<ExitCode, CliError> {
     let listen = args
         .listen
@@ -860,7 +820,10 @@ fn serve_command(data_dir: &Path, args: &ServeArgs) -> Result<ExitCode, CliError
             crate::http::ACTION_PATH,
             data_dir.display()
         );
-        let todo = setup_checklist(&store);
+        let todo: Vec<String> = crate::checklist::checklist(&store, false)
+            .into_iter()
+            .filter_map(|c| c.todo)
+            .collect();
         if todo.is_empty() {
             msg.push_str("Setup complete.\n");
         } else {
@@ -869,10 +832,20 @@ fn serve_command(data_dir: &Path, args: &ServeArgs) -> Result<ExitCode, CliError
                 msg.push_str(&format!("  - {t}\n"));
             }
         }
+        msg.push_str(&format!("Admin UI: http://{addr}/admin/\n"));
+        let mut options = crate::Options::default();
+        if store.admin_password_hash()?.is_none() {
+            let token = crate::admin::session::new_token()
+                .map_err(|e| CliError::Input(format!("cannot make a setup link: {e}")))?;
+            msg.push_str(&format!(
+                "No admin password yet. Set it once with this link (valid until it is used or the server stops):\n  http://{addr}/admin/#setup={token}\n  (or stop the server and run `profilegate admin set-password --password-stdin`)\n"
+            ));
+            options.setup_token = Some(token);
+        }
         let shutdown = shutdown_signal();
         print!("{msg}");
         let _ = std::io::stdout().flush();
-        crate::run(store, listener, shutdown).await?;
+        crate::run_with(store, listener, shutdown, options).await?;
         Ok::<_, CliError>(())
     })?;
     Ok(ExitCode::SUCCESS)

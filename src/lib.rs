@@ -6,6 +6,7 @@
 pub mod action;
 pub mod admin;
 pub mod auth;
+pub mod checklist;
 pub mod cli;
 pub mod contract;
 pub mod http;
@@ -35,12 +36,29 @@ pub enum ServeError {
     Secret(#[from] auth::SecretError),
 }
 
+/// How a server starts, beyond its store and listener.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    /// The one-time setup link's token, when no admin password is set yet.
+    pub setup_token: Option<String>,
+}
+
 /// Runs the server on `listener` until `shutdown` resolves, then finishes open requests,
 /// flushes, and releases the data dir.
 pub async fn run(
     store: Store,
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send,
+) -> Result<(), ServeError> {
+    run_with(store, listener, shutdown, Options::default()).await
+}
+
+/// `run` with options.
+pub async fn run_with(
+    store: Store,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send,
+    options: Options,
 ) -> Result<(), ServeError> {
     let store = Arc::new(store);
     let addr = listener
@@ -68,12 +86,15 @@ pub async fn run(
                 source,
             },
         )?;
-    let app = Arc::new(App::new(
+    let mut app = App::new(
         store.clone(),
         commit,
         Authenticator::new(store.clone())?,
         idempotency,
-    ));
+    );
+    app.outbox_wake = outbox_wake.clone();
+    *app.setup_token.get_mut() = options.setup_token;
+    let app = Arc::new(app);
 
     let maintenance = tokio::spawn(maintenance(app.clone()));
     // Queued e-mails left from before a restart are delivered right away.

@@ -44,7 +44,8 @@ fn key(id: &str) -> [u8; 32] {
     Sha256::digest(id.as_bytes()).into()
 }
 
-fn token() -> Result<String, SecretError> {
+/// A random URL-safe token of 32 bytes (session ids, CSRF tokens, the setup link).
+pub fn new_token() -> Result<String, SecretError> {
     let mut b = [0u8; 32];
     random_bytes(&mut b)?;
     Ok(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b))
@@ -60,11 +61,11 @@ pub struct Sessions {
 impl Sessions {
     /// Starts a session; returns the cookie value and the session.
     pub fn create(&self) -> Result<(String, Session), SecretError> {
-        let id = token()?;
+        let id = new_token()?;
         let now = Instant::now();
         let s = Session {
             id: id.clone(),
-            csrf: token()?,
+            csrf: new_token()?,
             created: now,
             last_seen: now,
         };

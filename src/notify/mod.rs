@@ -50,6 +50,84 @@ pub fn parse_mailbox(addr: &str) -> Result<Mailbox, SendError> {
         .map_err(|e| SendError::Settings(format!("{addr:?} is not an e-mail address: {e}")))
 }
 
+/// A settings value an administrator gave that cannot be used, and the form field it belongs
+/// to (the CLI prints the message; the admin UI shows it next to the field).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct Invalid {
+    pub field: &'static str,
+    pub message: String,
+}
+
+fn invalid(field: &'static str, message: impl Into<String>) -> Invalid {
+    Invalid {
+        field,
+        message: message.into(),
+    }
+}
+
+/// Checks SMTP settings before they are stored, so a typo is refused when it is made rather
+/// than found when the first sensitive change cannot be reported. The CLI and the admin API
+/// both call this.
+pub fn check_smtp(s: &SmtpSettings) -> Result<(), Invalid> {
+    if s.host.trim().is_empty() || s.host.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(invalid("host", format!("{:?} is not a host name", s.host)));
+    }
+    if s.port == 0 {
+        return Err(invalid("port", "the port must be between 1 and 65535"));
+    }
+    parse_mailbox(&s.from).map_err(|e| invalid("from", e.to_string()))?;
+    if !(100..=4000).contains(&s.timeout_ms) {
+        return Err(invalid(
+            "timeout_ms",
+            "the timeout must be between 100 and 4000 ms: a blocking send must finish before the identity server's 5 s read timeout",
+        ));
+    }
+    if let Some(u) = &s.username {
+        if u.is_empty() || u.chars().any(char::is_control) {
+            return Err(invalid(
+                "username",
+                "the username must not be empty or contain control characters",
+            ));
+        }
+    }
+    if s.password.as_deref().is_some_and(str::is_empty) {
+        return Err(invalid("password", "the password must not be empty"));
+    }
+    if let Some(pem) = &s.tls_ca_pem {
+        parse_ca(pem).map_err(|e| invalid("tls_ca_pem", e.to_string()))?;
+    }
+    Ok(())
+}
+
+/// Checks a security-team recipient address.
+pub fn check_recipient(addr: &str) -> Result<(), String> {
+    parse_mailbox(addr).map(|_| ()).map_err(|e| e.to_string())
+}
+
+/// Checks a claim URI for the sensitive-claim list.
+pub fn check_claim_uri(u: &str) -> Result<(), String> {
+    if u.contains("://") && !u.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        Ok(())
+    } else {
+        Err(format!(
+            "{u:?} is not a claim URI (e.g. http://wso2.org/claims/mobile)"
+        ))
+    }
+}
+
+/// The body of the test message (CLI and admin UI).
+pub fn test_message_body(how: &str) -> String {
+    format!(
+        "This is a test message from profilegate {}, sent with {how}.\n\
+         If you can read it, the security team's e-mail settings work.\n",
+        env!("CARGO_PKG_VERSION")
+    )
+}
+
+/// The subject of the test message.
+pub const TEST_SUBJECT: &str = "[profilegate] Test message";
+
 /// A hint for the usual port/encryption mix-ups.
 fn port_hint(s: &SmtpSettings) -> String {
     match (s.encryption, s.port) {

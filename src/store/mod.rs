@@ -235,6 +235,27 @@ pub fn format_time(t: time::OffsetDateTime) -> String {
         .unwrap_or_else(|_| t.unix_timestamp().to_string())
 }
 
+/// Formats Unix milliseconds the way every stored timestamp is written.
+pub fn format_unix_ms(ms: u64) -> String {
+    let t = time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
+        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
+    format_time(t)
+}
+
+/// Parses a time an administrator typed: RFC 3339, or a date (`YYYY-MM-DD`, UTC) meaning its
+/// start, or with `end_of_day` the start of the next day (so "to 2026-11-26" includes that
+/// day). Returns it in the stored format, so stored timestamps compare as strings.
+pub fn parse_time_input(s: &str, end_of_day: bool) -> Option<String> {
+    let s = s.trim();
+    if let Ok(t) = time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339) {
+        return Some(format_time(t));
+    }
+    let date =
+        time::Date::parse(s, time::macros::format_description!("[year]-[month]-[day]")).ok()?;
+    let date = if end_of_day { date.next_day()? } else { date };
+    Some(format_time(date.midnight().assume_utc()))
+}
+
 /// Milliseconds since the Unix epoch.
 pub fn now_unix_ms() -> u64 {
     u64::try_from(time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000).unwrap_or(0)

@@ -99,9 +99,9 @@ impl Store {
         Ok(())
     }
 
-    /// Puts failed items (one, or all with `None`) back in the queue for an immediate attempt.
-    /// Returns how many.
-    pub fn outbox_retry(&self, id: Option<u64>) -> Result<usize> {
+    /// Puts failed items (one, or all with `None`) back in the queue for an immediate attempt,
+    /// and records who did so in the audit chain. Returns how many.
+    pub fn outbox_retry(&self, actor: &str, id: Option<u64>) -> Result<usize> {
         let mut n = 0;
         for (i, mut it) in self.outbox_items()? {
             if id.is_some_and(|want| want != i) || it.status != OutboxStatus::Failed {
@@ -118,6 +118,51 @@ impl Store {
                 "no failed outbox item {want}"
             )));
         }
+        self.append_audit(&super::AuditEntry::Admin(super::AdminEntry {
+            actor: actor.into(),
+            action: "outbox.retry".into(),
+            before: None,
+            after: Some(serde_json::json!({ "id": id, "items": n })),
+        }))?;
         Ok(n)
     }
+
+    /// Counts by status and the first `limit` items (oldest first), failed ones before
+    /// pending ones, for the admin's outbox view. One pass over the queue.
+    pub fn outbox_summary(&self, limit: usize) -> Result<OutboxSummary> {
+        let mut sum = OutboxSummary::default();
+        let mut pending = Vec::new();
+        for (id, it) in self.outbox_items()? {
+            match it.status {
+                OutboxStatus::Pending => {
+                    sum.pending += 1;
+                    if sum.oldest_pending.is_none() {
+                        sum.oldest_pending = Some(it.created.clone());
+                    }
+                    if pending.len() < limit {
+                        pending.push((id, it));
+                    }
+                }
+                OutboxStatus::Failed => {
+                    sum.failed += 1;
+                    if sum.items.len() < limit {
+                        sum.items.push((id, it));
+                    }
+                }
+            }
+        }
+        let room = limit.saturating_sub(sum.items.len());
+        sum.items.extend(pending.into_iter().take(room));
+        Ok(sum)
+    }
+}
+
+/// The state of the outbox at a glance.
+#[derive(Debug, Clone, Default)]
+pub struct OutboxSummary {
+    pub pending: usize,
+    pub failed: usize,
+    /// When the oldest waiting e-mail was queued.
+    pub oldest_pending: Option<String>,
+    pub items: Vec<(u64, OutboxItem)>,
 }

@@ -93,6 +93,9 @@ pub struct NotifySettings {
     pub mode: DeliveryMode,
     /// First retry delay of a queued e-mail; doubles per attempt, up to 10 minutes.
     pub retry_base_ms: u64,
+    /// When a test message last went out with the current SMTP settings (cleared when they
+    /// change), for the setup checklist.
+    pub smtp_tested: Option<String>,
 }
 
 /// The claims reported by default: e-mail, mobile and department, single- and multi-valued.
@@ -112,6 +115,7 @@ impl Default for NotifySettings {
             sensitive: DEFAULT_SENSITIVE.iter().map(|s| s.to_string()).collect(),
             mode: DeliveryMode::Blocking,
             retry_base_ms: 1000,
+            smtp_tested: None,
         }
     }
 }

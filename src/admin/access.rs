@@ -1,0 +1,261 @@
+//! Getting in and out: the one-time setup link, login, logout, the current session, and the
+//! admin password change.
+
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use serde::Deserialize;
+use subtle::ConstantTimeEq;
+use warp::http::{header, HeaderMap, StatusCode};
+use warp::reply::Response;
+use warp::{Filter, Rejection};
+
+use super::{
+    actor, api_error, api_path, bad, blocking, body, durable, get_with, internal, json, ok,
+    post_json, same_origin, session, store_error, with_app, Session, COOKIE,
+};
+use crate::action::App;
+use crate::http::PeerAddr;
+
+/// Shortest admin password accepted.
+pub const MIN_PASSWORD_LEN: usize = 12;
+
+/// Checks a new admin password; the reason is shown next to the field.
+pub fn validate_password(p: &str) -> Result<(), String> {
+    if p.chars().count() < MIN_PASSWORD_LEN {
+        return Err(format!("must be at least {MIN_PASSWORD_LEN} characters"));
+    }
+    if p.chars().any(char::is_control) {
+        return Err("must not contain control characters".into());
+    }
+    Ok(())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Login {
+    password: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Setup {
+    token: String,
+    password: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PasswordChange {
+    current: String,
+    new: String,
+}
+
+/// The session cookie; `Secure` when this server speaks HTTPS.
+fn cookie(app: &App, value: &str, clear: bool) -> String {
+    let mut c = format!("{COOKIE}={value}; HttpOnly; SameSite=Strict; Path=/admin");
+    if clear {
+        c.push_str("; Max-Age=0");
+    }
+    if app.tls {
+        c.push_str("; Secure");
+    }
+    c
+}
+
+/// Starts a session and answers with its cookie and CSRF token.
+fn start_session(app: &App) -> Result<Response, Rejection> {
+    let (id, s) = app
+        .sessions
+        .create()
+        .map_err(|e| internal("starting a session", e))?;
+    let mut r = json(StatusCode::OK, &serde_json::json!({ "csrf_token": s.csrf }));
+    if let Ok(v) = warp::http::HeaderValue::from_str(&cookie(app, &id, false)) {
+        r.headers_mut().insert(header::SET_COOKIE, v);
+    }
+    Ok(r)
+}
+
+/// Refuses an address that failed too often in the last minute.
+fn throttle(app: &App, ip: Option<IpAddr>, field: &'static str) -> Result<(), Rejection> {
+    if ip.is_some_and(|ip| app.sessions.login_throttled(ip)) {
+        return Err(api_error(
+            StatusCode::TOO_MANY_REQUESTS,
+            "too many failed attempts; wait a minute",
+            Some(field),
+        ));
+    }
+    Ok(())
+}
+
+async fn login(
+    app: Arc<App>,
+    peer: Option<PeerAddr>,
+    headers: HeaderMap,
+    req: Login,
+) -> Result<Response, Rejection> {
+    same_origin(&headers)?;
+    let ip: Option<IpAddr> = peer.map(|p| p.0.ip());
+    throttle(&app, ip, "password")?;
+    let Some(hash) = app.store.admin_password_hash().map_err(store_error)? else {
+        return Err(api_error(
+            StatusCode::CONFLICT,
+            "no admin password is set yet: open the setup link printed at start-up, or run `profilegate admin set-password --password-stdin`",
+            Some("password"),
+        ));
+    };
+    let ok = blocking("password check", move || {
+        crate::auth::secret::verify(&req.password, &hash)
+    })
+    .await?;
+    if !ok {
+        if let Some(ip) = ip {
+            app.sessions.note_login_failure(ip);
+        }
+        return Err(api_error(
+            StatusCode::UNAUTHORIZED,
+            "wrong password",
+            Some("password"),
+        ));
+    }
+    start_session(&app)
+}
+
+/// The first visit with the setup link sets the admin password and logs in.
+async fn setup(
+    app: Arc<App>,
+    peer: Option<PeerAddr>,
+    headers: HeaderMap,
+    req: Setup,
+) -> Result<Response, Rejection> {
+    same_origin(&headers)?;
+    let ip: Option<IpAddr> = peer.map(|p| p.0.ip());
+    throttle(&app, ip, "token")?;
+    if app
+        .store
+        .admin_password_hash()
+        .map_err(store_error)?
+        .is_some()
+    {
+        return Err(api_error(
+            StatusCode::CONFLICT,
+            "an admin password is already set: log in with it",
+            Some("token"),
+        ));
+    }
+    let valid = app
+        .setup_token
+        .lock()
+        .as_deref()
+        .is_some_and(|t| bool::from(t.as_bytes().ct_eq(req.token.as_bytes())));
+    if !valid {
+        if let Some(ip) = ip {
+            app.sessions.note_login_failure(ip);
+        }
+        return Err(api_error(
+            StatusCode::FORBIDDEN,
+            "this setup link is not valid (it works once, and only until the server restarts); use the link printed at the latest start-up",
+            Some("token"),
+        ));
+    }
+    validate_password(&req.password).map_err(|e| bad("password", format!("the password {e}")))?;
+    let hash = blocking("password hashing", move || {
+        crate::auth::secret::hash(&req.password)
+    })
+    .await?
+    .map_err(|e| internal("password hashing", e))?;
+    // Take the token now: of two concurrent visits only one sets the password.
+    if app.setup_token.lock().take().is_none() {
+        return Err(api_error(
+            StatusCode::CONFLICT,
+            "the setup link was just used: log in with the password set then",
+            Some("token"),
+        ));
+    }
+    app.store
+        .set_admin_password_hash("setup link", &hash)
+        .map_err(store_error)?;
+    durable(&app).await?;
+    start_session(&app)
+}
+
+async fn change_password(
+    s: Session,
+    req: PasswordChange,
+    app: Arc<App>,
+) -> Result<Response, Rejection> {
+    validate_password(&req.new).map_err(|e| bad("new", format!("the new password {e}")))?;
+    let hash = app
+        .store
+        .admin_password_hash()
+        .map_err(store_error)?
+        .ok_or_else(|| api_error(StatusCode::CONFLICT, "no admin password is set", None))?;
+    let new = req.new.clone();
+    let (matches, new_hash) = blocking("password change", move || {
+        let ok = crate::auth::secret::verify(&req.current, &hash);
+        (ok, ok.then(|| crate::auth::secret::hash(&new)))
+    })
+    .await?;
+    if !matches {
+        return Err(bad("current", "the current password is wrong"));
+    }
+    let new_hash = match new_hash {
+        Some(Ok(h)) => h,
+        Some(Err(e)) => return Err(internal("password hashing", e)),
+        None => return Err(internal("password hashing", "no hash")),
+    };
+    app.store
+        .set_admin_password_hash(&actor(&s), &new_hash)
+        .map_err(store_error)?;
+    durable(&app).await?;
+    // Everyone else logs in again with the new password.
+    app.sessions.retain_only(&s.id);
+    ok(serde_json::json!({ "changed": true }))
+}
+
+pub(super) fn routes(app: Arc<App>) -> warp::filters::BoxedFilter<(Response,)> {
+    let login = api_path("login")
+        .and(warp::post())
+        .and(with_app(app.clone()))
+        .and(warp::ext::optional::<PeerAddr>())
+        .and(warp::header::headers_cloned())
+        .and(body::<Login>())
+        .and_then(login);
+    let setup = api_path("setup")
+        .and(warp::post())
+        .and(with_app(app.clone()))
+        .and(warp::ext::optional::<PeerAddr>())
+        .and(warp::header::headers_cloned())
+        .and(body::<Setup>())
+        .and_then(setup);
+    let logout = api_path("logout")
+        .and(warp::post())
+        .and(session(app.clone()))
+        .and(with_app(app.clone()))
+        .map(|s: Session, app: Arc<App>| {
+            app.sessions.remove(&s.id);
+            let mut r = json(StatusCode::OK, &serde_json::json!({ "ok": true }));
+            if let Ok(v) = warp::http::HeaderValue::from_str(&cookie(&app, "", true)) {
+                r.headers_mut().insert(header::SET_COOKIE, v);
+            }
+            r
+        });
+    let who = api_path("session")
+        .and(get_with(app.clone()))
+        .map(|s: Session, _app: Arc<App>| {
+            json(StatusCode::OK, &serde_json::json!({ "csrf_token": s.csrf }))
+        });
+    let password = api_path("password")
+        .and(post_json::<PasswordChange>(app))
+        .and_then(change_password);
+    login
+        .or(setup)
+        .unify()
+        .or(logout)
+        .unify()
+        .or(who)
+        .unify()
+        .or(password)
+        .unify()
+        .boxed()
+}

@@ -1,0 +1,162 @@
+//! The department directory: the root list and per-organization lists, add, remove, a CSV
+//! import with a preview (applied whole or not at all), and a CSV export.
+
+use std::sync::Arc;
+
+use serde::Deserialize;
+use warp::http::{header, StatusCode};
+use warp::reply::Response;
+use warp::{Filter, Rejection, Reply};
+
+use super::{
+    actor, api_path, api_path2, bad, durable, get_with, ok, post_json, store_error, Session,
+};
+use crate::action::App;
+use crate::store::departments::{normalize_all, parse_department_csv, validate_org};
+use crate::store::StoreError;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DepartmentsChange {
+    names: Vec<String>,
+    #[serde(default)]
+    org: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct OrgQuery {
+    org: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Import {
+    /// CSV text: one name a line, header optional.
+    csv: String,
+    #[serde(default)]
+    org: Option<String>,
+    #[serde(default)]
+    replace: bool,
+    /// `false`: only say what would change (the preview); `true`: apply it.
+    #[serde(default)]
+    apply: bool,
+}
+
+/// An organization id from a form, its error shown next to the `org` field.
+fn org_field(org: Option<&str>) -> Result<Option<&str>, Rejection> {
+    validate_org(org).map_err(|e| bad("org", e.to_string()))
+}
+
+async fn list(_s: Session, app: Arc<App>, q: OrgQuery) -> Result<Response, Rejection> {
+    let org = org_field(q.org.as_deref())?;
+    let names = app.store.list_departments(org).map_err(store_error)?;
+    let orgs = app.store.department_orgs().map_err(store_error)?;
+    ok(serde_json::json!({ "org": org, "names": names, "orgs": orgs }))
+}
+
+async fn add(s: Session, req: DepartmentsChange, app: Arc<App>) -> Result<Response, Rejection> {
+    let org = org_field(req.org.as_deref())?;
+    let names = normalize_all(req.names.iter().map(String::as_str))
+        .map_err(|e| bad("names", e.to_string()))?;
+    if names.is_empty() {
+        return Err(bad("names", "give at least one department name"));
+    }
+    let plan = app
+        .store
+        .plan_import(org, &names, false)
+        .map_err(store_error)?;
+    app.store
+        .apply_departments(&actor(&s), "departments.add", org, &plan)
+        .map_err(store_error)?;
+    durable(&app).await?;
+    ok(serde_json::json!({ "added": plan.added }))
+}
+
+async fn remove(s: Session, req: DepartmentsChange, app: Arc<App>) -> Result<Response, Rejection> {
+    let org = org_field(req.org.as_deref())?;
+    let names: Vec<&str> = req.names.iter().map(String::as_str).collect();
+    let n = app
+        .store
+        .remove_departments(&actor(&s), org, &names)
+        .map_err(|e| match e {
+            StoreError::NotFound(m) | StoreError::Invalid(m) => bad("names", m),
+            other => store_error(other),
+        })?;
+    durable(&app).await?;
+    ok(serde_json::json!({ "removed": n }))
+}
+
+async fn import(s: Session, req: Import, app: Arc<App>) -> Result<Response, Rejection> {
+    let org = org_field(req.org.as_deref())?;
+    let names = parse_department_csv(&req.csv).map_err(|e| bad("csv", e.to_string()))?;
+    let plan = app
+        .store
+        .plan_import(org, &names, req.replace)
+        .map_err(store_error)?;
+    if req.apply {
+        app.store
+            .apply_departments(&actor(&s), "departments.import", org, &plan)
+            .map_err(store_error)?;
+        durable(&app).await?;
+    }
+    ok(serde_json::json!({ "applied": req.apply, "plan": plan }))
+}
+
+/// The list as CSV with a header line, which `import` reads back unchanged.
+async fn export(_s: Session, app: Arc<App>, q: OrgQuery) -> Result<Response, Rejection> {
+    let org = org_field(q.org.as_deref())?;
+    let names = app.store.list_departments(org).map_err(store_error)?;
+    let mut w = csv::Writer::from_writer(Vec::new());
+    let mut rows = std::iter::once("department".to_string()).chain(names);
+    let written: Result<(), csv::Error> = rows.try_for_each(|n| w.write_record([n]));
+    let bytes = written
+        .map_err(|e| super::internal("CSV export", e))
+        .and_then(|()| w.into_inner().map_err(|e| super::internal("CSV export", e)))?;
+    let file = match org {
+        Some(o) => format!(
+            "departments-{}.csv",
+            o.replace(|c: char| !c.is_ascii_alphanumeric() && c != '-', "_")
+        ),
+        None => "departments.csv".into(),
+    };
+    let mut r = warp::http::Response::new(bytes).into_response();
+    *r.status_mut() = StatusCode::OK;
+    let h = r.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        header::HeaderValue::from_static("text/csv; charset=utf-8"),
+    );
+    if let Ok(v) = header::HeaderValue::from_str(&format!("attachment; filename=\"{file}\"")) {
+        h.insert(header::CONTENT_DISPOSITION, v);
+    }
+    Ok(r)
+}
+
+pub(super) fn routes(app: Arc<App>) -> warp::filters::BoxedFilter<(Response,)> {
+    let list = api_path("departments")
+        .and(get_with(app.clone()))
+        .and(warp::query::<OrgQuery>())
+        .and_then(list);
+    let add = api_path("departments")
+        .and(post_json::<DepartmentsChange>(app.clone()))
+        .and_then(add);
+    let remove = api_path2("departments", "remove")
+        .and(post_json::<DepartmentsChange>(app.clone()))
+        .and_then(remove);
+    let import = api_path2("departments", "import")
+        .and(post_json::<Import>(app.clone()))
+        .and_then(import);
+    let export = api_path2("departments", "export")
+        .and(get_with(app))
+        .and(warp::query::<OrgQuery>())
+        .and_then(export);
+    list.or(add)
+        .unify()
+        .or(remove)
+        .unify()
+        .or(import)
+        .unify()
+        .or(export)
+        .unify()
+        .boxed()
+}

@@ -1,0 +1,216 @@
+//! The action endpoint's side of the admin: credentials (create with the secret shown once,
+//! revoke, last used), the authentication switch, and the values to register profilegate in
+//! WSO2 (from the pure `register`).
+
+use std::sync::Arc;
+
+use serde::Deserialize;
+use warp::http::{HeaderMap, StatusCode};
+use warp::reply::Response;
+use warp::{Filter, Rejection};
+
+use super::register::registration;
+use super::{
+    actor, api_error, api_path, api_path2, bad, blocking, durable, get_with, ok, post_json,
+    session, store_error, with_app, Session,
+};
+use crate::action::App;
+use crate::auth::{create_credential, CredentialError, NewCredential};
+use crate::store::{EndpointAuth, StoreError};
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewCredentialReq {
+    #[serde(rename = "type")]
+    kind: String,
+    #[serde(default)]
+    username: Option<String>,
+    #[serde(default)]
+    header: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AuthChange {
+    auth: EndpointAuth,
+}
+
+#[derive(Deserialize)]
+struct RegistrationQuery {
+    name: Option<String>,
+    url: Option<String>,
+    credential: Option<String>,
+}
+
+/// The default action name in the WSO2 console.
+const DEFAULT_NAME: &str = "profilegate";
+
+fn credentials(app: &App) -> serde_json::Value {
+    app.store
+        .credentials()
+        .iter()
+        .map(|c| {
+            serde_json::json!({
+                "id": c.id, "kind": c.kind, "type": c.kind.wso2_name(),
+                "created": c.created, "last_used": c.last_used,
+            })
+        })
+        .collect()
+}
+
+/// The endpoint URL as this browser reached us: a starting point the admin corrects when the
+/// identity server reaches profilegate under another name.
+fn default_url(app: &App, headers: &HeaderMap) -> String {
+    let host = headers
+        .get(warp::http::header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("localhost");
+    let scheme = if app.tls { "https" } else { "http" };
+    format!("{scheme}://{host}{}", crate::http::ACTION_PATH)
+}
+
+async fn create(s: Session, req: NewCredentialReq, app: Arc<App>) -> Result<Response, Rejection> {
+    let spec = match req.kind.as_str() {
+        "basic" | "BASIC" => NewCredential::Basic {
+            username: req.username.unwrap_or_else(|| "profilegate".into()),
+        },
+        "bearer" | "BEARER" => NewCredential::Bearer,
+        "api-key" | "API_KEY" => NewCredential::ApiKey {
+            header: req.header.unwrap_or_else(|| "x-api-key".into()),
+        },
+        other => {
+            return Err(bad(
+                "type",
+                format!("unknown type {other:?}: basic, bearer or api-key"),
+            ))
+        }
+    };
+    let field = match spec {
+        NewCredential::Basic { .. } => "username",
+        NewCredential::ApiKey { .. } => "header",
+        NewCredential::Bearer => "type",
+    };
+    let store = app.store.clone();
+    let who = actor(&s);
+    // argon2 hashing is slow: keep it off the runtime threads.
+    let created = blocking("creating a credential", move || {
+        create_credential(&store, &who, &spec)
+    })
+    .await?
+    .map_err(|e| match e {
+        CredentialError::Invalid(m) => bad(field, m),
+        CredentialError::Store(StoreError::Invalid(m)) => {
+            api_error(StatusCode::CONFLICT, m, Some("type"))
+        }
+        other => super::internal("creating a credential", other),
+    })?;
+    durable(&app).await?;
+    let mut props = created.wso2_properties();
+    props.insert("id".into(), created.record.id.clone().into());
+    props.insert("type".into(), created.record.kind.wso2_name().into());
+    ok(serde_json::Value::Object(props))
+}
+
+async fn revoke(id: String, s: Session, app: Arc<App>) -> Result<Response, Rejection> {
+    app.store
+        .revoke_credential(&actor(&s), &id)
+        .map_err(store_error)?;
+    durable(&app).await?;
+    ok(serde_json::json!({ "revoked": id }))
+}
+
+async fn set_auth(s: Session, req: AuthChange, app: Arc<App>) -> Result<Response, Rejection> {
+    app.store
+        .update_settings(&actor(&s), "endpoint.auth", |st| {
+            st.endpoint_auth = req.auth
+        })
+        .map_err(store_error)?;
+    durable(&app).await?;
+    ok(serde_json::json!({ "auth": req.auth }))
+}
+
+async fn overview(_s: Session, app: Arc<App>, headers: HeaderMap) -> Result<Response, Rejection> {
+    ok(serde_json::json!({
+        "auth": app.store.settings().endpoint_auth,
+        "action_path": crate::http::ACTION_PATH,
+        "default_url": default_url(&app, &headers),
+        "default_name": DEFAULT_NAME,
+        "credentials": credentials(&app),
+    }))
+}
+
+async fn register(
+    _s: Session,
+    app: Arc<App>,
+    headers: HeaderMap,
+    q: RegistrationQuery,
+) -> Result<Response, Rejection> {
+    let creds = app.store.credentials();
+    let credential = match q.credential.as_deref().filter(|c| !c.is_empty()) {
+        Some(id) => Some(
+            creds
+                .iter()
+                .find(|c| c.id == id)
+                .ok_or_else(|| bad("credential", format!("no active credential {id:?}")))?,
+        ),
+        None => creds.last(),
+    };
+    let settings = app.store.settings();
+    let url = q.url.unwrap_or_else(|| default_url(&app, &headers));
+    let r = registration(
+        q.name.as_deref().unwrap_or(DEFAULT_NAME),
+        &url,
+        settings.endpoint_auth,
+        credential,
+        &settings.notify.sensitive,
+    )
+    .map_err(|e| bad(e.field, e.message))?;
+    ok(serde_json::to_value(r).map_err(|e| super::internal("registration", e))?)
+}
+
+pub(super) fn routes(app: Arc<App>) -> warp::filters::BoxedFilter<(Response,)> {
+    let list =
+        api_path("credentials")
+            .and(get_with(app.clone()))
+            .map(|_s: Session, app: Arc<App>| {
+                super::json(
+                    StatusCode::OK,
+                    &serde_json::json!({ "credentials": credentials(&app) }),
+                )
+            });
+    let create = api_path("credentials")
+        .and(post_json::<NewCredentialReq>(app.clone()))
+        .and_then(create);
+    let revoke = warp::path("admin")
+        .and(warp::path("api"))
+        .and(warp::path("credentials"))
+        .and(warp::path::param::<String>())
+        .and(warp::path::end())
+        .and(warp::delete())
+        .and(session(app.clone()))
+        .and(with_app(app.clone()))
+        .and_then(revoke);
+    let overview = api_path("endpoint")
+        .and(get_with(app.clone()))
+        .and(warp::header::headers_cloned())
+        .and_then(overview);
+    let auth = api_path2("endpoint", "auth")
+        .and(post_json::<AuthChange>(app.clone()))
+        .and_then(set_auth);
+    let register = api_path2("endpoint", "registration")
+        .and(get_with(app))
+        .and(warp::header::headers_cloned())
+        .and(warp::query::<RegistrationQuery>())
+        .and_then(register);
+    list.or(create)
+        .unify()
+        .or(revoke)
+        .unify()
+        .or(overview)
+        .unify()
+        .or(auth)
+        .unify()
+        .or(register)
+        .unify()
+        .boxed()
+}

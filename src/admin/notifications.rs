@@ -1,0 +1,300 @@
+//! The security-team e-mail: SMTP settings (the password is write-only), recipients, the
+//! sensitive-claim list, delivery mode, a test message that shows the exact failure, and the
+//! outbox (pending, failed, retry now).
+
+use std::sync::Arc;
+
+use serde::Deserialize;
+use warp::http::StatusCode;
+use warp::reply::Response;
+use warp::{Filter, Rejection};
+
+use super::{
+    actor, api_error, api_path, api_path2, bad, durable, get_with, ok, post_json, store_error,
+    Session,
+};
+use crate::action::App;
+use crate::notify::{
+    check_claim_uri, check_recipient, check_smtp, test_message_body, TEST_SUBJECT,
+};
+use crate::store::outbox::OutboxItem;
+use crate::store::{DeliveryMode, Encryption, SmtpSettings};
+
+/// Outbox items listed at most.
+const OUTBOX_LIST: usize = 100;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SmtpForm {
+    host: String,
+    port: u16,
+    encryption: Encryption,
+    #[serde(default)]
+    username: Option<String>,
+    /// Absent: keep the stored password. The stored one is never sent back.
+    #[serde(default)]
+    password: Option<String>,
+    /// Forget the stored password (a relay without login).
+    #[serde(default)]
+    clear_password: bool,
+    from: String,
+    #[serde(default = "default_timeout")]
+    timeout_ms: u64,
+    #[serde(default)]
+    tls_ca_pem: Option<String>,
+}
+
+fn default_timeout() -> u64 {
+    3000
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Recipients {
+    recipients: Vec<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Sensitive {
+    claims: Vec<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Mode {
+    mode: DeliveryMode,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TestReq {
+    #[serde(default)]
+    to: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Retry {
+    /// One failed item, or all of them when absent.
+    #[serde(default)]
+    id: Option<u64>,
+}
+
+fn item_json(id: u64, it: &OutboxItem) -> serde_json::Value {
+    serde_json::json!({
+        "id": id, "status": it.status, "created": it.created, "request_id": it.request_id,
+        "subject": it.subject, "attempts": it.attempts, "last_error": it.last_error,
+        "next_attempt": (it.next_attempt_ms > 0)
+            .then(|| crate::store::format_unix_ms(it.next_attempt_ms)),
+    })
+}
+
+fn outbox_json(app: &App) -> Result<serde_json::Value, Rejection> {
+    let sum = app.store.outbox_summary(OUTBOX_LIST).map_err(store_error)?;
+    let items: Vec<_> = sum
+        .items
+        .iter()
+        .map(|(id, it)| item_json(*id, it))
+        .collect();
+    Ok(serde_json::json!({
+        "pending": sum.pending, "failed": sum.failed, "oldest_pending": sum.oldest_pending,
+        "items": items,
+    }))
+}
+
+async fn show(_s: Session, app: Arc<App>) -> Result<Response, Rejection> {
+    let st = app.store.settings();
+    let n = &st.notify;
+    let smtp = n.smtp.as_ref().map(|s| {
+        serde_json::json!({
+            "host": s.host, "port": s.port, "encryption": s.encryption, "username": s.username,
+            "password_set": s.password.is_some(), "from": s.from, "timeout_ms": s.timeout_ms,
+            "tls_ca_pem": s.tls_ca_pem,
+        })
+    });
+    ok(serde_json::json!({
+        "smtp": smtp, "smtp_tested": n.smtp_tested, "recipients": n.recipients,
+        "sensitive": n.sensitive, "mode": n.mode, "outbox": outbox_json(&app)?,
+    }))
+}
+
+async fn set_smtp(s: Session, f: SmtpForm, app: Arc<App>) -> Result<Response, Rejection> {
+    let current = app.store.settings().notify.smtp.clone();
+    let password = match (f.password.filter(|p| !p.is_empty()), f.clear_password) {
+        (Some(p), _) => Some(p),
+        (None, true) => None,
+        (None, false) => current.as_ref().and_then(|c| c.password.clone()),
+    };
+    let none_if_blank = |v: Option<String>| v.filter(|s| !s.trim().is_empty());
+    let smtp = SmtpSettings {
+        host: f.host.trim().to_string(),
+        port: f.port,
+        encryption: f.encryption,
+        username: none_if_blank(f.username),
+        password,
+        from: f.from.trim().to_string(),
+        timeout_ms: f.timeout_ms,
+        tls_ca_pem: none_if_blank(f.tls_ca_pem),
+    };
+    check_smtp(&smtp).map_err(|e| bad(e.field, e.message))?;
+    if smtp.password.is_some() && smtp.username.is_none() {
+        return Err(bad("username", "a password needs a username"));
+    }
+    app.store
+        .update_settings(&actor(&s), "notify.smtp", |st| {
+            if st.notify.smtp.as_ref() != Some(&smtp) {
+                st.notify.smtp_tested = None;
+            }
+            st.notify.smtp = Some(smtp);
+        })
+        .map_err(store_error)?;
+    durable(&app).await?;
+    ok(serde_json::json!({ "saved": true }))
+}
+
+/// Validates every item of a list first: the list is replaced whole or not at all.
+fn checked_list(
+    field: &'static str,
+    items: Vec<String>,
+    check: impl Fn(&str) -> Result<(), String>,
+) -> Result<Vec<String>, Rejection> {
+    let mut out: Vec<String> = Vec::new();
+    for i in items {
+        let i = i.trim().to_string();
+        if i.is_empty() {
+            continue;
+        }
+        check(&i).map_err(|m| bad(field, format!("{m}; nothing was changed")))?;
+        if !out.contains(&i) {
+            out.push(i);
+        }
+    }
+    Ok(out)
+}
+
+async fn set_recipients(s: Session, r: Recipients, app: Arc<App>) -> Result<Response, Rejection> {
+    let list = checked_list("recipients", r.recipients, check_recipient)?;
+    app.store
+        .update_settings(&actor(&s), "notify.recipients", |st| {
+            st.notify.recipients = list.clone()
+        })
+        .map_err(store_error)?;
+    durable(&app).await?;
+    ok(serde_json::json!({ "recipients": list }))
+}
+
+async fn set_sensitive(s: Session, r: Sensitive, app: Arc<App>) -> Result<Response, Rejection> {
+    let list = checked_list("claims", r.claims, check_claim_uri)?;
+    app.store
+        .update_settings(&actor(&s), "notify.sensitive", |st| {
+            st.notify.sensitive = list.clone()
+        })
+        .map_err(store_error)?;
+    durable(&app).await?;
+    ok(serde_json::json!({ "sensitive": list }))
+}
+
+async fn set_mode(s: Session, m: Mode, app: Arc<App>) -> Result<Response, Rejection> {
+    app.store
+        .update_settings(&actor(&s), "notify.mode", |st| st.notify.mode = m.mode)
+        .map_err(store_error)?;
+    durable(&app).await?;
+    ok(serde_json::json!({ "mode": m.mode }))
+}
+
+/// Sends a test message with the stored settings; a failure is answered 502 with the
+/// notifier's words (refused, TLS, login, recipient, timeout) next to the button.
+async fn send_test(s: Session, t: TestReq, app: Arc<App>) -> Result<Response, Rejection> {
+    let st = app.store.settings();
+    let smtp = st
+        .notify
+        .smtp
+        .clone()
+        .ok_or_else(|| bad("test", "save the SMTP settings first"))?;
+    let to = match t.to.map(|t| t.trim().to_string()).filter(|t| !t.is_empty()) {
+        Some(t) => {
+            check_recipient(&t).map_err(|m| bad("to", m))?;
+            vec![t]
+        }
+        None if st.notify.recipients.is_empty() => {
+            return Err(bad(
+                "test",
+                "add recipients first, or give an address to send to",
+            ))
+        }
+        None => st.notify.recipients.clone(),
+    };
+    let body = test_message_body("the admin UI's \"send test email\" button");
+    if let Err(e) = app.notifier.send(&smtp, &to, TEST_SUBJECT, body).await {
+        return Err(api_error(
+            StatusCode::BAD_GATEWAY,
+            format!("Test e-mail NOT sent: {e}"),
+            Some("test"),
+        ));
+    }
+    app.store
+        .update_settings(&actor(&s), "notify.test", |st| {
+            if st.notify.smtp.as_ref() == Some(&smtp) {
+                st.notify.smtp_tested = Some(crate::store::now_rfc3339());
+            }
+        })
+        .map_err(store_error)?;
+    durable(&app).await?;
+    ok(serde_json::json!({ "sent": true, "to": to }))
+}
+
+async fn retry(s: Session, r: Retry, app: Arc<App>) -> Result<Response, Rejection> {
+    let n = app
+        .store
+        .outbox_retry(&actor(&s), r.id)
+        .map_err(|e| match e {
+            crate::store::StoreError::NotFound(m) => bad("id", m),
+            other => store_error(other),
+        })?;
+    durable(&app).await?;
+    app.outbox_wake.notify_one();
+    ok(serde_json::json!({ "retried": n }))
+}
+
+pub(super) fn routes(app: Arc<App>) -> warp::filters::BoxedFilter<(Response,)> {
+    let show = api_path("notifications")
+        .and(get_with(app.clone()))
+        .and_then(show);
+    let smtp = api_path2("notifications", "smtp")
+        .and(post_json::<SmtpForm>(app.clone()))
+        .and_then(set_smtp);
+    let recipients = api_path2("notifications", "recipients")
+        .and(post_json::<Recipients>(app.clone()))
+        .and_then(set_recipients);
+    let sensitive = api_path2("notifications", "sensitive")
+        .and(post_json::<Sensitive>(app.clone()))
+        .and_then(set_sensitive);
+    let mode = api_path2("notifications", "mode")
+        .and(post_json::<Mode>(app.clone()))
+        .and_then(set_mode);
+    let test = api_path2("notifications", "test")
+        .and(post_json::<TestReq>(app.clone()))
+        .and_then(send_test);
+    let outbox = api_path("outbox")
+        .and(get_with(app.clone()))
+        .and_then(|_s: Session, app: Arc<App>| async move { ok(outbox_json(&app)?) });
+    let retry = api_path2("outbox", "retry")
+        .and(post_json::<Retry>(app))
+        .and_then(retry);
+    show.or(smtp)
+        .unify()
+        .or(recipients)
+        .unify()
+        .or(sensitive)
+        .unify()
+        .or(mode)
+        .unify()
+        .or(test)
+        .unify()
+        .or(outbox)
+        .unify()
+        .or(retry)
+        .unify()
+        .boxed()
+}

@@ -1,0 +1,91 @@
+//! The overview page: the setup checklist, today's decisions by outcome, the latest
+//! decisions, and the health of queued e-mail.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use warp::reply::Response;
+use warp::{Filter, Rejection};
+
+use super::{api_path, blocking, get_with, ok, store_error, Session};
+use crate::action::App;
+use crate::store::{format_time, AuditEntry, AuditRecord, Store, StoreError};
+
+/// Records counted at most for "today" (a busy day says "at least").
+const MAX_COUNT: usize = 200_000;
+/// Latest decisions shown.
+const LATEST: usize = 10;
+
+struct Today {
+    counts: BTreeMap<String, u64>,
+    complete: bool,
+    latest: Vec<AuditRecord>,
+}
+
+fn today(store: &Store) -> Result<Today, StoreError> {
+    let midnight = format_time(
+        time::OffsetDateTime::now_utc()
+            .date()
+            .midnight()
+            .assume_utc(),
+    );
+    let mut t = Today {
+        counts: ["SUCCESS", "FAILED", "ERROR"]
+            .into_iter()
+            .map(|k| (k.to_string(), 0))
+            .collect(),
+        complete: true,
+        latest: Vec::new(),
+    };
+    for (n, rec) in store.audit_iter_rev().enumerate() {
+        let rec = rec?;
+        let is_today = rec.time >= midnight;
+        if !is_today && t.latest.len() == LATEST {
+            break;
+        }
+        if n >= MAX_COUNT {
+            t.complete = !is_today;
+            break;
+        }
+        if let AuditEntry::Decision(d) = &rec.entry {
+            if is_today {
+                *t.counts.entry(d.decision.clone()).or_default() += 1;
+            }
+            if t.latest.len() < LATEST {
+                t.latest.push(rec);
+            }
+        }
+    }
+    Ok(t)
+}
+
+async fn overview(_s: Session, app: Arc<App>) -> Result<Response, Rejection> {
+    let store = app.store.clone();
+    let tls = app.tls;
+    let (checks, today, outbox) = blocking("the overview", move || {
+        let checks = crate::checklist::checklist(&store, tls);
+        today(&store).and_then(|t| Ok((checks, t, store.outbox_summary(0)?)))
+    })
+    .await?
+    .map_err(store_error)?;
+    ok(serde_json::json!({
+        "version": env!("CARGO_PKG_VERSION"),
+        "checklist": checks,
+        "today": { "counts": today.counts, "complete": today.complete },
+        "latest": today.latest,
+        "email": {
+            "configured": app.store.settings().notify.configured().is_some(),
+            "mode": app.store.settings().notify.mode,
+            "pending": outbox.pending,
+            "failed": outbox.failed,
+            "oldest_pending": outbox.oldest_pending,
+        },
+    }))
+}
+
+pub(super) fn routes(app: Arc<App>) -> warp::filters::BoxedFilter<(Response,)> {
+    api_path("overview")
+        .and(get_with(app))
+        .and_then(overview)
+        .boxed()
+}

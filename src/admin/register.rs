@@ -1,0 +1,245 @@
+//! The values an administrator enters in the WSO2 console or sends to the Action Management
+//! REST API to register profilegate (CONTRACT.md §8). Pure: the same inputs give the same
+//! panel, so every rule is unit-tested.
+
+use serde::Serialize;
+use serde_json::{json, Map, Value};
+
+use crate::store::credentials::{CredentialKind, CredentialRecord};
+use crate::store::EndpointAuth;
+
+/// The identity server accepts at most this many shared attributes for a profile action.
+pub const MAX_ATTRIBUTES: usize = 10;
+/// The identity server refuses this attribute.
+pub const ROLES_CLAIM: &str = "http://wso2.org/claims/roles";
+
+/// A value the panel cannot use, with its field.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldError {
+    pub field: &'static str,
+    pub message: String,
+}
+
+/// What the panel shows.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Registration {
+    pub name: String,
+    pub endpoint_url: String,
+    /// NONE, BASIC, BEARER or API_KEY.
+    pub authentication_type: &'static str,
+    /// Property names and values; the secret is a placeholder (it was shown once).
+    pub properties: Map<String, Value>,
+    /// Claims to share so that old values appear in the e-mails.
+    pub attributes: Vec<String>,
+    /// Sensitive claims left out (over the limit of 10, or refused by the server).
+    pub attributes_left_out: Vec<String>,
+    /// The body for `POST /t/{tenant}/api/server/v1/actions/preUpdateProfile`.
+    pub rest_body: Value,
+    /// Things to know, e.g. plain HTTP.
+    pub notes: Vec<String>,
+}
+
+/// Checks an action name as the identity server does: 2..255 characters, letters, digits,
+/// `-`, `_` and inner spaces.
+pub fn check_name(name: &str) -> Result<(), String> {
+    let ok_char = |c: char| c.is_ascii_alphanumeric() || c == '-' || c == '_';
+    let n = name.chars().count();
+    if !(2..=255).contains(&n) {
+        return Err("the action name must be 2 to 255 characters".into());
+    }
+    if !name.chars().all(|c| ok_char(c) || c == ' ') || name.starts_with(' ') || name.ends_with(' ')
+    {
+        return Err(
+            "the action name may hold only letters, digits, '-', '_' and spaces (not at either end)"
+                .into(),
+        );
+    }
+    Ok(())
+}
+
+/// Checks an endpoint URL as the identity server does (`^https?://[^\s/$.?#]\S*`).
+pub fn check_url(url: &str) -> Result<(), String> {
+    let rest = url
+        .strip_prefix("https://")
+        .or_else(|| url.strip_prefix("http://"));
+    let ok = rest.is_some_and(|r| {
+        r.chars()
+            .next()
+            .is_some_and(|c| !c.is_whitespace() && !"/$.?#".contains(c))
+            && !r.chars().any(char::is_whitespace)
+    });
+    if ok {
+        Ok(())
+    } else {
+        Err(
+            "the endpoint URL must start with https:// (or http://) and a host, without spaces"
+                .into(),
+        )
+    }
+}
+
+/// Builds the panel. `credential` is the one to register (the newest when `None`).
+pub fn registration(
+    name: &str,
+    endpoint_url: &str,
+    auth: EndpointAuth,
+    credential: Option<&CredentialRecord>,
+    sensitive: &[String],
+) -> Result<Registration, FieldError> {
+    check_name(name).map_err(|message| FieldError {
+        field: "name",
+        message,
+    })?;
+    check_url(endpoint_url).map_err(|message| FieldError {
+        field: "url",
+        message,
+    })?;
+    let mut notes = Vec::new();
+    let (authentication_type, properties) = match (auth, credential) {
+        (EndpointAuth::None, _) => {
+            notes.push(
+                "Endpoint authentication is off: anyone who can reach the endpoint can call it."
+                    .into(),
+            );
+            ("NONE", Map::new())
+        }
+        (EndpointAuth::Required, None) => {
+            return Err(FieldError {
+                field: "credential",
+                message: "create an endpoint credential first".into(),
+            })
+        }
+        (EndpointAuth::Required, Some(c)) => {
+            let secret = format!(
+                "<the secret shown once when credential {} was created>",
+                c.id
+            );
+            let mut m = Map::new();
+            match &c.kind {
+                CredentialKind::Basic { username } => {
+                    m.insert("username".into(), username.clone().into());
+                    m.insert("password".into(), secret.into());
+                }
+                CredentialKind::Bearer => {
+                    m.insert("accessToken".into(), secret.into());
+                }
+                CredentialKind::ApiKey { header } => {
+                    m.insert("header".into(), header.clone().into());
+                    m.insert("value".into(), secret.into());
+                }
+            }
+            (c.kind.wso2_name(), m)
+        }
+    };
+    if endpoint_url.starts_with("http://") {
+        notes.push("The URL is plain HTTP: the credential crosses the network readable. Asgardeo needs a public HTTPS URL.".into());
+    }
+    let mut attributes = Vec::new();
+    let mut attributes_left_out = Vec::new();
+    for claim in sensitive {
+        if claim == ROLES_CLAIM || attributes.len() == MAX_ATTRIBUTES {
+            attributes_left_out.push(claim.clone());
+        } else if !attributes.contains(claim) {
+            attributes.push(claim.clone());
+        }
+    }
+    if !attributes_left_out.is_empty() {
+        notes.push(format!(
+            "The identity server shares at most {MAX_ATTRIBUTES} attributes and never roles; left out: {}. Their old values will be missing from the e-mails.",
+            attributes_left_out.join(", ")
+        ));
+    }
+    let rest_body = json!({
+        "name": name,
+        "description": "profilegate: department directory check, security-team e-mail and audit",
+        "endpoint": {
+            "uri": endpoint_url,
+            "authentication": { "type": authentication_type, "properties": properties },
+        },
+        "attributes": attributes,
+    });
+    Ok(Registration {
+        name: name.into(),
+        endpoint_url: endpoint_url.into(),
+        authentication_type,
+        properties,
+        attributes,
+        attributes_left_out,
+        rest_body,
+        notes,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cred(kind: CredentialKind) -> CredentialRecord {
+        CredentialRecord {
+            id: "abc".into(),
+            kind,
+            hash: "x".into(),
+            created: "t".into(),
+            last_used: None,
+        }
+    }
+
+    #[test]
+    fn names_follow_the_servers_rule() {
+        assert!(check_name("profilegate").is_ok());
+        assert!(check_name("pre update_profile-1").is_ok());
+        assert!(check_name("a").is_err());
+        assert!(check_name(" lead").is_err());
+        assert!(check_name("trail ").is_err());
+        assert!(check_name("dots.not").is_err());
+        assert!(check_name(&"x".repeat(256)).is_err());
+    }
+
+    #[test]
+    fn urls_follow_the_servers_rule() {
+        assert!(check_url("https://pg.example.com/actions/pre-update-profile").is_ok());
+        assert!(check_url("http://10.0.0.1:8080/a").is_ok());
+        assert!(check_url("ftp://x").is_err());
+        assert!(check_url("https:///path").is_err());
+        assert!(check_url("https://a b").is_err());
+    }
+
+    #[test]
+    fn basic_credential_gives_console_and_rest_values() {
+        let c = cred(CredentialKind::Basic {
+            username: "wso2".into(),
+        });
+        let mut sensitive: Vec<String> = (0..12).map(|i| format!("http://x/{i}")).collect();
+        sensitive.insert(1, ROLES_CLAIM.into());
+        let r = registration(
+            "profilegate",
+            "https://pg/actions/pre-update-profile",
+            EndpointAuth::Required,
+            Some(&c),
+            &sensitive,
+        )
+        .unwrap();
+        assert_eq!(r.authentication_type, "BASIC");
+        assert_eq!(r.properties["username"], "wso2");
+        assert!(r.properties["password"].as_str().unwrap().contains("abc"));
+        assert_eq!(r.attributes.len(), MAX_ATTRIBUTES);
+        assert!(!r.attributes.contains(&ROLES_CLAIM.to_string()));
+        assert_eq!(r.attributes_left_out.len(), 3);
+        assert_eq!(r.rest_body["endpoint"]["authentication"]["type"], "BASIC");
+        assert_eq!(r.rest_body["attributes"].as_array().unwrap().len(), 10);
+    }
+
+    #[test]
+    fn missing_credential_and_bad_fields_name_the_field() {
+        let e =
+            registration("ok name", "https://pg/a", EndpointAuth::Required, None, &[]).unwrap_err();
+        assert_eq!(e.field, "credential");
+        let e = registration("-", "https://pg/a", EndpointAuth::None, None, &[]).unwrap_err();
+        assert_eq!(e.field, "name");
+        let e = registration("ok", "pg/a", EndpointAuth::None, None, &[]).unwrap_err();
+        assert_eq!(e.field, "url");
+        let r = registration("ok", "http://pg/a", EndpointAuth::None, None, &[]).unwrap();
+        assert_eq!(r.authentication_type, "NONE");
+        assert_eq!(r.notes.len(), 2);
+    }
+}
