@@ -39,6 +39,13 @@ pub enum SendError {
 
 /// Checks a CA certificate given by an administrator.
 pub fn parse_ca(pem: &str) -> Result<(), SendError> {
+    // lettre accepts text without any PEM block (and then trusts nothing extra), so a pasted
+    // key or a wrong file would pass silently: ask for a certificate block explicitly.
+    if !pem.contains("-----BEGIN CERTIFICATE-----") {
+        return Err(SendError::Settings(
+            "not a PEM certificate: expected a -----BEGIN CERTIFICATE----- block".into(),
+        ));
+    }
     Certificate::from_pem(pem.as_bytes())
         .map(|_| ())
         .map_err(|e| SendError::Settings(format!("not a PEM certificate: {e}")))
@@ -256,6 +263,15 @@ fn classify(s: &SmtpSettings, e: &lettre::transport::smtp::Error) -> SendError {
         if c.starts_with("55") || c.starts_with("45") {
             return SendError::RecipientRefused(text);
         }
+    }
+    if text.contains("No compatible authentication mechanism") {
+        return SendError::AuthRejected(format!(
+            "the server offers no login method profilegate can use on this connection{}; servers usually offer login only over STARTTLS or TLS, or leave the username empty for a relay that needs none",
+            match s.encryption {
+                Encryption::None => " (encryption is none)",
+                _ => "",
+            }
+        ));
     }
     if text.contains("InvalidContentType")
         || text.contains("corrupt message")

@@ -4,9 +4,9 @@ use serde_json::{json, Value};
 
 use crate::support::*;
 
-const PASSWORD: &str = "correct horse battery";
+pub const PASSWORD: &str = "correct horse battery";
 
-fn client() -> reqwest::Client {
+pub fn client() -> reqwest::Client {
     reqwest::Client::builder().build().unwrap()
 }
 
@@ -31,7 +31,7 @@ async fn login(url: &str) -> (String, String) {
     )
 }
 
-fn set_password(dir: &DataDir) {
+pub fn set_password(dir: &DataDir) {
     let o = cli_with_input(
         &dir.path,
         &["admin", "set-password", "--password-stdin"],
@@ -217,14 +217,14 @@ async fn logins_are_throttled() {
 }
 
 /// A logged-in admin's requests.
-struct Admin {
+pub struct Admin {
     url: String,
-    cookie: String,
-    csrf: String,
+    pub cookie: String,
+    pub csrf: String,
 }
 
 impl Admin {
-    async fn new(url: &str) -> Admin {
+    pub async fn new(url: &str) -> Admin {
         let (cookie, csrf) = login(url).await;
         Admin {
             url: url.to_string(),
@@ -233,7 +233,7 @@ impl Admin {
         }
     }
 
-    async fn get(&self, path: &str) -> (u16, Value) {
+    pub async fn get(&self, path: &str) -> (u16, Value) {
         let r = client()
             .get(format!("{}{path}", self.url))
             .header("cookie", &self.cookie)
@@ -243,7 +243,27 @@ impl Admin {
         (r.status().as_u16(), r.json().await.unwrap_or(Value::Null))
     }
 
-    async fn send(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> (u16, Value) {
+    /// GET returning the raw answer (for files).
+    pub async fn get_raw(&self, path: &str) -> reqwest::Response {
+        client()
+            .get(format!("{}{path}", self.url))
+            .header("cookie", &self.cookie)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// A POST with the session and CSRF token.
+    pub async fn post(&self, path: &str, body: Value) -> (u16, Value) {
+        self.send(reqwest::Method::POST, path, Some(body)).await
+    }
+
+    pub async fn send(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> (u16, Value) {
         let mut rb = client()
             .request(method, format!("{}{path}", self.url))
             .header("cookie", &self.cookie)
@@ -408,9 +428,13 @@ async fn credentials_over_the_api_and_the_audit_log() {
     srv.stop().await;
 }
 
+/// The OpenAPI file describes every route, and every described operation but login, setup
+/// and the description itself refuses a caller without a session; every mutating one also
+/// refuses a session without the CSRF token.
 #[tokio::test(flavor = "multi_thread")]
-async fn openapi_describes_every_route() {
+async fn openapi_describes_every_route_and_each_needs_a_session() {
     let dir = DataDir::new();
+    set_password(&dir);
     let srv = Server::start(&dir.path).await;
     let r = client()
         .get(format!("{}/admin/api/openapi.json", srv.url))
@@ -426,18 +450,74 @@ async fn openapi_describes_every_route() {
     assert_eq!(doc["openapi"], "3.0.3");
     for path in [
         "/admin/api/login",
+        "/admin/api/setup",
         "/admin/api/logout",
         "/admin/api/session",
         "/admin/api/password",
+        "/admin/api/overview",
         "/admin/api/departments",
         "/admin/api/departments/remove",
         "/admin/api/departments/import",
+        "/admin/api/departments/export",
         "/admin/api/credentials",
         "/admin/api/credentials/{id}",
+        "/admin/api/endpoint",
+        "/admin/api/endpoint/auth",
+        "/admin/api/endpoint/registration",
+        "/admin/api/notifications",
+        "/admin/api/notifications/smtp",
+        "/admin/api/notifications/recipients",
+        "/admin/api/notifications/sensitive",
+        "/admin/api/notifications/mode",
+        "/admin/api/notifications/test",
+        "/admin/api/outbox",
+        "/admin/api/outbox/retry",
         "/admin/api/audit",
+        "/admin/api/audit/verify",
+        "/admin/api/audit/export",
+        "/admin/api/settings",
+        "/admin/api/openapi.json",
     ] {
         assert!(doc["paths"].get(path).is_some(), "{path} is not described");
     }
+    let admin = Admin::new(&srv.url).await;
+    let mut checked = 0;
+    for (path, ops) in doc["paths"].as_object().unwrap() {
+        if [
+            "/admin/api/login",
+            "/admin/api/setup",
+            "/admin/api/openapi.json",
+        ]
+        .contains(&path.as_str())
+        {
+            continue;
+        }
+        let url = format!("{}{}", srv.url, path.replace("{id}", "some-id"));
+        for method in ops.as_object().unwrap().keys() {
+            let m: reqwest::Method = method.to_uppercase().parse().unwrap();
+            let r = client()
+                .request(m.clone(), &url)
+                .json(&json!({}))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status(), 401, "{method} {path} without a session");
+            let v: Value = r.json().await.unwrap();
+            assert!(v["error"].is_string(), "{method} {path}: {v}");
+            if m != reqwest::Method::GET {
+                let r = client()
+                    .request(m, &url)
+                    .header("cookie", &admin.cookie)
+                    .json(&json!({}))
+                    .send()
+                    .await
+                    .unwrap();
+                assert_eq!(r.status(), 403, "{method} {path} without the CSRF token");
+            }
+            checked += 1;
+        }
+    }
+    assert!(checked >= 25, "only {checked} operations checked");
     srv.stop().await;
 }
 

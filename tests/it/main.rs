@@ -3,7 +3,9 @@
 
 mod action;
 mod admin;
+mod admin_api;
 mod auth;
+mod browser;
 mod cli;
 mod durability;
 mod mail;

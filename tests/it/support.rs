@@ -58,15 +58,25 @@ pub struct Server {
 
 impl Server {
     pub async fn start(dir: &Path) -> Server {
+        Server::start_with(dir, profilegate::Options::default()).await
+    }
+
+    /// A server started with options (say a setup token).
+    pub async fn start_with(dir: &Path, options: profilegate::Options) -> Server {
         let store = Store::open(dir).expect("open store");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind");
         let url = format!("http://{}", listener.local_addr().expect("addr"));
         let (tx, rx) = oneshot::channel::<()>();
-        let task = tokio::spawn(profilegate::run(store, listener, async move {
-            let _ = rx.await;
-        }));
+        let task = tokio::spawn(profilegate::run_with(
+            store,
+            listener,
+            async move {
+                let _ = rx.await;
+            },
+            options,
+        ));
         Server {
             url,
             stop: Some(tx),

@@ -1,0 +1,691 @@
+// profilegate admin UI. Plain JavaScript, served by the appliance itself: no build step, no
+// CDN. Every page is drawn from the JSON admin API (/admin/api/, see openapi.json); the DOM is
+// built with text nodes only, so nothing the server stores is ever parsed as HTML.
+'use strict';
+
+const state = { csrf: null };
+const main = document.getElementById('main');
+
+// ---------- small DOM helpers ----------
+
+/** Builds an element: h('p', {class: 'x'}, 'text', child, ...). */
+function h(tag, attrs, ...children) {
+  const el = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs || {})) {
+    if (v === null || v === undefined || v === false) continue;
+    if (k.startsWith('on')) el.addEventListener(k.slice(2), v);
+    else if (k === 'value') el.value = v;
+    else if (k === 'checked') el.checked = !!v;
+    else el.setAttribute(k, v === true ? '' : v);
+  }
+  for (const c of children.flat(Infinity)) {
+    if (c === null || c === undefined || c === false) continue;
+    el.append(c instanceof Node ? c : document.createTextNode(String(c)));
+  }
+  return el;
+}
+
+let uid = 0;
+const nextId = (p) => `${p}-${++uid}`;
+
+/**
+ * A labelled form field with a place for the server's message about it.
+ * opts: {name, label, type, value, help, options: [[value, text]], rows, attrs}
+ */
+function field(opts) {
+  const id = nextId(opts.name.replace(/\W/g, '-'));
+  const errId = id + '-err';
+  const common = { id, name: opts.name, 'aria-describedby': errId, ...(opts.attrs || {}) };
+  let input;
+  if (opts.options) {
+    input = h('select', common, opts.options.map(([v, t]) => h('option', { value: v, selected: v === opts.value }, t)));
+  } else if (opts.type === 'textarea') {
+    input = h('textarea', { ...common, rows: opts.rows || 5 });
+    input.value = opts.value || '';
+  } else if (opts.type === 'checkbox') {
+    input = h('input', { ...common, type: 'checkbox', checked: !!opts.value });
+    return h('div', { class: 'field', 'data-field': opts.name },
+      h('label', { class: 'inline', for: id }, input, opts.label),
+      h('p', { class: 'error', id: errId, role: 'alert' }));
+  } else {
+    input = h('input', { ...common, type: opts.type || 'text', value: opts.value ?? '' });
+  }
+  return h('div', { class: 'field', 'data-field': opts.name },
+    h('label', { for: id }, opts.label),
+    opts.help ? h('p', { class: 'muted', style: null }, opts.help) : null,
+    input,
+    h('p', { class: 'error', id: errId, role: 'alert' }));
+}
+
+/** The value of a named control inside a form. */
+function val(form, name) {
+  const el = form.querySelector(`[name="${name}"]`);
+  if (!el) return undefined;
+  return el.type === 'checkbox' ? el.checked : el.value;
+}
+
+/** Clears every message in a form. */
+function clearErrors(form) {
+  form.querySelectorAll('.error').forEach((e) => { e.textContent = ''; });
+  form.querySelectorAll('[aria-invalid]').forEach((e) => e.removeAttribute('aria-invalid'));
+  const n = form.querySelector('.form-notice');
+  if (n) { n.textContent = ''; n.className = 'notice form-notice'; }
+}
+
+/** Shows the server's message next to its field, or at the form's top when it names none. */
+function showError(form, err) {
+  const slot = err.field && form.querySelector(`[data-field="${err.field}"]`);
+  if (slot) {
+    slot.querySelector('.error').textContent = err.error;
+    const input = slot.querySelector('input, select, textarea');
+    if (input) { input.setAttribute('aria-invalid', 'true'); input.focus(); }
+  } else {
+    notice(form, err.error, 'bad');
+  }
+}
+
+function notice(form, text, kind) {
+  let n = form.querySelector('.form-notice');
+  if (!n) { n = h('p', { class: 'notice form-notice', role: 'status' }); form.prepend(n); }
+  n.className = 'notice form-notice' + (kind ? ' ' + kind : '');
+  n.textContent = text;
+}
+
+/**
+ * A form that submits through `action(form)`, which returns an API result. Errors go next to
+ * their fields; `done(data, form)` runs on success.
+ */
+function apiForm(attrs, children, action, done) {
+  const form = h('form', { novalidate: true, ...attrs }, h('p', { class: 'notice form-notice', role: 'status' }), children);
+  form.addEventListener('submit', async (ev) => {
+    ev.preventDefault();
+    clearErrors(form);
+    const buttons = form.querySelectorAll('button');
+    buttons.forEach((b) => { b.disabled = true; });
+    try {
+      const r = await action(form, ev.submitter);
+      if (r && !r.ok) showError(form, r.data);
+      else if (done) await done(r ? r.data : null, form, ev.submitter);
+    } finally {
+      buttons.forEach((b) => { b.disabled = false; });
+    }
+  });
+  return form;
+}
+
+function fmtTime(t) { return t ? t.replace('T', ' ').replace(/\.\d+Z$/, 'Z') : '—'; }
+
+function copyButton(getText, label) {
+  return h('button', {
+    type: 'button', class: 'secondary',
+    onclick: async (ev) => {
+      const text = getText();
+      try { await navigator.clipboard.writeText(text); ev.target.textContent = 'Copied'; } catch (e) {
+        // Clipboard API needs a secure context; fall back to selecting the text.
+        const ta = h('textarea', {}); ta.value = text; document.body.append(ta); ta.select();
+        try { document.execCommand('copy'); ev.target.textContent = 'Copied'; } catch (e2) { ev.target.textContent = 'Select and copy by hand'; }
+        ta.remove();
+      }
+      setTimeout(() => { ev.target.textContent = label || 'Copy'; }, 2000);
+    },
+  }, label || 'Copy');
+}
+
+// ---------- API ----------
+
+/** Calls the admin API; resolves to {ok, status, data}. A lost session shows the login. */
+async function api(method, path, body) {
+  const headers = { Accept: 'application/json' };
+  if (body !== undefined) headers['Content-Type'] = 'application/json';
+  if (method !== 'GET' && state.csrf) headers['X-CSRF-Token'] = state.csrf;
+  let res;
+  try {
+    res = await fetch('/admin/api/' + path, {
+      method, headers, credentials: 'same-origin',
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+  } catch (e) {
+    return { ok: false, status: 0, data: { error: 'The appliance cannot be reached: ' + e.message } };
+  }
+  let data = null;
+  try { data = await res.json(); } catch (e) { data = { error: `unexpected answer (HTTP ${res.status})` }; }
+  if (res.status === 401 && path !== 'login' && path !== 'session') {
+    state.csrf = null;
+    showLogin('Your session ended; log in again.');
+  }
+  return { ok: res.ok, status: res.status, data };
+}
+
+// ---------- shell ----------
+
+const pages = {};
+
+function page(title, ...content) {
+  main.replaceChildren(h('h1', { tabindex: '-1' }, title), ...content);
+  document.title = `${title} · profilegate`;
+  main.querySelector('h1').focus();
+}
+
+function setNav(visible) {
+  document.getElementById('nav').hidden = !visible;
+  document.getElementById('logout').hidden = !visible;
+  const cur = (location.hash || '#overview').split(/[=?]/)[0];
+  document.querySelectorAll('#nav a').forEach((a) => {
+    if (a.getAttribute('href') === cur) a.setAttribute('aria-current', 'page');
+    else a.removeAttribute('aria-current');
+  });
+}
+
+async function route() {
+  const hash = location.hash || '#overview';
+  if (hash.startsWith('#setup=')) { showSetup(hash.slice(7)); return; }
+  if (!state.csrf) {
+    const r = await api('GET', 'session');
+    if (!r.ok) { showLogin(); return; }
+    state.csrf = r.data.csrf_token;
+  }
+  setNav(true);
+  const name = hash.slice(1).split('?')[0];
+  const fn = pages[name] || pages.overview;
+  main.replaceChildren(h('p', {}, 'Loading…'));
+  await fn();
+}
+
+function showLogin(message) {
+  setNav(false);
+  const form = apiForm({ 'aria-label': 'Log in' }, [
+    field({ name: 'password', label: 'Admin password', type: 'password', attrs: { autocomplete: 'current-password', required: true } }),
+    h('div', { class: 'actions' }, h('button', { type: 'submit' }, 'Log in')),
+  ], (f) => api('POST', 'login', { password: val(f, 'password') }), (data) => {
+    state.csrf = data.csrf_token;
+    if (location.hash.startsWith('#setup=')) history.replaceState(null, '', '/admin/#overview');
+    route();
+  });
+  page('Log in', h('section', { class: 'card' }, form));
+  if (message) notice(form, message, 'warn');
+  form.querySelector('input').focus();
+}
+
+function showSetup(token) {
+  setNav(false);
+  const form = apiForm({ 'aria-label': 'Set the admin password' }, [
+    h('p', {}, 'This appliance has no admin password yet. Choose one (at least 12 characters); this link then stops working.'),
+    field({ name: 'token', label: 'Setup token', value: token, attrs: { readonly: true } }),
+    field({ name: 'password', label: 'New admin password', type: 'password', attrs: { autocomplete: 'new-password' } }),
+    field({ name: 'confirm', label: 'Repeat the password', type: 'password', attrs: { autocomplete: 'new-password' } }),
+    h('div', { class: 'actions' }, h('button', { type: 'submit' }, 'Set password and log in')),
+  ], async (f) => {
+    if (val(f, 'password') !== val(f, 'confirm')) {
+      return { ok: false, data: { error: 'the two passwords differ', field: 'confirm' } };
+    }
+    return api('POST', 'setup', { token: val(f, 'token'), password: val(f, 'password') });
+  }, (data) => {
+    state.csrf = data.csrf_token;
+    // The token is spent: drop it from the address bar and history.
+    history.replaceState(null, '', '/admin/#overview');
+    route();
+  });
+  page('Set up profilegate', h('section', { class: 'card' }, form));
+}
+
+document.getElementById('logout').addEventListener('click', async () => {
+  await api('POST', 'logout', {});
+  state.csrf = null;
+  showLogin('You are logged out.');
+});
+window.addEventListener('hashchange', route);
+
+// ---------- Overview ----------
+
+const checkPage = { credential: '#endpoint', smtp: '#notifications', recipients: '#notifications', departments: '#departments', tls: null };
+
+function decisionRows(records, onClick) {
+  return records.map((r) => {
+    const d = r.kind === 'decision';
+    const tr = h('tr', { class: onClick ? 'clickable' : null, tabindex: onClick ? '0' : null },
+      h('td', {}, r.seq), h('td', {}, fmtTime(r.time)),
+      h('td', {}, d ? h('span', { class: 'pill ' + r.decision }, r.decision) : h('span', { class: 'pill' }, 'admin')),
+      h('td', {}, d ? (r.user_id || '—') : r.actor),
+      h('td', {}, d ? ((r.organization && (r.organization.name || r.organization.id)) || '—') : '—'),
+      h('td', {}, d ? [r.reason || r.rule || '', r.claims ? ` (${r.claims.map((c) => c.uri.replace(/^.*\//, '')).join(', ')})` : ''] : r.action));
+    if (onClick) {
+      tr.addEventListener('click', () => onClick(r));
+      tr.addEventListener('keydown', (e) => { if (e.key === 'Enter' || e.key === ' ') { e.preventDefault(); onClick(r); } });
+    }
+    return tr;
+  });
+}
+
+function recordsTable(records, onClick) {
+  return h('table', {},
+    h('thead', {}, h('tr', {}, ['#', 'Time (UTC)', 'Decision', 'User / actor', 'Organization', 'Reason / change'].map((t) => h('th', { scope: 'col' }, t)))),
+    h('tbody', {}, decisionRows(records, onClick)));
+}
+
+pages.overview = async () => {
+  const r = await api('GET', 'overview');
+  if (!r.ok) { page('Overview', h('p', { class: 'notice bad' }, r.data.error)); return; }
+  const o = r.data;
+  const open = o.checklist.filter((c) => !c.done).length;
+  page('Overview',
+    h('div', { class: 'grid' },
+      h('section', { class: 'card', 'aria-labelledby': 'h-setup' },
+        h('h2', { id: 'h-setup' }, open ? `Setup: ${open} step(s) left` : 'Setup complete'),
+        h('ul', { class: 'checklist' }, o.checklist.map((c) => h('li', { 'data-check': c.key, 'data-done': String(c.done) },
+          h('span', { class: 'mark ' + (c.done ? 'ok' : 'no'), 'aria-hidden': 'true' }, c.done ? '✓' : '✗'),
+          h('strong', {}, c.title), h('span', { class: 'sr-only' }, c.done ? ' (done)' : ' (to do)'),
+          c.todo ? h('div', { class: 'muted' }, c.todo, ' ', checkPage[c.key] ? h('a', { href: checkPage[c.key] }, 'Go there') : null) : null)))),
+      h('section', { class: 'card', 'aria-labelledby': 'h-today' },
+        h('h2', { id: 'h-today' }, 'Decisions today (UTC)'),
+        h('div', { class: 'counts' }, ['SUCCESS', 'FAILED', 'ERROR'].map((k) => h('div', { 'data-count': k }, o.today.counts[k] || 0, h('span', {}, k)))),
+        o.today.complete ? null : h('p', { class: 'muted' }, 'A busy day: counted up to the scan limit, so these are lower bounds.'),
+        h('h2', { class: 'spaced' }, 'Security-team e-mail'),
+        h('p', {}, o.email.configured ? `Mode: ${o.email.mode}. Queued: ${o.email.pending}, failed: ${o.email.failed}.` : 'Not configured.'),
+        o.email.failed ? h('p', { class: 'notice bad' }, `${o.email.failed} e-mail(s) failed. `, h('a', { href: '#notifications' }, 'See the outbox')) : null,
+        o.email.oldest_pending ? h('p', { class: 'muted' }, `Oldest queued since ${fmtTime(o.email.oldest_pending)}.`) : null)),
+    h('section', { class: 'card', 'aria-labelledby': 'h-latest' },
+      h('h2', { id: 'h-latest' }, 'Latest decisions'),
+      o.latest.length ? recordsTable(o.latest) : h('p', { class: 'muted' }, 'No decisions yet.')),
+    h('p', { class: 'muted' }, `profilegate ${o.version}`));
+};
+
+// ---------- Departments ----------
+
+pages.departments = async () => {
+  const params = new URLSearchParams(location.hash.split('?')[1] || '');
+  const org = params.get('org') || '';
+  const r = await api('GET', 'departments' + (org ? '?org=' + encodeURIComponent(org) : ''));
+  if (!r.ok) { page('Departments', h('p', { class: 'notice bad' }, r.data.error)); return; }
+  const names = r.data.names;
+  const orgBody = () => (org ? { org } : {});
+  const reload = () => pages.departments();
+
+  const listBody = h('tbody', {});
+  const drawList = (filter) => {
+    const f = filter.toLowerCase();
+    listBody.replaceChildren(...names.filter((n) => n.toLowerCase().includes(f)).map((n) => h('tr', {},
+      h('td', {}, n),
+      h('td', {}, h('button', {
+        type: 'button', class: 'danger', 'aria-label': `Remove ${n}`,
+        onclick: async () => {
+          if (!confirm(`Remove "${n}"? Department changes to it will then be rejected.`)) return;
+          const res = await api('POST', 'departments/remove', { names: [n], ...orgBody() });
+          if (res.ok) reload(); else alert(res.data.error);
+        },
+      }, 'Remove')))));
+  };
+  drawList('');
+  const search = h('input', { type: 'search', id: 'dep-search', 'aria-label': 'Search departments', placeholder: 'Search', oninput: (e) => drawList(e.target.value) });
+
+  const orgForm = h('form', { class: 'actions', onsubmit: (e) => { e.preventDefault(); const v = e.target.elements.org.value.trim(); location.hash = '#departments' + (v ? '?org=' + encodeURIComponent(v) : ''); } },
+    h('label', { for: 'org-pick', style: 'margin:0' }, 'Organization'),
+    h('input', { id: 'org-pick', name: 'org', list: 'orgs', value: org, placeholder: 'root list (empty) or organization id', style: 'max-width:22em' }),
+    h('datalist', { id: 'orgs' }, r.data.orgs.map((o) => h('option', { value: o }))),
+    h('button', { type: 'submit', class: 'secondary' }, 'Show'));
+
+  const addForm = apiForm({ 'aria-label': 'Add a department' }, [
+    field({ name: 'names', label: 'New department name' }),
+    h('div', { class: 'actions' }, h('button', { type: 'submit' }, 'Add')),
+  ], (f) => api('POST', 'departments', { names: [val(f, 'names')], ...orgBody() }), () => reload());
+
+  let preview = h('div', {});
+  const importForm = apiForm({ 'aria-label': 'Import departments' }, [
+    h('label', { for: 'csv-file' }, 'CSV file'),
+    h('input', {
+      type: 'file', id: 'csv-file', accept: '.csv,text/csv,text/plain',
+      onchange: async (e) => { const file = e.target.files[0]; if (file) importForm.querySelector('[name=csv]').value = await file.text(); },
+    }),
+    field({ name: 'csv', label: 'or paste: one department a line (quote names with commas; header optional)', type: 'textarea', rows: 6 }),
+    field({ name: 'replace', label: 'Replace the list (names not in the file are removed)', type: 'checkbox' }),
+    h('div', { class: 'actions' },
+      h('button', { type: 'submit', value: 'preview' }, 'Preview'),
+      h('button', { type: 'submit', value: 'apply', class: 'secondary', hidden: true, 'data-apply': '' }, 'Apply this import')),
+    preview,
+  ], (f, submitter) => api('POST', 'departments/import', {
+    csv: val(f, 'csv'), replace: val(f, 'replace'), apply: !!(submitter && submitter.value === 'apply'), ...orgBody(),
+  }), (data, f) => {
+    const applyBtn = f.querySelector('[data-apply]');
+    const p = data.plan;
+    if (data.applied) {
+      notice(f, `Applied: ${p.added.length} added, ${p.removed.length} removed.`);
+      setTimeout(reload, 600);
+      return;
+    }
+    const next = h('div', { id: 'import-preview' },
+      h('p', {}, `Preview: ${p.added.length} to add, ${p.removed.length} to remove, ${p.unchanged} unchanged. Nothing is changed until you apply.`),
+      p.added.length ? h('div', {}, h('strong', {}, 'Added: '), p.added.join(', ')) : null,
+      p.removed.length ? h('div', {}, h('strong', { class: 'error' }, 'Removed: '), p.removed.join(', ')) : null);
+    preview.replaceWith(next);
+    preview = next;
+    applyBtn.hidden = false;
+  });
+  importForm.querySelector('[name=csv]').addEventListener('input', () => { importForm.querySelector('[data-apply]').hidden = true; });
+
+  page('Departments',
+    h('section', { class: 'card' },
+      h('h2', {}, org ? `Departments of organization ${org}` : 'Root department list'),
+      h('p', { class: 'muted' }, org
+        ? 'Users of this organization are checked against this list (it replaces the root list for them).'
+        : 'Used for the root organization, and for every organization without a list of its own.'),
+      orgForm,
+      h('div', { class: 'actions' }, search,
+        h('a', { href: '/admin/api/departments/export' + (org ? '?org=' + encodeURIComponent(org) : ''), download: '' }, 'Export CSV')),
+      h('p', { class: 'muted' }, `${names.length} department(s).`),
+      h('div', { class: 'deplist' }, h('table', {}, h('thead', {}, h('tr', {}, h('th', { scope: 'col' }, 'Name'), h('th', { scope: 'col' }, ''))), listBody))),
+    h('div', { class: 'grid' },
+      h('section', { class: 'card' }, h('h2', {}, 'Add'), addForm),
+      h('section', { class: 'card' }, h('h2', {}, 'Bulk import'), importForm)));
+};
+
+// ---------- Notifications ----------
+
+pages.notifications = async () => {
+  const r = await api('GET', 'notifications');
+  if (!r.ok) { page('Notifications', h('p', { class: 'notice bad' }, r.data.error)); return; }
+  const n = r.data;
+  const s = n.smtp || { port: 587, encryption: 'starttls', timeout_ms: 3000 };
+  const reload = () => pages.notifications();
+
+  const recipients = apiForm({ 'aria-label': 'Recipients' }, [
+    field({ name: 'recipients', label: 'Security-team addresses, one a line', type: 'textarea', rows: 4, value: n.recipients.join('\n') }),
+    h('div', { class: 'actions' }, h('button', { type: 'submit' }, 'Save recipients')),
+  ], (f) => api('POST', 'notifications/recipients', { recipients: val(f, 'recipients').split('\n') }), (d, f) => notice(f, 'Saved.'));
+
+  const smtp = apiForm({ 'aria-label': 'SMTP server' }, [
+    field({ name: 'host', label: 'Host', value: s.host }),
+    field({ name: 'port', label: 'Port', type: 'number', value: s.port }),
+    field({ name: 'encryption', label: 'Encryption', value: s.encryption, options: [['starttls', 'STARTTLS (usually port 587)'], ['tls', 'TLS from the start (usually port 465)'], ['none', 'None (a relay on this host)']] }),
+    field({ name: 'username', label: 'Username (empty: no login)', value: s.username || '' }),
+    field({ name: 'password', label: 'Password', type: 'password', attrs: { autocomplete: 'new-password', placeholder: s.password_set ? 'unchanged (stored, never shown)' : '' } }),
+    s.password_set ? field({ name: 'clear_password', label: 'Forget the stored password', type: 'checkbox' }) : null,
+    field({ name: 'from', label: 'From address', value: s.from || '' }),
+    field({ name: 'timeout_ms', label: 'Timeout (ms, 100–4000)', type: 'number', value: s.timeout_ms }),
+    field({ name: 'tls_ca_pem', label: 'Extra CA certificate (PEM), for a relay with a private CA', type: 'textarea', rows: 3, value: s.tls_ca_pem || '' }),
+    h('div', { class: 'actions' }, h('button', { type: 'submit' }, 'Save SMTP settings')),
+  ], (f) => api('POST', 'notifications/smtp', {
+    host: val(f, 'host'), port: Number(val(f, 'port')), encryption: val(f, 'encryption'),
+    username: val(f, 'username'), password: val(f, 'password') || undefined,
+    clear_password: !!val(f, 'clear_password'), from: val(f, 'from'),
+    timeout_ms: Number(val(f, 'timeout_ms')), tls_ca_pem: val(f, 'tls_ca_pem'),
+  }), (d, f) => { notice(f, 'Saved. Send a test message to check them.'); });
+
+  const test = apiForm({ 'aria-label': 'Send a test e-mail' }, [
+    h('p', { class: 'muted' }, n.smtp_tested ? `Last successful test with these settings: ${fmtTime(n.smtp_tested)}.` : 'No test message has gone out with these settings yet.'),
+    field({ name: 'to', label: 'Send to (empty: the recipients)', type: 'email' }),
+    h('div', { 'data-field': 'test' }, h('p', { class: 'error', role: 'alert', id: 'test-result' })),
+    h('div', { class: 'actions' }, h('button', { type: 'submit' }, 'Send test email')),
+  ], (f) => api('POST', 'notifications/test', { to: val(f, 'to') || undefined }), (d, f) => notice(f, `Sent to ${d.to.join(', ')}.`));
+
+  const sensitive = apiForm({ 'aria-label': 'Sensitive claims' }, [
+    field({ name: 'claims', label: 'Claims whose change is reported, one URI a line', type: 'textarea', rows: 6, value: n.sensitive.join('\n') }),
+    h('div', { class: 'actions' }, h('button', { type: 'submit' }, 'Save claims')),
+  ], (f) => api('POST', 'notifications/sensitive', { claims: val(f, 'claims').split('\n') }), (d, f) => notice(f, 'Saved.'));
+
+  const mode = apiForm({ 'aria-label': 'Delivery mode' }, [
+    h('fieldset', { 'data-field': 'mode' }, h('legend', {}, 'When is the e-mail sent?'),
+      h('label', { class: 'inline' }, h('input', { type: 'radio', name: 'mode', value: 'blocking', checked: n.mode === 'blocking' }), 'Before answering; if it fails, the update is refused (email_error)'),
+      h('br'),
+      h('label', { class: 'inline' }, h('input', { type: 'radio', name: 'mode', value: 'queued', checked: n.mode === 'queued' }), 'Queued durably with the decision, delivered in the background with retries'),
+      h('p', { class: 'error', role: 'alert' })),
+    h('div', { class: 'actions' }, h('button', { type: 'submit' }, 'Save mode')),
+  ], (f) => api('POST', 'notifications/mode', { mode: f.querySelector('[name=mode]:checked').value }), (d, f) => notice(f, 'Saved.'));
+
+  const o = n.outbox;
+  const retry = async (id) => {
+    const res = await api('POST', 'outbox/retry', id === undefined ? {} : { id });
+    if (res.ok) reload(); else alert(res.data.error);
+  };
+  const outbox = h('section', { class: 'card', 'aria-labelledby': 'h-outbox' },
+    h('h2', { id: 'h-outbox' }, 'Outbox'),
+    h('p', {}, `${o.pending} waiting, ${o.failed} failed.`, o.oldest_pending ? ` Oldest waiting since ${fmtTime(o.oldest_pending)}.` : ''),
+    o.failed ? h('div', { class: 'actions' }, h('button', { type: 'button', onclick: () => retry() }, 'Retry all failed now')) : null,
+    o.items.length ? h('table', {},
+      h('thead', {}, h('tr', {}, ['Id', 'Status', 'Queued', 'Request', 'Attempts', 'Last error', ''].map((t) => h('th', { scope: 'col' }, t)))),
+      h('tbody', {}, o.items.map((it) => h('tr', {},
+        h('td', {}, it.id), h('td', {}, it.status), h('td', {}, fmtTime(it.created)), h('td', {}, it.request_id || '—'),
+        h('td', {}, it.attempts), h('td', {}, it.last_error || '—'),
+        h('td', {}, it.status === 'failed' ? h('button', { type: 'button', class: 'secondary', onclick: () => retry(it.id) }, 'Retry now') : (it.next_attempt ? `next ${fmtTime(it.next_attempt)}` : '')))))) : h('p', { class: 'muted' }, 'Empty.'));
+
+  page('Notifications',
+    h('div', { class: 'grid' },
+      h('section', { class: 'card' }, h('h2', {}, 'Recipients'), recipients, h('h2', {}, 'Test'), test),
+      h('section', { class: 'card' }, h('h2', {}, 'SMTP server'), smtp)),
+    h('div', { class: 'grid' },
+      h('section', { class: 'card' }, h('h2', {}, 'Sensitive claims'), sensitive),
+      h('section', { class: 'card' }, h('h2', {}, 'Delivery'), mode)),
+    outbox);
+};
+
+// ---------- Endpoint ----------
+
+pages.endpoint = async () => {
+  const r = await api('GET', 'endpoint');
+  if (!r.ok) { page('Endpoint', h('p', { class: 'notice bad' }, r.data.error)); return; }
+  const e = r.data;
+  const reload = () => pages.endpoint();
+  const secretBox = h('div', { id: 'new-secret' });
+
+  const showCreated = (d) => {
+    const rows = Object.entries(d).filter(([k]) => k !== 'id');
+    const secretKey = ['password', 'accessToken', 'value'].find((k) => d[k]);
+    document.getElementById('new-secret').replaceChildren(h('div', { class: 'secret', role: 'status' },
+      h('div', {}, h('strong', {}, `Credential ${d.id} created. `), 'Copy the secret now: it is shown only once and stored only as a hash.',
+        h('table', {}, h('tbody', {}, rows.map(([k, v]) => h('tr', {}, h('th', { scope: 'row' }, k), h('td', {}, h('code', { 'data-prop': k }, v))))))),
+      copyButton(() => d[secretKey], 'Copy secret')));
+  };
+
+  const credRows = e.credentials.map((c) => h('tr', {},
+    h('td', {}, h('code', {}, c.id)), h('td', {}, c.type + (c.kind.username ? ` (user ${c.kind.username})` : '') + (c.kind.header ? ` (header ${c.kind.header})` : '')),
+    h('td', {}, fmtTime(c.created)), h('td', {}, c.last_used ? fmtTime(c.last_used) : 'never'),
+    h('td', {},
+      h('button', {
+        type: 'button', class: 'secondary',
+        onclick: async () => {
+          const body = { type: c.type, username: c.kind.username, header: c.kind.header };
+          const res = await api('POST', 'credentials', body);
+          if (!res.ok) { alert(res.data.error); return; }
+          await reload();
+          showCreated(res.data);
+          document.getElementById('new-secret').prepend(h('p', {}, `Rotation: enter the new secret in WSO2, check that calls use it ("last used"), then revoke ${c.id}.`));
+        },
+      }, 'Rotate'), ' ',
+      h('button', {
+        type: 'button', class: 'danger',
+        onclick: async () => {
+          if (!confirm(`Revoke ${c.id}? Calls with it are refused from now on.`)) return;
+          const res = await api('DELETE', 'credentials/' + encodeURIComponent(c.id));
+          if (res.ok) reload(); else alert(res.data.error);
+        },
+      }, 'Revoke'))));
+
+  const create = apiForm({ 'aria-label': 'Create a credential' }, [
+    field({ name: 'type', label: 'Type', options: [['basic', 'Basic (username and password)'], ['bearer', 'Bearer token'], ['api-key', 'API key in a header']] }),
+    field({ name: 'username', label: 'Username (Basic)', value: 'profilegate' }),
+    field({ name: 'header', label: 'Header name (API key)', value: 'x-api-key' }),
+    h('div', { class: 'actions' }, h('button', { type: 'submit' }, 'Create credential')),
+  ], (f) => api('POST', 'credentials', { type: val(f, 'type'), username: val(f, 'username'), header: val(f, 'header') }),
+  async (d) => { await reload(); showCreated(d); });
+
+  const auth = apiForm({ 'aria-label': 'Authentication' }, [
+    field({ name: 'auth', label: 'Callers must authenticate', value: e.auth, options: [['required', 'Yes: a valid credential is required'], ['none', 'No: anyone who can reach the endpoint (not recommended)']] }),
+    e.auth === 'none' ? h('p', { class: 'notice bad' }, 'Authentication is OFF.') : null,
+    h('div', { class: 'actions' }, h('button', { type: 'submit' }, 'Save')),
+  ], (f) => api('POST', 'endpoint/auth', { auth: val(f, 'auth') }), () => reload());
+
+  const out = h('div', { id: 'registration' });
+  const register = apiForm({ 'aria-label': 'Register in WSO2' }, [
+    field({ name: 'name', label: 'Action name', value: e.default_name }),
+    field({ name: 'url', label: 'Endpoint URL as the identity server reaches it', value: e.default_url }),
+    field({ name: 'credential', label: 'Credential', value: e.credentials.length ? e.credentials[e.credentials.length - 1].id : '', options: e.credentials.length ? e.credentials.map((c) => [c.id, `${c.id} (${c.type})`]) : [['', 'none yet']] }),
+    h('div', { class: 'actions' }, h('button', { type: 'submit' }, 'Show the values')),
+  ], (f) => api('GET', `endpoint/registration?name=${encodeURIComponent(val(f, 'name'))}&url=${encodeURIComponent(val(f, 'url'))}&credential=${encodeURIComponent(val(f, 'credential') || '')}`),
+  (d) => {
+    const json = JSON.stringify(d.rest_body, null, 2);
+    out.replaceChildren(
+      d.notes.map((t) => h('p', { class: 'notice warn' }, t)),
+      h('h2', {}, 'In the console (Actions → Pre Update Profile)'),
+      h('table', {}, h('tbody', {},
+        h('tr', {}, h('th', { scope: 'row' }, 'Action name'), h('td', {}, h('code', {}, d.name))),
+        h('tr', {}, h('th', { scope: 'row' }, 'Endpoint'), h('td', {}, h('code', {}, d.endpoint_url))),
+        h('tr', {}, h('th', { scope: 'row' }, 'Authentication'), h('td', {}, h('code', {}, d.authentication_type))),
+        Object.entries(d.properties).map(([k, v]) => h('tr', {}, h('th', { scope: 'row' }, k), h('td', {}, h('code', {}, v)))),
+        h('tr', {}, h('th', { scope: 'row' }, 'Attributes to share'), h('td', {}, d.attributes.map((a) => h('div', {}, h('code', {}, a))))))),
+      h('h2', {}, 'With the Action Management REST API'),
+      h('p', {}, 'POST this to ', h('code', {}, 'https://<identity-server>/t/<tenant>/api/server/v1/actions/preUpdateProfile'), ' (scope internal_action_mgt_create), then activate it with ', h('code', {}, 'POST …/preUpdateProfile/<id>/activate'), '. Put the secret in place of the placeholder.'),
+      h('pre', { id: 'rest-body' }, json),
+      h('div', { class: 'actions' }, copyButton(() => json, 'Copy JSON')));
+  });
+
+  page('Endpoint',
+    h('section', { class: 'card' }, h('h2', {}, 'Credentials'),
+      h('p', { class: 'muted' }, 'At most two are active: the one in use and its replacement while you rotate.'),
+      secretBox,
+      e.credentials.length ? h('table', {},
+        h('thead', {}, h('tr', {}, ['Id', 'Type', 'Created', 'Last used', ''].map((t) => h('th', { scope: 'col' }, t)))),
+        h('tbody', {}, credRows)) : h('p', { class: 'notice warn' }, 'No credential yet: every call is refused with 401.')),
+    h('div', { class: 'grid' },
+      h('section', { class: 'card' }, h('h2', {}, 'New credential'), create),
+      h('section', { class: 'card' }, h('h2', {}, 'Authentication'), auth)),
+    h('section', { class: 'card' }, h('h2', {}, 'Register in WSO2'), register, out));
+};
+
+// ---------- Audit log ----------
+
+function diffTable(rows) {
+  return h('table', { class: 'diff' },
+    h('thead', {}, h('tr', {}, ['What', 'Before', 'After'].map((t) => h('th', { scope: 'col' }, t)))),
+    h('tbody', {}, rows.map(([k, a, b]) => h('tr', {}, h('td', {}, k), h('td', { class: 'old' }, a), h('td', { class: 'new' }, b)))));
+}
+
+const show = (v) => (v === undefined || v === null ? '—' : typeof v === 'string' ? v : JSON.stringify(v));
+
+/** The before → after of a record: claim values for decisions, changed settings for admins. */
+function recordDetail(r) {
+  let rows;
+  if (r.kind === 'decision') {
+    rows = (r.claims || []).map((c) => [c.uri, c.old === undefined ? '(not shared with the action)' : show(c.old), show(c.new)]);
+  } else {
+    const before = r.before || {}; const after = r.after || {};
+    const flat = (o, p, out) => {
+      if (o && typeof o === 'object' && !Array.isArray(o)) Object.entries(o).forEach(([k, v]) => flat(v, p ? `${p}.${k}` : k, out));
+      else out[p || '(value)'] = o;
+      return out;
+    };
+    const fb = flat(before, '', {}); const fa = flat(after, '', {});
+    rows = [...new Set([...Object.keys(fb), ...Object.keys(fa)])]
+      .filter((k) => JSON.stringify(fb[k]) !== JSON.stringify(fa[k]))
+      .map((k) => [k, show(fb[k]), show(fa[k])]);
+  }
+  const { claims, before, after, ...rest } = r;
+  return h('div', { id: 'record-detail' },
+    h('h2', {}, `Record ${r.seq}`),
+    rows.length ? diffTable(rows) : h('p', { class: 'muted' }, 'No before → after values in this record.'),
+    h('details', {}, h('summary', {}, 'The whole record'), h('pre', {}, JSON.stringify(rest, null, 2))));
+}
+
+pages.audit = async () => {
+  const params = new URLSearchParams(location.hash.split('?')[1] || '');
+  const q = new URLSearchParams();
+  for (const k of ['user', 'claim', 'decision', 'org', 'from', 'to', 'before']) if (params.get(k)) q.set(k, params.get(k));
+  const r = await api('GET', 'audit?' + q.toString());
+  const detail = h('div', {});
+  const openRecord = (rec) => { const d = recordDetail(rec); detail.replaceChildren(d); d.querySelector('h2').setAttribute('tabindex', '-1'); d.querySelector('h2').focus(); };
+
+  const filters = h('form', {
+    'aria-label': 'Filters',
+    onsubmit: (ev) => {
+      ev.preventDefault();
+      const p = new URLSearchParams();
+      for (const k of ['user', 'claim', 'decision', 'org', 'from', 'to']) { const v = ev.target.elements[k].value.trim(); if (v) p.set(k, v); }
+      location.hash = '#audit' + (p.toString() ? '?' + p.toString() : '');
+    },
+  }, h('p', { class: 'notice form-notice', role: 'status' }), h('div', { class: 'filters' },
+    field({ name: 'user', label: 'User id', value: params.get('user') || '' }),
+    field({ name: 'claim', label: 'Claim URI', value: params.get('claim') || '' }),
+    field({ name: 'decision', label: 'Decision', value: params.get('decision') || '', options: [['', 'any'], ['SUCCESS', 'SUCCESS'], ['FAILED', 'FAILED'], ['ERROR', 'ERROR'], ['admin', 'admin changes']] }),
+    field({ name: 'org', label: 'Organization (id or name)', value: params.get('org') || '' }),
+    field({ name: 'from', label: 'From (YYYY-MM-DD or RFC 3339)', value: params.get('from') || '' }),
+    field({ name: 'to', label: 'To (inclusive date or RFC 3339)', value: params.get('to') || '' })),
+  h('div', { class: 'actions' }, h('button', { type: 'submit' }, 'Filter'), h('a', { href: '#audit' }, 'Clear')));
+  if (!r.ok) showError(filters, r.data);
+
+  const verifyOut = h('p', { role: 'status', id: 'verify-result' });
+  const verify = h('button', {
+    type: 'button', class: 'secondary',
+    onclick: async () => {
+      verifyOut.className = 'notice'; verifyOut.textContent = 'Verifying…';
+      const v = await api('GET', 'audit/verify');
+      if (!v.ok) { verifyOut.className = 'notice bad'; verifyOut.textContent = v.data.error; return; }
+      verifyOut.className = v.data.ok ? 'notice' : 'notice bad';
+      verifyOut.textContent = v.data.ok
+        ? `Chain intact: ${v.data.records} record(s) verified.`
+        : `Chain BROKEN at record ${v.data.first_bad.seq}: ${v.data.first_bad.problem} (${v.data.records} record(s) before it are intact).`;
+    },
+  }, 'Verify chain');
+
+  const records = r.ok ? r.data.records : [];
+  const older = r.ok && r.data.next_before ? (() => { const p = new URLSearchParams(params); p.set('before', r.data.next_before); return h('a', { href: '#audit?' + p.toString() }, 'Older records →'); })() : null;
+  page('Audit log',
+    h('section', { class: 'card' }, filters),
+    h('section', { class: 'card' },
+      h('div', { class: 'actions' }, verify, h('a', { href: '/admin/api/audit/export', download: '' }, 'Export NDJSON'), params.get('before') ? h('a', { href: '#audit' }, 'Newest') : null, older),
+      verifyOut,
+      records.length ? recordsTable(records, openRecord) : h('p', { class: 'muted' }, 'No matching records.'),
+      h('p', { class: 'muted' }, 'Select a record to see its before → after.')),
+    h('section', { class: 'card', 'aria-live': 'polite' }, detail));
+};
+
+// ---------- Settings ----------
+
+pages.settings = async () => {
+  const r = await api('GET', 'settings');
+  if (!r.ok) { page('Settings', h('p', { class: 'notice bad' }, r.data.error)); return; }
+  const st = r.data;
+
+  const password = apiForm({ 'aria-label': 'Change the admin password' }, [
+    field({ name: 'current', label: 'Current password', type: 'password', attrs: { autocomplete: 'current-password' } }),
+    field({ name: 'new', label: 'New password (at least 12 characters)', type: 'password', attrs: { autocomplete: 'new-password' } }),
+    field({ name: 'confirm', label: 'Repeat the new password', type: 'password', attrs: { autocomplete: 'new-password' } }),
+    h('div', { class: 'actions' }, h('button', { type: 'submit' }, 'Change password')),
+  ], async (f) => {
+    if (val(f, 'new') !== val(f, 'confirm')) return { ok: false, data: { error: 'the two passwords differ', field: 'confirm' } };
+    return api('POST', 'password', { current: val(f, 'current'), new: val(f, 'new') });
+  }, (d, f) => { f.reset(); notice(f, 'Changed. Other sessions have been logged out.'); });
+
+  const rules = [
+    ['invalid_department', 'Department not in the directory'],
+    ['notification_failed', 'Security team could not be notified (blocking mode)'],
+    ['invalid_action_type', 'Wrong action type'],
+  ];
+  const messageFields = (m) => rules.flatMap(([k, label]) => [
+    h('h3', {}, label),
+    field({ name: `messages.${k}.reason`, label: 'Reason code (failureReason, at most 100 characters)', value: m[k].reason }),
+    field({ name: `messages.${k}.description`, label: 'Message the user sees (failureDescription, at most 300 characters)', value: m[k].description }),
+  ]);
+  const policy = apiForm({ 'aria-label': 'Policy' }, [
+    field({ name: 'department_match', label: 'Department match', value: st.department_match, options: [['exact', 'Exact (as typed)'], ['case-insensitive', 'Ignore upper/lower case']] }),
+    h('p', { class: 'muted' }, 'Failure messages may use letters, digits, spaces and - _ . ! ? ; : \' ( ) [ ] only: the identity server rejects anything else.'),
+    messageFields(st.messages),
+    h('div', { class: 'actions' },
+      h('button', { type: 'submit' }, 'Save'),
+      h('button', {
+        type: 'button', class: 'secondary',
+        onclick: (ev) => {
+          const f = ev.target.closest('form');
+          for (const [k] of rules) for (const part of ['reason', 'description']) f.querySelector(`[name="messages.${k}.${part}"]`).value = st.defaults[k][part];
+          notice(f, 'Defaults filled in; save to apply them.', 'warn');
+        },
+      }, 'Fill in the defaults')),
+  ], (f) => {
+    const messages = {};
+    for (const [k] of rules) messages[k] = { reason: val(f, `messages.${k}.reason`), description: val(f, `messages.${k}.description`) };
+    return api('POST', 'settings', { department_match: val(f, 'department_match'), messages });
+  }, (d, f) => notice(f, 'Saved. New decisions use these settings.'));
+
+  page('Settings',
+    h('div', { class: 'grid' },
+      h('section', { class: 'card' }, h('h2', {}, 'Admin password'), password),
+      h('section', { class: 'card' }, h('h2', {}, 'Policy'), policy)));
+};
+
+route();
