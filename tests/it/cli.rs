@@ -236,16 +236,40 @@ fn serve_prints_endpoint_and_missing_setup() {
         if rd.read_line(&mut l).unwrap() == 0 {
             break;
         }
-        let last = l.contains("department directory is empty");
+        let last = l.contains("/admin/#setup=");
         lines.push(l);
         if last {
             break;
         }
     }
+    let out = lines.concat();
+    // The printed setup link works once: its token sets the admin password.
+    let token = out
+        .split("/admin/#setup=")
+        .nth(1)
+        .and_then(|t| t.split_whitespace().next())
+        .unwrap_or_else(|| panic!("no setup link in {out}"))
+        .to_string();
+    let setup = |token: &str| {
+        use std::io::{Read, Write};
+        let body = format!(r#"{{"token":"{token}","password":"a long admin password"}}"#);
+        let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+        write!(
+            s,
+            "POST /admin/api/setup HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        )
+        .unwrap();
+        let mut resp = String::new();
+        s.read_to_string(&mut resp).unwrap();
+        resp
+    };
+    assert!(setup("wrong-token").starts_with("HTTP/1.1 403"));
+    assert!(setup(&token).starts_with("HTTP/1.1 200"));
+    assert!(setup(&token).starts_with("HTTP/1.1 409"), "used once");
     // SIGTERM: graceful shutdown.
     let _ = Command::new("kill").arg(child.id().to_string()).status();
     let status = child.wait().unwrap();
-    let out = lines.concat();
     assert!(
         out.contains(&format!(
             "http://127.0.0.1:{port}/actions/pre-update-profile"
@@ -254,7 +278,14 @@ fn serve_prints_endpoint_and_missing_setup() {
     );
     assert!(out.contains("No endpoint credential yet"), "{out}");
     assert!(out.contains("department directory is empty"), "{out}");
+    assert!(
+        out.contains(&format!("Admin UI: http://127.0.0.1:{port}/admin/")),
+        "{out}"
+    );
     assert!(status.success(), "exit after SIGTERM: {status:?}");
+    // The chain records that the password was set through the link.
+    let export = stdout(&cli(&dir.path, &["audit", "export"]));
+    assert!(export.contains("setup link"), "{export}");
 }
 
 #[cfg(unix)]
