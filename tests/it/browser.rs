@@ -158,6 +158,42 @@ impl Browser {
             .await
     }
 
+    /// Form controls on the page without a label (by `<label for>`, a wrapping label, or
+    /// aria-label): each would be unusable with a screen reader.
+    async fn unlabelled(&self) -> Vec<String> {
+        let v = self
+            .client
+            .execute(
+                "return [...document.querySelectorAll('input, select, textarea')]\
+                   .filter(e => e.type !== 'hidden' && e.labels.length === 0 && !e.getAttribute('aria-label'))\
+                   .map(e => e.outerHTML);",
+                vec![],
+            )
+            .await
+            .expect("script");
+        serde_json::from_value(v).unwrap_or_default()
+    }
+
+    /// Visits every page from the menu and checks that each control has a label.
+    async fn every_page_is_labelled(&self) {
+        for (link, title) in [
+            ("overview", "Overview"),
+            ("departments", "Departments"),
+            ("notifications", "Notifications"),
+            ("endpoint", "Endpoint"),
+            ("audit", "Audit log"),
+            ("settings", "Settings"),
+        ] {
+            self.click(&format!("nav a[href='#{link}']")).await;
+            self.text_contains("h1", title).await;
+            let missing = self.unlabelled().await;
+            assert!(
+                missing.is_empty(),
+                "{title}: controls without a label: {missing:?}"
+            );
+        }
+    }
+
     async fn shot(&self, name: &str) {
         if let Some(dir) = &self.shots {
             let _ = std::fs::create_dir_all(dir);
@@ -332,9 +368,15 @@ async fn login_and_failure_messages() {
     b.fill("form", "password", "not the password").await;
     b.click("form button[type=submit]").await;
     b.field_error("form", "password", "wrong password").await;
-    b.fill("form", "password", PASSWORD).await;
-    b.click("form button[type=submit]").await;
+    // Keyboard only: the password and Enter.
+    b.fill(
+        "form",
+        "password",
+        &format!("{PASSWORD}{}", char::from(fantoccini::key::Key::Enter)),
+    )
+    .await;
     b.text_contains("h1", "Overview").await;
+    b.every_page_is_labelled().await;
 
     b.click("nav a[href='#settings']").await;
     b.text_contains("h1", "Settings").await;
