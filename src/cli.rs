@@ -160,6 +160,29 @@ pub struct ServeArgs {
     /// Address to listen on.
     #[arg(long, env = "PROFILEGATE_LISTEN", default_value = "127.0.0.1:8080")]
     pub listen: Option<SocketAddr>,
+    /// Serve HTTPS with this certificate chain (PEM, server certificate first).
+    #[arg(
+        long,
+        env = "PROFILEGATE_TLS_CERT",
+        requires = "tls_key",
+        value_name = "FILE"
+    )]
+    pub tls_cert: Option<PathBuf>,
+    /// The private key of --tls-cert (PEM, unencrypted).
+    #[arg(
+        long,
+        env = "PROFILEGATE_TLS_KEY",
+        requires = "tls_cert",
+        value_name = "FILE"
+    )]
+    pub tls_key: Option<PathBuf>,
+    /// Serve HTTPS with a self-signed certificate generated once into the data dir; its
+    /// fingerprint and path are printed for the identity server's truststore.
+    #[arg(long, env = "PROFILEGATE_TLS_SELF_SIGNED", conflicts_with = "tls_cert")]
+    pub tls_self_signed: bool,
+    /// Allow plain HTTP on an address other than loopback (e.g. behind a TLS proxy).
+    #[arg(long, env = "PROFILEGATE_ALLOW_INSECURE_HTTP")]
+    pub allow_insecure_http: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -273,6 +296,8 @@ pub enum CliError {
     Credential(#[from] CredentialError),
     #[error(transparent)]
     Serve(#[from] ServeError),
+    #[error(transparent)]
+    Tls(#[from] crate::http::tls::TlsError),
     #[error("{context}: {source}")]
     Io {
         context: String,
@@ -796,6 +821,19 @@ fn serve_command(data_dir: &Path, args: &ServeArgs) -> Result<ExitCode, CliError
     let listen = args
         .listen
         .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8080)));
+    let tls = if let (Some(cert), Some(key)) = (&args.tls_cert, &args.tls_key) {
+        Some(crate::http::tls::load(cert, key)?)
+    } else if args.tls_self_signed {
+        let names = crate::http::tls::default_names(listen);
+        Some(crate::http::tls::self_signed(data_dir, &names)?)
+    } else {
+        None
+    };
+    if tls.is_none() && !listen.ip().is_loopback() && !args.allow_insecure_http {
+        return Err(CliError::Input(format!(
+            "refusing to serve plain HTTP on {listen}: the identity server would send the endpoint credential, and admins their password, readable on the network. Use --tls-cert FILE --tls-key FILE or --tls-self-signed; or, when a TLS proxy on this host is in front, --allow-insecure-http"
+        )));
+    }
     let store = Store::open(data_dir)?;
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -814,13 +852,24 @@ fn serve_command(data_dir: &Path, args: &ServeArgs) -> Result<ExitCode, CliError
             }
         })?;
         let addr = listener.local_addr().map_err(io_err("cannot read the listening address"))?;
+        let scheme = if tls.is_some() { "https" } else { "http" };
         let mut msg = format!(
-            "profilegate {} is serving on http://{addr}\n  action endpoint: http://{addr}{}\n  health:          http://{addr}/healthz\n  data dir:        {}\n",
+            "profilegate {} is serving on {scheme}://{addr}\n  action endpoint: {scheme}://{addr}{}\n  health:          {scheme}://{addr}/healthz\n  data dir:        {}\n",
             env!("CARGO_PKG_VERSION"),
             crate::http::ACTION_PATH,
             data_dir.display()
         );
-        let todo: Vec<String> = crate::checklist::checklist(&store, false)
+        if let Some(t) = &tls {
+            msg.push_str(&format!(
+                "  TLS certificate: {}\n  SHA-256:         {}\n",
+                t.cert_path.display(),
+                t.fingerprint
+            ));
+            if args.tls_self_signed {
+                msg.push_str("  (self-signed: import this certificate into the identity server's client truststore)\n");
+            }
+        }
+        let todo: Vec<String> = crate::checklist::checklist(&store, tls.is_some())
             .into_iter()
             .filter_map(|c| c.todo)
             .collect();
@@ -832,13 +881,16 @@ fn serve_command(data_dir: &Path, args: &ServeArgs) -> Result<ExitCode, CliError
                 msg.push_str(&format!("  - {t}\n"));
             }
         }
-        msg.push_str(&format!("Admin UI: http://{addr}/admin/\n"));
-        let mut options = crate::Options::default();
+        msg.push_str(&format!("Admin UI: {scheme}://{addr}/admin/\n"));
+        let mut options = crate::Options {
+            tls: tls.map(|t| t.config),
+            ..Default::default()
+        };
         if store.admin_password_hash()?.is_none() {
             let token = crate::admin::session::new_token()
                 .map_err(|e| CliError::Input(format!("cannot make a setup link: {e}")))?;
             msg.push_str(&format!(
-                "No admin password yet. Set it once with this link (valid until it is used or the server stops):\n  http://{addr}/admin/#setup={token}\n  (or stop the server and run `profilegate admin set-password --password-stdin`)\n"
+                "No admin password yet. Set it once with this link (valid until it is used or the server stops):\n  {scheme}://{addr}/admin/#setup={token}\n  (or stop the server and run `profilegate admin set-password --password-stdin`)\n"
             ));
             options.setup_token = Some(token);
         }

@@ -41,6 +41,8 @@ pub enum ServeError {
 pub struct Options {
     /// The one-time setup link's token, when no admin password is set yet.
     pub setup_token: Option<String>,
+    /// Serve HTTPS with this configuration (see `http::tls`).
+    pub tls: Option<Arc<rustls::ServerConfig>>,
 }
 
 /// Runs the server on `listener` until `shutdown` resolves, then finishes open requests,
@@ -76,7 +78,7 @@ pub async fn run_with(
     store.write_server_info(&ServerInfo {
         pid: std::process::id(),
         listen: addr.to_string(),
-        tls: false,
+        tls: options.tls.is_some(),
     })?;
     let outbox_wake = Arc::new(tokio::sync::Notify::new());
     let (commit, flusher) =
@@ -94,6 +96,7 @@ pub async fn run_with(
     );
     app.outbox_wake = outbox_wake.clone();
     *app.setup_token.get_mut() = options.setup_token;
+    app.tls = options.tls.is_some();
     let app = Arc::new(app);
 
     let maintenance = tokio::spawn(maintenance(app.clone()));
@@ -104,7 +107,7 @@ pub async fn run_with(
         app.notifier.clone(),
         outbox_wake,
     ));
-    http::serve(listener, http::routes(app.clone()), shutdown).await;
+    http::serve(listener, http::routes(app.clone()), shutdown, options.tls).await;
     maintenance.abort();
     let _ = maintenance.await;
     outbox.abort();

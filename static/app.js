@@ -3,7 +3,7 @@
 // built with text nodes only, so nothing the server stores is ever parsed as HTML.
 'use strict';
 
-const state = { csrf: null };
+const state = { csrf: null, tls: true };
 const main = document.getElementById('main');
 
 // ---------- small DOM helpers ----------
@@ -182,7 +182,7 @@ async function route() {
   if (!state.csrf) {
     const r = await api('GET', 'session');
     if (!r.ok) { showLogin(); return; }
-    state.csrf = r.data.csrf_token;
+    signedIn(r.data);
   }
   setNav(true);
   const name = hash.slice(1).split('?')[0];
@@ -191,13 +191,20 @@ async function route() {
   await fn();
 }
 
+/** Keeps what a login or session answer says: the CSRF token, and whether this is HTTPS. */
+function signedIn(data) {
+  state.csrf = data.csrf_token;
+  state.tls = data.tls !== false;
+  document.getElementById('insecure').hidden = state.tls;
+}
+
 function showLogin(message) {
   setNav(false);
   const form = apiForm({ 'aria-label': 'Log in' }, [
     field({ name: 'password', label: 'Admin password', type: 'password', attrs: { autocomplete: 'current-password', required: true } }),
     h('div', { class: 'actions' }, h('button', { type: 'submit' }, 'Log in')),
   ], (f) => api('POST', 'login', { password: val(f, 'password') }), (data) => {
-    state.csrf = data.csrf_token;
+    signedIn(data);
     if (location.hash.startsWith('#setup=')) history.replaceState(null, '', '/admin/#overview');
     route();
   });
@@ -220,7 +227,7 @@ function showSetup(token) {
     }
     return api('POST', 'setup', { token: val(f, 'token'), password: val(f, 'password') });
   }, (data) => {
-    state.csrf = data.csrf_token;
+    signedIn(data);
     // The token is spent: drop it from the address bar and history.
     history.replaceState(null, '', '/admin/#overview');
     route();

@@ -69,7 +69,10 @@ fn start_session(app: &App) -> Result<Response, Rejection> {
         .sessions
         .create()
         .map_err(|e| internal("starting a session", e))?;
-    let mut r = json(StatusCode::OK, &serde_json::json!({ "csrf_token": s.csrf }));
+    let mut r = json(
+        StatusCode::OK,
+        &serde_json::json!({ "csrf_token": s.csrf, "tls": app.tls }),
+    );
     if let Ok(v) = warp::http::HeaderValue::from_str(&cookie(app, &id, false)) {
         r.headers_mut().insert(header::SET_COOKIE, v);
     }
@@ -242,8 +245,11 @@ pub(super) fn routes(app: Arc<App>) -> warp::filters::BoxedFilter<(Response,)> {
         });
     let who = api_path("session")
         .and(get_with(app.clone()))
-        .map(|s: Session, _app: Arc<App>| {
-            json(StatusCode::OK, &serde_json::json!({ "csrf_token": s.csrf }))
+        .map(|s: Session, app: Arc<App>| {
+            json(
+                StatusCode::OK,
+                &serde_json::json!({ "csrf_token": s.csrf, "tls": app.tls }),
+            )
         });
     let password = api_path("password")
         .and(post_json::<PasswordChange>(app))

@@ -5,6 +5,7 @@
 //! turns anything else into a 500 for the user.
 
 pub mod server;
+pub mod tls;
 
 use std::net::SocketAddr;
 use std::sync::Arc;

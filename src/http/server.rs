@@ -1,8 +1,10 @@
 //! The connection loop: warp has no TLS and panics on bind errors, so we accept connections
-//! ourselves, attach the peer address, and serve each with hyper-util's HTTP/1 + h2 builder.
-//! Graceful shutdown stops accepting, lets in-flight requests finish (bounded), then returns.
+//! ourselves, attach the peer address, do the TLS handshake when HTTPS is on (tokio-rustls,
+//! ALPN h2 or HTTP/1.1), and serve each with hyper-util's HTTP/1 + h2 builder. Graceful
+//! shutdown stops accepting, lets in-flight requests finish (bounded), then returns.
 
 use std::future::Future;
+use std::sync::Arc;
 use std::time::Duration;
 
 use hyper::body::Incoming;
@@ -19,12 +21,14 @@ pub const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long shutdown waits for open requests.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 
-/// Serves `routes` on `listener` until `shutdown` resolves.
+/// Serves `routes` on `listener` until `shutdown` resolves; HTTPS when `tls` is given.
 pub async fn serve(
     listener: TcpListener,
     routes: warp::filters::BoxedFilter<(Response,)>,
     shutdown: impl Future<Output = ()>,
+    tls: Option<Arc<rustls::ServerConfig>>,
 ) {
+    let acceptor = tls.map(tokio_rustls::TlsAcceptor::from);
     let mut builder = auto::Builder::new(TokioExecutor::new());
     builder
         .http1()
@@ -51,10 +55,34 @@ pub async fn serve(
                     let mut svc = svc.clone();
                     svc.call(req)
                 });
-                let conn = builder.serve_connection(TokioIo::new(stream), svc).into_owned();
-                let conn = graceful.watch(conn);
+                let Some(acceptor) = acceptor.clone() else {
+                    let conn = builder.serve_connection(TokioIo::new(stream), svc).into_owned();
+                    let conn = graceful.watch(conn);
+                    tokio::spawn(async move {
+                        if let Err(e) = conn.await {
+                            tracing::debug!(error = %e, "connection ended with an error");
+                        }
+                    });
+                    continue;
+                };
+                let builder = builder.clone();
+                let watcher = graceful.watcher();
                 tokio::spawn(async move {
-                    if let Err(e) = conn.await {
+                    // The handshake gets the same budget as request headers: a client that
+                    // connects and says nothing must not hold a task forever.
+                    let tls = match tokio::time::timeout(HEADER_TIMEOUT, acceptor.accept(stream)).await {
+                        Ok(Ok(tls)) => tls,
+                        Ok(Err(e)) => {
+                            tracing::debug!(peer = %addr, error = %e, "TLS handshake failed");
+                            return;
+                        }
+                        Err(_) => {
+                            tracing::debug!(peer = %addr, "TLS handshake timed out");
+                            return;
+                        }
+                    };
+                    let conn = builder.serve_connection(TokioIo::new(tls), svc).into_owned();
+                    if let Err(e) = watcher.watch(conn).await {
                         tracing::debug!(error = %e, "connection ended with an error");
                     }
                 });

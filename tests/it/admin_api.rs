@@ -23,6 +23,7 @@ async fn setup_link_sets_the_password_once() {
         &dir.path,
         profilegate::Options {
             setup_token: Some("the-token".into()),
+            ..Default::default()
         },
     )
     .await;

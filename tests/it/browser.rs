@@ -222,6 +222,7 @@ async fn setup_import_credential_action_and_audit() {
         &dir.path,
         profilegate::Options {
             setup_token: Some(token.into()),
+            ..Default::default()
         },
     )
     .await;
@@ -376,6 +377,10 @@ async fn login_and_failure_messages() {
     )
     .await;
     b.text_contains("h1", "Overview").await;
+    // Plain HTTP: every page carries the warning banner.
+    let banner = b.find("#insecure").await;
+    assert!(banner.is_displayed().await.unwrap());
+    assert!(banner.text().await.unwrap().contains("Plain HTTP"));
     b.every_page_is_labelled().await;
 
     b.click("nav a[href='#settings']").await;

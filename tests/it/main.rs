@@ -11,3 +11,4 @@ mod durability;
 mod mail;
 mod notify;
 mod support;
+mod tls;

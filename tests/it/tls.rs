@@ -1,0 +1,260 @@
+//! HTTPS: a certificate from a CA generated here, h2 and HTTP/1.1 through reqwest, `Secure`
+//! admin cookies; the self-signed mode of the real binary; the plain-HTTP rule; certificate
+//! errors that say what to do.
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::CertificateDer;
+use serde_json::json;
+
+use crate::support::*;
+
+/// A CA and a leaf certificate for localhost / 127.0.0.1 signed by it, written as PEM files.
+/// Returns (cert path, key path, CA PEM).
+fn generate(dir: &Path) -> (std::path::PathBuf, std::path::PathBuf, String) {
+    let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    ca_params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, "profilegate test CA");
+    let ca = rcgen::CertifiedIssuer::self_signed(ca_params, rcgen::KeyPair::generate().unwrap())
+        .unwrap();
+    let key = rcgen::KeyPair::generate().unwrap();
+    let params =
+        rcgen::CertificateParams::new(vec!["localhost".to_string(), "127.0.0.1".into()]).unwrap();
+    let leaf = params.signed_by(&key, &ca).unwrap();
+    std::fs::create_dir_all(dir).unwrap();
+    let cert = dir.join("cert.pem");
+    let keyp = dir.join("key.pem");
+    std::fs::write(&cert, format!("{}{}", leaf.pem(), ca.pem())).unwrap();
+    std::fs::write(&keyp, key.serialize_pem()).unwrap();
+    (cert, keyp, ca.pem())
+}
+
+/// A reqwest client that trusts `ca_pem` (ring provider: two are linked into the tests).
+fn client_trusting(ca_pem: &str, http1_only: bool) -> reqwest::Client {
+    let mut roots = rustls::RootCertStore::empty();
+    for c in CertificateDer::pem_slice_iter(ca_pem.as_bytes()) {
+        roots.add(c.unwrap()).unwrap();
+    }
+    let mut cfg = rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    cfg.alpn_protocols = if http1_only {
+        vec![b"http/1.1".to_vec()]
+    } else {
+        vec![b"h2".to_vec(), b"http/1.1".to_vec()]
+    };
+    let mut b = reqwest::Client::builder().use_preconfigured_tls(cfg);
+    if http1_only {
+        b = b.http1_only();
+    }
+    b.build().unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn https_end_to_end_with_a_generated_ca() {
+    let dir = DataDir::new();
+    let cred = dir.standard();
+    crate::admin::set_password(&dir);
+    let tmp = tempfile::tempdir().unwrap();
+    let (cert, key, ca) = generate(tmp.path());
+    let loaded = profilegate::http::tls::load(&cert, &key).unwrap();
+    let srv = Server::start_with(
+        &dir.path,
+        profilegate::Options {
+            tls: Some(loaded.config),
+            ..Default::default()
+        },
+    )
+    .await;
+    let https = srv.url.replace("http://127.0.0.1", "https://localhost");
+    let ev = profile_event(Some("tls-1"), dept(json!("HR")));
+    let Auth::Basic(user, pass) = Auth::of(&cred) else {
+        panic!("basic")
+    };
+    for http1_only in [false, true] {
+        let r = client_trusting(&ca, http1_only)
+            .post(format!("{https}/actions/pre-update-profile"))
+            .basic_auth(&user, Some(&pass))
+            .header("content-type", "application/json")
+            .body(ev.to_string())
+            .send()
+            .await
+            .unwrap();
+        let want = if http1_only {
+            reqwest::Version::HTTP_11
+        } else {
+            reqwest::Version::HTTP_2
+        };
+        assert_eq!(r.version(), want);
+        assert_eq!(r.status(), 200);
+        let v: serde_json::Value = r.json().await.unwrap();
+        assert_eq!(v["actionStatus"], "SUCCESS");
+    }
+    // Under TLS the admin session cookie is Secure, and the UI is told it is HTTPS.
+    let r = client_trusting(&ca, false)
+        .post(format!("{https}/admin/api/login"))
+        .json(&json!({"password": crate::admin::PASSWORD}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let cookie = r.headers()["set-cookie"].to_str().unwrap().to_string();
+    assert!(cookie.contains("; Secure"), "{cookie}");
+    let v: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(v["tls"], true);
+    // Plain HTTP to the HTTPS port gets no answer; a client without the CA refuses.
+    assert!(reqwest::get(format!("{}/healthz", srv.url)).await.is_err());
+    let untrusting = client_trusting(&generate(&tmp.path().join("other")).2, false);
+    assert!(untrusting
+        .get(format!("{https}/healthz"))
+        .send()
+        .await
+        .is_err());
+    srv.stop().await;
+}
+
+/// Starts the real binary with `serve ARGS`; returns the child and the banner up to the admin
+/// URL (or everything it printed, if it exited).
+fn serve(dir: &Path, args: &[&str]) -> (Child, String, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_profilegate"))
+        .arg("--data-dir")
+        .arg(dir)
+        .arg("serve")
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut out = String::new();
+    let mut rd = BufReader::new(child.stdout.take().unwrap());
+    loop {
+        let mut l = String::new();
+        if rd.read_line(&mut l).unwrap() == 0 {
+            break;
+        }
+        out.push_str(&l);
+        if l.starts_with("Admin UI:") {
+            return (child, out, String::new());
+        }
+    }
+    let mut err = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut err).unwrap();
+    (child, out, err)
+}
+
+fn stop(mut child: Child) {
+    let _ = Command::new("kill").arg(child.id().to_string()).status();
+    let _ = child.wait();
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn self_signed_certificate_is_made_once_and_printed() {
+    let dir = DataDir::new();
+    let listen = format!("127.0.0.1:{}", free_port());
+    let (child, out, err) = serve(&dir.path, &["--listen", &listen, "--tls-self-signed"]);
+    assert!(
+        out.contains(&format!("https://{listen}/actions/pre-update-profile")),
+        "{out}{err}"
+    );
+    let fp = out
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("SHA-256:"))
+        .unwrap_or_else(|| panic!("no fingerprint in {out}"))
+        .trim()
+        .to_string();
+    let path = out
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("TLS certificate:"))
+        .unwrap()
+        .trim()
+        .to_string();
+    let pem = std::fs::read_to_string(&path).unwrap();
+    // The printed fingerprint is the file's.
+    let der = CertificateDer::pem_slice_iter(pem.as_bytes())
+        .next()
+        .unwrap()
+        .unwrap();
+    use sha2::Digest;
+    let want: Vec<String> = sha2::Sha256::digest(&der)
+        .iter()
+        .map(|b| format!("{b:02X}"))
+        .collect();
+    assert_eq!(fp, want.join(":"));
+    // A client that imported the printed file trusts the server.
+    let r = client_trusting(&pem, false)
+        .get(format!("https://{listen}/healthz"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    stop(child);
+    // The key is private, and a restart keeps the same certificate.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let key = Path::new(&path).with_file_name("self-signed-key.pem");
+        let mode = std::fs::metadata(key).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+    }
+    let (child, again, _) = serve(&dir.path, &["--listen", &listen, "--tls-self-signed"]);
+    assert!(again.contains(&fp), "{again}");
+    stop(child);
+}
+
+#[test]
+fn plain_http_off_loopback_needs_an_explicit_flag() {
+    let dir = DataDir::new();
+    let listen = format!("0.0.0.0:{}", free_port());
+    let (mut child, out, err) = serve(&dir.path, &["--listen", &listen]);
+    let status = child.wait().unwrap();
+    assert!(!status.success(), "{out}");
+    assert!(
+        err.contains("refusing to serve plain HTTP") && err.contains("--allow-insecure-http"),
+        "{err}"
+    );
+    let (child, out, err) = serve(&dir.path, &["--listen", &listen, "--allow-insecure-http"]);
+    assert!(out.contains("Served over plain HTTP"), "{out}{err}");
+    stop(child);
+}
+
+#[test]
+fn certificate_problems_say_what_to_do() {
+    let dir = DataDir::new();
+    let tmp = tempfile::tempdir().unwrap();
+    let (cert, key, _) = generate(tmp.path());
+    let (_, other_key, _) = generate(&tmp.path().join("other"));
+    let listen = format!("127.0.0.1:{}", free_port());
+    let missing = tmp.path().join("missing.pem");
+    let s = |p: &Path| p.to_str().unwrap().to_string();
+    for (c, k, want) in [
+        (s(&missing), s(&key), "cannot read the TLS certificate"),
+        (s(&key), s(&key), "no CERTIFICATE block"),
+        (s(&cert), s(&cert), "cannot read the TLS private key"),
+        (s(&cert), s(&other_key), "do not fit together"),
+    ] {
+        let (mut child, out, err) = serve(
+            &dir.path,
+            &["--listen", &listen, "--tls-cert", &c, "--tls-key", &k],
+        );
+        assert!(!child.wait().unwrap().success(), "{out}");
+        assert!(err.contains(want), "{c} {k}: {err}");
+    }
+}
