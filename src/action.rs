@@ -8,6 +8,7 @@ use crate::auth::{Authenticator, Caller};
 use crate::contract::response::ErrorStatus;
 use crate::contract::{parse_request, ActionRequest, ActionResponse};
 use crate::idempotency::{idempotency_key, key_hex, IdempotencyIndex};
+use crate::metrics::ActionKind;
 use crate::notify::{message, Notifier};
 use crate::policy::{claim_changes, decide, notification_failed, ClaimChange, Rule, Verdict};
 use crate::singleflight::SingleFlight;
@@ -15,6 +16,7 @@ use crate::store::outbox::{OutboxItem, OutboxStatus};
 use crate::store::{
     json_err, AuditEntry, DecisionEntry, DeliveryMode, GroupCommit, Settings, Store, StoreError,
 };
+use tracing::Instrument;
 
 /// Shared state of a running server.
 pub struct App {
@@ -35,6 +37,8 @@ pub struct App {
     pub tls: bool,
     /// Wakes the outbox worker (after an operator's "retry now").
     pub outbox_wake: Arc<tokio::sync::Notify>,
+    /// Request counters and latency for `/metrics`.
+    pub metrics: crate::metrics::Metrics,
 }
 
 impl App {
@@ -55,6 +59,7 @@ impl App {
             setup_token: parking_lot::Mutex::new(None),
             tls: false,
             outbox_wake: Arc::new(tokio::sync::Notify::new()),
+            metrics: crate::metrics::Metrics::default(),
         }
     }
 
@@ -108,13 +113,16 @@ impl App {
                     ..Default::default()
                 };
                 tracing::info!(problem = %e.log_safe(), "rejected a malformed request body");
-                return match self
+                let resp = match self
                     .record(&AuditEntry::Decision(Box::new(entry)), None, None)
                     .await
                 {
                     Ok(()) => resp,
                     Err(e) => store_failure(&e),
                 };
+                self.metrics
+                    .request(ActionKind::Unparsed, resp.status_name(), started.elapsed());
+                return resp;
             }
         };
         let tenant = req
@@ -123,9 +131,29 @@ impl App {
             .and_then(|e| e.tenant.as_ref())
             .and_then(|t| t.id.as_deref());
         let key = idempotency_key(tenant, req.request_id.as_deref(), &body);
-        self.inflight
+        let kind = if req.action_type.as_deref() == Some(crate::contract::PRE_UPDATE_PROFILE) {
+            ActionKind::PreUpdateProfile
+        } else {
+            ActionKind::Other
+        };
+        // Every log line of this request carries its id (the caller's, cut to a sane length).
+        let rid: String = req
+            .request_id
+            .as_deref()
+            .unwrap_or("")
+            .chars()
+            .take(64)
+            .filter(|c| !c.is_control())
+            .collect();
+        let span = tracing::info_span!("action", request_id = %rid);
+        let resp = self
+            .inflight
             .run(key, || self.decide_once(&req, caller, key, started))
-            .await
+            .instrument(span)
+            .await;
+        self.metrics
+            .request(kind, resp.status_name(), started.elapsed());
+        resp
     }
 
     /// Replays a stored decision for this key, or decides and records a new one.

@@ -28,8 +28,24 @@ pub struct Cli {
         default_value = "./profilegate-data"
     )]
     pub data_dir: PathBuf,
+    /// Log format on stderr: human-readable text, or one JSON object a line.
+    #[arg(
+        long,
+        global = true,
+        env = "PROFILEGATE_LOG_FORMAT",
+        value_enum,
+        default_value = "text"
+    )]
+    pub log_format: LogFormat,
     #[command(subcommand)]
     pub command: Option<Command>,
+}
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
 }
 
 #[derive(Debug, Subcommand)]

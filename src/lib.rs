@@ -11,6 +11,7 @@ pub mod cli;
 pub mod contract;
 pub mod http;
 pub mod idempotency;
+pub mod metrics;
 pub mod notify;
 pub mod policy;
 pub mod singleflight;

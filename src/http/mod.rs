@@ -85,6 +85,7 @@ fn authenticated(app: Arc<App>) -> impl Filter<Extract = (Caller,), Error = Reje
                 .authenticate(&headers, peer.map(|p| p.0.ip()))
                 .await
                 .map_err(|e| {
+                    app.metrics.auth_failure(&e);
                     tracing::info!(peer = ?peer.map(|p| p.0.ip()), reason = %e, "refused an action call");
                     answer(auth_response(&e))
                 })
@@ -168,7 +169,51 @@ pub fn routes(app: Arc<App>) -> warp::filters::BoxedFilter<(Response,)> {
             },
         );
 
+    let ready = warp::path("readyz")
+        .and(warp::path::end())
+        .and(warp::get())
+        .and(with_app(app.clone()))
+        .then(|app: Arc<App>| async move {
+            match ready(&app).await {
+                Ok(()) => json_response(200, br#"{"status":"ready"}"#.to_vec()),
+                Err(reason) => {
+                    tracing::warn!(%reason, "not ready");
+                    let body = serde_json::json!({ "status": "unavailable", "reason": reason });
+                    json_response(503, body.to_string().into_bytes())
+                }
+            }
+        });
+    let metrics = warp::path("metrics")
+        .and(warp::path::end())
+        .and(warp::get())
+        .and(with_app(app.clone()))
+        .then(|app: Arc<App>| async move {
+            let store = app.store.clone();
+            let gauges = tokio::task::spawn_blocking(move || crate::metrics::Gauges {
+                audit_records: store.chain_head().seq,
+                outbox_depth: store.outbox_len(),
+                data_bytes: store.size_on_disk().unwrap_or(0),
+            })
+            .await;
+            match gauges {
+                Ok(g) => {
+                    let text = crate::metrics::render(&app.metrics, &app.notifier.stats, &g);
+                    let mut r = warp::http::Response::new(text.into_bytes()).into_response();
+                    r.headers_mut().insert(
+                        CONTENT_TYPE,
+                        warp::http::HeaderValue::from_static("text/plain; version=0.0.4"),
+                    );
+                    r
+                }
+                Err(_) => json_response(500, br#"{"error":"metrics failed"}"#.to_vec()),
+            }
+        });
+
     health
+        .or(ready)
+        .unify()
+        .or(metrics)
+        .unify()
         .or(action)
         .unify()
         .or(crate::admin::routes(app.clone()))
@@ -176,6 +221,20 @@ pub fn routes(app: Arc<App>) -> warp::filters::BoxedFilter<(Response,)> {
         .recover(recover)
         .unify()
         .boxed()
+}
+
+/// Ready when the store takes a write and the commit pipeline makes it durable within 2 s.
+async fn ready(app: &App) -> Result<(), String> {
+    let store = app.store.clone();
+    tokio::task::spawn_blocking(move || store.probe_writable())
+        .await
+        .map_err(|e| e.to_string())?
+        .map_err(|e| format!("the data dir does not take writes: {e}"))?;
+    match tokio::time::timeout(Duration::from_secs(2), app.commit.durable()).await {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(e)) => Err(format!("the audit log cannot be flushed: {e}")),
+        Err(_) => Err("the audit log did not flush within 2 s".into()),
+    }
 }
 
 /// Turns every rejection into a JSON answer in the contract's ERROR shape.

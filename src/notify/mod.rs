@@ -154,6 +154,28 @@ fn port_hint(s: &SmtpSettings) -> String {
 #[derive(Default)]
 pub struct Notifier {
     cached: Mutex<Option<(SmtpSettings, Transport)>>,
+    /// What was sent and how long it took, for the metrics.
+    pub stats: SendStats,
+}
+
+/// Send counters and latency.
+pub struct SendStats {
+    pub latency: crate::metrics::Histogram,
+    pub sent: std::sync::atomic::AtomicU64,
+    pub failed: std::sync::atomic::AtomicU64,
+    /// Queued e-mails marked failed after their last attempt.
+    pub gave_up: std::sync::atomic::AtomicU64,
+}
+
+impl Default for SendStats {
+    fn default() -> Self {
+        SendStats {
+            latency: crate::metrics::Histogram::smtp(),
+            sent: Default::default(),
+            failed: Default::default(),
+            gave_up: Default::default(),
+        }
+    }
 }
 
 impl Notifier {
@@ -188,11 +210,23 @@ impl Notifier {
             .body(body)
             .map_err(|e| SendError::Settings(e.to_string()))?;
         let transport = self.transport(s)?;
-        match tokio::time::timeout(Duration::from_millis(s.timeout_ms), transport.send(msg)).await {
-            Err(_) => Err(SendError::Timeout(s.timeout_ms, port_hint(s))),
-            Ok(Ok(_)) => Ok(()),
-            Ok(Err(e)) => Err(classify(s, &e)),
-        }
+        let started = std::time::Instant::now();
+        let result =
+            match tokio::time::timeout(Duration::from_millis(s.timeout_ms), transport.send(msg))
+                .await
+            {
+                Err(_) => Err(SendError::Timeout(s.timeout_ms, port_hint(s))),
+                Ok(Ok(_)) => Ok(()),
+                Ok(Err(e)) => Err(classify(s, &e)),
+            };
+        self.stats.latency.observe(started.elapsed());
+        let counter = if result.is_ok() {
+            &self.stats.sent
+        } else {
+            &self.stats.failed
+        };
+        counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        result
     }
 }
 

@@ -85,6 +85,10 @@ pub async fn deliver_due(
                 item.last_error = Some(e.to_string());
                 if item.attempts >= MAX_ATTEMPTS {
                     item.status = OutboxStatus::Failed;
+                    notifier
+                        .stats
+                        .gave_up
+                        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                     tracing::error!(id, error = %e, "queued e-mail failed for good; retry it from the outbox");
                 } else {
                     item.next_attempt_ms =

@@ -200,6 +200,13 @@ impl Store {
         Ok(self.db.size_on_disk()?)
     }
 
+    /// Writes a small marker (not flushed here): proves the database takes writes.
+    pub fn probe_writable(&self) -> Result<()> {
+        self.settings_tree
+            .insert(b"readyz", now_rfc3339().as_bytes())?;
+        Ok(())
+    }
+
     /// Records that a server now holds this data dir (see [`ServerInfo`]).
     pub fn write_server_info(&self, info: &ServerInfo) -> Result<()> {
         let bytes = serde_json::to_vec_pretty(info).map_err(|e| json_err("server info", e))?;

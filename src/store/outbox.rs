@@ -77,6 +77,11 @@ impl Store {
         Ok(out)
     }
 
+    /// Number of items in the outbox, pending or failed (no parsing: cheap enough to scrape).
+    pub fn outbox_len(&self) -> usize {
+        self.outbox.len()
+    }
+
     /// Number of items waiting for delivery.
     pub fn outbox_pending_count(&self) -> Result<usize> {
         Ok(self

@@ -10,5 +10,6 @@ mod cli;
 mod durability;
 mod mail;
 mod notify;
+mod ops;
 mod support;
 mod tls;

@@ -1,0 +1,253 @@
+//! Prometheus metrics (text format 0.0.4), names prefixed `profilegate_`. Counters are plain
+//! atomics owned by the app (no global registry); gauges that the store already knows (audit
+//! records, outbox depth, size on disk) are read when scraped.
+
+use std::fmt::Write as _;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::time::Duration;
+
+/// Request latency buckets, seconds: the caller allows 5 s in all.
+const LATENCY_BOUNDS: &[f64] = &[
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
+];
+/// SMTP send buckets, seconds.
+const SMTP_BOUNDS: &[f64] = &[0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 4.0, 10.0];
+
+/// A cumulative histogram with fixed buckets.
+pub struct Histogram {
+    bounds: &'static [f64],
+    /// One per bound, plus +Inf.
+    counts: Vec<AtomicU64>,
+    sum_us: AtomicU64,
+}
+
+impl Histogram {
+    fn new(bounds: &'static [f64]) -> Self {
+        Histogram {
+            bounds,
+            counts: (0..=bounds.len()).map(|_| AtomicU64::new(0)).collect(),
+            sum_us: AtomicU64::new(0),
+        }
+    }
+
+    /// The histogram for SMTP sends.
+    pub fn smtp() -> Self {
+        Histogram::new(SMTP_BOUNDS)
+    }
+
+    pub fn observe(&self, d: Duration) {
+        let secs = d.as_secs_f64();
+        let i = self
+            .bounds
+            .iter()
+            .position(|b| secs <= *b)
+            .unwrap_or(self.bounds.len());
+        self.counts[i].fetch_add(1, Relaxed);
+        self.sum_us
+            .fetch_add(u64::try_from(d.as_micros()).unwrap_or(u64::MAX), Relaxed);
+    }
+
+    fn render(&self, out: &mut String, name: &str, labels: &str) {
+        let sep = if labels.is_empty() { "" } else { "," };
+        let mut cumulative = 0;
+        for (i, c) in self.counts.iter().enumerate() {
+            cumulative += c.load(Relaxed);
+            let le = self
+                .bounds
+                .get(i)
+                .map_or_else(|| "+Inf".to_string(), |b| b.to_string());
+            let _ = writeln!(
+                out,
+                "{name}_bucket{{{labels}{sep}le=\"{le}\"}} {cumulative}"
+            );
+        }
+        let braces = if labels.is_empty() {
+            String::new()
+        } else {
+            format!("{{{labels}}}")
+        };
+        let _ = writeln!(
+            out,
+            "{name}_sum{braces} {}",
+            self.sum_us.load(Relaxed) as f64 / 1e6
+        );
+        let _ = writeln!(out, "{name}_count{braces} {cumulative}");
+    }
+}
+
+impl Default for Histogram {
+    fn default() -> Self {
+        Histogram::new(LATENCY_BOUNDS)
+    }
+}
+
+/// The action type label: the one this service handles, anything else, or a body that did
+/// not parse.
+#[derive(Debug, Clone, Copy)]
+pub enum ActionKind {
+    PreUpdateProfile = 0,
+    Other = 1,
+    Unparsed = 2,
+}
+const KINDS: [&str; 3] = ["PRE_UPDATE_PROFILE", "other", "unparsed"];
+const OUTCOMES: [&str; 3] = ["SUCCESS", "FAILED", "ERROR"];
+const AUTH_REASONS: [&str; 4] = ["missing", "invalid", "throttled", "not_configured"];
+
+/// The service's counters.
+pub struct Metrics {
+    requests: [[AtomicU64; 3]; 3],
+    latency: Histogram,
+    auth_failures: [AtomicU64; 4],
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Metrics {
+            requests: Default::default(),
+            latency: Histogram::default(),
+            auth_failures: Default::default(),
+        }
+    }
+}
+
+impl Metrics {
+    /// Counts an answered action request.
+    pub fn request(&self, kind: ActionKind, outcome: &str, took: Duration) {
+        let o = OUTCOMES.iter().position(|x| *x == outcome).unwrap_or(2);
+        self.requests[kind as usize][o].fetch_add(1, Relaxed);
+        self.latency.observe(took);
+    }
+
+    /// Counts a refused caller.
+    pub fn auth_failure(&self, e: &crate::auth::AuthError) {
+        use crate::auth::AuthError::*;
+        let i = match e {
+            Missing => 0,
+            Invalid => 1,
+            Throttled => 2,
+            NotConfigured | Internal => 3,
+        };
+        self.auth_failures[i].fetch_add(1, Relaxed);
+    }
+}
+
+/// What the store and the notifier contribute to a scrape.
+pub struct Gauges {
+    pub audit_records: u64,
+    pub outbox_depth: usize,
+    pub data_bytes: u64,
+}
+
+fn header(out: &mut String, name: &str, kind: &str, help: &str) {
+    let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
+}
+
+/// The text exposition of everything.
+pub fn render(m: &Metrics, mail: &crate::notify::SendStats, g: &Gauges) -> String {
+    let mut out = String::with_capacity(4096);
+    let n = "profilegate_action_requests_total";
+    header(
+        &mut out,
+        n,
+        "counter",
+        "Action requests answered, by action type and outcome.",
+    );
+    for (k, kind) in KINDS.iter().enumerate() {
+        for (o, outcome) in OUTCOMES.iter().enumerate() {
+            let v = m.requests[k][o].load(Relaxed);
+            let _ = writeln!(
+                out,
+                "{n}{{action_type=\"{kind}\",outcome=\"{outcome}\"}} {v}"
+            );
+        }
+    }
+    let n = "profilegate_action_request_duration_seconds";
+    header(
+        &mut out,
+        n,
+        "histogram",
+        "Time from the request to the answer (audit record durable).",
+    );
+    m.latency.render(&mut out, n, "");
+    let n = "profilegate_auth_failures_total";
+    header(
+        &mut out,
+        n,
+        "counter",
+        "Action calls refused with 401, by reason.",
+    );
+    for (i, r) in AUTH_REASONS.iter().enumerate() {
+        let _ = writeln!(
+            out,
+            "{n}{{reason=\"{r}\"}} {}",
+            m.auth_failures[i].load(Relaxed)
+        );
+    }
+    let n = "profilegate_audit_records";
+    header(&mut out, n, "gauge", "Records in the audit chain.");
+    let _ = writeln!(out, "{n} {}", g.audit_records);
+    let n = "profilegate_outbox_depth";
+    header(
+        &mut out,
+        n,
+        "gauge",
+        "Queued e-mails not yet delivered (pending and failed).",
+    );
+    let _ = writeln!(out, "{n} {}", g.outbox_depth);
+    let n = "profilegate_emails_sent_total";
+    header(&mut out, n, "counter", "E-mails the mail server accepted.");
+    let _ = writeln!(out, "{n} {}", mail.sent.load(Relaxed));
+    let n = "profilegate_email_send_failures_total";
+    header(
+        &mut out,
+        n,
+        "counter",
+        "Send attempts that failed (blocking, queued or test).",
+    );
+    let _ = writeln!(out, "{n} {}", mail.failed.load(Relaxed));
+    let n = "profilegate_outbox_items_failed_total";
+    header(
+        &mut out,
+        n,
+        "counter",
+        "Queued e-mails given up after the last attempt.",
+    );
+    let _ = writeln!(out, "{n} {}", mail.gave_up.load(Relaxed));
+    let n = "profilegate_smtp_send_duration_seconds";
+    header(
+        &mut out,
+        n,
+        "histogram",
+        "Time to hand one e-mail to the mail server.",
+    );
+    mail.latency.render(&mut out, n, "");
+    let n = "profilegate_data_size_bytes";
+    header(
+        &mut out,
+        n,
+        "gauge",
+        "Size of the data directory's database on disk.",
+    );
+    let _ = writeln!(out, "{n} {}", g.data_bytes);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn histogram_is_cumulative() {
+        let h = Histogram::default();
+        h.observe(Duration::from_micros(300));
+        h.observe(Duration::from_millis(3));
+        h.observe(Duration::from_secs(9));
+        let mut s = String::new();
+        h.render(&mut s, "x", "");
+        assert!(s.contains("x_bucket{le=\"0.0005\"} 1\n"), "{s}");
+        assert!(s.contains("x_bucket{le=\"0.005\"} 2\n"), "{s}");
+        assert!(s.contains("x_bucket{le=\"5\"} 2\n"), "{s}");
+        assert!(s.contains("x_bucket{le=\"+Inf\"} 3\n"), "{s}");
+        assert!(s.contains("x_count 3\n"), "{s}");
+    }
+}
