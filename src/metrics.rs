@@ -94,20 +94,11 @@ const OUTCOMES: [&str; 3] = ["SUCCESS", "FAILED", "ERROR"];
 const AUTH_REASONS: [&str; 4] = ["missing", "invalid", "throttled", "not_configured"];
 
 /// The service's counters.
+#[derive(Default)]
 pub struct Metrics {
     requests: [[AtomicU64; 3]; 3],
     latency: Histogram,
     auth_failures: [AtomicU64; 4],
-}
-
-impl Default for Metrics {
-    fn default() -> Self {
-        Metrics {
-            requests: Default::default(),
-            latency: Histogram::default(),
-            auth_failures: Default::default(),
-        }
-    }
 }
 
 impl Metrics {
