@@ -70,6 +70,13 @@ pub enum Command {
     /// Admin UI access.
     #[command(subcommand)]
     Admin(AdminCmd),
+    /// Write a backup of the data dir to FILE (works while the server runs, through it).
+    Backup {
+        /// Where to write the backup.
+        file: PathBuf,
+    },
+    /// Restore a backup FILE into an empty data dir; the audit chain is verified.
+    Restore { file: PathBuf },
     /// Send a test e-mail with the configured SMTP settings and report what failed.
     SendTestEmail {
         /// Recipient (default: the configured recipients).
@@ -341,6 +348,22 @@ pub fn dispatch(cli: Cli) -> Result<ExitCode, CliError> {
     match cli.command {
         None => serve_command(&cli.data_dir, &ServeArgs::default()),
         Some(Command::Serve(args)) => serve_command(&cli.data_dir, &args),
+        Some(Command::Backup { file }) => backup_command(&cli.data_dir, &file, &mut out),
+        Some(Command::Restore { file }) => {
+            let mut input = std::fs::File::open(&file)
+                .map_err(io_err(format!("cannot open {}", file.display())))?;
+            let s = crate::store::backup::restore(&cli.data_dir, &mut input)?;
+            w(
+                &mut out,
+                format!(
+                    "Restored {} into {}: {} audit records, and the audit chain verifies.\n",
+                    file.display(),
+                    cli.data_dir.display(),
+                    s.audit_records
+                ),
+            )?;
+            Ok(ExitCode::SUCCESS)
+        }
         Some(cmd) => {
             let store = Store::open(&cli.data_dir)?;
             let code = run_admin(&store, cmd, &mut out)?;
@@ -350,10 +373,66 @@ pub fn dispatch(cli: Cli) -> Result<ExitCode, CliError> {
     }
 }
 
+/// Writes a backup: from the store when nobody holds it, else through the running server's
+/// control socket. The file appears only once it is complete and checked.
+fn backup_command(data_dir: &Path, file: &Path, out: &mut dyn Write) -> Result<ExitCode, CliError> {
+    let partial = file.with_extension("partial");
+    let write = |bytes: &dyn Fn(
+        &mut std::fs::File,
+    ) -> Result<crate::store::backup::BackupSummary, CliError>| {
+        let mut f = std::fs::File::create(&partial)
+            .map_err(io_err(format!("cannot create {}", partial.display())))?;
+        let summary = bytes(&mut f)?;
+        f.sync_all()
+            .map_err(io_err(format!("cannot write {}", partial.display())))?;
+        std::fs::rename(&partial, file).map_err(io_err(format!(
+            "cannot move the backup to {}",
+            file.display()
+        )))?;
+        Ok::<_, CliError>(summary)
+    };
+    let (summary, how) = match Store::open(data_dir) {
+        Ok(store) => (write(&|f| Ok(store.backup(f)?))?, String::new()),
+        #[cfg(unix)]
+        Err(StoreError::Locked {
+            server: Some(server),
+            ..
+        }) => {
+            let bytes = crate::control::request_backup(data_dir).map_err(io_err(format!(
+                "the data dir is in use by the server (pid {}) but its control socket does not answer",
+                server.pid
+            )))?;
+            let summary = crate::store::backup::inspect(&bytes)?;
+            write(&|f| {
+                f.write_all(&bytes)
+                    .map_err(io_err(format!("cannot write {}", partial.display())))?;
+                Ok(summary)
+            })?;
+            (
+                summary,
+                format!(" (through the running server, pid {})", server.pid),
+            )
+        }
+        Err(e) => return Err(e.into()),
+    };
+    w(
+        out,
+        format!(
+            "Backup written to {}{how}: {} audit records, {} entries.\n",
+            file.display(),
+            summary.audit_records,
+            summary.entries
+        ),
+    )?;
+    Ok(ExitCode::SUCCESS)
+}
+
 /// Runs a data-dir command against an open store, writing its output to `out`.
 pub fn run_admin(store: &Store, cmd: Command, out: &mut dyn Write) -> Result<ExitCode, CliError> {
     match cmd {
-        Command::Serve(_) => Err(CliError::Input("serve is not a data-dir command".into())),
+        Command::Serve(_) | Command::Backup { .. } | Command::Restore { .. } => Err(
+            CliError::Input("serve, backup and restore manage the store themselves".into()),
+        ),
         Command::Departments(d) => departments(store, d, out),
         Command::Credentials(CredentialsCmd::Create {
             kind,

@@ -9,6 +9,8 @@ pub mod auth;
 pub mod checklist;
 pub mod cli;
 pub mod contract;
+#[cfg(unix)]
+pub mod control;
 pub mod http;
 pub mod idempotency;
 pub mod metrics;
@@ -108,7 +110,15 @@ pub async fn run_with(
         app.notifier.clone(),
         outbox_wake,
     ));
+    #[cfg(unix)]
+    let control = tokio::spawn(control::serve(store.clone()));
     http::serve(listener, http::routes(app.clone()), shutdown, options.tls).await;
+    #[cfg(unix)]
+    {
+        control.abort();
+        let _ = control.await;
+        let _ = std::fs::remove_file(control::socket_path(store.dir()));
+    }
     maintenance.abort();
     let _ = maintenance.await;
     outbox.abort();

@@ -3,6 +3,7 @@
 //! "the server holds it" error.
 
 pub mod audit;
+pub mod backup;
 pub mod commit;
 pub mod credentials;
 pub mod departments;

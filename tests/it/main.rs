@@ -5,6 +5,7 @@ mod action;
 mod admin;
 mod admin_api;
 mod auth;
+mod backup;
 mod browser;
 mod cli;
 mod durability;

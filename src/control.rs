@@ -1,0 +1,110 @@
+//! The local control socket, `<data-dir>/control.sock`: how a command reaches a running
+//! server that holds the data dir (sled allows one process). Only the data dir's owner can
+//! reach it (the dir is mode 0700), so the file system is the authorization. One command a
+//! connection, one line: `backup` streams a backup of the running store.
+
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::sync::mpsc;
+
+use crate::store::Store;
+
+/// The socket's path in a data dir.
+pub fn socket_path(data_dir: &Path) -> PathBuf {
+    data_dir.join("control.sock")
+}
+
+/// Hands bytes from a blocking writer to an async task in 64 KiB chunks.
+struct ChannelWriter {
+    tx: mpsc::Sender<Vec<u8>>,
+    buf: Vec<u8>,
+}
+
+impl Write for ChannelWriter {
+    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+        self.buf.extend_from_slice(b);
+        if self.buf.len() >= 64 * 1024 {
+            self.flush()?;
+        }
+        Ok(b.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        if !self.buf.is_empty() {
+            let chunk = std::mem::take(&mut self.buf);
+            self.tx
+                .blocking_send(chunk)
+                .map_err(|_| std::io::Error::other("the client went away"))?;
+        }
+        Ok(())
+    }
+}
+
+/// Serves the control socket until the task is aborted.
+pub async fn serve(store: Arc<Store>) {
+    let path = socket_path(store.dir());
+    // A socket left by a killed server is stale: we hold the data dir's lock, so remove it.
+    let _ = std::fs::remove_file(&path);
+    let listener = match tokio::net::UnixListener::bind(&path) {
+        Ok(l) => l,
+        Err(e) => {
+            tracing::warn!(error = %e, path = %path.display(), "no control socket: `profilegate backup` will not reach this server");
+            return;
+        }
+    };
+    loop {
+        let Ok((stream, _)) = listener.accept().await else {
+            continue;
+        };
+        let store = store.clone();
+        tokio::spawn(async move {
+            let (rd, mut wr) = stream.into_split();
+            let mut line = String::new();
+            let mut rd = BufReader::new(tokio::io::AsyncReadExt::take(rd, 256));
+            if rd.read_line(&mut line).await.is_err() {
+                return;
+            }
+            match line.trim() {
+                "backup" => {
+                    let (tx, mut rx) = mpsc::channel::<Vec<u8>>(4);
+                    let job = tokio::task::spawn_blocking(move || {
+                        let mut w = ChannelWriter {
+                            tx,
+                            buf: Vec::new(),
+                        };
+                        let r = store.backup(&mut w);
+                        let _ = w.flush();
+                        r
+                    });
+                    while let Some(chunk) = rx.recv().await {
+                        if wr.write_all(&chunk).await.is_err() {
+                            break;
+                        }
+                    }
+                    match job.await {
+                        Ok(Ok(s)) => tracing::info!(records = s.audit_records, "backup taken"),
+                        Ok(Err(e)) => tracing::error!(error = %e, "backup failed"),
+                        Err(e) => tracing::error!(error = %e, "backup task failed"),
+                    }
+                }
+                other => {
+                    let _ = wr
+                        .write_all(format!("unknown command {other:?}\n").as_bytes())
+                        .await;
+                }
+            }
+            let _ = wr.shutdown().await;
+        });
+    }
+}
+
+/// Asks the server holding `data_dir` for a backup; returns its bytes (checked by the caller).
+pub fn request_backup(data_dir: &Path) -> std::io::Result<Vec<u8>> {
+    let mut s = std::os::unix::net::UnixStream::connect(socket_path(data_dir))?;
+    s.write_all(b"backup\n")?;
+    let mut out = Vec::new();
+    s.read_to_end(&mut out)?;
+    Ok(out)
+}
