@@ -20,25 +20,54 @@ use crate::ServeError;
 #[derive(Debug, Parser)]
 #[command(name = "profilegate", version, about)]
 pub struct Cli {
-    /// Where profilegate keeps its data (created with mode 0700).
-    #[arg(
-        long,
-        global = true,
-        env = "PROFILEGATE_DATA_DIR",
-        default_value = "./profilegate-data"
-    )]
-    pub data_dir: PathBuf,
-    /// Log format on stderr: human-readable text, or one JSON object a line.
-    #[arg(
-        long,
-        global = true,
-        env = "PROFILEGATE_LOG_FORMAT",
-        value_enum,
-        default_value = "text"
-    )]
-    pub log_format: LogFormat,
+    /// Where profilegate keeps its data (created with mode 0700) [env PROFILEGATE_DATA_DIR;
+    /// default ./profilegate-data].
+    #[arg(long, global = true)]
+    pub data_dir: Option<PathBuf>,
+    /// A TOML configuration file; the environment (PROFILEGATE_*) and flags override it.
+    #[arg(long, global = true, env = "PROFILEGATE_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Log format on stderr: human-readable text, or one JSON object a line [env
+    /// PROFILEGATE_LOG_FORMAT; default text].
+    #[arg(long, global = true, value_enum)]
+    pub log_format: Option<LogFormat>,
     #[command(subcommand)]
     pub command: Option<Command>,
+}
+
+impl Cli {
+    /// What the command line itself set, for [`crate::config::resolve`].
+    pub fn flags(&self) -> crate::config::Flags {
+        let serve = match &self.command {
+            Some(Command::Serve(a)) => Some(a),
+            _ => None,
+        };
+        crate::config::Flags {
+            data_dir: self.data_dir.clone(),
+            listen: serve.and_then(|a| a.listen),
+            admin_listen: serve.and_then(|a| a.admin_listen),
+            tls_cert: serve.and_then(|a| a.tls_cert.clone()),
+            tls_key: serve.and_then(|a| a.tls_key.clone()),
+            tls_self_signed: serve.is_some_and(|a| a.tls_self_signed),
+            allow_insecure_http: serve.is_some_and(|a| a.allow_insecure_http),
+            log_format: self.log_format.map(|f| match f {
+                LogFormat::Text => "text".into(),
+                LogFormat::Json => "json".into(),
+            }),
+        }
+    }
+
+    /// The effective configuration (file, environment, flags) and the file's unknown keys.
+    pub fn resolve(
+        &self,
+    ) -> Result<(crate::config::Config, Vec<String>), crate::config::ConfigError> {
+        let (file, unknown) = match &self.config {
+            Some(path) => crate::config::load_file(path)?,
+            None => Default::default(),
+        };
+        let env = |k: &str| std::env::var(k).ok();
+        Ok((crate::config::resolve(&self.flags(), &env, &file)?, unknown))
+    }
 }
 
 /// How log lines are written.
@@ -70,6 +99,9 @@ pub enum Command {
     /// Admin UI access.
     #[command(subcommand)]
     Admin(AdminCmd),
+    /// Check the configuration (file, environment, flags) and print the effective values
+    /// with where each came from; secrets are not shown.
+    CheckConfig,
     /// Write a backup of the data dir to FILE (works while the server runs, through it).
     Backup {
         /// Where to write the backup.
@@ -180,31 +212,29 @@ pub enum ListCmd {
 
 #[derive(Debug, Args, Default)]
 pub struct ServeArgs {
-    /// Address to listen on.
-    #[arg(long, env = "PROFILEGATE_LISTEN", default_value = "127.0.0.1:8080")]
+    /// Address to listen on [env PROFILEGATE_LISTEN; default 127.0.0.1:8080].
+    #[arg(long)]
     pub listen: Option<SocketAddr>,
-    /// Serve HTTPS with this certificate chain (PEM, server certificate first).
-    #[arg(
-        long,
-        env = "PROFILEGATE_TLS_CERT",
-        requires = "tls_key",
-        value_name = "FILE"
-    )]
+    /// Serve the admin UI and API on this address only (not on --listen), e.g. a private
+    /// address while the action endpoint faces the identity server [env
+    /// PROFILEGATE_ADMIN_LISTEN].
+    #[arg(long)]
+    pub admin_listen: Option<SocketAddr>,
+    /// Serve HTTPS with this certificate chain (PEM, server certificate first) [env
+    /// PROFILEGATE_TLS_CERT].
+    #[arg(long, value_name = "FILE")]
     pub tls_cert: Option<PathBuf>,
-    /// The private key of --tls-cert (PEM, unencrypted).
-    #[arg(
-        long,
-        env = "PROFILEGATE_TLS_KEY",
-        requires = "tls_cert",
-        value_name = "FILE"
-    )]
+    /// The private key of --tls-cert (PEM, unencrypted) [env PROFILEGATE_TLS_KEY].
+    #[arg(long, value_name = "FILE")]
     pub tls_key: Option<PathBuf>,
     /// Serve HTTPS with a self-signed certificate generated once into the data dir; its
-    /// fingerprint and path are printed for the identity server's truststore.
-    #[arg(long, env = "PROFILEGATE_TLS_SELF_SIGNED", conflicts_with = "tls_cert")]
+    /// fingerprint and path are printed for the identity server's truststore [env
+    /// PROFILEGATE_TLS_SELF_SIGNED].
+    #[arg(long)]
     pub tls_self_signed: bool,
-    /// Allow plain HTTP on an address other than loopback (e.g. behind a TLS proxy).
-    #[arg(long, env = "PROFILEGATE_ALLOW_INSECURE_HTTP")]
+    /// Allow plain HTTP on an address other than loopback (e.g. behind a TLS proxy on this
+    /// host) [env PROFILEGATE_ALLOW_INSECURE_HTTP].
+    #[arg(long)]
     pub allow_insecure_http: bool,
 }
 
@@ -343,34 +373,77 @@ fn w(out: &mut dyn Write, s: String) -> Result<(), CliError> {
 }
 
 /// Runs a parsed command line.
-pub fn dispatch(cli: Cli) -> Result<ExitCode, CliError> {
+pub fn dispatch(cli: Cli, config: &crate::config::Config) -> Result<ExitCode, CliError> {
     let mut out = std::io::stdout().lock();
+    let data_dir = config.data_dir.0.as_path();
     match cli.command {
-        None => serve_command(&cli.data_dir, &ServeArgs::default()),
-        Some(Command::Serve(args)) => serve_command(&cli.data_dir, &args),
-        Some(Command::Backup { file }) => backup_command(&cli.data_dir, &file, &mut out),
+        None | Some(Command::Serve(_)) => serve_command(config),
+        Some(Command::CheckConfig) => check_config(config, &mut out),
+        Some(Command::Backup { file }) => backup_command(data_dir, &file, &mut out),
         Some(Command::Restore { file }) => {
             let mut input = std::fs::File::open(&file)
                 .map_err(io_err(format!("cannot open {}", file.display())))?;
-            let s = crate::store::backup::restore(&cli.data_dir, &mut input)?;
+            let s = crate::store::backup::restore(data_dir, &mut input)?;
             w(
                 &mut out,
                 format!(
                     "Restored {} into {}: {} audit records, and the audit chain verifies.\n",
                     file.display(),
-                    cli.data_dir.display(),
+                    data_dir.display(),
                     s.audit_records
                 ),
             )?;
             Ok(ExitCode::SUCCESS)
         }
         Some(cmd) => {
-            let store = Store::open(&cli.data_dir)?;
+            let store = Store::open(data_dir)?;
             let code = run_admin(&store, cmd, &mut out)?;
             store.flush()?;
             Ok(code)
         }
     }
+}
+
+/// Prints the effective configuration, and the settings stored in the data dir (SMTP
+/// password masked) when no server holds it.
+fn check_config(config: &crate::config::Config, out: &mut dyn Write) -> Result<ExitCode, CliError> {
+    w(
+        out,
+        "# effective configuration (value  # where it came from)\n".into(),
+    )?;
+    w(out, config.describe())?;
+    let dir = &config.data_dir.0;
+    if !dir.join("db").exists() {
+        w(
+            out,
+            format!("\n# {} holds no database yet\n", dir.display()),
+        )?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    match Store::open(dir) {
+        Ok(store) => {
+            let settings =
+                serde_json::to_string_pretty(&store.settings().redacted()).unwrap_or_default();
+            w(
+                out,
+                format!(
+                    "\n# settings stored in {} (secrets masked)\n{settings}\n",
+                    dir.display()
+                ),
+            )?;
+        }
+        Err(StoreError::Locked { server, .. }) => w(
+            out,
+            format!(
+                "\n# the stored settings are not shown: a server{} holds the data dir\n",
+                server
+                    .map(|s| format!(" (pid {})", s.pid))
+                    .unwrap_or_default()
+            ),
+        )?,
+        Err(e) => return Err(e.into()),
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 /// Writes a backup: from the store when nobody holds it, else through the running server's
@@ -430,9 +503,12 @@ fn backup_command(data_dir: &Path, file: &Path, out: &mut dyn Write) -> Result<E
 /// Runs a data-dir command against an open store, writing its output to `out`.
 pub fn run_admin(store: &Store, cmd: Command, out: &mut dyn Write) -> Result<ExitCode, CliError> {
     match cmd {
-        Command::Serve(_) | Command::Backup { .. } | Command::Restore { .. } => Err(
-            CliError::Input("serve, backup and restore manage the store themselves".into()),
-        ),
+        Command::Serve(_)
+        | Command::CheckConfig
+        | Command::Backup { .. }
+        | Command::Restore { .. } => Err(CliError::Input(
+            "serve, backup and restore manage the store themselves".into(),
+        )),
         Command::Departments(d) => departments(store, d, out),
         Command::Credentials(CredentialsCmd::Create {
             kind,
@@ -912,22 +988,65 @@ fn read_input(file: &Path) -> Result<String, CliError> {
     Ok(text)
 }
 
-fn serve_command(data_dir: &Path, args: &ServeArgs) -> Result<ExitCode, CliError> {
-    let listen = args
-        .listen
-        .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8080)));
-    let tls = if let (Some(cert), Some(key)) = (&args.tls_cert, &args.tls_key) {
-        Some(crate::http::tls::load(cert, key)?)
-    } else if args.tls_self_signed {
-        let names = crate::http::tls::default_names(listen);
-        Some(crate::http::tls::self_signed(data_dir, &names)?)
-    } else {
-        None
-    };
-    if tls.is_none() && !listen.ip().is_loopback() && !args.allow_insecure_http {
-        return Err(CliError::Input(format!(
-            "refusing to serve plain HTTP on {listen}: the identity server would send the endpoint credential, and admins their password, readable on the network. Use --tls-cert FILE --tls-key FILE or --tls-self-signed; or, when a TLS proxy on this host is in front, --allow-insecure-http"
-        )));
+/// Binds a listener, saying what to do when the port is taken.
+async fn bind(addr: SocketAddr, flag: &str) -> Result<tokio::net::TcpListener, CliError> {
+    tokio::net::TcpListener::bind(addr).await.map_err(|e| {
+        let hint = if e.kind() == std::io::ErrorKind::AddrInUse {
+            format!("another program (perhaps another profilegate) already uses this port; stop it or choose another with {flag}")
+        } else {
+            "check the address and your permissions".into()
+        };
+        CliError::Io {
+            context: format!("cannot listen on {addr} ({hint})"),
+            source: e,
+        }
+    })
+}
+
+/// Plain HTTP is allowed on loopback; elsewhere only when asked for explicitly.
+fn check_plain_http(addr: SocketAddr, tls: bool, allowed: bool) -> Result<(), CliError> {
+    if tls || addr.ip().is_loopback() || allowed {
+        return Ok(());
+    }
+    Err(CliError::Input(format!(
+        "refusing to serve plain HTTP on {addr}: the identity server would send the endpoint credential, and admins their password, readable on the network. Use --tls-cert FILE --tls-key FILE or --tls-self-signed; or, when a TLS proxy on this host is in front, --allow-insecure-http"
+    )))
+}
+
+fn serve_command(config: &crate::config::Config) -> Result<ExitCode, CliError> {
+    let data_dir = config.data_dir.0.as_path();
+    let listen = config.listen.0;
+    let admin_listen = config.admin_listen.0;
+    let tls =
+        match (
+            &config.tls_cert.0,
+            &config.tls_key.0,
+            config.tls_self_signed.0,
+        ) {
+            (Some(_), Some(_), true) => return Err(CliError::Input(
+                "give either a certificate (--tls-cert/--tls-key) or --tls-self-signed, not both"
+                    .into(),
+            )),
+            (Some(cert), Some(key), false) => Some(crate::http::tls::load(cert, key)?),
+            (Some(_), None, _) | (None, Some(_), _) => {
+                return Err(CliError::Input(
+                    "--tls-cert and --tls-key go together: give both".into(),
+                ))
+            }
+            (None, None, true) => {
+                let mut names = crate::http::tls::default_names(listen);
+                if let Some(a) = admin_listen {
+                    names.extend(crate::http::tls::default_names(a));
+                    names.dedup();
+                }
+                Some(crate::http::tls::self_signed(data_dir, &names)?)
+            }
+            (None, None, false) => None,
+        };
+    let allowed = config.allow_insecure_http.0;
+    check_plain_http(listen, tls.is_some(), allowed)?;
+    if let Some(a) = admin_listen {
+        check_plain_http(a, tls.is_some(), allowed)?;
     }
     let store = Store::open(data_dir)?;
     let rt = tokio::runtime::Builder::new_multi_thread()
@@ -935,21 +1054,19 @@ fn serve_command(data_dir: &Path, args: &ServeArgs) -> Result<ExitCode, CliError
         .build()
         .map_err(io_err("cannot start the runtime"))?;
     rt.block_on(async move {
-        let listener = tokio::net::TcpListener::bind(listen).await.map_err(|e| {
-            let hint = if e.kind() == std::io::ErrorKind::AddrInUse {
-                "another program (perhaps another profilegate) already uses this port; stop it or choose another with --listen"
-            } else {
-                "check the address and your permissions"
-            };
-            CliError::Io {
-                context: format!("cannot listen on {listen} ({hint})"),
-                source: e,
-            }
-        })?;
+        let listener = bind(listen, "--listen").await?;
+        let admin = match admin_listen {
+            Some(a) => Some(bind(a, "--admin-listen").await?),
+            None => None,
+        };
         let addr = listener.local_addr().map_err(io_err("cannot read the listening address"))?;
+        let admin_addr = match &admin {
+            Some(l) => l.local_addr().map_err(io_err("cannot read the listening address"))?,
+            None => addr,
+        };
         let scheme = if tls.is_some() { "https" } else { "http" };
         let mut msg = format!(
-            "profilegate {} is serving on {scheme}://{addr}\n  action endpoint: {scheme}://{addr}{}\n  health:          {scheme}://{addr}/healthz\n  data dir:        {}\n",
+            "profilegate {} is serving on {scheme}://{addr}\n  action endpoint: {scheme}://{addr}{}\n  health:          {scheme}://{addr}/healthz (and /readyz, /metrics)\n  data dir:        {}\n",
             env!("CARGO_PKG_VERSION"),
             crate::http::ACTION_PATH,
             data_dir.display()
@@ -960,7 +1077,7 @@ fn serve_command(data_dir: &Path, args: &ServeArgs) -> Result<ExitCode, CliError
                 t.cert_path.display(),
                 t.fingerprint
             ));
-            if args.tls_self_signed {
+            if config.tls_self_signed.0 {
                 msg.push_str("  (self-signed: import this certificate into the identity server's client truststore)\n");
             }
         }
@@ -976,16 +1093,17 @@ fn serve_command(data_dir: &Path, args: &ServeArgs) -> Result<ExitCode, CliError
                 msg.push_str(&format!("  - {t}\n"));
             }
         }
-        msg.push_str(&format!("Admin UI: {scheme}://{addr}/admin/\n"));
+        msg.push_str(&format!("Admin UI: {scheme}://{admin_addr}/admin/\n"));
         let mut options = crate::Options {
             tls: tls.map(|t| t.config),
+            admin_listener: admin,
             ..Default::default()
         };
         if store.admin_password_hash()?.is_none() {
             let token = crate::admin::session::new_token()
                 .map_err(|e| CliError::Input(format!("cannot make a setup link: {e}")))?;
             msg.push_str(&format!(
-                "No admin password yet. Set it once with this link (valid until it is used or the server stops):\n  {scheme}://{addr}/admin/#setup={token}\n  (or stop the server and run `profilegate admin set-password --password-stdin`)\n"
+                "No admin password yet. Set it once with this link (valid until it is used or the server stops):\n  {scheme}://{admin_addr}/admin/#setup={token}\n  (or stop the server and run `profilegate admin set-password --password-stdin`)\n"
             ));
             options.setup_token = Some(token);
         }

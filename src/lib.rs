@@ -8,6 +8,7 @@ pub mod admin;
 pub mod auth;
 pub mod checklist;
 pub mod cli;
+pub mod config;
 pub mod contract;
 #[cfg(unix)]
 pub mod control;
@@ -40,12 +41,14 @@ pub enum ServeError {
 }
 
 /// How a server starts, beyond its store and listener.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Default)]
 pub struct Options {
     /// The one-time setup link's token, when no admin password is set yet.
     pub setup_token: Option<String>,
     /// Serve HTTPS with this configuration (see `http::tls`).
     pub tls: Option<Arc<rustls::ServerConfig>>,
+    /// Serve the admin UI and API here instead of on the main listener.
+    pub admin_listener: Option<TcpListener>,
 }
 
 /// Runs the server on `listener` until `shutdown` resolves, then finishes open requests,
@@ -112,7 +115,22 @@ pub async fn run_with(
     ));
     #[cfg(unix)]
     let control = tokio::spawn(control::serve(store.clone()));
-    http::serve(listener, http::routes(app.clone()), shutdown, options.tls).await;
+    match options.admin_listener {
+        None => {
+            let routes = http::routes(app.clone(), http::Scope::All);
+            http::serve(listener, routes, shutdown, options.tls).await;
+        }
+        Some(admin) => {
+            use futures_util::FutureExt;
+            let shutdown = shutdown.shared();
+            let action = http::routes(app.clone(), http::Scope::Action);
+            let admin_routes = http::routes(app.clone(), http::Scope::Admin);
+            tokio::join!(
+                http::serve(listener, action, shutdown.clone(), options.tls.clone()),
+                http::serve(admin, admin_routes, shutdown, options.tls),
+            );
+        }
+    }
     #[cfg(unix)]
     {
         control.abort();

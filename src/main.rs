@@ -6,18 +6,28 @@ use clap::Parser;
 
 fn main() -> ExitCode {
     let cli = profilegate::cli::Cli::parse();
-    let filter = tracing_subscriber::EnvFilter::try_from_env("PROFILEGATE_LOG")
+    let (config, unknown) = match cli.resolve() {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let filter = tracing_subscriber::EnvFilter::try_new(&config.log.0)
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     let logs = tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
         .with_env_filter(filter);
-    match cli.log_format {
-        profilegate::cli::LogFormat::Json => logs.json().init(),
-        profilegate::cli::LogFormat::Text => logs
-            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-            .init(),
+    if config.log_format.0 == "json" {
+        logs.json().init();
+    } else {
+        logs.with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+            .init();
     }
-    match profilegate::cli::dispatch(cli).map_err(anyhow::Error::from) {
+    for key in unknown {
+        tracing::warn!(%key, "unknown key in the configuration file (ignored; a typo?)");
+    }
+    match profilegate::cli::dispatch(cli, &config).map_err(anyhow::Error::from) {
         Ok(code) => code,
         Err(e) => {
             eprintln!("error: {e:#}");

@@ -149,8 +149,19 @@ where
     }
 }
 
-/// The whole filter tree.
-pub fn routes(app: Arc<App>) -> warp::filters::BoxedFilter<(Response,)> {
+/// Which routes a listener serves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    /// Everything (one listener).
+    All,
+    /// The action endpoint, health and metrics (the listener the identity server reaches).
+    Action,
+    /// The admin UI and API, health and metrics (a private listener).
+    Admin,
+}
+
+/// The filter tree for one listener.
+pub fn routes(app: Arc<App>, scope: Scope) -> warp::filters::BoxedFilter<(Response,)> {
     let health = warp::path("healthz")
         .and(warp::path::end())
         .and(warp::get())
@@ -209,18 +220,18 @@ pub fn routes(app: Arc<App>) -> warp::filters::BoxedFilter<(Response,)> {
             }
         });
 
-    health
-        .or(ready)
-        .unify()
-        .or(metrics)
-        .unify()
-        .or(action)
-        .unify()
-        .or(crate::admin::routes(app.clone()))
-        .unify()
-        .recover(recover)
-        .unify()
-        .boxed()
+    let common = health.or(ready).unify().or(metrics).unify().boxed();
+    let tree = match scope {
+        Scope::All => common
+            .or(action)
+            .unify()
+            .or(crate::admin::routes(app.clone()))
+            .unify()
+            .boxed(),
+        Scope::Action => common.or(action).unify().boxed(),
+        Scope::Admin => common.or(crate::admin::routes(app.clone())).unify().boxed(),
+    };
+    tree.recover(recover).unify().boxed()
 }
 
 /// Ready when the store takes a write and the commit pipeline makes it durable within 2 s.
