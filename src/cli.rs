@@ -398,7 +398,7 @@ pub fn dispatch(cli: Cli, config: &crate::config::Config) -> Result<ExitCode, Cl
         Some(cmd) => {
             let store = Store::open(data_dir)?;
             let code = run_admin(&store, cmd, &mut out)?;
-            store.flush()?;
+            store.mark_durable_head()?;
             Ok(code)
         }
     }

@@ -106,6 +106,17 @@ pub async fn run_with(
     let app = Arc::new(app);
 
     let maintenance = tokio::spawn(maintenance(app.clone()));
+    // A mail server that cannot be reached is worth knowing now, not at the first sensitive
+    // change; but it is not fatal (the rest of the service works).
+    if let Some(smtp) = store.settings().notify.configured().cloned() {
+        let notifier = app.notifier.clone();
+        tokio::spawn(async move {
+            match notifier.check(&smtp).await {
+                Ok(()) => tracing::info!(host = %smtp.host, port = smtp.port, "SMTP check at start-up passed"),
+                Err(e) => tracing::warn!("SMTP check at start-up failed: {e}. Sensitive changes cannot be mailed until this is fixed (Notifications page or `profilegate notify smtp`)"),
+            }
+        });
+    }
     // Queued e-mails left from before a restart are delivered right away.
     outbox_wake.notify_one();
     let outbox = tokio::spawn(notify::worker::run(
@@ -148,7 +159,7 @@ pub async fn run_with(
     // Dropping the last handle ends the flusher after a final flush.
     drop(app);
     let _ = tokio::task::spawn_blocking(move || flusher.join()).await;
-    store.flush()?;
+    store.mark_durable_head()?;
     store.clear_server_info();
     Ok(())
 }
@@ -161,6 +172,10 @@ async fn maintenance(app: Arc<App>) {
         let a = app.clone();
         if let Ok(Err(e)) = tokio::task::spawn_blocking(move || a.auth.persist_last_used()).await {
             tracing::warn!(error = %e, "could not record credential use");
+        }
+        let a = app.clone();
+        if let Ok(Err(e)) = tokio::task::spawn_blocking(move || a.store.mark_durable_head()).await {
+            tracing::warn!(error = %e, "could not note the durable audit head");
         }
     }
 }

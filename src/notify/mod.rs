@@ -191,6 +191,23 @@ impl Notifier {
         Ok(t)
     }
 
+    /// Connects to the mail server and says hello (and logs in, when set), without sending:
+    /// the start-up check.
+    pub async fn check(&self, s: &SmtpSettings) -> Result<(), SendError> {
+        let transport = build_transport(s)?;
+        match tokio::time::timeout(
+            Duration::from_millis(s.timeout_ms),
+            transport.test_connection(),
+        )
+        .await
+        {
+            Err(_) => Err(SendError::Timeout(s.timeout_ms, port_hint(s))),
+            Ok(Ok(true)) => Ok(()),
+            Ok(Ok(false)) => Err(SendError::Other("the server did not answer NOOP".into())),
+            Ok(Err(e)) => Err(classify(s, &e)),
+        }
+    }
+
     /// Sends one plain-text message to `to`, within the settings' timeout.
     pub async fn send(
         &self,

@@ -157,6 +157,7 @@ pub fn restore(dir: &Path, input: &mut dyn Read) -> Result<BackupSummary> {
                 "the audit chain breaks at record {seq}: {why}"
             )));
         }
+        store.mark_durable_head()?;
         Ok(BackupSummary {
             audit_records: report.records,
             entries,

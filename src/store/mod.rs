@@ -42,8 +42,16 @@ pub enum StoreError {
     },
     #[error("storage error: {0}")]
     Sled(#[from] sled::Error),
-    #[error("stored data is unreadable ({what}): {detail}")]
+    #[error("stored data is unreadable ({what}): {detail}. Restore the latest backup: move the data dir away, then `profilegate restore FILE` into an empty one")]
     Corrupt { what: String, detail: String },
+    #[error("the database in {dir} has lost data: its audit chain ends at record {has}, but it had {had} records when it was last known to be on disk. The database is damaged: move the data dir away, then `profilegate restore FILE` the latest backup into an empty one")]
+    Lost { dir: PathBuf, had: u64, has: u64 },
+    #[error("cannot open the database in {dir}: {detail}. {hint}")]
+    Unopenable {
+        dir: PathBuf,
+        detail: String,
+        hint: &'static str,
+    },
     #[error("{0}")]
     Invalid(String),
     #[error("not found: {0}")]
@@ -135,6 +143,22 @@ fn create_data_dir(dir: &Path) -> Result<()> {
     Ok(())
 }
 
+/// Says what to do about a database sled cannot open.
+fn unopenable(dir: &Path, e: sled::Error) -> StoreError {
+    let hint = match &e {
+        sled::Error::Io(io) if io.kind() == std::io::ErrorKind::PermissionDenied => {
+            "Run profilegate as the data dir's owner (the systemd unit's user), or fix the ownership with chown -R"
+        }
+        sled::Error::Io(_) => "Check the disk and the path",
+        _ => "The database is damaged: move the data dir away, then `profilegate restore FILE` the latest backup into an empty one",
+    };
+    StoreError::Unopenable {
+        dir: dir.to_path_buf(),
+        detail: e.to_string(),
+        hint,
+    }
+}
+
 impl Store {
     /// Opens (creating if needed) the store in `dir`.
     pub fn open(dir: &Path) -> Result<Store> {
@@ -161,7 +185,7 @@ impl Store {
                     }
                     std::thread::sleep(std::time::Duration::from_millis(50));
                 }
-                Err(e) => return Err(e.into()),
+                Err(e) => return Err(unopenable(dir, e)),
             }
         };
         let store = Store {
@@ -177,7 +201,20 @@ impl Store {
             settings: RwLock::new(Arc::new(Settings::default())),
             credential_list: RwLock::new(Arc::new(Vec::new())),
         };
-        *store.chain.lock() = store.load_chain_head()?;
+        let head = store.load_chain_head()?;
+        // sled reads a damaged log as a shorter one (a crash's torn tail looks the same), so a
+        // damaged database could open as an empty one. The head last known to be durable is
+        // kept beside it; a chain shorter than that lost data.
+        if let Some(had) = read_head_marker(dir) {
+            if had > head.seq {
+                return Err(StoreError::Lost {
+                    dir: dir.to_path_buf(),
+                    had,
+                    has: head.seq,
+                });
+            }
+        }
+        *store.chain.lock() = head;
         store.reload_directory()?;
         store.reload_settings()?;
         store.reload_credentials()?;
@@ -217,10 +254,36 @@ impl Store {
         })
     }
 
+    /// Flushes, then records how long the chain is known to be on disk (see `open`). The head
+    /// is read before the flush, so every record up to it is durable when the note is written.
+    pub fn mark_durable_head(&self) -> Result<()> {
+        let seq = self.chain_head().seq;
+        self.flush()?;
+        let path = self.dir.join(HEAD_MARKER_FILE);
+        let tmp = self.dir.join(format!("{HEAD_MARKER_FILE}.tmp"));
+        let err = |source| StoreError::DataDir {
+            dir: self.dir.clone(),
+            source,
+        };
+        fs::write(&tmp, format!("{{\"seq\":{seq}}}\n")).map_err(err)?;
+        fs::rename(&tmp, &path).map_err(err)?;
+        Ok(())
+    }
+
     /// Removes the note written by [`Store::write_server_info`].
     pub fn clear_server_info(&self) {
         let _ = fs::remove_file(self.dir.join(SERVER_INFO_FILE));
     }
+}
+
+const HEAD_MARKER_FILE: &str = "audit-head.json";
+
+fn read_head_marker(dir: &Path) -> Option<u64> {
+    let bytes = fs::read(dir.join(HEAD_MARKER_FILE)).ok()?;
+    serde_json::from_slice::<serde_json::Value>(&bytes)
+        .ok()?
+        .get("seq")?
+        .as_u64()
 }
 
 fn read_server_info(dir: &Path) -> Option<ServerInfo> {

@@ -5,7 +5,6 @@
 //! `REQUIRE_BROWSER=1` (as `.ci/run` sets) a missing browser is a failure. Set
 //! `PG_SCREENSHOTS=DIR` to keep a PNG of each page the flows visit.
 
-use std::net::TcpListener;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
@@ -34,13 +33,6 @@ impl Drop for Browser {
         let _ = self.driver.kill();
         let _ = self.driver.wait();
     }
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("free port")
 }
 
 impl Browser {

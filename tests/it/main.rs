@@ -8,6 +8,7 @@ mod auth;
 mod backup;
 mod browser;
 mod cli;
+mod config;
 mod durability;
 mod mail;
 mod notify;

@@ -316,3 +316,61 @@ pub fn decisions(store: &Store) -> Vec<profilegate::store::DecisionEntry> {
     v.reverse();
     v
 }
+
+/// Starts the real binary: `profilegate --data-dir DIR [pre args] serve [args]` with extra
+/// environment; returns the child and its banner up to the admin UI line, or, if it exited
+/// first, what it printed on stdout and stderr.
+pub fn spawn_serve(
+    dir: &Path,
+    pre: &[&str],
+    args: &[&str],
+    env: &[(&str, &str)],
+) -> (std::process::Child, String, String) {
+    use std::io::{BufRead, BufReader, Read};
+    use std::process::{Command, Stdio};
+    let mut child = Command::new(env!("CARGO_BIN_EXE_profilegate"))
+        .arg("--data-dir")
+        .arg(dir)
+        .args(pre)
+        .arg("serve")
+        .args(args)
+        .env_remove("PROFILEGATE_LISTEN")
+        .envs(env.iter().copied())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run profilegate serve");
+    let mut out = String::new();
+    let mut rd = BufReader::new(child.stdout.take().expect("stdout"));
+    loop {
+        let mut l = String::new();
+        if rd.read_line(&mut l).unwrap_or(0) == 0 {
+            break;
+        }
+        out.push_str(&l);
+        if l.starts_with("Admin UI:") {
+            return (child, out, String::new());
+        }
+    }
+    let mut err = String::new();
+    if let Some(mut e) = child.stderr.take() {
+        let _ = e.read_to_string(&mut err);
+    }
+    (child, out, err)
+}
+
+/// SIGTERM, then wait.
+pub fn stop_child(mut child: std::process::Child) {
+    let _ = std::process::Command::new("kill")
+        .arg(child.id().to_string())
+        .status();
+    let _ = child.wait();
+}
+
+/// A port nothing listens on (bound and released).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("free port")
+}

@@ -2,9 +2,7 @@
 //! admin cookies; the self-signed mode of the real binary; the plain-HTTP rule; certificate
 //! errors that say what to do.
 
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 
 use rustls::pki_types::pem::PemObject;
@@ -123,46 +121,12 @@ async fn https_end_to_end_with_a_generated_ca() {
     srv.stop().await;
 }
 
-/// Starts the real binary with `serve ARGS`; returns the child and the banner up to the admin
-/// URL (or everything it printed, if it exited).
-fn serve(dir: &Path, args: &[&str]) -> (Child, String, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_profilegate"))
-        .arg("--data-dir")
-        .arg(dir)
-        .arg("serve")
-        .args(args)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut out = String::new();
-    let mut rd = BufReader::new(child.stdout.take().unwrap());
-    loop {
-        let mut l = String::new();
-        if rd.read_line(&mut l).unwrap() == 0 {
-            break;
-        }
-        out.push_str(&l);
-        if l.starts_with("Admin UI:") {
-            return (child, out, String::new());
-        }
-    }
-    let mut err = String::new();
-    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut err).unwrap();
-    (child, out, err)
+fn serve(dir: &Path, args: &[&str]) -> (std::process::Child, String, String) {
+    spawn_serve(dir, &[], args, &[])
 }
 
-fn stop(mut child: Child) {
-    let _ = Command::new("kill").arg(child.id().to_string()).status();
-    let _ = child.wait();
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+fn stop(child: std::process::Child) {
+    stop_child(child)
 }
 
 #[tokio::test(flavor = "multi_thread")]
