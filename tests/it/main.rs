@@ -10,6 +10,7 @@ mod browser;
 mod cli;
 mod config;
 mod durability;
+mod install;
 mod mail;
 mod notify;
 mod ops;
