@@ -30,7 +30,7 @@ fn main() -> ExitCode {
     match profilegate::cli::dispatch(cli, &config).map_err(anyhow::Error::from) {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            eprintln!("error: {e}");
             ExitCode::from(2)
         }
     }

@@ -130,6 +130,12 @@ fn create_data_dir(dir: &Path) -> Result<()> {
         dir: dir.to_path_buf(),
         source,
     };
+    if dir.exists() && !dir.is_dir() {
+        return Err(err(std::io::Error::new(
+            std::io::ErrorKind::NotADirectory,
+            "it is a file, not a directory; give a directory with --data-dir or PROFILEGATE_DATA_DIR",
+        )));
+    }
     if !dir.exists() {
         let mut b = fs::DirBuilder::new();
         b.recursive(true);

@@ -196,6 +196,14 @@ fn operational_errors_say_what_to_do() {
         "{err}"
     );
 
+    // A data dir that is a file.
+    let tmp = tempfile::tempdir().unwrap();
+    let file = tmp.path().join("a-file");
+    std::fs::write(&file, "x").unwrap();
+    let o = cli(&file, &["departments", "list"]);
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("not a directory"), "{}", stderr(&o));
+
     // A damaged database points to restore: one sled cannot parse, and one sled reads as
     // shorter than it was (which it would otherwise open as if nothing had been lost).
     for damage in ["conf", "log"] {
