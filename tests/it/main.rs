@@ -14,5 +14,6 @@ mod install;
 mod mail;
 mod notify;
 mod ops;
+mod props;
 mod support;
 mod tls;

@@ -167,7 +167,7 @@ pub async fn post(url: &str, auth: &Auth, body: impl Into<reqwest::Body>) -> Rep
     reply
 }
 
-fn re(max: usize) -> regex::Regex {
+pub fn re(max: usize) -> regex::Regex {
     // The caller's pattern (CONTRACT.md §4.4); `\s` is Java's ASCII class.
     regex::Regex::new(&format!(
         r"^[a-zA-Z0-9 \t\n\x0B\x0C\r\-_.!?;:'()\[\]]{{1,{max}}}$"
