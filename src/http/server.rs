@@ -29,11 +29,19 @@ pub async fn serve(
     tls: Option<Arc<rustls::ServerConfig>>,
 ) {
     let acceptor = tls.map(tokio_rustls::TlsAcceptor::from);
-    let mut builder = auto::Builder::new(TokioExecutor::new());
-    builder
-        .http1()
+    // The protocol is chosen per connection, never sniffed: hyper-util's automatic version
+    // detection waits for the client's first bytes before HTTP/1's header timeout starts, so
+    // a client that connects and says nothing would hold its connection forever. Plain TCP
+    // speaks HTTP/1.1 (what the identity server uses); TLS speaks what ALPN agreed.
+    let mut h1 = auto::Builder::new(TokioExecutor::new()).http1_only();
+    h1.http1()
         .timer(TokioTimer::new())
         .header_read_timeout(HEADER_TIMEOUT);
+    let mut h2 = auto::Builder::new(TokioExecutor::new()).http2_only();
+    h2.http2()
+        .timer(TokioTimer::new())
+        .keep_alive_interval(Some(HEADER_TIMEOUT))
+        .keep_alive_timeout(HEADER_TIMEOUT);
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
     tokio::pin!(shutdown);
     loop {
@@ -56,7 +64,7 @@ pub async fn serve(
                     svc.call(req)
                 });
                 let Some(acceptor) = acceptor.clone() else {
-                    let conn = builder.serve_connection(TokioIo::new(stream), svc).into_owned();
+                    let conn = h1.serve_connection(TokioIo::new(stream), svc).into_owned();
                     let conn = graceful.watch(conn);
                     tokio::spawn(async move {
                         if let Err(e) = conn.await {
@@ -65,7 +73,7 @@ pub async fn serve(
                     });
                     continue;
                 };
-                let builder = builder.clone();
+                let (h1, h2) = (h1.clone(), h2.clone());
                 let watcher = graceful.watcher();
                 tokio::spawn(async move {
                     // The handshake gets the same budget as request headers: a client that
@@ -81,6 +89,8 @@ pub async fn serve(
                             return;
                         }
                     };
+                    let is_h2 = tls.get_ref().1.alpn_protocol() == Some(b"h2".as_slice());
+                    let builder = if is_h2 { &h2 } else { &h1 };
                     let conn = builder.serve_connection(TokioIo::new(tls), svc).into_owned();
                     if let Err(e) = watcher.watch(conn).await {
                         tracing::debug!(error = %e, "connection ended with an error");

@@ -15,10 +15,13 @@ fn write_config(dir: &std::path::Path, text: &str) -> String {
 fn file_then_environment_then_flags() {
     let dir = DataDir::new();
     let tmp = tempfile::tempdir().unwrap();
-    let (a, b, c) = (free_port(), free_port(), free_port());
+    // Distinct loopback addresses with port 0: no port can be taken by another test.
+    let (a, b, c) = ("127.0.0.2", "127.0.0.3", "127.0.0.4");
     let cfg = write_config(
         tmp.path(),
-        &format!("listen = \"127.0.0.1:{a}\"\nlog_format = \"json\"\nlisten_typo = 1\n[tls]\nkye = \"x\"\n"),
+        &format!(
+            "listen = \"{a}:0\"\nlog_format = \"json\"\nlisten_typo = 1\n[tls]\nkye = \"x\"\n"
+        ),
     );
     // check-config: each value with its source; unknown keys warned.
     let o = Command::new(env!("CARGO_BIN_EXE_profilegate"))
@@ -30,13 +33,13 @@ fn file_then_environment_then_flags() {
             "check-config",
         ])
         .env("PROFILEGATE_LOG", "warn")
-        .env("PROFILEGATE_LISTEN", format!("127.0.0.1:{b}"))
+        .env("PROFILEGATE_LISTEN", format!("{b}:0"))
         .output()
         .unwrap();
     assert!(o.status.success(), "{}", stderr(&o));
     let out = stdout(&o);
     assert!(
-        out.contains(&format!("listen = \"127.0.0.1:{b}\"  # environment")),
+        out.contains(&format!("listen = \"{b}:0\"  # environment")),
         "{out}"
     );
     assert!(
@@ -54,9 +57,9 @@ fn file_then_environment_then_flags() {
     );
 
     // serve: the file alone, then the environment over it, then a flag over both.
-    let env_b = format!("127.0.0.1:{b}");
-    let flag_c = format!("127.0.0.1:{c}");
-    let only_file: (Vec<&str>, Vec<(&str, &str)>, u16) = (vec![], vec![], a);
+    let env_b = format!("{b}:0");
+    let flag_c = format!("{c}:0");
+    let only_file: (Vec<&str>, Vec<(&str, &str)>, &str) = (vec![], vec![], a);
     let with_env = (vec![], vec![("PROFILEGATE_LISTEN", env_b.as_str())], b);
     let with_flag = (
         vec!["--listen", flag_c.as_str()],
@@ -66,7 +69,7 @@ fn file_then_environment_then_flags() {
     for (args, env, want) in [only_file, with_env, with_flag] {
         let (child, out, err) = spawn_serve(&dir.path, &["--config", &cfg], &args, &env);
         assert!(
-            out.contains(&format!("serving on http://127.0.0.1:{want}")),
+            out.contains(&format!("serving on http://{want}:")),
             "want {want}: {out}{err}"
         );
         stop_child(child);
@@ -99,24 +102,29 @@ fn file_then_environment_then_flags() {
 async fn admin_listener_keeps_the_ui_off_the_action_port() {
     let dir = DataDir::new();
     let cred = dir.standard();
-    let (main, admin) = (free_port(), free_port());
     let (child, out, err) = spawn_serve(
         &dir.path,
         &[],
-        &[
-            "--listen",
-            &format!("127.0.0.1:{main}"),
-            "--admin-listen",
-            &format!("127.0.0.1:{admin}"),
-        ],
+        &["--listen", "127.0.0.5:0", "--admin-listen", "127.0.0.6:0"],
         &[],
     );
-    assert!(
-        out.contains(&format!("Admin UI: http://127.0.0.1:{admin}/admin/")),
-        "{out}{err}"
-    );
+    let main_addr = banner_addr(&out);
+    let admin_addr = out
+        .split("Admin UI: http://")
+        .nth(1)
+        .and_then(|r| r.split('/').next())
+        .unwrap_or_else(|| panic!("no admin address: {out}{err}"))
+        .to_string();
+    assert!(admin_addr.starts_with("127.0.0.6:"), "{out}");
+    let main: u16 = main_addr.rsplit(':').next().unwrap().parse().unwrap();
+    let admin: u16 = admin_addr.rsplit(':').next().unwrap().parse().unwrap();
     let get = |port: u16, path: &str| {
-        let url = format!("http://127.0.0.1:{port}{path}");
+        let ip = if port == admin {
+            "127.0.0.6"
+        } else {
+            "127.0.0.5"
+        };
+        let url = format!("http://{ip}:{port}{path}");
         async move { reqwest::get(url).await.unwrap().status().as_u16() }
     };
     assert_eq!(get(main, "/admin/").await, 404);
@@ -126,7 +134,7 @@ async fn admin_listener_keeps_the_ui_off_the_action_port() {
     assert_eq!(get(main, "/metrics").await, 200);
     let ev = profile_event(Some("split-1"), dept(serde_json::json!("HR")));
     let r = post(
-        &format!("http://127.0.0.1:{main}/actions/pre-update-profile"),
+        &format!("http://127.0.0.5:{main}/actions/pre-update-profile"),
         &Auth::of(&cred),
         ev.to_string(),
     )
@@ -134,7 +142,7 @@ async fn admin_listener_keeps_the_ui_off_the_action_port() {
     assert_eq!(r.json["actionStatus"], "SUCCESS");
     let c = reqwest::Client::new()
         .post(format!(
-            "http://127.0.0.1:{admin}/actions/pre-update-profile"
+            "http://127.0.0.6:{admin}/actions/pre-update-profile"
         ))
         .body(ev.to_string())
         .send()
@@ -178,9 +186,8 @@ fn operational_errors_say_what_to_do() {
         })
         .unwrap()
     });
-    let listen = format!("127.0.0.1:{}", free_port());
-    let (mut child, out, _) = spawn_serve(&dir.path, &[], &["--listen", &listen], &[]);
-    assert!(out.contains("serving on"), "{out}");
+    let (mut child, out, _) = spawn_serve(&dir.path, &[], &["--listen", "127.0.0.1:0"], &[]);
+    let listen = banner_addr(&out);
     std::thread::sleep(std::time::Duration::from_millis(1500));
     assert!(
         std::net::TcpStream::connect(&listen).is_ok(),

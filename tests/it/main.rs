@@ -1,6 +1,7 @@
 //! All integration tests, in one binary so the build stays fast. Each test starts the real
 //! server in-process on 127.0.0.1:0 with a temporary data dir and talks HTTP to it.
 
+mod abuse;
 mod action;
 mod admin;
 mod admin_api;

@@ -374,3 +374,17 @@ pub fn free_port() -> u16 {
         .map(|a| a.port())
         .expect("free port")
 }
+
+/// The address a `serve` banner says it listens on (`IP:PORT`).
+pub fn banner_addr(banner: &str) -> String {
+    banner
+        .split("serving on ")
+        .nth(1)
+        .and_then(|r| r.split_whitespace().next())
+        .map(|u| {
+            u.trim_start_matches("https://")
+                .trim_start_matches("http://")
+                .to_string()
+        })
+        .unwrap_or_else(|| panic!("no address in {banner}"))
+}

@@ -132,8 +132,8 @@ fn stop(child: std::process::Child) {
 #[tokio::test(flavor = "multi_thread")]
 async fn self_signed_certificate_is_made_once_and_printed() {
     let dir = DataDir::new();
-    let listen = format!("127.0.0.1:{}", free_port());
-    let (child, out, err) = serve(&dir.path, &["--listen", &listen, "--tls-self-signed"]);
+    let (child, out, err) = serve(&dir.path, &["--listen", "127.0.0.1:0", "--tls-self-signed"]);
+    let listen = banner_addr(&out);
     assert!(
         out.contains(&format!("https://{listen}/actions/pre-update-profile")),
         "{out}{err}"
@@ -178,7 +178,7 @@ async fn self_signed_certificate_is_made_once_and_printed() {
         let mode = std::fs::metadata(key).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode, 0o600);
     }
-    let (child, again, _) = serve(&dir.path, &["--listen", &listen, "--tls-self-signed"]);
+    let (child, again, _) = serve(&dir.path, &["--listen", "127.0.0.1:0", "--tls-self-signed"]);
     assert!(again.contains(&fp), "{again}");
     stop(child);
 }
@@ -186,7 +186,7 @@ async fn self_signed_certificate_is_made_once_and_printed() {
 #[test]
 fn plain_http_off_loopback_needs_an_explicit_flag() {
     let dir = DataDir::new();
-    let listen = format!("0.0.0.0:{}", free_port());
+    let listen = "0.0.0.0:0".to_string();
     let (mut child, out, err) = serve(&dir.path, &["--listen", &listen]);
     let status = child.wait().unwrap();
     assert!(!status.success(), "{out}");
@@ -205,7 +205,7 @@ fn certificate_problems_say_what_to_do() {
     let tmp = tempfile::tempdir().unwrap();
     let (cert, key, _) = generate(tmp.path());
     let (_, other_key, _) = generate(&tmp.path().join("other"));
-    let listen = format!("127.0.0.1:{}", free_port());
+    let listen = "127.0.0.1:0".to_string();
     let missing = tmp.path().join("missing.pem");
     let s = |p: &Path| p.to_str().unwrap().to_string();
     for (c, k, want) in [
