@@ -8,7 +8,12 @@
 //!     cargo bench --bench load
 //!
 //! Settings (environment): PG_BENCH_CONNS (default 64), PG_BENCH_SECS per scenario (default 10),
-//! PG_BENCH_WARMUP_SECS (default 2), PG_BENCH_ONLY=action (skip the baseline, for profiling).
+//! PG_BENCH_WARMUP_SECS (default 2), PG_BENCH_ONLY=action (skip the baseline, for profiling),
+//! PG_BENCH_RECORDS (default 1000000; 0 skips scenario e).
+//!
+//! Scenario (e) builds a data dir with that many audit records, starts the release binary on
+//! it as a separate process, and reports its start-up time (spawn to first /healthz answer),
+//! its resident memory after start-up, and its peak resident memory (VmHWM) after a load run.
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -334,5 +339,159 @@ fn main() {
                 received.load(Ordering::Relaxed) - before
             );
         }
+        let records = env_u64("PG_BENCH_RECORDS", 1_000_000);
+        if records > 0 {
+            big_store(records, conns, warmup, secs, &report).await;
+        }
     });
+}
+
+/// A field of /proc/PID/status in kB.
+fn proc_kb(pid: u32, field: &str) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| {
+                    l.strip_prefix(field)
+                        .map(|v| v.trim().trim_end_matches(" kB").trim().parse().ok())
+                })
+                .flatten()
+        })
+        .unwrap_or(0)
+}
+
+/// Scenario (e): start-up and memory of the release binary over a large audit log.
+async fn big_store(
+    records: u64,
+    conns: usize,
+    warmup: Duration,
+    secs: Duration,
+    report: &dyn Fn(&str, &Outcome),
+) {
+    use std::io::BufRead;
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let dir = tmp.path().join("big");
+    let built = Instant::now();
+    let basic = {
+        let store = Store::open(&dir).expect("store");
+        store
+            .add_departments("bench", None, &["HR", "Engineering"])
+            .expect("departments");
+        let c = create_credential(
+            &store,
+            "bench",
+            &NewCredential::Basic {
+                username: "wso2".into(),
+            },
+        )
+        .expect("credential");
+        // A decision as the seed payload produces it (~800 bytes of JSON).
+        let mut n = 0u64;
+        while n < records {
+            let batch: Vec<Vec<u8>> = (n..(n + 256).min(records))
+                .map(|i| {
+                    format!(
+                        r#"{{"kind":"decision","request_id":"bench-{i}","idempotency_key":"{i:032x}","action_type":"PRE_UPDATE_PROFILE","tenant_id":"-1234","tenant_name":"carbon.super","user_id":"5f3c1a2e-0000-4000-8000-{i:012}","initiator":"ADMIN","claims":[{{"uri":"http://wso2.org/claims/emailaddress","old":"old{i}@example.com","new":"new{i}@example.com"}},{{"uri":"http://wso2.org/claims/mobile","new":"+94771234567"}},{{"uri":"http://wso2.org/claims/department","old":"HR","new":"Engineering"}}],"decision":"SUCCESS","http_status":200,"rule":"allowed","notification":"queued","credential":"{}","latency_us":812}}"#,
+                        c.record.id
+                    )
+                    .into_bytes()
+                })
+                .collect();
+            n += batch.len() as u64;
+            store.append_entries(&batch).expect("append");
+        }
+        store.flush().expect("flush");
+        drop(store);
+        format!(
+            "Basic {}",
+            base64::engine::general_purpose::STANDARD.encode(format!("wso2:{}", c.secret))
+        )
+    };
+    let size_mb = dir_size(&dir) as f64 / 1e6;
+    println!(
+        "(e) {records} audit records written in {:.1} s ({size_mb:.0} MB on disk); the release binary on them:",
+        built.elapsed().as_secs_f64()
+    );
+    let started = Instant::now();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_profilegate"))
+        .arg("--data-dir")
+        .arg(&dir)
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .env("PROFILEGATE_LOG", "warn")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn profilegate");
+    let pid = child.id();
+    let mut out = std::io::BufReader::new(child.stdout.take().expect("stdout"));
+    let mut addr = None;
+    let mut line = String::new();
+    while out.read_line(&mut line).unwrap_or(0) > 0 {
+        if let Some(rest) = line.split("serving on http://").nth(1) {
+            addr = rest
+                .split_whitespace()
+                .next()
+                .and_then(|a| a.parse::<SocketAddr>().ok());
+            break;
+        }
+        line.clear();
+    }
+    let addr = addr.expect("the server's address");
+    loop {
+        if let Ok(mut s) = tokio::net::TcpStream::connect(addr).await {
+            use tokio::io::{AsyncReadExt, AsyncWriteExt};
+            let _ = s
+                .write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+                .await;
+            let mut buf = Vec::new();
+            let _ = s.read_to_end(&mut buf).await;
+            if buf.starts_with(b"HTTP/1.1 200") {
+                break;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let startup = started.elapsed();
+    let rss_idle = proc_kb(pid, "VmRSS:");
+    println!(
+        "    start-up {:.0} ms (spawn to first /healthz answer); RSS after start-up {:.1} MB",
+        startup.as_secs_f64() * 1000.0,
+        rss_idle as f64 / 1024.0
+    );
+    let o = run(
+        addr,
+        Scenario::Action {
+            auth: basic,
+            tag: "e",
+        },
+        conns,
+        warmup,
+        secs,
+    )
+    .await;
+    report("    action under load on that data dir", &o);
+    println!(
+        "    peak RSS (VmHWM) {:.1} MB",
+        proc_kb(pid, "VmHWM:") as f64 / 1024.0
+    );
+    let _ = std::process::Command::new("kill")
+        .arg(pid.to_string())
+        .status();
+    let _ = child.wait();
+}
+
+/// Bytes under a directory.
+fn dir_size(p: &std::path::Path) -> u64 {
+    std::fs::read_dir(p)
+        .map(|rd| {
+            rd.flatten()
+                .map(|e| match e.metadata() {
+                    Ok(m) if m.is_dir() => dir_size(&e.path()),
+                    Ok(m) => m.len(),
+                    Err(_) => 0,
+                })
+                .sum()
+        })
+        .unwrap_or(0)
 }

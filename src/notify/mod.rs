@@ -216,9 +216,27 @@ impl Notifier {
         subject: &str,
         body: String,
     ) -> Result<(), SendError> {
+        self.send_with_id(s, to, subject, body, None).await
+    }
+
+    /// Like [`Notifier::send`], with a fixed `Message-ID` (`<…@…>`): a queued e-mail sent
+    /// again after a crash (the mail server had accepted it, but the process died before the
+    /// outbox noted that) carries the same id, so mail systems and readers can tell it is one
+    /// notification, not two.
+    pub async fn send_with_id(
+        &self,
+        s: &SmtpSettings,
+        to: &[String],
+        subject: &str,
+        body: String,
+        message_id: Option<String>,
+    ) -> Result<(), SendError> {
         let mut builder = Message::builder()
             .from(parse_mailbox(&s.from)?)
             .subject(subject);
+        if message_id.is_some() {
+            builder = builder.message_id(message_id);
+        }
         for r in to {
             builder = builder.to(parse_mailbox(r)?);
         }

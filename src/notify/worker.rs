@@ -47,6 +47,13 @@ pub async fn run(store: Arc<Store>, notifier: Arc<Notifier>, wake: Arc<Notify>) 
     }
 }
 
+/// The stable `Message-ID` of outbox item `id` (its audit record's sequence number, with the
+/// time it was queued to keep it unique across data dirs).
+pub fn message_id(id: u64, created: &str) -> String {
+    let stamp: String = created.chars().filter(char::is_ascii_digit).collect();
+    format!("<outbox.{id}.{stamp}@profilegate>")
+}
+
 /// One pass over (a slice of) the due items; returns how many were delivered.
 pub async fn deliver_due(
     store: &Arc<Store>,
@@ -66,8 +73,21 @@ pub async fn deliver_due(
     let recipients = &settings.notify.recipients;
     let sends = due.into_iter().map(|(id, item)| async move {
         let res = notifier
-            .send(smtp, recipients, &item.subject, item.body.clone())
+            .send_with_id(
+                smtp,
+                recipients,
+                &item.subject,
+                item.body.clone(),
+                Some(message_id(id, &item.created)),
+            )
             .await;
+        // Note the delivery at once (not after the whole pass): the shorter the time between
+        // the server's acceptance and our note, the rarer a resend after a crash.
+        if res.is_ok() {
+            if let Err(e) = store.outbox_remove(id) {
+                tracing::error!(id, error = %e, "could not note a delivered e-mail");
+            }
+        }
         (id, item, res)
     });
     let results: Vec<_> = futures_util::stream::iter(sends)
@@ -76,10 +96,7 @@ pub async fn deliver_due(
         .await;
     for (id, mut item, res) in results {
         match res {
-            Ok(()) => {
-                store.outbox_remove(id)?;
-                delivered += 1;
-            }
+            Ok(()) => delivered += 1,
             Err(e) => {
                 item.attempts += 1;
                 item.last_error = Some(e.to_string());

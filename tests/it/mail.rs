@@ -136,6 +136,8 @@ impl MailServer {
         let mut server = Server::new(handler);
         server
             .with_name("mail.test")
+            // One connection per thread: profilegate sends up to 16 at once and keeps a pool.
+            .with_num_threads(64)
             .with_ssl(ssl)
             .expect("ssl config")
             .with_tcp_listener(listener);

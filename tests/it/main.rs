@@ -10,6 +10,7 @@ mod backup;
 mod browser;
 mod cli;
 mod config;
+mod crash;
 mod durability;
 mod install;
 mod mail;

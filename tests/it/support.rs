@@ -326,9 +326,20 @@ pub fn spawn_serve(
     args: &[&str],
     env: &[(&str, &str)],
 ) -> (std::process::Child, String, String) {
+    spawn_serve_bin(env!("CARGO_BIN_EXE_profilegate"), dir, pre, args, env)
+}
+
+/// [`spawn_serve`] with another binary (e.g. the release build).
+pub fn spawn_serve_bin(
+    bin: &str,
+    dir: &Path,
+    pre: &[&str],
+    args: &[&str],
+    env: &[(&str, &str)],
+) -> (std::process::Child, String, String) {
     use std::io::{BufRead, BufReader, Read};
     use std::process::{Command, Stdio};
-    let mut child = Command::new(env!("CARGO_BIN_EXE_profilegate"))
+    let mut child = Command::new(bin)
         .arg("--data-dir")
         .arg(dir)
         .args(pre)
