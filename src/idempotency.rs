@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use parking_lot::Mutex;
 use sha2::{Digest, Sha256};
 
-use crate::store::{AuditEntry, Result, Store};
+use crate::store::{Result, Store};
 
 /// Entries per generation at most (two generations: ~40 bytes each, so ~40 MB in all).
 pub const MAX_PER_GENERATION: usize = 500_000;
@@ -124,25 +124,12 @@ impl IdempotencyIndex {
     /// Re-indexes the decisions of the last window from the audit chain (after a restart or a
     /// crash). Returns how many were indexed.
     pub fn rebuild(&self, store: &Store) -> Result<usize> {
-        let now = time::OffsetDateTime::now_utc();
-        let mut found = Vec::new();
-        for rec in store.audit_iter_rev() {
-            let rec = rec?;
-            let Ok(at) = time::OffsetDateTime::parse(
-                &rec.time,
-                &time::format_description::well_known::Rfc3339,
-            ) else {
-                continue;
-            };
-            if now - at > self.window {
-                break;
-            }
-            if let AuditEntry::Decision(d) = &rec.entry {
-                if let Some(k) = parse_key_hex(&d.idempotency_key) {
-                    found.push((k, rec.seq));
-                }
-            }
-        }
+        let since = crate::store::format_time(time::OffsetDateTime::now_utc() - self.window);
+        let found: Vec<([u8; 16], u64)> = store
+            .recent_decision_keys(&since)?
+            .into_iter()
+            .filter_map(|(k, seq)| parse_key_hex(&k).map(|k| (k, seq)))
+            .collect();
         let n = found.len();
         // Oldest first, so the newest decision wins for a repeated key.
         for (k, seq) in found.into_iter().rev() {

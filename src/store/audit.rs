@@ -342,6 +342,41 @@ impl Store {
             })
     }
 
+    /// The request keys of the decisions recorded at or after `since` (a stored-format time),
+    /// newest first, with their sequence numbers. Reads only the fields it needs and stops at
+    /// the first older record, so a restart over a long chain stays quick.
+    pub fn recent_decision_keys(&self, since: &str) -> Result<Vec<(String, u64)>> {
+        #[derive(Deserialize)]
+        struct KeyView<'a> {
+            #[serde(borrow)]
+            time: std::borrow::Cow<'a, str>,
+            #[serde(borrow)]
+            kind: std::borrow::Cow<'a, str>,
+            #[serde(borrow, default)]
+            idempotency_key: Option<std::borrow::Cow<'a, str>>,
+        }
+        let mut out = Vec::new();
+        for item in self.audit.iter().rev() {
+            let (k, v) = item?;
+            let first = key_seq(&k)?;
+            let batch = decode_batch(&v).ok_or_else(|| damaged(first))?;
+            for (i, r) in batch.iter().enumerate().rev() {
+                let seq = first + i as u64;
+                let view: KeyView<'_> = serde_json::from_slice(r.body)
+                    .map_err(|e| json_err(&format!("audit record {seq}"), e))?;
+                if *view.time < *since {
+                    return Ok(out);
+                }
+                if view.kind == "decision" {
+                    if let Some(key) = view.idempotency_key {
+                        out.push((key.into_owned(), seq));
+                    }
+                }
+            }
+        }
+        Ok(out)
+    }
+
     /// Iterates newest first.
     pub fn audit_iter_rev(&self) -> impl Iterator<Item = Result<AuditRecord>> + '_ {
         self.audit
