@@ -256,23 +256,9 @@ fn main() {
     let tmp = tempfile::tempdir().expect("temp dir");
     let dir = tmp.path().join("data");
     let auth = {
-        let store = Store::open(&dir).expect("store");
-        store
-            .add_departments("bench", None, &["HR", "Engineering"])
-            .expect("departments");
-        let c = create_credential(
-            &store,
-            "bench",
-            &NewCredential::Basic {
-                username: "wso2".into(),
-            },
-        )
-        .expect("credential");
-        store.flush().expect("flush");
-        format!(
-            "Basic {}",
-            base64::engine::general_purpose::STANDARD.encode(format!("wso2:{}", c.secret))
-        )
+        let (store, secret) = standard_store(&dir);
+        drop(store);
+        basic_header(&secret)
     };
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -351,6 +337,33 @@ fn main() {
     });
 }
 
+/// A data dir with the benchmark's departments and a Basic credential; the store and the
+/// credential's secret.
+fn standard_store(dir: &std::path::Path) -> (Store, String) {
+    let store = Store::open(dir).expect("store");
+    store
+        .add_departments("bench", None, &["HR", "Engineering"])
+        .expect("departments");
+    let c = create_credential(
+        &store,
+        "bench",
+        &NewCredential::Basic {
+            username: "wso2".into(),
+        },
+    )
+    .expect("credential");
+    store.flush().expect("flush");
+    (store, c.secret)
+}
+
+/// The Authorization header for the benchmark's credential.
+fn basic_header(secret: &str) -> String {
+    format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(format!("wso2:{secret}"))
+    )
+}
+
 /// A field of /proc/PID/status in kB.
 fn proc_kb(pid: u32, field: &str) -> u64 {
     std::fs::read_to_string(format!("/proc/{pid}/status"))
@@ -378,18 +391,8 @@ async fn big_store(
     let dir = tmp.path().join("big");
     let built = Instant::now();
     let basic = {
-        let store = Store::open(&dir).expect("store");
-        store
-            .add_departments("bench", None, &["HR", "Engineering"])
-            .expect("departments");
-        let c = create_credential(
-            &store,
-            "bench",
-            &NewCredential::Basic {
-                username: "wso2".into(),
-            },
-        )
-        .expect("credential");
+        let (store, secret) = standard_store(&dir);
+        let id = secret.split('_').nth(1).unwrap_or("").to_string();
         // A decision as the seed payload produces it (~800 bytes of JSON).
         let mut n = 0u64;
         while n < records {
@@ -397,7 +400,7 @@ async fn big_store(
                 .map(|i| {
                     format!(
                         r#"{{"kind":"decision","request_id":"bench-{i}","idempotency_key":"{i:032x}","action_type":"PRE_UPDATE_PROFILE","tenant_id":"-1234","tenant_name":"carbon.super","user_id":"5f3c1a2e-0000-4000-8000-{i:012}","initiator":"ADMIN","claims":[{{"uri":"http://wso2.org/claims/emailaddress","old":"old{i}@example.com","new":"new{i}@example.com"}},{{"uri":"http://wso2.org/claims/mobile","new":"+94771234567"}},{{"uri":"http://wso2.org/claims/department","old":"HR","new":"Engineering"}}],"decision":"SUCCESS","http_status":200,"rule":"allowed","notification":"queued","credential":"{}","latency_us":812}}"#,
-                        c.record.id
+                        id
                     )
                     .into_bytes()
                 })
@@ -407,10 +410,7 @@ async fn big_store(
         }
         store.flush().expect("flush");
         drop(store);
-        format!(
-            "Basic {}",
-            base64::engine::general_purpose::STANDARD.encode(format!("wso2:{}", c.secret))
-        )
+        basic_header(&secret)
     };
     let size_mb = dir_size(&dir) as f64 / 1e6;
     println!(

@@ -133,6 +133,12 @@ fn header(out: &mut String, name: &str, kind: &str, help: &str) {
     let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
 }
 
+/// One family with a single unlabelled sample.
+fn single(out: &mut String, name: &str, kind: &str, help: &str, value: impl std::fmt::Display) {
+    header(out, name, kind, help);
+    let _ = writeln!(out, "{name} {value}");
+}
+
 /// The text exposition of everything.
 pub fn render(m: &Metrics, mail: &crate::notify::SendStats, g: &Gauges) -> String {
     let mut out = String::with_capacity(4096);
@@ -174,36 +180,41 @@ pub fn render(m: &Metrics, mail: &crate::notify::SendStats, g: &Gauges) -> Strin
             m.auth_failures[i].load(Relaxed)
         );
     }
-    let n = "profilegate_audit_records";
-    header(&mut out, n, "gauge", "Records in the audit chain.");
-    let _ = writeln!(out, "{n} {}", g.audit_records);
-    let n = "profilegate_outbox_depth";
-    header(
+    single(
         &mut out,
-        n,
+        "profilegate_audit_records",
+        "gauge",
+        "Records in the audit chain.",
+        g.audit_records,
+    );
+    single(
+        &mut out,
+        "profilegate_outbox_depth",
         "gauge",
         "Queued e-mails not yet delivered (pending and failed).",
+        g.outbox_depth,
     );
-    let _ = writeln!(out, "{n} {}", g.outbox_depth);
-    let n = "profilegate_emails_sent_total";
-    header(&mut out, n, "counter", "E-mails the mail server accepted.");
-    let _ = writeln!(out, "{n} {}", mail.sent.load(Relaxed));
-    let n = "profilegate_email_send_failures_total";
-    header(
+    single(
         &mut out,
-        n,
+        "profilegate_emails_sent_total",
+        "counter",
+        "E-mails the mail server accepted.",
+        mail.sent.load(Relaxed),
+    );
+    single(
+        &mut out,
+        "profilegate_email_send_failures_total",
         "counter",
         "Send attempts that failed (blocking, queued or test).",
+        mail.failed.load(Relaxed),
     );
-    let _ = writeln!(out, "{n} {}", mail.failed.load(Relaxed));
-    let n = "profilegate_outbox_items_failed_total";
-    header(
+    single(
         &mut out,
-        n,
+        "profilegate_outbox_items_failed_total",
         "counter",
         "Queued e-mails given up after the last attempt.",
+        mail.gave_up.load(Relaxed),
     );
-    let _ = writeln!(out, "{n} {}", mail.gave_up.load(Relaxed));
     let n = "profilegate_smtp_send_duration_seconds";
     header(
         &mut out,
@@ -212,14 +223,13 @@ pub fn render(m: &Metrics, mail: &crate::notify::SendStats, g: &Gauges) -> Strin
         "Time to hand one e-mail to the mail server.",
     );
     mail.latency.render(&mut out, n, "");
-    let n = "profilegate_data_size_bytes";
-    header(
+    single(
         &mut out,
-        n,
+        "profilegate_data_size_bytes",
         "gauge",
         "Size of the data directory's database on disk.",
+        g.data_bytes,
     );
-    let _ = writeln!(out, "{n} {}", g.data_bytes);
     out
 }
 

@@ -24,28 +24,9 @@ fn binary() -> String {
     std::env::var("PG_CRASH_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_profilegate").into())
 }
 
+/// Runs a command of the binary under test; it must succeed.
 fn run(dir: &std::path::Path, args: &[&str], input: Option<&str>) -> String {
-    use std::io::Write;
-    use std::process::{Command, Stdio};
-    let mut child = Command::new(binary())
-        .arg("--data-dir")
-        .arg(dir)
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    if let Some(i) = input {
-        child
-            .stdin
-            .as_mut()
-            .unwrap()
-            .write_all(i.as_bytes())
-            .unwrap();
-    }
-    child.stdin.take();
-    let o = child.wait_with_output().unwrap();
+    let o = cli_bin(&binary(), dir, args, input);
     assert!(o.status.success(), "{args:?}: {}", stderr(&o));
     stdout(&o)
 }

@@ -1,7 +1,6 @@
 //! Operating it: `/metrics` after real traffic, `/readyz`, JSON logs with the request id.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 use serde_json::json;
 
@@ -126,35 +125,17 @@ async fn metrics_count_what_happened_and_readyz_answers() {
 fn json_logs_carry_the_request_id_and_no_claim_values() {
     let dir = DataDir::new();
     let cred = dir.standard();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_profilegate"))
-        .args([
-            "--data-dir",
-            dir.path.to_str().unwrap(),
-            "--log-format",
-            "json",
-        ])
-        .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
-        .env("PROFILEGATE_LOG", "debug")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut rd = BufReader::new(child.stdout.take().unwrap());
-    loop {
-        let mut l = String::new();
-        assert!(rd.read_line(&mut l).unwrap() > 0, "server exited");
-        if l.starts_with("Admin UI:") {
-            break;
-        }
-    }
+    let (mut child, out, err) = spawn_serve(
+        &dir.path,
+        &["--log-format", "json"],
+        &["--listen", "127.0.0.1:0"],
+        &[("PROFILEGATE_LOG", "debug")],
+    );
+    assert!(out.contains("serving on"), "{out}{err}");
+    let addr = banner_addr(&out);
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(async {
-        let url = format!("http://127.0.0.1:{port}/actions/pre-update-profile");
+        let url = format!("http://{addr}/actions/pre-update-profile");
         let ev = profile_event(Some("log-rid-77"), dept(json!("Engineering")));
         let r = post(&url, &Auth::of(&cred), ev.to_string()).await;
         assert_eq!(r.json["actionStatus"], "SUCCESS");

@@ -275,9 +275,14 @@ pub fn cli(dir: &Path, args: &[&str]) -> Output {
 }
 
 pub fn cli_with_input(dir: &Path, args: &[&str], input: Option<&str>) -> Output {
+    cli_bin(env!("CARGO_BIN_EXE_profilegate"), dir, args, input)
+}
+
+/// [`cli_with_input`] with another binary (e.g. the release build).
+pub fn cli_bin(bin: &str, dir: &Path, args: &[&str], input: Option<&str>) -> Output {
     use std::io::Write;
     use std::process::{Command, Stdio};
-    let mut child = Command::new(env!("CARGO_BIN_EXE_profilegate"))
+    let mut child = Command::new(bin)
         .arg("--data-dir")
         .arg(dir)
         .args(args)
