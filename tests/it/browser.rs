@@ -5,7 +5,6 @@
 //! `REQUIRE_BROWSER=1` (as `.ci/run` sets) a missing browser is a failure. Set
 //! `PG_SCREENSHOTS=DIR` to keep a PNG of each page the flows visit.
 
-use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
@@ -30,12 +29,7 @@ struct Browser {
 }
 
 impl Drop for Browser {
-    /// Ends chromedriver and every browser process it started (its own process group), also
-    /// when a test failed before closing the session.
     fn drop(&mut self) {
-        let _ = Command::new("kill")
-            .args(["-KILL", &format!("-{}", self.driver.id())])
-            .status();
         let _ = self.driver.kill();
         let _ = self.driver.wait();
     }
@@ -58,7 +52,6 @@ impl Browser {
         let port = free_port();
         let driver = Command::new(&driver_bin)
             .arg(format!("--port={port}"))
-            .process_group(0)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
