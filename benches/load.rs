@@ -405,8 +405,13 @@ async fn big_store(
                     .into_bytes()
                 })
                 .collect();
+            // Each decision's request key, as the server stores it for retries after a
+            // restart (the same key as the record's idempotency_key).
+            let keys: Vec<(usize, [u8; 16])> = (0..batch.len())
+                .map(|j| (j, u128::from(n + j as u64).to_be_bytes()))
+                .collect();
             n += batch.len() as u64;
-            store.append_entries(&batch).expect("append");
+            store.append_batch(&batch, &keys, &[]).expect("append");
         }
         store.flush().expect("flush");
         drop(store);

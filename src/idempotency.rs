@@ -110,6 +110,11 @@ impl IdempotencyIndex {
         g.current.insert(key, seq);
     }
 
+    /// How long a decision is remembered at least.
+    pub fn window(&self) -> Duration {
+        self.window
+    }
+
     /// Number of remembered keys.
     pub fn len(&self) -> usize {
         let g = self.gens.lock();
@@ -121,18 +126,28 @@ impl IdempotencyIndex {
         self.len() == 0
     }
 
-    /// Re-indexes the decisions of the last window from the audit chain (after a restart or a
-    /// crash). Returns how many were indexed.
+    /// Re-indexes the decisions of the last window (after a restart or a crash). Returns how
+    /// many were indexed. Reads the stored request keys (a few bytes per decision); a data dir
+    /// without them (written by an older version, or restored from a backup) is read from the
+    /// audit chain instead.
     pub fn rebuild(&self, store: &Store) -> Result<usize> {
-        let since = crate::store::format_time(time::OffsetDateTime::now_utc() - self.window);
-        let found: Vec<([u8; 16], u64)> = store
-            .recent_decision_keys(&since)?
-            .into_iter()
-            .filter_map(|(k, seq)| parse_key_hex(&k).map(|k| (k, seq)))
-            .collect();
-        let n = found.len();
+        let since = time::OffsetDateTime::now_utc() - self.window;
+        let since_ms = u64::try_from(since.unix_timestamp_nanos() / 1_000_000).unwrap_or(0);
+        let oldest_first: Vec<([u8; 16], u64)> = match store.recent_request_keys(since_ms)? {
+            Some(keys) => keys,
+            None => {
+                let mut found: Vec<([u8; 16], u64)> = store
+                    .recent_decision_keys(&crate::store::format_time(since))?
+                    .into_iter()
+                    .filter_map(|(k, seq)| parse_key_hex(&k).map(|k| (k, seq)))
+                    .collect();
+                found.reverse();
+                found
+            }
+        };
+        let n = oldest_first.len();
         // Oldest first, so the newest decision wins for a repeated key.
-        for (k, seq) in found.into_iter().rev() {
+        for (k, seq) in oldest_first {
             self.insert(k, seq);
         }
         Ok(n)

@@ -123,6 +123,7 @@ pub async fn run_with(
         store.clone(),
         app.notifier.clone(),
         outbox_wake,
+        app.commit.clone(),
     ));
     #[cfg(unix)]
     let control = tokio::spawn(control::serve(store.clone()));

@@ -10,7 +10,7 @@ use tokio::sync::Notify;
 
 use super::Notifier;
 use crate::store::outbox::{OutboxStatus, MAX_ATTEMPTS};
-use crate::store::{now_unix_ms, Store};
+use crate::store::{now_unix_ms, GroupCommit, Store};
 
 /// Longest wait between two attempts of one item.
 const MAX_BACKOFF_MS: u64 = 10 * 60 * 1000;
@@ -26,8 +26,14 @@ pub fn backoff_ms(base_ms: u64, attempts: u32) -> u64 {
         .min(MAX_BACKOFF_MS)
 }
 
-/// Runs until the task is aborted.
-pub async fn run(store: Arc<Store>, notifier: Arc<Notifier>, wake: Arc<Notify>) {
+/// Runs until the task is aborted. Each delivery is noted durably through `commit` as soon as
+/// the mail server accepted it.
+pub async fn run(
+    store: Arc<Store>,
+    notifier: Arc<Notifier>,
+    wake: Arc<Notify>,
+    commit: GroupCommit,
+) {
     loop {
         tokio::select! {
             () = wake.notified() => {}
@@ -35,7 +41,7 @@ pub async fn run(store: Arc<Store>, notifier: Arc<Notifier>, wake: Arc<Notify>) 
         }
         // Work through a backlog slice by slice, without waiting for the next wake-up.
         loop {
-            match deliver_due(&store, &notifier).await {
+            match deliver_due(&store, &notifier, Some(&commit)).await {
                 Ok(0) => break,
                 Ok(_) => {}
                 Err(e) => {
@@ -54,10 +60,14 @@ pub fn message_id(id: u64, created: &str) -> String {
     format!("<outbox.{id}.{stamp}@profilegate>")
 }
 
-/// One pass over (a slice of) the due items; returns how many were delivered.
+/// One pass over (a slice of) the due items; returns how many were delivered. With `commit`,
+/// each delivery note is on disk right after the mail server's acceptance (sharing the audit's
+/// flushes): a crash in between resends that e-mail, so the gap is kept as short as it can be.
+/// Without it, the notes are flushed at the end of the pass.
 pub async fn deliver_due(
     store: &Arc<Store>,
     notifier: &Notifier,
+    commit: Option<&GroupCommit>,
 ) -> Result<usize, crate::store::StoreError> {
     let settings = store.settings();
     let due = store.outbox_due(now_unix_ms(), 64)?;
@@ -86,6 +96,10 @@ pub async fn deliver_due(
         if res.is_ok() {
             if let Err(e) = store.outbox_remove(id) {
                 tracing::error!(id, error = %e, "could not note a delivered e-mail");
+            } else if let Some(commit) = commit {
+                if let Err(e) = commit.durable().await {
+                    tracing::error!(id, error = %e, "could not flush a delivery note");
+                }
             }
         }
         (id, item, res)

@@ -13,7 +13,7 @@
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use super::{json_err, now_rfc3339, Result, Store, StoreError};
+use super::{json_err, now_rfc3339, now_unix_ms, Result, Store, StoreError};
 use crate::contract::Organization;
 use crate::policy::{ClaimChange, Rule};
 
@@ -155,11 +155,97 @@ fn decode_batch(v: &[u8]) -> Option<Vec<Stored<'_>>> {
     Some(out)
 }
 
+/// First byte of a compressed batch value. A plain batch starts with a record's length
+/// (big-endian u32, far below 2^24), so its first byte is 0.
+const PACKED: u8 = 0xff;
+
+/// Largest decompressed batch accepted: a batch holds at most 256 records of at most a
+/// 64 KiB request each. A damaged length must not make us allocate gigabytes.
+const MAX_UNPACKED: usize = 32 * 1024 * 1024;
+
+/// The records' bytes of a stored value: as stored, or decompressed; `None` if damaged.
+fn unpack(v: &[u8]) -> Option<std::borrow::Cow<'_, [u8]>> {
+    match v.split_first() {
+        Some((&PACKED, rest)) => {
+            let (len, data) = rest.split_first_chunk::<4>()?;
+            let len = u32::from_le_bytes(*len) as usize;
+            if len > MAX_UNPACKED {
+                return None;
+            }
+            let raw = lz4_flex::block::decompress(data, len).ok()?;
+            (raw.len() == len).then_some(std::borrow::Cow::Owned(raw))
+        }
+        _ => Some(std::borrow::Cow::Borrowed(v)),
+    }
+}
+
+/// The records' bytes (framing, hashes, bodies) of a stored batch value, decompressed; `None`
+/// if damaged. For tools and tests that look beneath the store.
+pub fn unpack_batch_value(v: &[u8]) -> Option<Vec<u8>> {
+    unpack(v).map(std::borrow::Cow::into_owned)
+}
+
+/// The stored form of a batch's records' bytes (the inverse of [`unpack_batch_value`]).
+pub fn pack_batch_value(raw: &[u8]) -> Vec<u8> {
+    pack(raw)
+}
+
+/// A stored value for a batch's records: compressed (records repeat keys and claim URIs;
+/// less to write means less for sled to rewrite).
+fn pack(raw: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(raw.len() / 2 + 16);
+    out.push(PACKED);
+    out.extend_from_slice(&lz4_flex::block::compress_prepend_size(raw));
+    out
+}
+
 /// Appends one record's framing and body to a batch value.
 fn encode_record(out: &mut Vec<u8>, hash: &[u8; 32], body: &[u8]) {
     out.extend_from_slice(&(body.len() as u32).to_be_bytes());
     out.extend_from_slice(hash);
     out.extend_from_slice(body);
+}
+
+/// A request key and the sequence number of the record that answered it.
+pub type KeyedRecord = ([u8; 16], u64);
+
+/// One batch's request keys as stored: the commit time (Unix ms, big-endian), then for each
+/// keyed record its key (16 bytes) and its offset in the batch (u16, big-endian).
+struct KeyLog<'a> {
+    time_ms: u64,
+    items: &'a [u8],
+}
+
+impl<'a> KeyLog<'a> {
+    const ITEM: usize = 18;
+
+    fn encode(time_ms: u64, keys: &[(usize, [u8; 16])]) -> Vec<u8> {
+        let mut out = Vec::with_capacity(8 + keys.len() * Self::ITEM);
+        out.extend_from_slice(&time_ms.to_be_bytes());
+        for (i, key) in keys {
+            out.extend_from_slice(key);
+            // A batch holds at most a few hundred records.
+            out.extend_from_slice(&(u16::try_from(*i).unwrap_or(u16::MAX)).to_be_bytes());
+        }
+        out
+    }
+
+    fn decode(v: &'a [u8]) -> Option<KeyLog<'a>> {
+        let (time, items) = v.split_first_chunk::<8>()?;
+        (items.len() % Self::ITEM == 0).then_some(KeyLog {
+            time_ms: u64::from_be_bytes(*time),
+            items,
+        })
+    }
+
+    /// `(key, sequence number)` of each keyed record, newest first.
+    fn entries(&self, first: u64) -> impl Iterator<Item = ([u8; 16], u64)> + 'a {
+        self.items.chunks_exact(Self::ITEM).rev().map(move |c| {
+            let mut key = [0u8; 16];
+            key.copy_from_slice(&c[..16]);
+            (key, first + u64::from(u16::from_be_bytes([c[16], c[17]])))
+        })
+    }
 }
 
 fn damaged(seq: u64) -> StoreError {
@@ -203,7 +289,8 @@ impl Store {
             None => Ok(ChainHead::genesis()),
             Some((k, v)) => {
                 let first = key_seq(&k)?;
-                let records = decode_batch(&v).ok_or_else(|| damaged(first))?;
+                let raw = unpack(&v).ok_or_else(|| damaged(first))?;
+                let records = decode_batch(&raw).ok_or_else(|| damaged(first))?;
                 let last = records.last().ok_or_else(|| damaged(first))?;
                 Ok(ChainHead {
                     seq: first + records.len() as u64 - 1,
@@ -213,8 +300,8 @@ impl Store {
         }
     }
 
-    /// Chains `entries` (each an entry's JSON object) after `head`; returns the batch value
-    /// and the new head.
+    /// Chains `entries` (each an entry's JSON object) after `head`; returns the batch's
+    /// records (framed, not yet packed) and the new head.
     fn chain_batch(head: ChainHead, entries: &[Vec<u8>]) -> (Vec<u8>, ChainHead) {
         let time = now_rfc3339();
         let mut value = Vec::with_capacity(entries.iter().map(|e| e.len() + 200).sum());
@@ -232,7 +319,7 @@ impl Store {
     /// Appends serialized entries as one batch and returns the first sequence number (the
     /// others follow in order). Not yet durable: the caller flushes before acknowledging.
     pub fn append_entries(&self, entries: &[Vec<u8>]) -> Result<u64> {
-        self.append_entries_with_outbox(entries, &[])
+        self.append_batch(entries, &[], &[])
     }
 
     /// Like [`Store::append_entries`], and stores outbox items in the same transaction: item
@@ -242,17 +329,38 @@ impl Store {
         entries: &[Vec<u8>],
         outbox: &[(usize, Vec<u8>)],
     ) -> Result<u64> {
+        self.append_batch(entries, &[], outbox)
+    }
+
+    /// Appends a commit's entries with their request keys (`(i, key)`: `entries[i]` answered
+    /// the request `key`, for retries after a restart) and queued e-mails. The keys are
+    /// written before the records, so a log cut short by a crash never holds a record without
+    /// its key (a key without its record is ignored: see [`Store::recent_request_keys`]).
+    pub fn append_batch(
+        &self,
+        entries: &[Vec<u8>],
+        keys: &[(usize, [u8; 16])],
+        outbox: &[(usize, Vec<u8>)],
+    ) -> Result<u64> {
         use sled::transaction::Transactional;
         let mut head = self.chain.lock();
         let first = head.seq + 1;
         if entries.is_empty() {
             return Ok(first);
         }
-        let (value, new_head) = Self::chain_batch(*head, entries);
+        let (raw, new_head) = Self::chain_batch(*head, entries);
+        let value = pack(&raw);
+        let key_log = (!keys.is_empty()).then(|| KeyLog::encode(now_unix_ms(), keys));
         if outbox.is_empty() {
+            if let Some(log) = key_log {
+                self.request_keys.insert(first.to_be_bytes(), log)?;
+            }
             self.audit.insert(first.to_be_bytes(), value)?;
         } else {
-            (&self.audit, &self.outbox).transaction(|(a, o)| {
+            (&self.audit, &self.outbox, &self.request_keys).transaction(|(a, o, r)| {
+                if let Some(log) = &key_log {
+                    r.insert(&first.to_be_bytes(), log.as_slice())?;
+                }
                 a.insert(&first.to_be_bytes(), value.as_slice())?;
                 for (i, item) in outbox {
                     o.insert(&(first + *i as u64).to_be_bytes(), item.as_slice())?;
@@ -262,6 +370,52 @@ impl Store {
         }
         *head = new_head;
         Ok(first)
+    }
+
+    /// The request keys recorded at or after `since_ms` (Unix ms) with the sequence numbers of
+    /// the records that answered them, oldest first; `None` when no key was ever recorded this
+    /// way (a data dir from before, or a restored one: the caller then reads the chain).
+    pub fn recent_request_keys(&self, since_ms: u64) -> Result<Option<Vec<KeyedRecord>>> {
+        if self.request_keys.is_empty() {
+            return Ok(None);
+        }
+        let head = self.chain.lock().seq;
+        let mut newest_first = Vec::new();
+        for item in self.request_keys.iter().rev() {
+            let (k, v) = item?;
+            let first = key_seq(&k)?;
+            let log = KeyLog::decode(&v).ok_or_else(|| StoreError::Corrupt {
+                what: format!("request keys of the batch starting at record {first}"),
+                detail: "their framing is damaged".into(),
+            })?;
+            if log.time_ms < since_ms {
+                break;
+            }
+            // Keys written just before a crash whose records never made it.
+            newest_first.extend(log.entries(first).filter(|(_, seq)| *seq <= head));
+        }
+        newest_first.reverse();
+        Ok(Some(newest_first))
+    }
+
+    /// Forgets request keys recorded before `before_ms`, at most `max` batches of them (called
+    /// in small steps so that no commit waits long). Returns how many batches were removed.
+    pub fn prune_request_keys(&self, before_ms: u64, max: usize) -> Result<usize> {
+        let mut batch = sled::Batch::default();
+        let mut n = 0;
+        for item in self.request_keys.iter().take(max) {
+            let (k, v) = item?;
+            match KeyLog::decode(&v) {
+                Some(log) if log.time_ms >= before_ms => break,
+                // Expired, or unreadable (only ever used as a hint): either way, drop it.
+                _ => batch.remove(k),
+            }
+            n += 1;
+        }
+        if n > 0 {
+            self.request_keys.apply_batch(batch)?;
+        }
+        Ok(n)
     }
 
     /// Appends one record and returns its sequence number (not yet durable).
@@ -287,7 +441,8 @@ impl Store {
         let entry_json = serde_json::to_vec(entry).map_err(|e| json_err("audit entry", e))?;
         let mut head = self.chain.lock();
         let seq = head.seq + 1;
-        let (value, new_head) = Self::chain_batch(*head, &[entry_json]);
+        let (raw, new_head) = Self::chain_batch(*head, &[entry_json]);
+        let value = pack(&raw);
         (tree, &self.audit).transaction(|(t, a)| {
             f(t)?;
             a.insert(&seq.to_be_bytes(), value.as_slice())?;
@@ -309,7 +464,8 @@ impl Store {
         };
         let (k, v) = item?;
         let first = key_seq(&k)?;
-        let records = decode_batch(&v).ok_or_else(|| damaged(first))?;
+        let raw = unpack(&v).ok_or_else(|| damaged(first))?;
+        let records = decode_batch(&raw).ok_or_else(|| damaged(first))?;
         match records.get((seq - first) as usize) {
             Some(r) => parse_record(seq, r.body).map(Some),
             None => Ok(None),
@@ -359,7 +515,8 @@ impl Store {
         for item in self.audit.iter().rev() {
             let (k, v) = item?;
             let first = key_seq(&k)?;
-            let batch = decode_batch(&v).ok_or_else(|| damaged(first))?;
+            let raw = unpack(&v).ok_or_else(|| damaged(first))?;
+            let batch = decode_batch(&raw).ok_or_else(|| damaged(first))?;
             for (i, r) in batch.iter().enumerate().rev() {
                 let seq = first + i as u64;
                 let view: KeyView<'_> = serde_json::from_slice(r.body)
@@ -439,7 +596,8 @@ impl Store {
                     ),
                 );
             }
-            let Some(batch) = decode_batch(&v) else {
+            let raw = unpack(&v);
+            let Some(batch) = raw.as_deref().and_then(decode_batch) else {
                 return bad(records, "the stored batch is damaged".into());
             };
             if batch.is_empty() {
@@ -499,7 +657,8 @@ type OwnedRecord = (u64, [u8; 32], Vec<u8>);
 fn records_of(item: sled::Result<(sled::IVec, sled::IVec)>) -> Result<Vec<OwnedRecord>> {
     let (k, v) = item?;
     let first = key_seq(&k)?;
-    let records = decode_batch(&v).ok_or_else(|| damaged(first))?;
+    let raw = unpack(&v).ok_or_else(|| damaged(first))?;
+    let records = decode_batch(&raw).ok_or_else(|| damaged(first))?;
     Ok(records
         .into_iter()
         .enumerate()
@@ -530,5 +689,122 @@ mod tests {
         assert_eq!(rec.entry, e);
         assert_eq!(rec.prev_hash, "01".repeat(32));
         let _ = now_rfc3339();
+    }
+
+    fn framed(n: u8) -> Vec<u8> {
+        let mut raw = Vec::new();
+        for i in 0..n {
+            encode_record(&mut raw, &[i; 32], format!("{{\"n\":{i}}}").as_bytes());
+        }
+        raw
+    }
+
+    #[test]
+    fn packed_values_round_trip_and_damage_is_refused() {
+        let raw = framed(3);
+        let packed = pack(&raw);
+        assert_eq!(packed[0], PACKED);
+        assert_eq!(unpack(&packed).as_deref(), Some(raw.as_slice()));
+        // A value written before compression (first byte 0) reads as it is.
+        assert_eq!(unpack(&raw).as_deref(), Some(raw.as_slice()));
+        assert_eq!(
+            decode_batch(&unpack(&raw).unwrap()).map(|r| r.len()),
+            Some(3)
+        );
+        // A damaged length must not allocate what it claims.
+        let mut huge = packed.clone();
+        huge[1..5].copy_from_slice(&u32::MAX.to_le_bytes());
+        assert!(unpack(&huge).is_none());
+        let mut longer = packed.clone();
+        longer[1..5].copy_from_slice(&((raw.len() + 1) as u32).to_le_bytes());
+        assert!(unpack(&longer).is_none());
+        assert!(unpack(&packed[..packed.len() - 3]).is_none());
+        assert!(unpack(&[PACKED, 1]).is_none());
+    }
+
+    #[test]
+    fn batches_stored_before_compression_still_read_and_verify() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("data")).unwrap();
+        let entry = |n: u32| {
+            serde_json::to_vec(&AuditEntry::Admin(AdminEntry {
+                actor: "cli".into(),
+                action: format!("change {n}"),
+                before: None,
+                after: None,
+            }))
+            .unwrap()
+        };
+        // A batch as an older profilegate stored it: framed records, no compression.
+        {
+            let mut head = store.chain.lock();
+            let (raw, new_head) = Store::chain_batch(*head, &[entry(1), entry(2)]);
+            store.audit.insert(1u64.to_be_bytes(), raw).unwrap();
+            *head = new_head;
+        }
+        let third = store.append_entries(&[entry(3)]).unwrap();
+        assert_eq!(third, 3);
+        let stored = store.audit.get(3u64.to_be_bytes()).unwrap().unwrap();
+        assert_eq!(stored[0], PACKED, "new batches are compressed");
+        let report = store.verify_audit().unwrap();
+        assert_eq!((report.records, report.first_bad), (3, None));
+        for (seq, action) in [(2, "change 2"), (3, "change 3")] {
+            match store.audit_record(seq).unwrap().unwrap().entry {
+                AuditEntry::Admin(a) => assert_eq!(a.action, action),
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+        drop(store);
+        let reopened = Store::open(&dir.path().join("data")).unwrap();
+        assert_eq!(reopened.chain_head().seq, 3);
+    }
+
+    #[test]
+    fn request_keys_are_kept_per_batch_and_pruned_by_age() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("data")).unwrap();
+        let entry = || serde_json::to_vec(&AuditEntry::Decision(Box::default())).unwrap();
+        assert_eq!(
+            store.recent_request_keys(0).unwrap(),
+            None,
+            "none stored yet"
+        );
+        // Records 1-3 (the second has no key), then 4-5.
+        store
+            .append_batch(
+                &[entry(), entry(), entry()],
+                &[(0, [1; 16]), (2, [3; 16])],
+                &[],
+            )
+            .unwrap();
+        store
+            .append_batch(&[entry(), entry()], &[(0, [4; 16]), (1, [5; 16])], &[])
+            .unwrap();
+        let all = vec![([1; 16], 1), ([3; 16], 3), ([4; 16], 4), ([5; 16], 5)];
+        assert_eq!(store.recent_request_keys(0).unwrap(), Some(all.clone()));
+        assert_eq!(
+            store.recent_request_keys(now_unix_ms() + 60_000).unwrap(),
+            Some(vec![]),
+            "nothing that recent"
+        );
+        // Keys whose records a crash cut off are not reported.
+        store
+            .request_keys
+            .insert(
+                6u64.to_be_bytes(),
+                KeyLog::encode(now_unix_ms(), &[(0, [6; 16])]),
+            )
+            .unwrap();
+        assert_eq!(store.recent_request_keys(0).unwrap(), Some(all));
+        // Pruning removes batches older than the cut-off, a bounded number at a time.
+        assert_eq!(store.prune_request_keys(now_unix_ms() + 1, 1).unwrap(), 1);
+        assert_eq!(store.request_keys.len(), 2);
+        assert_eq!(
+            store.prune_request_keys(0, 10).unwrap(),
+            0,
+            "the rest is newer"
+        );
+        assert_eq!(store.prune_request_keys(now_unix_ms() + 1, 10).unwrap(), 2);
+        assert_eq!(store.recent_request_keys(0).unwrap(), None);
     }
 }

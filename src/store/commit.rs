@@ -17,6 +17,9 @@ use tokio::sync::{oneshot, Notify};
 use super::{Store, StoreError};
 use crate::idempotency::IdempotencyIndex;
 
+/// Commits between two steps of forgetting old request keys.
+const PRUNE_EVERY: usize = 64;
+
 /// Most entries in one batch; bounds one sled value's size (a few hundred KiB at most).
 const MAX_BATCH: usize = 256;
 
@@ -48,6 +51,7 @@ impl std::fmt::Debug for Job {
 /// the batch queued e-mail).
 fn commit_batch(store: &Store, index: &IdempotencyIndex, outbox_signal: &Notify, batch: Vec<Job>) {
     let mut entries = Vec::with_capacity(batch.len());
+    let mut keys = Vec::with_capacity(batch.len());
     let mut outbox = Vec::new();
     let mut waiters = Vec::with_capacity(batch.len());
     for job in batch {
@@ -56,6 +60,9 @@ fn commit_batch(store: &Store, index: &IdempotencyIndex, outbox_signal: &Notify,
                 if let Some(mail) = mail {
                     outbox.push((entries.len(), mail));
                 }
+                if let Some(key) = key {
+                    keys.push((entries.len(), key));
+                }
                 entries.push(json);
                 waiters.push((job.reply, Some(key)));
             }
@@ -63,7 +70,7 @@ fn commit_batch(store: &Store, index: &IdempotencyIndex, outbox_signal: &Notify,
         }
     }
     let res = store
-        .append_entries_with_outbox(&entries, &outbox)
+        .append_batch(&entries, &keys, &outbox)
         .and_then(|first| store.flush().map(|()| first))
         .map_err(|e| e.to_string());
     if res.is_ok() && !outbox.is_empty() {
@@ -93,6 +100,18 @@ fn commit_batch(store: &Store, index: &IdempotencyIndex, outbox_signal: &Notify,
     }
 }
 
+/// Forgets stored request keys older than two retry windows, a few batches at a time, after
+/// a commit's waiters are woken (so no request waits for it). Every `PRUNE_EVERY` commits it
+/// removes up to `2 * PRUNE_EVERY` batches of keys: faster than they are added, so the tree
+/// stays about two windows long.
+fn prune_keys(store: &Store, window: std::time::Duration) {
+    let cutoff = crate::store::now_unix_ms()
+        .saturating_sub(2 * u64::try_from(window.as_millis()).unwrap_or(u64::MAX));
+    if let Err(e) = store.prune_request_keys(cutoff, 2 * PRUNE_EVERY) {
+        tracing::warn!(error = %e, "could not forget old request keys");
+    }
+}
+
 impl GroupCommit {
     /// Starts the committer. Committed entries with a key are remembered in `index` before
     /// their waiters are woken, so a retry never misses a decision that was acknowledged (or
@@ -107,10 +126,15 @@ impl GroupCommit {
         let thread = std::thread::Builder::new()
             .name("profilegate-commit".into())
             .spawn(move || {
+                let mut commits = 0usize;
                 while let Ok(first) = rx.recv() {
                     let mut batch = vec![first];
                     batch.extend(rx.try_iter().take(MAX_BATCH - 1));
                     commit_batch(&store, &index, &outbox_signal, batch);
+                    commits += 1;
+                    if commits % PRUNE_EVERY == 0 {
+                        prune_keys(&store, index.window());
+                    }
                 }
                 if let Err(e) = store.flush() {
                     tracing::error!(error = %e, "final flush failed");

@@ -108,6 +108,9 @@ pub struct Store {
     credentials: sled::Tree,
     audit: sled::Tree,
     outbox: sled::Tree,
+    /// Request keys of recent decisions, one value per batch (see `audit::KeyLog`): what a
+    /// restart re-indexes for retries without reading the audit records themselves.
+    request_keys: sled::Tree,
     /// Serializes appends to the chain; holds the last sequence number and hash.
     chain: Mutex<ChainHead>,
     /// The directory snapshot the policy reads; replaced whole after each change.
@@ -201,6 +204,7 @@ impl Store {
             credentials: db.open_tree("credentials")?,
             audit: db.open_tree("audit")?,
             outbox: db.open_tree("outbox")?,
+            request_keys: db.open_tree("request_keys")?,
             db,
             chain: Mutex::new(ChainHead::genesis()),
             directory: RwLock::new(Arc::new(Directory::default())),

@@ -3,6 +3,8 @@
 
 use serde_json::json;
 
+use profilegate::store::audit::{pack_batch_value, unpack_batch_value};
+
 use crate::support::*;
 
 #[tokio::test(flavor = "multi_thread")]
@@ -59,6 +61,28 @@ async fn acknowledged_records_survive_a_restart() {
     assert_eq!(r.json["actionStatus"], "FAILED");
     srv.stop().await;
     dir.with_store(|s| assert_eq!(decisions(s).len(), 200));
+
+    // A data dir without the stored request keys (written by an older version, or restored
+    // from a backup) is re-indexed from the audit chain itself.
+    {
+        let db = sled::open(dir.path.join("db")).unwrap();
+        let keys = db.open_tree("request_keys").unwrap();
+        assert!(!keys.is_empty(), "decisions store their request keys");
+        keys.clear().unwrap();
+        db.flush().unwrap();
+    }
+    let srv = Server::start(&dir.path).await;
+    for (rid, status) in [("r-3", "FAILED"), ("r-4", "SUCCESS")] {
+        let r = post(
+            &srv.action_url(),
+            &auth,
+            profile_event(Some(rid), dept(json!("HR"))).to_string(),
+        )
+        .await;
+        assert_eq!(r.json["actionStatus"], status, "{rid}");
+    }
+    srv.stop().await;
+    dir.with_store(|s| assert_eq!(decisions(s).len(), 200));
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -83,18 +107,15 @@ async fn tampering_is_detected() {
         let audit = db.open_tree("audit").unwrap();
         let key = 4u64.to_be_bytes();
         // Sequential requests are committed one per batch, so record 4 starts its own value.
-        let v = audit
-            .get(key)
-            .unwrap()
-            .expect("record 4 starts a batch")
-            .to_vec();
-        let pos = v
+        let stored = audit.get(key).unwrap().expect("record 4 starts a batch");
+        // Batches are stored compressed: unpack, change, pack again.
+        let mut records = unpack_batch_value(&stored).expect("a readable batch");
+        let pos = records
             .windows(7)
             .position(|w| w == b"SUCCESS")
             .expect("a SUCCESS decision");
-        let mut changed = v.clone();
-        changed[pos..pos + 7].copy_from_slice(b"FAILED!");
-        audit.insert(key, changed).unwrap();
+        records[pos..pos + 7].copy_from_slice(b"FAILED!");
+        audit.insert(key, pack_batch_value(&records)).unwrap();
         db.flush().unwrap();
     }
     let o = cli(&dir.path, &["audit", "verify"]);

@@ -601,7 +601,7 @@ async fn queued_mail_is_marked_failed_after_max_attempts_and_can_be_retried() {
         .unwrap();
     let notifier = profilegate::notify::Notifier::default();
     for attempt in 1..=MAX_ATTEMPTS {
-        assert_eq!(deliver_due(&store, &notifier).await.unwrap(), 0);
+        assert_eq!(deliver_due(&store, &notifier, None).await.unwrap(), 0);
         let (_, it) = store.outbox_items().unwrap().remove(0);
         assert_eq!(it.attempts, attempt);
         if attempt < MAX_ATTEMPTS {
