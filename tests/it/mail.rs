@@ -7,11 +7,27 @@ use mailin_embedded::response::{self, Response};
 use mailin_embedded::{Handler, Server, SslConfig};
 
 /// One received message.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct Mail {
     pub from: String,
     pub to: Vec<String>,
     pub data: String,
+    /// When the server accepted it (the end of its data).
+    pub received: std::time::Instant,
+    /// Which SMTP session carried it (a number per EHLO) and its place in that session.
+    pub session: (u64, u64),
+}
+
+impl Default for Mail {
+    fn default() -> Self {
+        Mail {
+            from: String::new(),
+            to: Vec::new(),
+            data: String::new(),
+            received: std::time::Instant::now(),
+            session: (0, 0),
+        }
+    }
 }
 
 impl Mail {
@@ -26,6 +42,10 @@ impl Mail {
 struct Collect {
     mails: Arc<Mutex<Vec<Mail>>>,
     current: Mail,
+    /// This connection's session number and how many messages it carried so far.
+    session: u64,
+    nth: u64,
+    sessions: Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl Handler for Collect {
@@ -34,7 +54,10 @@ impl Handler for Collect {
             from: from.to_string(),
             to: to.to_vec(),
             data: String::new(),
+            received: std::time::Instant::now(),
+            session: (self.session, self.nth),
         };
+        self.nth += 1;
         response::OK
     }
 
@@ -44,6 +67,7 @@ impl Handler for Collect {
     }
 
     fn data_end(&mut self) -> Response {
+        self.current.received = std::time::Instant::now();
         self.mails
             .lock()
             .unwrap()
@@ -52,6 +76,10 @@ impl Handler for Collect {
     }
 
     fn helo(&mut self, _ip: IpAddr, _domain: &str) -> Response {
+        self.session = self
+            .sessions
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        self.nth = 0;
         response::OK
     }
 
@@ -132,6 +160,9 @@ impl MailServer {
         let handler = Collect {
             mails: mails.clone(),
             current: Mail::default(),
+            session: 0,
+            nth: 0,
+            sessions: Arc::default(),
         };
         let mut server = Server::new(handler);
         server
