@@ -65,7 +65,7 @@ async fn acknowledged_records_survive_a_restart() {
     // A data dir without the stored request keys (written by an older version, or restored
     // from a backup) is re-indexed from the audit chain itself.
     {
-        let db = sled::open(dir.path.join("db")).unwrap();
+        let db = open_sled(&dir.path.join("db"));
         let keys = db.open_tree("request_keys").unwrap();
         assert!(!keys.is_empty(), "decisions store their request keys");
         keys.clear().unwrap();
@@ -103,7 +103,7 @@ async fn tampering_is_detected() {
 
     // Change one byte of record 4's content, as someone with file access might.
     {
-        let db = sled::open(dir.path.join("db")).unwrap();
+        let db = open_sled(&dir.path.join("db"));
         let audit = db.open_tree("audit").unwrap();
         let key = 4u64.to_be_bytes();
         // Sequential requests are committed one per batch, so record 4 starts its own value.
@@ -124,7 +124,7 @@ async fn tampering_is_detected() {
 
     // Removing a record is found too.
     {
-        let db = sled::open(dir.path.join("db")).unwrap();
+        let db = open_sled(&dir.path.join("db"));
         let audit = db.open_tree("audit").unwrap();
         audit.remove(4u64.to_be_bytes()).unwrap();
         db.flush().unwrap();

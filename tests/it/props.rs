@@ -5,9 +5,20 @@ use proptest::prelude::*;
 
 use profilegate::contract::sanitize::{sanitize, MessageKind};
 use profilegate::store::audit::{pack_batch_value, unpack_batch_value};
-use profilegate::store::{AdminEntry, AuditEntry, Store};
+use profilegate::store::{AdminEntry, AuditEntry, Store, StoreError};
 
-use crate::support::re;
+use crate::support::{open_sled, re};
+
+/// Opens the store after a change beneath it: `None` when it refuses to open because the
+/// chain's end is damaged (that counts as noticed); any other failure fails the test, so a
+/// lock still held cannot pass for a detected change.
+fn open_after_change(dir: &std::path::Path) -> Option<Store> {
+    match Store::open(dir) {
+        Ok(store) => Some(store),
+        Err(e @ StoreError::Locked { .. }) => panic!("{e}"),
+        Err(_) => None,
+    }
+}
 
 /// Replaces one stored batch value (picked by `pick`) with `change(value)`, beneath the store.
 fn rewrite_one_batch(
@@ -15,7 +26,7 @@ fn rewrite_one_batch(
     pick: prop::sample::Index,
     change: impl FnOnce(&[u8]) -> Vec<u8>,
 ) {
-    let db = sled::open(dir.join("db")).unwrap();
+    let db = open_sled(&dir.join("db"));
     let audit = db.open_tree("audit").unwrap();
     let keys: Vec<_> = audit.iter().keys().map(|k| k.unwrap()).collect();
     let key = &keys[pick.index(keys.len())];
@@ -89,7 +100,7 @@ proptest! {
             pack_batch_value(&raw)
         });
         // Opening may already refuse (a damaged last batch); if it opens, verify must fail.
-        if let Ok(store) = Store::open(&dir) {
+        if let Some(store) = open_after_change(&dir) {
             let report = store.verify_audit();
             prop_assert!(
                 report.map_or(true, |r| r.first_bad.is_some()),
@@ -120,7 +131,7 @@ proptest! {
             value
         });
         prop_assert!(before.is_some());
-        if let Ok(store) = Store::open(&dir) {
+        if let Some(store) = open_after_change(&dir) {
             let noticed = store.verify_audit().map_or(true, |r| r.first_bad.is_some());
             prop_assert!(noticed || after == before, "a changed record went unnoticed");
         }
@@ -135,7 +146,7 @@ proptest! {
         let tmp = chain(&batches);
         let dir = tmp.path().join("d");
         {
-            let db = sled::open(dir.join("db")).unwrap();
+            let db = open_sled(&dir.join("db"));
             let audit = db.open_tree("audit").unwrap();
             let keys: Vec<_> = audit.iter().keys().map(|k| k.unwrap()).collect();
             // Not the last batch: dropping the tail is a truncation, which the chain alone
@@ -151,7 +162,7 @@ proptest! {
             }
             db.flush().unwrap();
         }
-        if let Ok(store) = Store::open(&dir) {
+        if let Some(store) = open_after_change(&dir) {
             let report = store.verify_audit();
             prop_assert!(report.map_or(true, |r| r.first_bad.is_some()));
         }

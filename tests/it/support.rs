@@ -404,3 +404,19 @@ pub fn banner_addr(banner: &str) -> String {
         })
         .unwrap_or_else(|| panic!("no address in {banner}"))
 }
+
+/// Opens a data dir's sled database directly (beneath the store, as someone with file access
+/// might). A store dropped just before may still hold the lock for a moment (sled's flusher
+/// thread lets go of it on its next tick), so a held lock is retried for a few seconds.
+pub fn open_sled(path: &Path) -> sled::Db {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    loop {
+        match sled::open(path) {
+            Ok(db) => return db,
+            Err(e) if std::time::Instant::now() < deadline && e.to_string().contains("lock") => {
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            Err(e) => panic!("open {}: {e}", path.display()),
+        }
+    }
+}
