@@ -20,6 +20,15 @@ use crate::idempotency::IdempotencyIndex;
 /// Commits between two steps of forgetting old request keys.
 const PRUNE_EVERY: usize = 64;
 
+/// A batch smaller than this, while the previous one had company (concurrent load), waits
+/// `LINGER` for more entries before it is written. Each commit costs the same CPU whatever
+/// its size (sled's insert and flush, a hand-off to sled's I/O thread, waking the committer
+/// and the runtime), and on two cores that CPU is what the action path runs out of: in the load
+/// benchmark a 100 µs wait took batches from ~10 to ~25 entries and throughput up by a fifth
+/// or more, with p99 lower too. A lone request (previous batch of one) never waits.
+const LINGER_BELOW: usize = 24;
+const LINGER: std::time::Duration = std::time::Duration::from_micros(100);
+
 /// Most entries in one batch; bounds one sled value's size (a few hundred KiB at most).
 const MAX_BATCH: usize = 256;
 
@@ -127,9 +136,16 @@ impl GroupCommit {
             .name("profilegate-commit".into())
             .spawn(move || {
                 let mut commits = 0usize;
+                let mut last_batch = 0usize;
                 while let Ok(first) = rx.recv() {
                     let mut batch = vec![first];
                     batch.extend(rx.try_iter().take(MAX_BATCH - 1));
+                    // Under concurrent load, wait a moment for more: see `LINGER`.
+                    if last_batch > 1 && batch.len() < LINGER_BELOW {
+                        std::thread::sleep(LINGER);
+                        batch.extend(rx.try_iter().take(MAX_BATCH - batch.len()));
+                    }
+                    last_batch = batch.len();
                     commit_batch(&store, &index, &outbox_signal, batch);
                     commits += 1;
                     if commits % PRUNE_EVERY == 0 {
