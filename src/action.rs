@@ -276,10 +276,10 @@ impl App {
         let Some(seq) = self.idempotency.get(key) else {
             return Ok(None);
         };
-        Ok(match self.store.audit_record(seq)?.map(|r| r.entry) {
-            Some(AuditEntry::Decision(d)) => Some(response_of(&d)),
-            _ => None,
-        })
+        Ok(self
+            .store
+            .audit_record(seq)?
+            .and_then(|r| replay_of(key, r.entry)))
     }
 
     /// Appends the record through group commit, so it is on disk when this returns; with a
@@ -307,6 +307,15 @@ fn store_failure(e: &StoreError) -> ActionResponse {
         "audit_unavailable",
         "The decision could not be recorded.",
     )
+}
+
+/// The answer to replay for `key` from the record the index pointed to: only a decision
+/// recorded under exactly this key (the index keeps part of each key).
+fn replay_of(key: &[u8; 16], entry: AuditEntry) -> Option<ActionResponse> {
+    match entry {
+        AuditEntry::Decision(d) if d.idempotency_key == key_hex(key) => Some(response_of(&d)),
+        _ => None,
+    }
 }
 
 /// Rebuilds the answer a decision record stands for (for a retried request id).
@@ -358,5 +367,40 @@ fn decision_entry(
         notification: None,
         credential,
         latency_us: elapsed_us(started),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn replays_only_the_decision_recorded_under_the_same_key() {
+        let key = [7u8; 16];
+        let mut other = key;
+        other[15] = 8; // same first 8 bytes: the index cannot tell them apart
+        let entry = |k: &[u8; 16]| {
+            AuditEntry::Decision(Box::new(DecisionEntry {
+                idempotency_key: key_hex(k),
+                decision: "FAILED".into(),
+                http_status: 200,
+                reason: Some("invalid_department_input".into()),
+                description: Some("Provided user department value is invalid.".into()),
+                ..Default::default()
+            }))
+        };
+        let replayed = replay_of(&key, entry(&key)).expect("same key");
+        assert_eq!(replayed.status_name(), "FAILED");
+        assert!(
+            replay_of(&other, entry(&key)).is_none(),
+            "a false match is not replayed"
+        );
+        let admin = AuditEntry::Admin(crate::store::AdminEntry {
+            actor: "cli".into(),
+            action: "x".into(),
+            before: None,
+            after: None,
+        });
+        assert!(replay_of(&key, admin).is_none());
     }
 }

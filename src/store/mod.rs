@@ -179,7 +179,7 @@ impl Store {
         let db = loop {
             match sled::Config::new()
                 .path(dir.join("db"))
-                .cache_capacity(64 * 1024 * 1024)
+                .cache_capacity(32 * 1024 * 1024)
                 .open()
             {
                 Ok(db) => break db,
