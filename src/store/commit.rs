@@ -24,8 +24,8 @@ const PRUNE_EVERY: usize = 64;
 /// `LINGER` for more entries before it is written. Each commit costs the same CPU whatever
 /// its size (sled's insert and flush, a hand-off to sled's I/O thread, waking the committer
 /// and the runtime), and on two cores that CPU is what the action path runs out of: in the load
-/// benchmark a 100 µs wait took batches from ~10 to ~25 entries and throughput up by a fifth
-/// or more, with p99 lower too. A lone request (previous batch of one) never waits.
+/// benchmark a 100 µs wait took batches from ~10 to ~20 entries and throughput up by 2-17 %
+/// in alternating runs, with p99 lower too. A lone request (previous batch of one) never waits.
 const LINGER_BELOW: usize = 24;
 const LINGER: std::time::Duration = std::time::Duration::from_micros(100);
 
