@@ -1,9 +1,10 @@
 //! Load benchmark: the server in-process on a temporary data dir, driven over real HTTP by
 //! keep-alive connections. Prints requests/s and p50/p99 latency for `GET /healthz` (the
 //! baseline: HTTP and the runtime alone) and for the action endpoint with the seed payload,
-//! a valid department, a Basic credential and the durable audit on; and their ratio. Then the
-//! same action with the security-team e-mail on, against an in-process SMTP server (mailin),
-//! (c) in blocking mode and (d) in queued mode.
+//! a valid department, a Basic credential and the durable audit on; and their ratio; with each,
+//! the CPU time (client and server together) per request, which a noisy neighbour disturbs
+//! less than requests/s. Then the same action with the security-team e-mail on, against an
+//! in-process SMTP server (mailin), (c) in blocking mode and (d) in queued mode.
 //!
 //!     cargo bench --bench load
 //!
@@ -27,6 +28,11 @@ use hyper::Request;
 use hyper_util::rt::TokioIo;
 use profilegate::auth::{create_credential, NewCredential};
 use profilegate::store::{DeliveryMode, Encryption, SmtpSettings, Store};
+
+/// The allocator of the `profilegate` binary (see src/main.rs): the server runs in this
+/// process, so this is what it allocates with.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn env_u64(name: &str, default: u64) -> u64 {
     std::env::var(name)
@@ -55,11 +61,18 @@ struct Outcome {
     first_error: Option<String>,
     secs: f64,
     latencies_us: Vec<u32>,
+    /// CPU time this process (client and server) used while recording, in µs.
+    cpu_us: u64,
 }
 
 impl Outcome {
     fn rps(&self) -> f64 {
         self.requests as f64 / self.secs
+    }
+    /// CPU time (client and server together) per request, in µs: less sensitive to a
+    /// neighbour's noise than requests/s.
+    fn cpu_per_req(&self) -> f64 {
+        self.cpu_us as f64 / self.requests.max(1) as f64
     }
     fn pct(&self, p: f64) -> f64 {
         if self.latencies_us.is_empty() {
@@ -151,6 +164,7 @@ async fn run(
     conns: usize,
     warmup: Duration,
     secs: Duration,
+    server_pid: Option<u32>,
 ) -> Outcome {
     let stop = Arc::new(AtomicBool::new(false));
     let record = Arc::new(AtomicBool::new(false));
@@ -168,8 +182,10 @@ async fn run(
     tokio::time::sleep(warmup).await;
     record.store(true, Ordering::Relaxed);
     let started = Instant::now();
+    let cpu_before = process_cpu_us(server_pid);
     tokio::time::sleep(secs).await;
     record.store(false, Ordering::Relaxed);
+    let cpu_us = process_cpu_us(server_pid).saturating_sub(cpu_before);
     let elapsed = started.elapsed().as_secs_f64();
     stop.store(true, Ordering::Relaxed);
     let mut out = Outcome {
@@ -178,6 +194,7 @@ async fn run(
         first_error: None,
         secs: elapsed,
         latencies_us: Vec::new(),
+        cpu_us,
     };
     for t in tasks {
         let (ok, errors, lat, err) = t.await.expect("connection task");
@@ -190,6 +207,27 @@ async fn run(
     }
     out.latencies_us.sort_unstable();
     out
+}
+
+/// User and system CPU time of this process and of the server's, when it runs as its own
+/// process, so far, in µs.
+fn process_cpu_us(server: Option<u32>) -> u64 {
+    proc_cpu_us("self") + server.map_or(0, |pid| proc_cpu_us(&pid.to_string()))
+}
+
+/// User and system CPU time of a process so far, in µs (from /proc/PID/stat, in clock
+/// ticks of 10 ms: fine over a run of seconds).
+fn proc_cpu_us(pid: &str) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|s| {
+            // Fields after the command name (which may contain spaces) start at ")".
+            let rest = s.rsplit_once(')')?.1;
+            let f: Vec<&str> = rest.split_whitespace().collect();
+            let ticks = f.get(11)?.parse::<u64>().ok()? + f.get(12)?.parse::<u64>().ok()?;
+            Some(ticks * 10_000)
+        })
+        .unwrap_or(0)
 }
 
 /// An in-process SMTP server that accepts and counts messages.
@@ -250,6 +288,7 @@ impl Running {
 }
 
 fn main() {
+    profilegate::disable_huge_pages();
     let conns = env_u64("PG_BENCH_CONNS", 64) as usize;
     let secs = Duration::from_secs(env_u64("PG_BENCH_SECS", 10));
     let warmup = Duration::from_secs(env_u64("PG_BENCH_WARMUP_SECS", 2));
@@ -266,9 +305,9 @@ fn main() {
         .expect("runtime");
     rt.block_on(async move {
         println!("profilegate load benchmark: {conns} connections, {}s per scenario after {}s warm-up, {} cores", secs.as_secs(), warmup.as_secs(), std::thread::available_parallelism().map_or(0, |n| n.get()));
-        println!("{:<44} {:>10} {:>9} {:>9} {:>7}", "scenario", "req/s", "p50 ms", "p99 ms", "errors");
+        println!("{:<44} {:>10} {:>9} {:>9} {:>7} {:>12}", "scenario", "req/s", "p50 ms", "p99 ms", "errors", "CPU µs/req");
         let report = |name: &str, o: &Outcome| {
-            println!("{:<44} {:>10.0} {:>9.2} {:>9.2} {:>7}", name, o.rps(), o.pct(0.50), o.pct(0.99), o.errors);
+            println!("{:<44} {:>10.0} {:>9.2} {:>9.2} {:>7} {:>12.1}", name, o.rps(), o.pct(0.50), o.pct(0.99), o.errors, o.cpu_per_req());
             if let Some(e) = &o.first_error {
                 println!("    first error: {e}");
             }
@@ -283,12 +322,12 @@ fn main() {
 
         let srv = start(&dir, |_| {}).await;
         let health = if only_action {
-            Outcome { requests: 0, errors: 0, first_error: None, secs: 1.0, latencies_us: Vec::new() }
+            Outcome { requests: 0, errors: 0, first_error: None, secs: 1.0, latencies_us: Vec::new(), cpu_us: 0 }
         } else {
-            run(srv.addr, Scenario::Health, conns, warmup, secs).await
+            run(srv.addr, Scenario::Health, conns, warmup, secs, None).await
         };
         report("(a) GET /healthz", &health);
-        let action = run(srv.addr, Scenario::Action { auth: auth.clone(), tag: "b" }, conns, warmup, secs).await;
+        let action = run(srv.addr, Scenario::Action { auth: auth.clone(), tag: "b" }, conns, warmup, secs, None).await;
         report("(b) action, seed payload, durable audit", &action);
         println!("ratio (b)/(a): {:.2}", action.rps() / health.rps());
         srv.stop().await;
@@ -321,7 +360,7 @@ fn main() {
                 .expect("settings");
             })
             .await;
-            let o = run(srv.addr, Scenario::Action { auth: auth.clone(), tag }, conns, warmup, secs).await;
+            let o = run(srv.addr, Scenario::Action { auth: auth.clone(), tag }, conns, warmup, secs, None).await;
             report(label, &o);
             srv.stop().await;
             let pending = Store::open(&dir).ok().and_then(|s| s.outbox_pending_count().ok()).unwrap_or(0);
@@ -527,6 +566,7 @@ async fn start_and_measure(
         conns,
         warmup,
         secs,
+        Some(pid),
     )
     .await;
     report("    action under load on that data dir", &o);

@@ -31,6 +31,17 @@ use crate::auth::Authenticator;
 use crate::idempotency::IdempotencyIndex;
 use crate::store::{GroupCommit, ServerInfo, Store, StoreError};
 
+/// Keeps this process's memory in 4 KiB pages. The allocator (mimalloc, see `main.rs`) asks
+/// for transparent huge pages on its arenas, and with THP in `madvise` mode (Debian's default)
+/// a freshly started server was resident at 49 MB instead of 9 (40 MB of 2 MiB pages, mostly
+/// untouched), and a million-record start-up at 165 MB instead of the ~60 it needs. Call it
+/// first thing in `main`. A kernel without the setting only costs memory, so the error is
+/// ignored.
+pub fn disable_huge_pages() {
+    #[cfg(target_os = "linux")]
+    let _ = rustix::thread::disable_transparent_huge_pages(true);
+}
+
 /// Errors starting or running the server.
 #[derive(Debug, thiserror::Error)]
 pub enum ServeError {

@@ -4,7 +4,17 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
+/// mimalloc instead of glibc's malloc. The action path allocates and frees many short-lived
+/// buffers of one to a few KiB (request bodies, audit JSON, read buffers) on every runtime
+/// thread; glibc spent about a sixth of the CPU on them (bin consolidation). Measured with the
+/// load benchmark, alternating builds: CPU per action request 41 µs instead of 48-49 and
+/// about 17 % more requests/s, `GET /healthz` unchanged. The benchmark, which hosts the
+/// server in-process, uses the same allocator.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
+    profilegate::disable_huge_pages();
     let cli = profilegate::cli::Cli::parse();
     let (config, unknown) = match cli.resolve() {
         Ok(c) => c,
