@@ -13,6 +13,7 @@
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use super::journal::Frame;
 use super::{json_err, now_rfc3339, now_unix_ms, Result, Store, StoreError};
 use crate::contract::Organization;
 use crate::policy::{ClaimChange, Rule};
@@ -336,40 +337,188 @@ impl Store {
     /// the request `key`, for retries after a restart) and queued e-mails. The keys are
     /// written before the records, so a log cut short by a crash never holds a record without
     /// its key (a key without its record is ignored: see [`Store::recent_request_keys`]).
+    /// Not yet durable: see [`Store::commit_batch`].
     pub fn append_batch(
         &self,
         entries: &[Vec<u8>],
         keys: &[(usize, [u8; 16])],
         outbox: &[(usize, Vec<u8>)],
     ) -> Result<u64> {
-        use sled::transaction::Transactional;
         let mut head = self.chain.lock();
         let first = head.seq + 1;
-        if entries.is_empty() {
-            return Ok(first);
-        }
-        let (raw, new_head) = Self::chain_batch(*head, entries);
-        let value = pack(&raw);
-        let key_log = (!keys.is_empty()).then(|| KeyLog::encode(now_unix_ms(), keys));
-        if outbox.is_empty() {
-            if let Some(log) = key_log {
-                self.request_keys.insert(first.to_be_bytes(), log)?;
+        self.insert_batch(&mut head, entries, keys, outbox)?;
+        Ok(first)
+    }
+
+    /// Appends a batch like [`Store::append_batch`] and returns once it is durable: through
+    /// the commit journal (one small write and sync on this thread; see `journal`), or, when
+    /// `flush_all` is set, when the journal does not continue from this batch's start or has
+    /// grown large, by a sled flush, after which the journal starts afresh. `flush_all` also
+    /// covers changes made outside the chain (an outbox delivery note); an empty batch with
+    /// it set is a plain durability barrier.
+    pub fn commit_batch(
+        &self,
+        entries: &[Vec<u8>],
+        keys: &[(usize, [u8; 16])],
+        outbox: &[(usize, Vec<u8>)],
+        flush_all: bool,
+    ) -> Result<u64> {
+        let mut head = self.chain.lock();
+        let before = head.seq;
+        let frame = self.insert_batch(&mut head, entries, keys, outbox)?;
+        let mut j = self.journal.lock();
+        match frame {
+            Some(frame)
+                if !flush_all
+                    && j.continues == before
+                    && j.journal.len() < super::journal::CHECKPOINT_BYTES =>
+            {
+                j.journal
+                    .append(&frame)
+                    .map_err(|e| self.journal_error(e))?;
+                j.continues = head.seq;
             }
-            self.audit.insert(first.to_be_bytes(), value)?;
+            Some(_) => self.checkpoint_locked(head.seq, &mut j)?,
+            None if flush_all => self.checkpoint_locked(head.seq, &mut j)?,
+            None => {}
+        }
+        Ok(before + 1)
+    }
+
+    /// Flushes sled and empties the commit journal (a clean stop leaves it empty).
+    pub fn checkpoint(&self) -> Result<()> {
+        let head = self.chain.lock();
+        let mut j = self.journal.lock();
+        self.checkpoint_locked(head.seq, &mut j)
+    }
+
+    /// With the chain locked at `head_seq`: after the flush every record is in sled's log on
+    /// disk, so no frame is needed any more.
+    fn checkpoint_locked(&self, head_seq: u64, j: &mut super::JournalState) -> Result<()> {
+        self.db.flush()?;
+        if !j.journal.is_empty() {
+            j.journal.reset().map_err(|e| self.journal_error(e))?;
+        }
+        j.continues = head_seq;
+        Ok(())
+    }
+
+    fn journal_error(&self, source: std::io::Error) -> StoreError {
+        StoreError::DataDir {
+            dir: self.dir.clone(),
+            source,
+        }
+    }
+
+    /// Chains and inserts a batch after `head` (locked by the caller) and advances it; returns
+    /// what was inserted, as a journal frame (`None` for no entries).
+    fn insert_batch(
+        &self,
+        head: &mut ChainHead,
+        entries: &[Vec<u8>],
+        keys: &[(usize, [u8; 16])],
+        outbox: &[(usize, Vec<u8>)],
+    ) -> Result<Option<Frame>> {
+        if entries.is_empty() {
+            return Ok(None);
+        }
+        let first = head.seq + 1;
+        let (raw, new_head) = Self::chain_batch(*head, entries);
+        let frame = Frame {
+            first,
+            keys: (!keys.is_empty()).then(|| KeyLog::encode(now_unix_ms(), keys)),
+            outbox: outbox
+                .iter()
+                .map(|(i, item)| (first + *i as u64, item.clone()))
+                .collect(),
+            value: pack(&raw),
+        };
+        self.insert_frame(&frame)?;
+        *head = new_head;
+        Ok(Some(frame))
+    }
+
+    /// Inserts a batch's values into sled (keys first; with e-mails, in one transaction).
+    fn insert_frame(&self, frame: &Frame) -> Result<()> {
+        use sled::transaction::Transactional;
+        let key = frame.first.to_be_bytes();
+        if frame.outbox.is_empty() {
+            if let Some(log) = &frame.keys {
+                self.request_keys.insert(key, log.as_slice())?;
+            }
+            self.audit.insert(key, frame.value.as_slice())?;
         } else {
             (&self.audit, &self.outbox, &self.request_keys).transaction(|(a, o, r)| {
-                if let Some(log) = &key_log {
-                    r.insert(&first.to_be_bytes(), log.as_slice())?;
+                if let Some(log) = &frame.keys {
+                    r.insert(&key, log.as_slice())?;
                 }
-                a.insert(&first.to_be_bytes(), value.as_slice())?;
-                for (i, item) in outbox {
-                    o.insert(&(first + *i as u64).to_be_bytes(), item.as_slice())?;
+                a.insert(&key, frame.value.as_slice())?;
+                for (seq, item) in &frame.outbox {
+                    o.insert(&seq.to_be_bytes(), item.as_slice())?;
                 }
                 Ok::<(), sled::transaction::ConflictableTransactionError<StoreError>>(())
             })?;
         }
-        *head = new_head;
-        Ok(first)
+        Ok(())
+    }
+
+    /// Applies the journal's frames that continue the chain sled recovered (`head`), then
+    /// flushes and empties the journal; returns the new head. Frames the chain already has
+    /// are skipped. A frame that would leave a gap, or whose records do not link to the
+    /// chain, means records are missing: refused, like a damaged database.
+    pub(super) fn replay_journal(&self, head: ChainHead, frames: Vec<Frame>) -> Result<ChainHead> {
+        let mut head = head;
+        let (mut batches, mut records) = (0u64, 0u64);
+        let had_frames = !frames.is_empty();
+        for frame in frames {
+            if frame.first <= head.seq {
+                continue;
+            }
+            let broken = |detail: String| StoreError::Corrupt {
+                what: "the commit journal".into(),
+                detail,
+            };
+            if frame.first != head.seq + 1 {
+                return Err(broken(format!(
+                    "its batch starting at record {} does not follow the chain, which ends at record {}",
+                    frame.first, head.seq
+                )));
+            }
+            let raw = unpack(&frame.value).ok_or_else(|| damaged(frame.first))?;
+            let batch = decode_batch(&raw).ok_or_else(|| damaged(frame.first))?;
+            let (Some(first), Some(last)) = (batch.first(), batch.last()) else {
+                return Err(damaged(frame.first));
+            };
+            let link: Link = serde_json::from_slice(first.body)
+                .map_err(|e| broken(format!("record {}: {e}", frame.first)))?;
+            if link.seq != frame.first || link.prev_hash != hex(&head.hash) {
+                return Err(broken(format!(
+                    "record {} does not link to the chain's last record",
+                    frame.first
+                )));
+            }
+            self.insert_frame(&frame)?;
+            head = ChainHead {
+                seq: frame.first + batch.len() as u64 - 1,
+                hash: last.hash,
+            };
+            batches += 1;
+            records += batch.len() as u64;
+        }
+        if had_frames {
+            let mut j = self.journal.lock();
+            self.checkpoint_locked(head.seq, &mut j)?;
+        } else {
+            self.journal.lock().continues = head.seq;
+        }
+        if batches > 0 {
+            tracing::info!(
+                batches,
+                records,
+                "recovered acknowledged records from the commit journal"
+            );
+        }
+        Ok(head)
     }
 
     /// The request keys recorded at or after `since_ms` (Unix ms) with the sequence numbers of
@@ -722,19 +871,22 @@ mod tests {
         assert!(unpack(&[PACKED, 1]).is_none());
     }
 
+    /// A serialized admin entry "change N".
+    fn admin_entry(n: u32) -> Vec<u8> {
+        serde_json::to_vec(&AuditEntry::Admin(AdminEntry {
+            actor: "cli".into(),
+            action: format!("change {n}"),
+            before: None,
+            after: None,
+        }))
+        .unwrap()
+    }
+
     #[test]
     fn batches_stored_before_compression_still_read_and_verify() {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(&dir.path().join("data")).unwrap();
-        let entry = |n: u32| {
-            serde_json::to_vec(&AuditEntry::Admin(AdminEntry {
-                actor: "cli".into(),
-                action: format!("change {n}"),
-                before: None,
-                after: None,
-            }))
-            .unwrap()
-        };
+        let entry = admin_entry;
         // A batch as an older profilegate stored it: framed records, no compression.
         {
             let mut head = store.chain.lock();
@@ -806,5 +958,90 @@ mod tests {
         );
         assert_eq!(store.prune_request_keys(now_unix_ms() + 1, 10).unwrap(), 2);
         assert_eq!(store.recent_request_keys(0).unwrap(), None);
+    }
+
+    fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
+        std::fs::create_dir_all(to).unwrap();
+        for e in std::fs::read_dir(from).unwrap() {
+            let e = e.unwrap();
+            let target = to.join(e.file_name());
+            if e.file_type().unwrap().is_dir() {
+                copy_dir(&e.path(), &target);
+            } else {
+                std::fs::copy(e.path(), target).unwrap();
+            }
+        }
+    }
+
+    /// What a crash leaves: sled's log up to its last flush, and journal frames after it.
+    /// Built exactly: a copy of a database made right after a checkpoint, then the journal
+    /// the same database wrote for the next commits.
+    #[test]
+    fn journal_frames_sled_never_got_are_applied_on_open() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (live, crashed, other) = (
+            tmp.path().join("live"),
+            tmp.path().join("crashed"),
+            tmp.path().join("other"),
+        );
+        let entry = admin_entry;
+        let store = Store::open(&live).unwrap();
+        assert_eq!(store.commit_batch(&[entry(1)], &[], &[], true).unwrap(), 1);
+        drop(store);
+        copy_dir(&live, &crashed);
+        copy_dir(&live, &other.join("gap"));
+        let store = Store::open(&live).unwrap();
+        let mail = br#"{"queued":true}"#.to_vec();
+        let keys = [(0, [2u8; 16]), (1, [3u8; 16])];
+        assert_eq!(
+            store
+                .commit_batch(&[entry(2), entry(3)], &keys, &[(1, mail.clone())], false)
+                .unwrap(),
+            2
+        );
+        assert_eq!(store.commit_batch(&[entry(4)], &[], &[], false).unwrap(), 4);
+        let journal = std::fs::read(live.join("journal")).unwrap();
+        assert!(!journal.is_empty(), "the commits went to the journal");
+        drop(store);
+
+        std::fs::write(crashed.join("journal"), &journal).unwrap();
+        let store = Store::open(&crashed).unwrap();
+        assert_eq!(store.chain_head().seq, 4);
+        let report = store.verify_audit().unwrap();
+        assert_eq!((report.records, report.first_bad), (4, None));
+        assert_eq!(
+            store.recent_request_keys(0).unwrap(),
+            Some(vec![([2; 16], 2), ([3; 16], 3)])
+        );
+        assert_eq!(
+            store.outbox.get(3u64.to_be_bytes()).unwrap().as_deref(),
+            Some(mail.as_slice())
+        );
+        assert_eq!(std::fs::metadata(crashed.join("journal")).unwrap().len(), 0);
+        drop(store);
+        // Frames the database already has (a truncation that did not reach the disk) are
+        // skipped.
+        std::fs::write(crashed.join("journal"), &journal).unwrap();
+        let store = Store::open(&crashed).unwrap();
+        assert_eq!(store.chain_head().seq, 4);
+        assert_eq!(store.verify_audit().unwrap().records, 4);
+        drop(store);
+
+        // A frame that leaves a gap, or that links to another chain, is refused.
+        let (_, frames) = super::super::journal::Journal::open(&live.join("journal")).unwrap();
+        assert_eq!(frames.len(), 2);
+        let gap = other.join("gap");
+        let (mut j, _) = super::super::journal::Journal::open(&gap.join("journal")).unwrap();
+        j.append(&frames[1]).unwrap();
+        drop(j);
+        let err = Store::open(&gap).unwrap_err().to_string();
+        assert!(err.contains("does not follow the chain"), "{err}");
+        let foreign = other.join("foreign");
+        let store = Store::open(&foreign).unwrap();
+        store.commit_batch(&[entry(99)], &[], &[], true).unwrap();
+        drop(store);
+        std::fs::write(foreign.join("journal"), &journal).unwrap();
+        let err = Store::open(&foreign).unwrap_err().to_string();
+        assert!(err.contains("does not link"), "{err}");
     }
 }

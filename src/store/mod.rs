@@ -7,6 +7,7 @@ pub mod backup;
 pub mod commit;
 pub mod credentials;
 pub mod departments;
+pub mod journal;
 pub mod outbox;
 pub mod settings;
 
@@ -113,6 +114,8 @@ pub struct Store {
     request_keys: sled::Tree,
     /// Serializes appends to the chain; holds the last sequence number and hash.
     chain: Mutex<ChainHead>,
+    /// The commit journal (see `journal`); locked after `chain`, never before.
+    journal: Mutex<JournalState>,
     /// The directory snapshot the policy reads; replaced whole after each change.
     directory: RwLock<Arc<Directory>>,
     /// The settings snapshot; replaced whole after each change.
@@ -197,6 +200,13 @@ impl Store {
                 Err(e) => return Err(unopenable(dir, e)),
             }
         };
+        let (journal, frames) =
+            journal::Journal::open(&dir.join(JOURNAL_FILE)).map_err(|source| {
+                StoreError::DataDir {
+                    dir: dir.to_path_buf(),
+                    source,
+                }
+            })?;
         let store = Store {
             dir: dir.to_path_buf(),
             departments: db.open_tree("departments")?,
@@ -207,11 +217,17 @@ impl Store {
             request_keys: db.open_tree("request_keys")?,
             db,
             chain: Mutex::new(ChainHead::genesis()),
+            journal: Mutex::new(JournalState {
+                journal,
+                continues: 0,
+            }),
             directory: RwLock::new(Arc::new(Directory::default())),
             settings: RwLock::new(Arc::new(Settings::default())),
             credential_list: RwLock::new(Arc::new(Vec::new())),
         };
         let head = store.load_chain_head()?;
+        // Batches that were acknowledged through the journal but had not reached sled's log.
+        let head = store.replay_journal(head, frames)?;
         // sled reads a damaged log as a shorter one (a crash's torn tail looks the same), so a
         // damaged database could open as an empty one. The head last known to be durable is
         // kept beside it; a chain shorter than that lost data.
@@ -287,6 +303,20 @@ impl Store {
 }
 
 const HEAD_MARKER_FILE: &str = "audit-head.json";
+
+/// The commit journal, beside the database.
+const JOURNAL_FILE: &str = "journal";
+
+/// The journal and how far it can be trusted to carry the chain.
+#[derive(Debug)]
+struct JournalState {
+    journal: journal::Journal,
+    /// The chain position the journal continues from: every record up to it is in sled's
+    /// log on disk or in a frame. A batch that starts elsewhere (records were appended
+    /// without the journal in between, e.g. an admin change not yet flushed) is made durable
+    /// by a sled flush instead.
+    continues: u64,
+}
 
 fn read_head_marker(dir: &Path) -> Option<u64> {
     let bytes = fs::read(dir.join(HEAD_MARKER_FILE)).ok()?;
