@@ -34,8 +34,8 @@ use crate::store::{GroupCommit, ServerInfo, Store, StoreError};
 /// Keeps this process's memory in 4 KiB pages. The allocator (mimalloc, see `main.rs`) asks
 /// for transparent huge pages on its arenas, and with THP in `madvise` mode (Debian's default)
 /// a freshly started server was resident at 49 MB instead of 9 (40 MB of 2 MiB pages, mostly
-/// untouched), and a million-record start-up at 165 MB instead of the ~60 it needs. Call it
-/// first thing in `main`. A kernel without the setting only costs memory, so the error is
+/// untouched), and after a restart over a million recent records at 165 MB instead of 117.
+/// Call it first thing in `main`. A kernel without the setting only costs memory, so the error is
 /// ignored.
 pub fn disable_huge_pages() {
     #[cfg(target_os = "linux")]

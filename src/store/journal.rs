@@ -23,7 +23,7 @@
 use std::fs::{File, OpenOptions};
 use std::io::{self, Read};
 use std::os::unix::fs::FileExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use sha2::{Digest, Sha256};
 
@@ -119,7 +119,6 @@ fn len32(n: usize) -> u32 {
 /// The open journal file. Only the committer writes it (through the store).
 #[derive(Debug)]
 pub struct Journal {
-    path: PathBuf,
     file: File,
     /// Bytes of valid frames; the next frame is written here.
     len: u64,
@@ -159,14 +158,7 @@ impl Journal {
             len += (HEADER + size) as u64;
         }
         drop(reader);
-        Ok((
-            Journal {
-                path: path.to_path_buf(),
-                file,
-                len,
-            },
-            frames,
-        ))
+        Ok((Journal { file, len }, frames))
     }
 
     /// Appends a frame and returns once it is on disk (as far as `sync_file_range` takes it).
@@ -195,11 +187,6 @@ impl Journal {
         self.file.set_len(0)?;
         self.len = 0;
         Ok(())
-    }
-
-    /// Where the journal lives (for error messages).
-    pub fn path(&self) -> &Path {
-        &self.path
     }
 }
 

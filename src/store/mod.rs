@@ -1,6 +1,8 @@
 //! Everything profilegate keeps, in one sled database under `<data-dir>/db`: the department
-//! directory, settings, endpoint credentials and the hash-chained audit log. sled allows one process per data dir; [`Store::open`] turns that into a plain
-//! "the server holds it" error.
+//! directory, settings, endpoint credentials and the hash-chained audit log; beside it the
+//! commit journal (`<data-dir>/journal`, see [`journal`]), which carries the newest
+//! acknowledged batches until sled's log has them. sled allows one process per data dir;
+//! [`Store::open`] turns that into a plain "the server holds it" error.
 
 pub mod audit;
 pub mod backup;
