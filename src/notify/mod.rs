@@ -3,20 +3,19 @@
 //! a person can act on.
 
 pub mod message;
+pub mod smtp;
 pub mod worker;
 
 use std::time::Duration;
 
+use std::sync::Arc;
+
 use lettre::message::{header::ContentType, Mailbox};
-use lettre::transport::smtp::authentication::Credentials;
-use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
-use lettre::transport::smtp::PoolConfig;
-use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+use lettre::transport::smtp::client::Certificate;
+use lettre::Message;
 use parking_lot::Mutex;
 
 use crate::store::{Encryption, SmtpSettings};
-
-type Transport = AsyncSmtpTransport<Tokio1Executor>;
 
 /// Why an e-mail was not sent, in words an operator can act on.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -153,7 +152,7 @@ fn port_hint(s: &SmtpSettings) -> String {
 /// Sends e-mail, reusing pooled connections while the settings stay the same.
 #[derive(Default)]
 pub struct Notifier {
-    cached: Mutex<Option<(SmtpSettings, Transport)>>,
+    cached: Mutex<Option<Arc<smtp::Pool>>>,
     /// What was sent and how long it took, for the metrics.
     pub stats: SendStats,
 }
@@ -179,32 +178,29 @@ impl Default for SendStats {
 }
 
 impl Notifier {
-    fn transport(&self, s: &SmtpSettings) -> Result<Transport, SendError> {
+    /// The pool for these settings; changed settings start a new one (the old one's
+    /// connections close when its last send is done).
+    fn pool(&self, s: &SmtpSettings) -> Result<Arc<smtp::Pool>, SendError> {
         let mut cached = self.cached.lock();
-        if let Some((settings, t)) = cached.as_ref() {
-            if settings == s {
-                return Ok(t.clone());
+        if let Some(pool) = cached.as_ref() {
+            if pool.settings() == s {
+                return Ok(pool.clone());
             }
         }
-        let t = build_transport(s)?;
-        *cached = Some((s.clone(), t.clone()));
-        Ok(t)
+        let pool = Arc::new(smtp::Pool::new(s)?);
+        *cached = Some(pool.clone());
+        Ok(pool)
     }
 
     /// Connects to the mail server and says hello (and logs in, when set), without sending:
     /// the start-up check.
     pub async fn check(&self, s: &SmtpSettings) -> Result<(), SendError> {
-        let transport = build_transport(s)?;
-        match tokio::time::timeout(
-            Duration::from_millis(s.timeout_ms),
-            transport.test_connection(),
-        )
-        .await
-        {
+        let pool = smtp::Pool::new(s)?;
+        match tokio::time::timeout(Duration::from_millis(s.timeout_ms), pool.check()).await {
             Err(_) => Err(SendError::Timeout(s.timeout_ms, port_hint(s))),
             Ok(Ok(true)) => Ok(()),
             Ok(Ok(false)) => Err(SendError::Other("the server did not answer NOOP".into())),
-            Ok(Err(e)) => Err(classify(s, &e)),
+            Ok(Err(e)) => Err(e),
         }
     }
 
@@ -244,16 +240,18 @@ impl Notifier {
             .header(ContentType::TEXT_PLAIN)
             .body(body)
             .map_err(|e| SendError::Settings(e.to_string()))?;
-        let transport = self.transport(s)?;
+        let pool = self.pool(s)?;
+        let (envelope, email) = (msg.envelope().clone(), msg.formatted());
         let started = std::time::Instant::now();
-        let result =
-            match tokio::time::timeout(Duration::from_millis(s.timeout_ms), transport.send(msg))
-                .await
-            {
-                Err(_) => Err(SendError::Timeout(s.timeout_ms, port_hint(s))),
-                Ok(Ok(_)) => Ok(()),
-                Ok(Err(e)) => Err(classify(s, &e)),
-            };
+        let result = match tokio::time::timeout(
+            Duration::from_millis(s.timeout_ms),
+            pool.send(&envelope, &email),
+        )
+        .await
+        {
+            Err(_) => Err(SendError::Timeout(s.timeout_ms, port_hint(s))),
+            Ok(result) => result,
+        };
         self.stats.latency.observe(started.elapsed());
         let counter = if result.is_ok() {
             &self.stats.sent
@@ -265,31 +263,16 @@ impl Notifier {
     }
 }
 
-fn build_transport(s: &SmtpSettings) -> Result<Transport, SendError> {
-    let tls = || -> Result<TlsParameters, SendError> {
-        let err =
-            |e: lettre::transport::smtp::Error| SendError::Settings(format!("TLS settings: {e}"));
-        match &s.tls_ca_pem {
-            None => TlsParameters::new(s.host.clone()).map_err(err),
-            Some(pem) => TlsParameters::builder(s.host.clone())
-                .add_root_certificate(Certificate::from_pem(pem.as_bytes()).map_err(err)?)
-                .build_rustls()
-                .map_err(err),
-        }
-    };
-    let mut b = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(s.host.clone())
-        .port(s.port)
-        .timeout(Some(Duration::from_millis(s.timeout_ms)))
-        .pool_config(PoolConfig::new().max_size(8));
-    b = match s.encryption {
-        Encryption::None => b.tls(Tls::None),
-        Encryption::Starttls => b.tls(Tls::Required(tls()?)),
-        Encryption::Tls => b.tls(Tls::Wrapper(tls()?)),
-    };
-    if let (Some(u), Some(p)) = (&s.username, &s.password) {
-        b = b.credentials(Credentials::new(u.clone(), p.clone()));
+/// A failed TLS handshake, with the remedy for the usual cause (a relay whose certificate
+/// was issued by a private CA) or for a port that does not speak TLS the way it was set.
+fn tls_failure(s: &SmtpSettings, text: &str) -> SendError {
+    if text.contains("invalid peer certificate") {
+        return SendError::Tls(format!(
+            ": the server's certificate is not trusted ({}); if the relay uses a private or self-signed CA, give it with --tls-ca FILE",
+            text.rsplit(": ").next().unwrap_or(text)
+        ));
     }
-    Ok(b.build())
+    SendError::Tls(format!("{}: {text}", port_hint(s)))
 }
 
 /// Turns lettre's error into one of ours, looking through the source chain for the cause.
@@ -315,14 +298,8 @@ fn classify(s: &SmtpSettings, e: &lettre::transport::smtp::Error) -> SendError {
     if e.is_timeout() {
         return SendError::Timeout(s.timeout_ms, port_hint(s));
     }
-    if text.contains("invalid peer certificate") {
-        return SendError::Tls(format!(
-            ": the server's certificate is not trusted ({}); if the relay uses a private or self-signed CA, give it with --tls-ca FILE",
-            text.rsplit(": ").next().unwrap_or(&text)
-        ));
-    }
-    if e.is_tls() {
-        return SendError::Tls(format!("{}: {text}", port_hint(s)));
+    if text.contains("invalid peer certificate") || e.is_tls() {
+        return tls_failure(s, &text);
     }
     if let Some(code) = e.status() {
         let c = code.to_string();

@@ -119,35 +119,25 @@ impl MailServer {
     /// As [`MailServer::start_tls`]; with `auth`, the server also demands AUTH PLAIN after
     /// STARTTLS and rejects every login.
     pub fn start_tls_auth(dir: &std::path::Path, auth: bool) -> (MailServer, String) {
-        let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
-        ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
-        ca_params.distinguished_name = rcgen::DistinguishedName::new();
-        ca_params
-            .distinguished_name
-            .push(rcgen::DnType::CommonName, "profilegate test CA");
-        let ca =
-            rcgen::CertifiedIssuer::self_signed(ca_params, rcgen::KeyPair::generate().unwrap())
-                .unwrap();
-        let leaf_key = rcgen::KeyPair::generate().unwrap();
-        let mut leaf_params = rcgen::CertificateParams::new(vec!["localhost".to_string()]).unwrap();
-        leaf_params.distinguished_name = rcgen::DistinguishedName::new();
-        leaf_params
-            .distinguished_name
-            .push(rcgen::DnType::CommonName, "localhost");
-        let leaf = leaf_params.signed_by(&leaf_key, &ca).unwrap();
-        let cert_path = dir.join("smtp-cert.pem");
-        let key_path = dir.join("smtp-key.pem");
-        std::fs::write(&cert_path, leaf.pem()).unwrap();
-        std::fs::write(&key_path, leaf_key.serialize_pem()).unwrap();
-
+        let certs = TestCerts::generate(dir);
         let ssl = SslConfig::SelfSigned {
-            cert_path: cert_path.to_string_lossy().into_owned(),
-            key_path: key_path.to_string_lossy().into_owned(),
+            cert_path: certs.cert_path.to_string_lossy().into_owned(),
+            key_path: certs.key_path.to_string_lossy().into_owned(),
         };
         (
             Self::start_with("127.0.0.1:0".parse().unwrap(), ssl, auth),
-            ca.pem(),
+            certs.ca_pem,
         )
+    }
+
+    /// Speaking TLS from the first byte (as on port 465): mailin offers only STARTTLS, so a
+    /// TLS terminator in front of a plain mailin. Returns the server (`addr` is mailin's),
+    /// the TLS port, and the CA certificate's PEM.
+    pub fn start_implicit_tls(dir: &std::path::Path) -> (MailServer, TlsFront, String) {
+        let certs = TestCerts::generate(dir);
+        let mail = Self::start();
+        let front = TlsFront::start(&certs, mail.addr);
+        (mail, front, certs.ca_pem)
     }
 
     fn start_with(addr: SocketAddr, ssl: SslConfig, auth: bool) -> MailServer {
@@ -185,6 +175,135 @@ impl MailServer {
 
     pub fn mails(&self) -> Vec<Mail> {
         self.mails.lock().unwrap().clone()
+    }
+}
+
+/// A certificate for `localhost` issued by a freshly generated CA. The two need distinct
+/// names: a leaf whose issuer equals its subject reads as self-signed and fails to verify.
+struct TestCerts {
+    cert_path: std::path::PathBuf,
+    key_path: std::path::PathBuf,
+    cert_der: Vec<u8>,
+    key_der: Vec<u8>,
+    ca_pem: String,
+}
+
+impl TestCerts {
+    fn generate(dir: &std::path::Path) -> TestCerts {
+        let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+        ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        ca_params.distinguished_name = rcgen::DistinguishedName::new();
+        ca_params
+            .distinguished_name
+            .push(rcgen::DnType::CommonName, "profilegate test CA");
+        let ca =
+            rcgen::CertifiedIssuer::self_signed(ca_params, rcgen::KeyPair::generate().unwrap())
+                .unwrap();
+        let leaf_key = rcgen::KeyPair::generate().unwrap();
+        let mut leaf_params = rcgen::CertificateParams::new(vec!["localhost".to_string()]).unwrap();
+        leaf_params.distinguished_name = rcgen::DistinguishedName::new();
+        leaf_params
+            .distinguished_name
+            .push(rcgen::DnType::CommonName, "localhost");
+        let leaf = leaf_params.signed_by(&leaf_key, &ca).unwrap();
+        let cert_path = dir.join("smtp-cert.pem");
+        let key_path = dir.join("smtp-key.pem");
+        std::fs::write(&cert_path, leaf.pem()).unwrap();
+        std::fs::write(&key_path, leaf_key.serialize_pem()).unwrap();
+        TestCerts {
+            cert_path,
+            key_path,
+            cert_der: leaf.der().to_vec(),
+            key_der: leaf_key.serialize_der(),
+            ca_pem: ca.pem(),
+        }
+    }
+}
+
+/// A TLS terminator on its own port that forwards each connection, decrypted, to a plain
+/// mail server; `cut` closes every connection it carries (a mail server dropping idle
+/// clients), new ones are still accepted.
+pub struct TlsFront {
+    pub addr: SocketAddr,
+    cut: Arc<tokio::sync::Notify>,
+    /// Connections being carried now.
+    open: Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl TlsFront {
+    fn start(certs: &TestCerts, backend: SocketAddr) -> TlsFront {
+        use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+        let config = rustls::ServerConfig::builder_with_provider(Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(
+            vec![CertificateDer::from(certs.cert_der.clone())],
+            PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(certs.key_der.clone())),
+        )
+        .unwrap();
+        let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind tls front");
+        listener.set_nonblocking(true).unwrap();
+        let addr = listener.local_addr().unwrap();
+        let cut = Arc::new(tokio::sync::Notify::new());
+        let cut2 = cut.clone();
+        let open = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let open2 = open.clone();
+        // Its own runtime on its own thread: it outlives any one test's runtime.
+        std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            rt.block_on(async move {
+                let listener = tokio::net::TcpListener::from_std(listener).unwrap();
+                while let Ok((tcp, _)) = listener.accept().await {
+                    let (acceptor, cut, open) = (acceptor.clone(), cut2.clone(), open2.clone());
+                    open.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                    tokio::spawn(async move {
+                        carry(acceptor, tcp, backend, &cut).await;
+                        open.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+                    });
+                }
+            });
+        });
+        TlsFront { addr, cut, open }
+    }
+
+    /// Closes every connection open now, and returns when they are closed.
+    pub fn cut(&self) {
+        self.cut.notify_waiters();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        while self.open.load(std::sync::atomic::Ordering::SeqCst) > 0 {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "connections not closed"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+    }
+}
+
+/// One connection through the TLS front, until either side closes or `cut` is notified.
+async fn carry(
+    acceptor: tokio_rustls::TlsAcceptor,
+    tcp: tokio::net::TcpStream,
+    backend: SocketAddr,
+    cut: &tokio::sync::Notify,
+) {
+    let cut = cut.notified();
+    let Ok(mut tls) = acceptor.accept(tcp).await else {
+        return;
+    };
+    let Ok(mut plain) = tokio::net::TcpStream::connect(backend).await else {
+        return;
+    };
+    tokio::select! {
+        _ = tokio::io::copy_bidirectional(&mut tls, &mut plain) => {}
+        () = cut => {}
     }
 }
 

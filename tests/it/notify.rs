@@ -526,6 +526,68 @@ async fn starttls_with_a_generated_certificate() {
     assert_eq!(mail.mails().len(), 2);
 }
 
+/// TLS from the first byte (port 465) over our own connection, and the connection pool: a
+/// second message reuses the first one's session, and after the server side dropped it the
+/// next message still goes out, on a new session.
+#[tokio::test(flavor = "multi_thread")]
+async fn implicit_tls_and_pooled_connections() {
+    use profilegate::notify::{Notifier, SendError};
+    let tmp = tempfile::tempdir().unwrap();
+    let (mail, front, ca_pem) = MailServer::start_implicit_tls(tmp.path());
+    let smtp = |ca: Option<String>| SmtpSettings {
+        host: "localhost".into(),
+        port: front.addr.port(),
+        encryption: Encryption::Tls,
+        username: None,
+        password: None,
+        from: "profilegate@example.com".into(),
+        timeout_ms: 2000,
+        tls_ca_pem: ca,
+    };
+    let to = vec!["sec@example.com".to_string()];
+    let notifier = Notifier::default();
+    let trusted = smtp(Some(ca_pem));
+    for n in 0..2 {
+        notifier
+            .send(&trusted, &to, "implicit TLS", format!("message {n}\n"))
+            .await
+            .unwrap();
+    }
+    let m = mail.mails();
+    assert_eq!(m.len(), 2);
+    assert!(m[1].text().contains("message 1"), "{:?}", m[1].data);
+    assert_eq!(
+        m[1].session,
+        (m[0].session.0, 1),
+        "the second message reused the session"
+    );
+
+    front.cut();
+    notifier
+        .send(&trusted, &to, "implicit TLS", "after the cut\n".into())
+        .await
+        .unwrap();
+    let m = mail.mails();
+    assert_eq!(m.len(), 3);
+    assert_ne!(
+        m[2].session.0, m[0].session.0,
+        "a new session after the cut"
+    );
+
+    // Without the CA the handshake fails, and says what to do.
+    let e = notifier
+        .send(&smtp(None), &to, "implicit TLS", "untrusted\n".into())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&e, SendError::Tls(t) if t.contains("--tls-ca")),
+        "{e}"
+    );
+    assert_eq!(mail.mails().len(), 3);
+    // The start-up check speaks TLS too.
+    notifier.check(&trusted).await.unwrap();
+}
+
 #[test]
 fn test_email_reports_a_refused_recipient() {
     let mail = MailServer::start();
