@@ -26,8 +26,8 @@ pub fn backoff_ms(base_ms: u64, attempts: u32) -> u64 {
         .min(MAX_BACKOFF_MS)
 }
 
-/// Runs until the task is aborted. Each delivery is noted durably through `commit` as soon as
-/// the mail server accepted it.
+/// Runs until the task is aborted. Each delivery is noted durably through `commit` (in the
+/// commit journal) as soon as the mail server accepted it.
 pub async fn run(
     store: Arc<Store>,
     notifier: Arc<Notifier>,
@@ -61,9 +61,9 @@ pub fn message_id(id: u64, created: &str) -> String {
 }
 
 /// One pass over (a slice of) the due items; returns how many were delivered. With `commit`,
-/// each delivery note is on disk right after the mail server's acceptance (sharing the audit's
-/// flushes): a crash in between resends that e-mail, so the gap is kept as short as it can be.
-/// Without it, the notes are flushed at the end of the pass.
+/// each delivery note is on disk right after the mail server's acceptance (journaled with the
+/// audit's batches): a crash in between resends that e-mail, so the gap is kept as short as it
+/// can be. Without it, the notes are flushed at the end of the pass.
 pub async fn deliver_due(
     store: &Arc<Store>,
     notifier: &Notifier,
@@ -79,6 +79,7 @@ pub async fn deliver_due(
         return Ok(0);
     };
     let mut delivered = 0;
+    let mut failed = false;
     // Several at once: each SMTP transaction waits on the network, not on us.
     let recipients = &settings.notify.recipients;
     let sends = due.into_iter().map(|(id, item)| async move {
@@ -94,12 +95,12 @@ pub async fn deliver_due(
         // Note the delivery at once (not after the whole pass): the shorter the time between
         // the server's acceptance and our note, the rarer a resend after a crash.
         if res.is_ok() {
-            if let Err(e) = store.outbox_remove(id) {
+            let noted = match commit {
+                Some(commit) => commit.delivered(id).await,
+                None => store.outbox_remove(id),
+            };
+            if let Err(e) = noted {
                 tracing::error!(id, error = %e, "could not note a delivered e-mail");
-            } else if let Some(commit) = commit {
-                if let Err(e) = commit.durable().await {
-                    tracing::error!(id, error = %e, "could not flush a delivery note");
-                }
             }
         }
         (id, item, res)
@@ -112,6 +113,7 @@ pub async fn deliver_due(
         match res {
             Ok(()) => delivered += 1,
             Err(e) => {
+                failed = true;
                 item.attempts += 1;
                 item.last_error = Some(e.to_string());
                 if item.attempts >= MAX_ATTEMPTS {
@@ -130,12 +132,15 @@ pub async fn deliver_due(
             }
         }
     }
-    // Delivery state is bookkeeping: a lost "delivered" means one resend, a lost failure count
-    // one more attempt. Flush anyway so a restart sees what happened.
-    let s = store.clone();
-    tokio::task::spawn_blocking(move || s.flush())
-        .await
-        .map_err(|e| crate::store::StoreError::Invalid(e.to_string()))??;
+    // Failure counts are bookkeeping (a lost one means one more attempt), and without the
+    // committer so are the delivery notes (a lost one means a resend). Flush them anyway so a
+    // restart sees what happened; with the committer, delivery notes are durable already.
+    if failed || commit.is_none() {
+        let s = store.clone();
+        tokio::task::spawn_blocking(move || s.flush())
+            .await
+            .map_err(|e| crate::store::StoreError::Invalid(e.to_string()))??;
+    }
     Ok(delivered)
 }
 

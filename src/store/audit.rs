@@ -346,26 +346,28 @@ impl Store {
     ) -> Result<u64> {
         let mut head = self.chain.lock();
         let first = head.seq + 1;
-        self.insert_batch(&mut head, entries, keys, outbox)?;
+        self.insert_batch(&mut head, entries, keys, outbox, &[])?;
         Ok(first)
     }
 
     /// Appends a batch like [`Store::append_batch`] and returns once it is durable: through
     /// the commit journal (one small write and sync on this thread; see `journal`), or, when
     /// `flush_all` is set, when the journal does not continue from this batch's start or has
-    /// grown large, by a sled flush, after which the journal starts afresh. `flush_all` also
-    /// covers changes made outside the chain (an outbox delivery note); an empty batch with
-    /// it set is a plain durability barrier.
+    /// grown large, by a sled flush, after which the journal starts afresh. `delivered` are
+    /// outbox items the mail server accepted: removed, and journaled with the batch (or alone
+    /// when there is no batch). `flush_all` also covers every other change made so far
+    /// outside the chain (settings, say); an empty batch with it set is a durability barrier.
     pub fn commit_batch(
         &self,
         entries: &[Vec<u8>],
         keys: &[(usize, [u8; 16])],
         outbox: &[(usize, Vec<u8>)],
+        delivered: &[u64],
         flush_all: bool,
     ) -> Result<u64> {
         let mut head = self.chain.lock();
         let before = head.seq;
-        let frame = self.insert_batch(&mut head, entries, keys, outbox)?;
+        let frame = self.insert_batch(&mut head, entries, keys, outbox, delivered)?;
         let mut j = self.journal.lock();
         match frame {
             Some(frame)
@@ -410,17 +412,30 @@ impl Store {
         }
     }
 
-    /// Chains and inserts a batch after `head` (locked by the caller) and advances it; returns
-    /// what was inserted, as a journal frame (`None` for no entries).
+    /// Chains and inserts a batch after `head` (locked by the caller) and advances it, and
+    /// removes the `delivered` outbox items; returns what was changed, as a journal frame
+    /// (`None` when nothing was).
     fn insert_batch(
         &self,
         head: &mut ChainHead,
         entries: &[Vec<u8>],
         keys: &[(usize, [u8; 16])],
         outbox: &[(usize, Vec<u8>)],
+        delivered: &[u64],
     ) -> Result<Option<Frame>> {
         if entries.is_empty() {
-            return Ok(None);
+            if delivered.is_empty() {
+                return Ok(None);
+            }
+            let notes = Frame {
+                first: 0,
+                keys: None,
+                outbox: Vec::new(),
+                delivered: delivered.to_vec(),
+                value: Vec::new(),
+            };
+            self.insert_frame(&notes)?;
+            return Ok(Some(notes));
         }
         let first = head.seq + 1;
         let (raw, new_head) = Self::chain_batch(*head, entries);
@@ -431,6 +446,7 @@ impl Store {
                 .iter()
                 .map(|(i, item)| (first + *i as u64, item.clone()))
                 .collect(),
+            delivered: delivered.to_vec(),
             value: pack(&raw),
         };
         self.insert_frame(&frame)?;
@@ -441,6 +457,10 @@ impl Store {
     /// Inserts a batch's values into sled (keys first; with e-mails, in one transaction).
     fn insert_frame(&self, frame: &Frame) -> Result<()> {
         use sled::transaction::Transactional;
+        self.remove_delivered(&frame.delivered)?;
+        if frame.first == 0 {
+            return Ok(());
+        }
         let key = frame.first.to_be_bytes();
         if frame.outbox.is_empty() {
             if let Some(log) = &frame.keys {
@@ -462,16 +482,32 @@ impl Store {
         Ok(())
     }
 
+    /// Removes delivered outbox items (all or none). Removing one twice is harmless: a
+    /// replayed note may find its item gone.
+    fn remove_delivered(&self, ids: &[u64]) -> Result<()> {
+        if ids.is_empty() {
+            return Ok(());
+        }
+        let mut batch = sled::Batch::default();
+        for id in ids {
+            batch.remove(&id.to_be_bytes());
+        }
+        self.outbox.apply_batch(batch)?;
+        Ok(())
+    }
+
     /// Applies the journal's frames that continue the chain sled recovered (`head`), then
     /// flushes and empties the journal; returns the new head. Frames the chain already has
-    /// are skipped. A frame that would leave a gap, or whose records do not link to the
-    /// chain, means records are missing: refused, like a damaged database.
+    /// are skipped, but their delivery notes applied (sled may have the batch and not the
+    /// note that followed it). A frame that would leave a gap, or whose records do not link
+    /// to the chain, means records are missing: refused, like a damaged database.
     pub(super) fn replay_journal(&self, head: ChainHead, frames: Vec<Frame>) -> Result<ChainHead> {
         let mut head = head;
         let (mut batches, mut records) = (0u64, 0u64);
         let had_frames = !frames.is_empty();
         for frame in frames {
             if frame.first <= head.seq {
+                self.remove_delivered(&frame.delivered)?;
                 continue;
             }
             let broken = |detail: String| StoreError::Corrupt {
@@ -986,7 +1022,19 @@ mod tests {
         );
         let entry = admin_entry;
         let store = Store::open(&live).unwrap();
-        assert_eq!(store.commit_batch(&[entry(1)], &[], &[], true).unwrap(), 1);
+        // Two queued e-mails the crashed copy holds; their delivery notes are journaled below.
+        for id in [50u64, 51] {
+            store
+                .outbox
+                .insert(id.to_be_bytes(), b"{}".as_slice())
+                .unwrap();
+        }
+        assert_eq!(
+            store
+                .commit_batch(&[entry(1)], &[], &[], &[], true)
+                .unwrap(),
+            1
+        );
         drop(store);
         copy_dir(&live, &crashed);
         copy_dir(&live, &other.join("gap"));
@@ -995,11 +1043,24 @@ mod tests {
         let keys = [(0, [2u8; 16]), (1, [3u8; 16])];
         assert_eq!(
             store
-                .commit_batch(&[entry(2), entry(3)], &keys, &[(1, mail.clone())], false)
+                .commit_batch(
+                    &[entry(2), entry(3)],
+                    &keys,
+                    &[(1, mail.clone())],
+                    &[],
+                    false
+                )
                 .unwrap(),
             2
         );
-        assert_eq!(store.commit_batch(&[entry(4)], &[], &[], false).unwrap(), 4);
+        // A delivery note alone, then one with the next batch.
+        store.commit_batch(&[], &[], &[], &[50], false).unwrap();
+        assert_eq!(
+            store
+                .commit_batch(&[entry(4)], &[], &[], &[51], false)
+                .unwrap(),
+            4
+        );
         let journal = std::fs::read(live.join("journal")).unwrap();
         assert!(!journal.is_empty(), "the commits went to the journal");
         drop(store);
@@ -1017,6 +1078,10 @@ mod tests {
             store.outbox.get(3u64.to_be_bytes()).unwrap().as_deref(),
             Some(mail.as_slice())
         );
+        // The delivery notes sled never got: the e-mails are not sent again.
+        for id in [50u64, 51] {
+            assert_eq!(store.outbox.get(id.to_be_bytes()).unwrap(), None, "{id}");
+        }
         assert_eq!(std::fs::metadata(crashed.join("journal")).unwrap().len(), 0);
         drop(store);
         // Frames the database already has (a truncation that did not reach the disk) are
@@ -1029,16 +1094,18 @@ mod tests {
 
         // A frame that leaves a gap, or that links to another chain, is refused.
         let (_, frames) = super::super::journal::Journal::open(&live.join("journal")).unwrap();
-        assert_eq!(frames.len(), 2);
+        assert_eq!(frames.len(), 3);
         let gap = other.join("gap");
         let (mut j, _) = super::super::journal::Journal::open(&gap.join("journal")).unwrap();
-        j.append(&frames[1]).unwrap();
+        j.append(&frames[2]).unwrap();
         drop(j);
         let err = Store::open(&gap).unwrap_err().to_string();
         assert!(err.contains("does not follow the chain"), "{err}");
         let foreign = other.join("foreign");
         let store = Store::open(&foreign).unwrap();
-        store.commit_batch(&[entry(99)], &[], &[], true).unwrap();
+        store
+            .commit_batch(&[entry(99)], &[], &[], &[], true)
+            .unwrap();
         drop(store);
         std::fs::write(foreign.join("journal"), &journal).unwrap();
         let err = Store::open(&foreign).unwrap_err().to_string();

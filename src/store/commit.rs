@@ -41,9 +41,17 @@ type Reply = oneshot::Sender<Result<u64, String>>;
 /// JSON) to store in the same transaction.
 type Entry = (Vec<u8>, Option<[u8; 16]>, Option<Vec<u8>>);
 
+enum Work {
+    /// An entry to append.
+    Append(Entry),
+    /// An outbox item the mail server accepted: remove it, journaled with the batch.
+    Delivered(u64),
+    /// Wait until everything written so far (outside the chain too) is on disk.
+    Durable,
+}
+
 struct Job {
-    /// The entry to append, or `None` to wait for durability only.
-    entry: Option<Entry>,
+    work: Work,
     reply: Reply,
 }
 
@@ -59,17 +67,19 @@ impl std::fmt::Debug for Job {
     }
 }
 
-/// Appends one batch and makes it durable, then answers its waiters (and wakes the outbox
-/// worker when the batch queued e-mail). A waiter for durability alone (`durable()`: an
-/// outbox delivery note, written outside the chain) makes it a full sled flush.
+/// Appends one batch (and its delivery notes) and makes it durable, then answers its waiters
+/// (and wakes the outbox worker when the batch queued e-mail). A waiter for durability alone
+/// (`durable()`: changes made outside the chain) makes it a full sled flush.
 fn commit_batch(store: &Store, index: &IdempotencyIndex, outbox_signal: &Notify, batch: Vec<Job>) {
     let mut entries = Vec::with_capacity(batch.len());
     let mut keys = Vec::with_capacity(batch.len());
     let mut outbox = Vec::new();
+    let mut delivered = Vec::new();
+    let mut flush_all = false;
     let mut waiters = Vec::with_capacity(batch.len());
     for job in batch {
-        match job.entry {
-            Some((json, key, mail)) => {
+        match job.work {
+            Work::Append((json, key, mail)) => {
                 if let Some(mail) = mail {
                     outbox.push((entries.len(), mail));
                 }
@@ -79,12 +89,18 @@ fn commit_batch(store: &Store, index: &IdempotencyIndex, outbox_signal: &Notify,
                 entries.push(json);
                 waiters.push((job.reply, Some(key)));
             }
-            None => waiters.push((job.reply, None)),
+            Work::Delivered(id) => {
+                delivered.push(id);
+                waiters.push((job.reply, None));
+            }
+            Work::Durable => {
+                flush_all = true;
+                waiters.push((job.reply, None));
+            }
         }
     }
-    let flush_all = waiters.iter().any(|(_, entry)| entry.is_none());
     let res = store
-        .commit_batch(&entries, &keys, &outbox, flush_all)
+        .commit_batch(&entries, &keys, &outbox, &delivered, flush_all)
         .map_err(|e| e.to_string());
     if res.is_ok() && !outbox.is_empty() {
         outbox_signal.notify_one();
@@ -163,10 +179,10 @@ impl GroupCommit {
         Ok((GroupCommit { tx }, thread))
     }
 
-    fn submit(&self, entry: Option<Entry>) -> oneshot::Receiver<Result<u64, String>> {
+    fn submit(&self, work: Work) -> oneshot::Receiver<Result<u64, String>> {
         let (reply, rx) = oneshot::channel();
         // A closed channel drops `reply`; the receiver then reports the committer stopped.
-        let _ = self.tx.send(Job { entry, reply });
+        let _ = self.tx.send(Job { work, reply });
         rx
     }
 
@@ -179,7 +195,10 @@ impl GroupCommit {
         key: Option<[u8; 16]>,
         outbox_item: Option<Vec<u8>>,
     ) -> Result<u64, StoreError> {
-        match self.submit(Some((entry_json, key, outbox_item))).await {
+        match self
+            .submit(Work::Append((entry_json, key, outbox_item)))
+            .await
+        {
             Ok(Ok(seq)) => Ok(seq),
             Ok(Err(e)) => Err(StoreError::Invalid(format!("audit commit failed: {e}"))),
             Err(_) => Err(StoreError::Invalid("the committer has stopped".into())),
@@ -188,7 +207,19 @@ impl GroupCommit {
 
     /// Returns once everything written before this call is on disk.
     pub async fn durable(&self) -> Result<(), StoreError> {
-        match self.submit(None).await {
+        Self::done(self.submit(Work::Durable).await)
+    }
+
+    /// Removes outbox item `id` (its e-mail was accepted by the mail server) and returns once
+    /// that is on disk: journaled with the next batch, so a delivery costs no sled flush.
+    pub async fn delivered(&self, id: u64) -> Result<(), StoreError> {
+        Self::done(self.submit(Work::Delivered(id)).await)
+    }
+
+    fn done(
+        reply: Result<Result<u64, String>, oneshot::error::RecvError>,
+    ) -> Result<(), StoreError> {
+        match reply {
             Ok(Ok(_)) => Ok(()),
             Ok(Err(e)) => Err(StoreError::Invalid(format!("flush failed: {e}"))),
             Err(_) => Err(StoreError::Invalid("the committer has stopped".into())),

@@ -11,14 +11,23 @@
 //! inserts reach sled's log through its background flush or a checkpoint (a sled flush, after
 //! which the journal is emptied).
 //!
-//! On open, [`Store::open`](super::Store::open) applies again the frames that continue the
-//! chain sled recovered, in order; frames the chain already has are skipped. A torn frame (a
-//! crash mid-write) ends the journal: its batch was never acknowledged.
+//! A frame also carries the outbox's delivery notes (queued e-mails the mail server accepted,
+//! removed from the outbox) that were made durable with it: the outbox worker notes each
+//! delivery right away, and a sled flush for each note would bring back what the journal
+//! removed from the action path (and, with faster delivery, emptied the journal so often that
+//! a crash almost never found anything in it).
 //!
-//! Frame: `b"PGJ1"`, payload length (u32 LE), the first 8 bytes of the payload's SHA-256,
-//! then the payload: the batch's first sequence number (u64 LE); the request-key log's length
-//! (u32 LE) and bytes; the number of queued e-mails (u32 LE) and for each its sequence number
-//! (u64 LE), length (u32 LE) and bytes; then the stored batch value (the rest).
+//! On open, [`Store::open`](super::Store::open) applies again the frames that continue the
+//! chain sled recovered, in order; frames the chain already has are skipped, except for their
+//! delivery notes, applied again whatever sled has (removing an item twice is harmless). A
+//! torn frame (a crash mid-write) ends the journal: its batch was never acknowledged.
+//!
+//! Frame: `b"PGJ2"`, payload length (u32 LE), the first 8 bytes of the payload's SHA-256,
+//! then the payload: the batch's first sequence number (u64 LE; 0 for delivery notes alone);
+//! the request-key log's length (u32 LE) and bytes; the number of queued e-mails (u32 LE) and
+//! for each its sequence number (u64 LE), length (u32 LE) and bytes; the number of delivery
+//! notes (u32 LE) and each outbox id (u64 LE); then the stored batch value (the rest, empty
+//! for notes alone). `b"PGJ1"` frames (the first version) have no delivery notes.
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, Read};
@@ -27,7 +36,10 @@ use std::path::Path;
 
 use sha2::{Digest, Sha256};
 
-const MAGIC: &[u8; 4] = b"PGJ1";
+const MAGIC: &[u8; 4] = b"PGJ2";
+/// Frames of the first version (without delivery notes), still read: a crash just before an
+/// upgrade leaves them behind.
+const MAGIC_V1: &[u8; 4] = b"PGJ1";
 const HEADER: usize = 16;
 
 /// Largest payload accepted when reading: a batch is at most 256 records of at most a 64 KiB
@@ -41,12 +53,15 @@ pub const CHECKPOINT_BYTES: u64 = 8 * 1024 * 1024;
 /// One committed batch as the journal holds it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Frame {
-    /// Sequence number of the batch's first record (the sled key of `value`).
+    /// Sequence number of the batch's first record (the sled key of `value`); 0 when the frame
+    /// holds delivery notes alone.
     pub first: u64,
     /// The batch's request-key log (the `request_keys` value), if any decision had a key.
     pub keys: Option<Vec<u8>>,
     /// Queued e-mails: (sequence number, outbox item JSON).
     pub outbox: Vec<(u64, Vec<u8>)>,
+    /// Outbox ids of e-mails the mail server accepted, removed from the outbox.
+    pub delivered: Vec<u64>,
     /// The stored batch value (the `audit` value).
     pub value: Vec<u8>,
 }
@@ -55,7 +70,9 @@ impl Frame {
     fn encode(&self) -> Vec<u8> {
         let keys = self.keys.as_deref().unwrap_or_default();
         let mail: usize = self.outbox.iter().map(|(_, m)| 12 + m.len()).sum();
-        let mut payload = Vec::with_capacity(16 + keys.len() + mail + self.value.len());
+        let mut payload = Vec::with_capacity(
+            20 + keys.len() + mail + 8 * self.delivered.len() + self.value.len(),
+        );
         payload.extend_from_slice(&self.first.to_le_bytes());
         payload.extend_from_slice(&len32(keys.len()).to_le_bytes());
         payload.extend_from_slice(keys);
@@ -64,6 +81,10 @@ impl Frame {
             payload.extend_from_slice(&seq.to_le_bytes());
             payload.extend_from_slice(&len32(item.len()).to_le_bytes());
             payload.extend_from_slice(item);
+        }
+        payload.extend_from_slice(&len32(self.delivered.len()).to_le_bytes());
+        for id in &self.delivered {
+            payload.extend_from_slice(&id.to_le_bytes());
         }
         payload.extend_from_slice(&self.value);
         let mut out = Vec::with_capacity(HEADER + payload.len());
@@ -74,8 +95,9 @@ impl Frame {
         out
     }
 
-    /// Parses a payload whose checksum matched; `None` if its inner lengths do not add up.
-    fn decode(payload: &[u8]) -> Option<Frame> {
+    /// Parses a payload whose checksum matched (`v1`: a first-version frame); `None` if its
+    /// inner lengths do not add up.
+    fn decode(payload: &[u8], v1: bool) -> Option<Frame> {
         let mut r = payload;
         let first = u64::from_le_bytes(*take::<8>(&mut r)?);
         let keys_len = u32::from_le_bytes(*take::<4>(&mut r)?) as usize;
@@ -87,10 +109,21 @@ impl Frame {
             let len = u32::from_le_bytes(*take::<4>(&mut r)?) as usize;
             outbox.push((seq, take_slice(&mut r, len)?.to_vec()));
         }
+        let mut delivered = Vec::new();
+        if !v1 {
+            let n = u32::from_le_bytes(*take::<4>(&mut r)?) as usize;
+            if n > r.len() / 8 {
+                return None;
+            }
+            for _ in 0..n {
+                delivered.push(u64::from_le_bytes(*take::<8>(&mut r)?));
+            }
+        }
         Some(Frame {
             first,
             keys: (!keys.is_empty()).then_some(keys),
             outbox,
+            delivered,
             value: r.to_vec(),
         })
     }
@@ -138,9 +171,14 @@ impl Journal {
         let mut len = 0u64;
         loop {
             let mut header = [0u8; HEADER];
-            if read_full(&mut reader, &mut header)? < HEADER || &header[..4] != MAGIC {
+            if read_full(&mut reader, &mut header)? < HEADER {
                 break;
             }
+            let v1 = match &header[..4] {
+                m if m == MAGIC => false,
+                m if m == MAGIC_V1 => true,
+                _ => break,
+            };
             let size = u32::from_le_bytes([header[4], header[5], header[6], header[7]]) as usize;
             if size > MAX_PAYLOAD {
                 break;
@@ -151,7 +189,7 @@ impl Journal {
             {
                 break;
             }
-            let Some(frame) = Frame::decode(&payload) else {
+            let Some(frame) = Frame::decode(&payload, v1) else {
                 break;
             };
             frames.push(frame);
@@ -242,8 +280,58 @@ mod tests {
             first,
             keys: (n % 2 == 0).then(|| vec![n as u8; 26]),
             outbox: (0..n as u64).map(|i| (first + i, vec![b'm'; 10])).collect(),
+            delivered: (0..n as u64 / 2).map(|i| 1000 + i).collect(),
             value: vec![first as u8; 100 + n],
         }
+    }
+
+    /// Delivery notes alone, as the outbox worker's notes between two batches.
+    fn notes(ids: &[u64]) -> Frame {
+        Frame {
+            first: 0,
+            keys: None,
+            outbox: Vec::new(),
+            delivered: ids.to_vec(),
+            value: Vec::new(),
+        }
+    }
+
+    /// A frame as the first version wrote it (no delivery notes).
+    fn encode_v1(f: &Frame) -> Vec<u8> {
+        let mut payload = Vec::new();
+        payload.extend_from_slice(&f.first.to_le_bytes());
+        let keys = f.keys.as_deref().unwrap_or_default();
+        payload.extend_from_slice(&len32(keys.len()).to_le_bytes());
+        payload.extend_from_slice(keys);
+        payload.extend_from_slice(&len32(f.outbox.len()).to_le_bytes());
+        for (seq, item) in &f.outbox {
+            payload.extend_from_slice(&seq.to_le_bytes());
+            payload.extend_from_slice(&len32(item.len()).to_le_bytes());
+            payload.extend_from_slice(item);
+        }
+        payload.extend_from_slice(&f.value);
+        let mut out = MAGIC_V1.to_vec();
+        out.extend_from_slice(&len32(payload.len()).to_le_bytes());
+        out.extend_from_slice(&Sha256::digest(&payload)[..8]);
+        out.extend_from_slice(&payload);
+        out
+    }
+
+    #[test]
+    fn first_version_frames_and_notes_alone_read_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("journal");
+        let old = Frame {
+            delivered: Vec::new(),
+            ..frame(1, 2)
+        };
+        let mut bytes = encode_v1(&old);
+        bytes.extend_from_slice(&notes(&[7, 9]).encode());
+        bytes.extend_from_slice(&frame(3, 4).encode());
+        std::fs::write(&path, &bytes).unwrap();
+        let (j, frames) = Journal::open(&path).unwrap();
+        assert_eq!(frames, vec![old, notes(&[7, 9]), frame(3, 4)]);
+        assert_eq!(j.len(), bytes.len() as u64);
     }
 
     #[test]
@@ -252,7 +340,7 @@ mod tests {
         let path = dir.path().join("journal");
         let (mut j, frames) = Journal::open(&path).unwrap();
         assert!(frames.is_empty() && j.is_empty());
-        let written = [frame(1, 0), frame(2, 3), frame(6, 2)];
+        let written = [frame(1, 0), frame(2, 3), notes(&[2, 3]), frame(6, 2)];
         for f in &written {
             j.append(f).unwrap();
         }
