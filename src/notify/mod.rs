@@ -6,9 +6,8 @@ pub mod message;
 pub mod smtp;
 pub mod worker;
 
-use std::time::Duration;
-
 use std::sync::Arc;
+use std::time::Duration;
 
 use lettre::message::{header::ContentType, Mailbox};
 use lettre::transport::smtp::client::Certificate;
