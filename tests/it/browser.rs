@@ -5,6 +5,7 @@
 //! `REQUIRE_BROWSER=1` (as `.ci/run` sets) a missing browser is a failure. Set
 //! `PG_SCREENSHOTS=DIR` to keep a PNG of each page the flows visit.
 
+use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
@@ -29,7 +30,21 @@ struct Browser {
 }
 
 impl Drop for Browser {
+    /// Ends chromedriver and every browser process it started, also when a test failed
+    /// before closing its session (then nothing else ends them). chromedriver leads its own
+    /// process group, which its browser processes inherit; the group is signalled directly
+    /// (an earlier version ran `kill -KILL -PGID`, which in this sandbox ended the shell
+    /// running the tests as well).
     fn drop(&mut self) {
+        if let Ok(pgid) = i32::try_from(self.driver.id()) {
+            // Never a negative or special id: -1 would mean every process we may signal.
+            if pgid > 1 {
+                // SAFETY: kill(2) reads no memory of ours; the group is chromedriver's own.
+                unsafe {
+                    libc::kill(-pgid, libc::SIGKILL);
+                }
+            }
+        }
         let _ = self.driver.kill();
         let _ = self.driver.wait();
     }
@@ -52,6 +67,8 @@ impl Browser {
         let port = free_port();
         let driver = Command::new(&driver_bin)
             .arg(format!("--port={port}"))
+            // Its own process group, for Drop to end with its browser.
+            .process_group(0)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -506,4 +523,86 @@ async fn smtp_settings_and_test_message() {
 
     b.close().await;
     srv.stop().await;
+}
+
+/// The processes below `root` (children, their children, ...), from /proc.
+fn descendants(root: u32) -> Vec<u32> {
+    let mut parent_of: Vec<(u32, u32)> = Vec::new();
+    for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        // The parent is the second field after the command name, which may hold spaces.
+        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
+            continue;
+        };
+        let after_name = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
+        if let Some(ppid) = after_name
+            .split_whitespace()
+            .nth(1)
+            .and_then(|p| p.parse().ok())
+        {
+            parent_of.push((pid, ppid));
+        }
+    }
+    let mut found = vec![root];
+    let mut i = 0;
+    while i < found.len() {
+        let p = found[i];
+        found.extend(parent_of.iter().filter(|(_, pp)| *pp == p).map(|(c, _)| *c));
+        i += 1;
+    }
+    found.remove(0);
+    found
+}
+
+/// A test that fails mid-session (a panic, then its runtime is gone) leaves no browser
+/// process behind: chromedriver runs in its own process group, ended whole on drop.
+#[test]
+fn a_failed_browser_test_leaves_no_browser_behind() {
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(None::<Vec<u32>>));
+    let seen2 = seen.clone();
+    let failed = std::thread::spawn(move || {
+        let rt = tokio::runtime::Runtime::new().unwrap();
+        rt.block_on(async move {
+            let Some(b) = Browser::start().await else {
+                return;
+            };
+            b.goto("about:blank").await;
+            *seen2.lock().unwrap() = Some(descendants(b.driver.id()));
+            panic!("a simulated test failure with the browser open");
+        })
+    })
+    .join()
+    .is_err();
+    let Some(browser) = seen.lock().unwrap().clone() else {
+        return; // skipped: no chromedriver here
+    };
+    assert!(failed, "the simulated failure happened");
+    assert!(!browser.is_empty(), "chromium ran under chromedriver");
+    // Running, that is: a zombie has ended (and here nobody may reap it).
+    let alive = |pids: &[u32]| -> Vec<u32> {
+        pids.iter()
+            .copied()
+            .filter(|p| {
+                std::fs::read_to_string(format!("/proc/{p}/stat")).is_ok_and(|s| {
+                    let state = s.rsplit_once(')').map_or("", |(_, rest)| rest.trim_start());
+                    !state.starts_with('Z') && !state.starts_with('X')
+                })
+            })
+            .collect()
+    };
+    for _ in 0..100 {
+        if alive(&browser).is_empty() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // Clean up before failing, so one failure does not leave them either.
+    for p in alive(&browser) {
+        let _ = Command::new("kill")
+            .args(["-KILL", &p.to_string()])
+            .status();
+    }
+    panic!("browser processes left behind: {:?}", alive(&browser));
 }
