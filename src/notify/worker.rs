@@ -14,8 +14,10 @@ use crate::store::{now_unix_ms, GroupCommit, Store};
 
 /// Longest wait between two attempts of one item.
 const MAX_BACKOFF_MS: u64 = 10 * 60 * 1000;
-/// E-mails sent concurrently by one pass.
-const PARALLEL_SENDS: usize = 16;
+/// E-mails sent concurrently by one pass. An e-mail the mail server accepted holds its slot
+/// until its delivery note is on disk, so a crash can leave at most this many accepted but
+/// unnoted (each then sent again after the restart).
+pub const PARALLEL_SENDS: usize = 16;
 /// How often due retries are looked for without a wake-up.
 const TICK: Duration = Duration::from_millis(500);
 
