@@ -194,7 +194,8 @@ impl Notifier {
     /// Connects to the mail server and says hello (and logs in, when set), without sending:
     /// the start-up check.
     pub async fn check(&self, s: &SmtpSettings) -> Result<(), SendError> {
-        let pool = smtp::Pool::new(s)?;
+        // The pool the first send will use: its TLS set-up (the system's roots) is done once.
+        let pool = self.pool(s)?;
         match tokio::time::timeout(Duration::from_millis(s.timeout_ms), pool.check()).await {
             Err(_) => Err(SendError::Timeout(s.timeout_ms, port_hint(s))),
             Ok(Ok(true)) => Ok(()),
@@ -274,11 +275,20 @@ fn tls_failure(s: &SmtpSettings, text: &str) -> SendError {
     SendError::Tls(format!("{}: {text}", port_hint(s)))
 }
 
+/// An error and its sources, joined, as the operator will read them.
+fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
+    std::iter::successors(Some(e), |err| err.source())
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(": ")
+}
+
 /// Turns lettre's error into one of ours, looking through the source chain for the cause.
 fn classify(s: &SmtpSettings, e: &lettre::transport::smtp::Error) -> SendError {
-    let mut chain = Vec::new();
-    let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(e);
-    while let Some(err) = cur {
+    let sources = std::iter::successors(Some(e as &(dyn std::error::Error + 'static)), |err| {
+        err.source()
+    });
+    for err in sources {
         if let Some(io) = err.downcast_ref::<std::io::Error>() {
             match io.kind() {
                 std::io::ErrorKind::ConnectionRefused => {
@@ -290,10 +300,8 @@ fn classify(s: &SmtpSettings, e: &lettre::transport::smtp::Error) -> SendError {
                 _ => {}
             }
         }
-        chain.push(err.to_string());
-        cur = err.source();
     }
-    let text = chain.join(": ");
+    let text = error_chain(e);
     if e.is_timeout() {
         return SendError::Timeout(s.timeout_ms, port_hint(s));
     }

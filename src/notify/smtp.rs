@@ -27,7 +27,7 @@ use rustls::pki_types::{CertificateDer, ServerName};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 
-use super::{classify, port_hint, tls_failure, SendError};
+use super::{classify, error_chain, port_hint, tls_failure, SendError};
 use crate::store::{Encryption, SmtpSettings};
 
 /// Connections kept open between sends (as many as lettre's pool kept).
@@ -230,20 +230,6 @@ fn implicit_tls_connector(ca_pem: Option<&str>) -> Result<tokio_rustls::TlsConne
     .with_root_certificates(roots)
     .with_no_client_auth();
     Ok(tokio_rustls::TlsConnector::from(Arc::new(config)))
-}
-
-/// An error and its sources, joined, as the operator will read them.
-fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut parts = vec![e.to_string()];
-    let mut cur = e.source();
-    while let Some(inner) = cur {
-        let text = inner.to_string();
-        if !parts.last().is_some_and(|p| p.contains(&text)) {
-            parts.push(text);
-        }
-        cur = inner.source();
-    }
-    parts.join(": ")
 }
 
 /// A TLS stream lettre can talk over (it asks its streams for the peer's address).
