@@ -10,6 +10,7 @@
 //!
 //! Settings (environment): PG_BENCH_CONNS (default 64), PG_BENCH_SECS per scenario (default 10),
 //! PG_BENCH_WARMUP_SECS (default 2), PG_BENCH_ONLY=action (skip the baseline, for profiling),
+//! PG_BENCH_ONLY=ratio (only the baseline and the action, for comparing builds),
 //! PG_BENCH_RECORDS (default 1000000; 0 skips scenario e).
 //!
 //! Scenario (e) builds a data dir with that many audit records, starts the release binary on
@@ -333,8 +334,9 @@ fn main() {
             }
         };
         // PG_BENCH_ONLY=action skips the baseline and the e-mail scenarios (for profiling);
-        // PG_BENCH_ONLY=big runs only scenario (e).
+        // PG_BENCH_ONLY=ratio runs only (a) and (b); PG_BENCH_ONLY=big runs only scenario (e).
         let only_action = std::env::var("PG_BENCH_ONLY").is_ok_and(|v| v == "action");
+        let only_ratio = std::env::var("PG_BENCH_ONLY").is_ok_and(|v| v == "ratio");
         if std::env::var("PG_BENCH_ONLY").is_ok_and(|v| v == "big") {
             big_store(env_u64("PG_BENCH_RECORDS", 1_000_000), conns, warmup, secs, &report).await;
             return;
@@ -367,7 +369,7 @@ fn main() {
         report("(b) action, seed payload, durable audit", &action);
         println!("ratio (b)/(a): {:.2} (slices: {})", action.rps() / health.rps(), slice_ratios.join(" "));
         srv.stop().await;
-        if only_action {
+        if only_action || only_ratio {
             return;
         }
 

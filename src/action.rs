@@ -10,7 +10,7 @@ use crate::contract::{parse_request, ActionRequest, ActionResponse};
 use crate::idempotency::{idempotency_key, key_hex, IdempotencyIndex};
 use crate::metrics::ActionKind;
 use crate::notify::{message, Notifier};
-use crate::policy::{claim_changes, decide, notification_failed, ClaimChange, Rule, Verdict};
+use crate::policy::{decide, notification_failed, take_claim_changes, ClaimChange, Rule, Verdict};
 use crate::singleflight::SingleFlight;
 use crate::store::outbox::{OutboxItem, OutboxStatus};
 use crate::store::{
@@ -148,7 +148,7 @@ impl App {
         let span = tracing::info_span!("action", request_id = %rid);
         let resp = self
             .inflight
-            .run(key, || self.decide_once(&req, caller, key, started))
+            .run(key, move || self.decide_once(req, caller, key, started))
             .instrument(span)
             .await;
         self.metrics
@@ -157,9 +157,11 @@ impl App {
     }
 
     /// Replays a stored decision for this key, or decides and records a new one.
+    /// Takes the request by value: its fields move into the audit record instead of being
+    /// copied (the request is not needed once it is decided).
     async fn decide_once(
         &self,
-        req: &ActionRequest,
+        mut req: ActionRequest,
         caller: Caller,
         key: [u8; 16],
         started: Instant,
@@ -176,23 +178,23 @@ impl App {
             Ok(None) => {}
             Err(e) => return store_failure(&e),
         }
-        let verdict = decide(req, &self.store.directory(), &settings.policy);
-        let changes = claim_changes(req);
-        let (verdict, notification, queued) = self.notify(req, &changes, verdict, &settings).await;
+        let verdict = decide(&req, &self.store.directory(), &settings.policy);
+        let changes = take_claim_changes(&mut req);
+        let (verdict, notification, queued) = self.notify(&req, &changes, verdict, &settings).await;
         let mut entry = decision_entry(req, &key, &verdict, caller.credential_id, started);
         entry.claims = changes;
         entry.notification = notification;
-        match self
-            .record(&AuditEntry::Decision(Box::new(entry)), Some(key), queued)
-            .await
-        {
+        let entry = AuditEntry::Decision(Box::new(entry));
+        match self.record(&entry, Some(key), queued).await {
             Ok(()) => {
-                tracing::debug!(
-                    request_id = req.request_id.as_deref().unwrap_or(""),
-                    decision = verdict.response.status_name(),
-                    rule = ?verdict.rule,
-                    "decided"
-                );
+                if let AuditEntry::Decision(d) = &entry {
+                    tracing::debug!(
+                        request_id = d.request_id.as_deref().unwrap_or(""),
+                        decision = verdict.response.status_name(),
+                        rule = ?verdict.rule,
+                        "decided"
+                    );
+                }
                 verdict.response
             }
             Err(e) => store_failure(&e),
@@ -338,27 +340,28 @@ pub fn response_of(d: &DecisionEntry) -> ActionResponse {
     }
 }
 
+/// The audit record of a decided request; the request's fields move into it.
 fn decision_entry(
-    req: &ActionRequest,
+    req: ActionRequest,
     key: &[u8; 16],
     verdict: &crate::policy::Verdict,
     credential: Option<String>,
     started: Instant,
 ) -> DecisionEntry {
-    let event = req.event.as_ref();
-    let tenant = event.and_then(|e| e.tenant.as_ref());
-    let user = event.and_then(|e| e.user.as_ref());
+    let event = req.event.unwrap_or_default();
+    let tenant = event.tenant.unwrap_or_default();
+    let user = event.user.unwrap_or_default();
     DecisionEntry {
-        request_id: req.request_id.clone(),
+        request_id: req.request_id,
         idempotency_key: key_hex(key),
-        action_type: req.action_type.clone(),
-        tenant_id: tenant.and_then(|t| t.id.clone()),
-        tenant_name: tenant.and_then(|t| t.name.clone()),
-        organization: event.and_then(|e| e.organization.clone()),
-        user_id: user.and_then(|u| u.id.clone()),
-        user_organization: user.and_then(|u| u.organization.clone()),
-        shared_user_id: user.and_then(|u| u.shared_user_id.clone()),
-        initiator: event.and_then(|e| e.initiator_type.clone()),
+        action_type: req.action_type,
+        tenant_id: tenant.id,
+        tenant_name: tenant.name,
+        organization: event.organization,
+        user_id: user.id,
+        user_organization: user.organization,
+        shared_user_id: user.shared_user_id,
+        initiator: event.initiator_type,
         claims: Vec::new(),
         decision: verdict.response.status_name().into(),
         http_status: verdict.response.http_status(),

@@ -5,11 +5,65 @@ use serde::{Deserialize, Serialize};
 
 /// A claim value as the caller sends it: a string for single-valued claims, an array of
 /// strings for multi-valued ones. `""` and `[]` mean the claim is being removed.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(untagged)]
 pub enum ClaimValue {
     Single(String),
     Multi(Vec<String>),
+}
+
+/// What a claim value must be; also the whole error for one that is not (serde's own message
+/// would quote the value, and claim values are personal data).
+const CLAIM_VALUE_SHAPE: &str = "a claim value must be a string or an array of strings";
+
+/// Read directly by shape instead of serde's `untagged`, which buffers every value and tries
+/// each variant in turn (a measurable share of parsing a request).
+impl<'de> Deserialize<'de> for ClaimValue {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        use serde::de::{Error, MapAccess, SeqAccess, Visitor};
+        struct Shape;
+        impl<'de> Visitor<'de> for Shape {
+            type Value = ClaimValue;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(CLAIM_VALUE_SHAPE)
+            }
+            fn visit_str<E: Error>(self, v: &str) -> Result<ClaimValue, E> {
+                Ok(ClaimValue::Single(v.to_owned()))
+            }
+            fn visit_string<E: Error>(self, v: String) -> Result<ClaimValue, E> {
+                Ok(ClaimValue::Single(v))
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<ClaimValue, A::Error> {
+                let mut values = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(16));
+                loop {
+                    match seq.next_element::<String>() {
+                        Ok(Some(v)) => values.push(v),
+                        Ok(None) => return Ok(ClaimValue::Multi(values)),
+                        Err(_) => return Err(A::Error::custom(CLAIM_VALUE_SHAPE)),
+                    }
+                }
+            }
+            fn visit_bool<E: Error>(self, _: bool) -> Result<ClaimValue, E> {
+                Err(E::custom(CLAIM_VALUE_SHAPE))
+            }
+            fn visit_i64<E: Error>(self, _: i64) -> Result<ClaimValue, E> {
+                Err(E::custom(CLAIM_VALUE_SHAPE))
+            }
+            fn visit_u64<E: Error>(self, _: u64) -> Result<ClaimValue, E> {
+                Err(E::custom(CLAIM_VALUE_SHAPE))
+            }
+            fn visit_f64<E: Error>(self, _: f64) -> Result<ClaimValue, E> {
+                Err(E::custom(CLAIM_VALUE_SHAPE))
+            }
+            fn visit_unit<E: Error>(self) -> Result<ClaimValue, E> {
+                Err(E::custom(CLAIM_VALUE_SHAPE))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, _: A) -> Result<ClaimValue, A::Error> {
+                Err(A::Error::custom(CLAIM_VALUE_SHAPE))
+            }
+        }
+        d.deserialize_any(Shape)
+    }
 }
 
 impl ClaimValue {
@@ -238,10 +292,10 @@ fn explain(text: &str) -> ParseError {
     }
 }
 
-/// serde's untagged-enum message is opaque; say what a claim value may be instead.
+/// A wrong claim value says only what a claim value may be (without serde's position).
 fn describe_serde_error(msg: &str) -> String {
-    if msg.contains("did not match any variant of untagged enum ClaimValue") {
-        "a claim value must be a string or an array of strings".into()
+    if msg.contains(CLAIM_VALUE_SHAPE) {
+        CLAIM_VALUE_SHAPE.into()
     } else {
         msg.to_string()
     }
@@ -259,6 +313,44 @@ mod tests {
         assert_eq!(v.values().collect::<Vec<_>>(), ["x"]);
         assert!(ClaimValue::Single(String::new()).is_removal());
         assert!(ClaimValue::Multi(vec![]).is_removal());
+    }
+
+    #[test]
+    fn a_wrong_claim_value_says_what_it_may_be_and_never_quotes_it() {
+        for (value, at) in [
+            ("3", "value"),
+            ("true", "value"),
+            ("null", "value"),
+            (r#"{"a":"secret-x"}"#, "value"),
+            (r#"["ok",42]"#, "value[1]"),
+            (r#"["ok",["secret-x"]]"#, "value[1]"),
+        ] {
+            let body = format!(
+                r#"{{"actionType":"PRE_UPDATE_PROFILE","event":{{"request":{{"claims":[{{"uri":"u","value":{value}}}]}}}}}}"#
+            );
+            match parse_request(body.as_bytes()).unwrap_err() {
+                ParseError::Shape { path, message } => {
+                    assert!(path.starts_with("event.request.claims[0]."), "{path}");
+                    assert!(path.ends_with(at), "{path}");
+                    assert_eq!(message, CLAIM_VALUE_SHAPE, "for {value}");
+                }
+                other => panic!("{value}: {other:?}"),
+            }
+        }
+        // Escaped strings, both shapes, and what the audit log stores reads back the same.
+        for v in [
+            ClaimValue::Single("a \"quoted\" \\ value \u{e9}".into()),
+            ClaimValue::Single(String::new()),
+            ClaimValue::Multi(vec!["x".into(), "y\n".into()]),
+            ClaimValue::Multi(vec![]),
+        ] {
+            let json = serde_json::to_string(&v).unwrap();
+            assert_eq!(
+                serde_json::from_str::<ClaimValue>(&json).unwrap(),
+                v,
+                "{json}"
+            );
+        }
     }
 
     #[test]

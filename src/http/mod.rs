@@ -117,8 +117,12 @@ where
         return Err(too_large());
     }
     let read = async move {
-        let mut stream = Box::pin(stream);
-        let mut buf = BytesMut::with_capacity(len.map_or(4096, |l| l as usize));
+        let mut stream = std::pin::pin!(stream);
+        // A body nearly always arrives as one chunk: that chunk is the body, without a copy.
+        // Only a second chunk makes a buffer to join them.
+        let mut one: Option<bytes::Bytes> = None;
+        let mut joined: Option<BytesMut> = None;
+        let mut total = 0usize;
         while let Some(chunk) = stream.next().await {
             let mut chunk = chunk.map_err(|e| {
                 answer(ActionResponse::error(
@@ -127,17 +131,27 @@ where
                     &e.to_string(),
                 ))
             })?;
-            if buf.len() + chunk.remaining() > MAX_BODY {
+            total += chunk.remaining();
+            if total > MAX_BODY {
                 return Err(too_large());
             }
-            while chunk.has_remaining() {
-                let part = chunk.chunk();
-                let n = part.len();
-                buf.put_slice(part);
-                chunk.advance(n);
+            let part = chunk.copy_to_bytes(chunk.remaining());
+            match (joined.as_mut(), one.take()) {
+                (Some(buf), _) => buf.put_slice(&part),
+                (None, Some(first)) => {
+                    let mut buf = BytesMut::with_capacity(len.map_or(total, |l| l as usize));
+                    buf.put_slice(&first);
+                    buf.put_slice(&part);
+                    joined = Some(buf);
+                }
+                (None, None) => one = Some(part),
             }
         }
-        Ok(buf.freeze())
+        Ok(match (joined, one) {
+            (Some(buf), _) => buf.freeze(),
+            (None, Some(first)) => first,
+            (None, None) => bytes::Bytes::new(),
+        })
     };
     match tokio::time::timeout(BODY_TIMEOUT, read).await {
         Ok(r) => r,

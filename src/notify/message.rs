@@ -129,7 +129,7 @@ pub fn body(req: &ActionRequest, changes: &[ClaimChange], time: &str) -> String 
 mod tests {
     use super::*;
     use crate::contract::parse_request;
-    use crate::policy::claim_changes;
+    use crate::policy::take_claim_changes;
 
     #[test]
     fn values_cannot_break_lines() {
@@ -139,7 +139,7 @@ mod tests {
 
     #[test]
     fn body_reports_old_and_new() {
-        let req = parse_request(
+        let mut req = parse_request(
             br#"{"actionType":"PRE_UPDATE_PROFILE","requestId":"r1","event":{"initiatorType":"ADMIN",
             "request":{"claims":[{"uri":"http://wso2.org/claims/emailaddress","value":"new@x.com"},
                                   {"uri":"http://wso2.org/claims/mobile","value":""},
@@ -153,7 +153,7 @@ mod tests {
             .iter()
             .map(|s| s.to_string())
             .collect();
-        let changes = sensitive_changes(&claim_changes(&req), &sensitive);
+        let changes = sensitive_changes(&take_claim_changes(&mut req), &sensitive);
         assert_eq!(changes.len(), 2, "nickname is not sensitive");
         let b = body(&req, &changes, "2026-01-01T00:00:00.000Z");
         assert!(b.contains("old@x.com -> new@x.com"), "{b}");

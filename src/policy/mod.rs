@@ -152,17 +152,25 @@ pub fn notification_failed(settings: &PolicySettings, detail: String) -> Verdict
 }
 
 /// Every claim in `event.request.claims`, with its old value where the caller shared it.
-pub fn claim_changes(req: &ActionRequest) -> Vec<ClaimChange> {
+/// Takes the claims out of the request (they move into the audit record instead of being
+/// copied); everything else in it stays.
+pub fn take_claim_changes(req: &mut ActionRequest) -> Vec<ClaimChange> {
+    let claims = req
+        .event
+        .as_mut()
+        .and_then(|e| e.request.as_mut())
+        .and_then(|r| r.claims.take())
+        .unwrap_or_default();
     let user_claims = req.user_claims();
-    req.request_claims()
-        .iter()
+    claims
+        .into_iter()
         .map(|c| ClaimChange {
-            uri: c.uri.clone(),
             old: user_claims
                 .iter()
                 .find(|u| u.uri == c.uri)
                 .map(|u| u.value.clone()),
-            new: c.value.clone(),
+            uri: c.uri,
+            new: c.value,
         })
         .collect()
 }
