@@ -17,52 +17,67 @@ pub enum ClaimValue {
 const CLAIM_VALUE_SHAPE: &str = "a claim value must be a string or an array of strings";
 
 /// Read directly by shape instead of serde's `untagged`, which buffers every value and tries
-/// each variant in turn (a measurable share of parsing a request).
+/// each variant in turn (a measurable share of parsing a request). A value of the wrong type,
+/// at the top or as an array element, gets [`CLAIM_VALUE_SHAPE`]; broken JSON inside it stays
+/// a syntax error.
 impl<'de> Deserialize<'de> for ClaimValue {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        use serde::de::{Error, MapAccess, SeqAccess, Visitor};
-        struct Shape;
-        impl<'de> Visitor<'de> for Shape {
-            type Value = ClaimValue;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str(CLAIM_VALUE_SHAPE)
-            }
-            fn visit_str<E: Error>(self, v: &str) -> Result<ClaimValue, E> {
-                Ok(ClaimValue::Single(v.to_owned()))
-            }
-            fn visit_string<E: Error>(self, v: String) -> Result<ClaimValue, E> {
-                Ok(ClaimValue::Single(v))
-            }
-            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<ClaimValue, A::Error> {
-                let mut values = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(16));
-                loop {
-                    match seq.next_element::<String>() {
-                        Ok(Some(v)) => values.push(v),
-                        Ok(None) => return Ok(ClaimValue::Multi(values)),
-                        Err(_) => return Err(A::Error::custom(CLAIM_VALUE_SHAPE)),
-                    }
-                }
-            }
-            fn visit_bool<E: Error>(self, _: bool) -> Result<ClaimValue, E> {
-                Err(E::custom(CLAIM_VALUE_SHAPE))
-            }
-            fn visit_i64<E: Error>(self, _: i64) -> Result<ClaimValue, E> {
-                Err(E::custom(CLAIM_VALUE_SHAPE))
-            }
-            fn visit_u64<E: Error>(self, _: u64) -> Result<ClaimValue, E> {
-                Err(E::custom(CLAIM_VALUE_SHAPE))
-            }
-            fn visit_f64<E: Error>(self, _: f64) -> Result<ClaimValue, E> {
-                Err(E::custom(CLAIM_VALUE_SHAPE))
-            }
-            fn visit_unit<E: Error>(self) -> Result<ClaimValue, E> {
-                Err(E::custom(CLAIM_VALUE_SHAPE))
-            }
-            fn visit_map<A: MapAccess<'de>>(self, _: A) -> Result<ClaimValue, A::Error> {
-                Err(A::Error::custom(CLAIM_VALUE_SHAPE))
+        d.deserialize_any(Shape { element: false })
+    }
+}
+
+/// Visits a claim value (`element: false`) or one string of a multi-valued one.
+struct Shape {
+    element: bool,
+}
+
+impl<'de> serde::de::DeserializeSeed<'de> for Shape {
+    type Value = ClaimValue;
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<ClaimValue, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for Shape {
+    type Value = ClaimValue;
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(CLAIM_VALUE_SHAPE)
+    }
+    fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<ClaimValue, E> {
+        Ok(ClaimValue::Single(v.to_owned()))
+    }
+    fn visit_string<E: serde::de::Error>(self, v: String) -> Result<ClaimValue, E> {
+        Ok(ClaimValue::Single(v))
+    }
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<ClaimValue, A::Error> {
+        if self.element {
+            return Err(serde::de::Error::custom(CLAIM_VALUE_SHAPE));
+        }
+        let mut values = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(16));
+        while let Some(v) = seq.next_element_seed(Shape { element: true })? {
+            if let ClaimValue::Single(s) = v {
+                values.push(s);
             }
         }
-        d.deserialize_any(Shape)
+        Ok(ClaimValue::Multi(values))
+    }
+    fn visit_bool<E: serde::de::Error>(self, _: bool) -> Result<ClaimValue, E> {
+        Err(E::custom(CLAIM_VALUE_SHAPE))
+    }
+    fn visit_i64<E: serde::de::Error>(self, _: i64) -> Result<ClaimValue, E> {
+        Err(E::custom(CLAIM_VALUE_SHAPE))
+    }
+    fn visit_u64<E: serde::de::Error>(self, _: u64) -> Result<ClaimValue, E> {
+        Err(E::custom(CLAIM_VALUE_SHAPE))
+    }
+    fn visit_f64<E: serde::de::Error>(self, _: f64) -> Result<ClaimValue, E> {
+        Err(E::custom(CLAIM_VALUE_SHAPE))
+    }
+    fn visit_unit<E: serde::de::Error>(self) -> Result<ClaimValue, E> {
+        Err(E::custom(CLAIM_VALUE_SHAPE))
+    }
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, _: A) -> Result<ClaimValue, A::Error> {
+        Err(serde::de::Error::custom(CLAIM_VALUE_SHAPE))
     }
 }
 
@@ -336,6 +351,17 @@ mod tests {
                 }
                 other => panic!("{value}: {other:?}"),
             }
+        }
+        // Broken JSON inside a claim value is still reported as broken JSON.
+        for cut in [r#"["a","#, r#"["a" "b"]"#, r#""unterminated"#] {
+            let body = format!(
+                r#"{{"actionType":"PRE_UPDATE_PROFILE","event":{{"request":{{"claims":[{{"uri":"u","value":{cut}"#
+            );
+            assert!(
+                matches!(parse_request(body.as_bytes()), Err(ParseError::NotJson(_))),
+                "{cut}: {:?}",
+                parse_request(body.as_bytes())
+            );
         }
         // Escaped strings, both shapes, and what the audit log stores reads back the same.
         for v in [
