@@ -335,9 +335,9 @@ fn main() {
         };
         // PG_BENCH_ONLY=action skips the baseline and the e-mail scenarios (for profiling);
         // PG_BENCH_ONLY=ratio runs only (a) and (b); PG_BENCH_ONLY=big runs only scenario (e).
-        let only_action = std::env::var("PG_BENCH_ONLY").is_ok_and(|v| v == "action");
-        let only_ratio = std::env::var("PG_BENCH_ONLY").is_ok_and(|v| v == "ratio");
-        if std::env::var("PG_BENCH_ONLY").is_ok_and(|v| v == "big") {
+        let only = std::env::var("PG_BENCH_ONLY").unwrap_or_default();
+        let only_action = only == "action";
+        if only == "big" {
             big_store(env_u64("PG_BENCH_RECORDS", 1_000_000), conns, warmup, secs, &report).await;
             return;
         }
@@ -369,7 +369,7 @@ fn main() {
         report("(b) action, seed payload, durable audit", &action);
         println!("ratio (b)/(a): {:.2} (slices: {})", action.rps() / health.rps(), slice_ratios.join(" "));
         srv.stop().await;
-        if only_action || only_ratio {
+        if only_action || only == "ratio" {
             return;
         }
 

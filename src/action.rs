@@ -184,17 +184,17 @@ impl App {
         let mut entry = decision_entry(req, &key, &verdict, caller.credential_id, started);
         entry.claims = changes;
         entry.notification = notification;
-        let entry = AuditEntry::Decision(Box::new(entry));
-        match self.record(&entry, Some(key), queued).await {
+        match self
+            .record(&AuditEntry::Decision(Box::new(entry)), Some(key), queued)
+            .await
+        {
             Ok(()) => {
-                if let AuditEntry::Decision(d) = &entry {
-                    tracing::debug!(
-                        request_id = d.request_id.as_deref().unwrap_or(""),
-                        decision = verdict.response.status_name(),
-                        rule = ?verdict.rule,
-                        "decided"
-                    );
-                }
+                // The request id is on the enclosing `action` span.
+                tracing::debug!(
+                    decision = verdict.response.status_name(),
+                    rule = ?verdict.rule,
+                    "decided"
+                );
                 verdict.response
             }
             Err(e) => store_failure(&e),

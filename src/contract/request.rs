@@ -54,9 +54,11 @@ impl<'de> serde::de::Visitor<'de> for Shape {
             return Err(serde::de::Error::custom(CLAIM_VALUE_SHAPE));
         }
         let mut values = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(16));
+        // An element visit yields a single string or fails (a nested array is refused above).
         while let Some(v) = seq.next_element_seed(Shape { element: true })? {
-            if let ClaimValue::Single(s) = v {
-                values.push(s);
+            match v {
+                ClaimValue::Single(s) => values.push(s),
+                ClaimValue::Multi(_) => return Err(serde::de::Error::custom(CLAIM_VALUE_SHAPE)),
             }
         }
         Ok(ClaimValue::Multi(values))
