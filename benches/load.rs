@@ -334,7 +334,8 @@ fn main() {
             }
         };
         // PG_BENCH_ONLY=action skips the baseline and the e-mail scenarios (for profiling);
-        // PG_BENCH_ONLY=ratio runs only (a) and (b); PG_BENCH_ONLY=big runs only scenario (e).
+        // PG_BENCH_ONLY=health only (a) (for profiling); PG_BENCH_ONLY=ratio runs only (a) and
+        // (b); PG_BENCH_ONLY=big runs only scenario (e).
         let only = std::env::var("PG_BENCH_ONLY").unwrap_or_default();
         let only_action = only == "action";
         if only == "big" {
@@ -358,7 +359,7 @@ fn main() {
             } else {
                 run(srv.addr, Scenario::Health, conns, warm, secs / slices, None).await
             };
-            let a = run(srv.addr, Scenario::Action { auth: auth.clone(), tag: format!("b{slice}") }, conns, warm, secs / slices, None).await;
+            let a = if only == "health" { Outcome::empty() } else { run(srv.addr, Scenario::Action { auth: auth.clone(), tag: format!("b{slice}") }, conns, warm, secs / slices, None).await };
             slice_ratios.push(format!("{:.2}", a.rps() / h.rps()));
             health.add(h);
             action.add(a);
@@ -369,7 +370,7 @@ fn main() {
         report("(b) action, seed payload, durable audit", &action);
         println!("ratio (b)/(a): {:.2} (slices: {})", action.rps() / health.rps(), slice_ratios.join(" "));
         srv.stop().await;
-        if only_action || only == "ratio" {
+        if only_action || only == "ratio" || only == "health" {
             return;
         }
 

@@ -13,12 +13,15 @@ use std::time::Duration;
 
 use bytes::{Buf, BufMut, BytesMut};
 use futures_util::StreamExt;
-use warp::http::{header::CONTENT_TYPE, StatusCode};
+use warp::http::{
+    header::{CONTENT_LENGTH, CONTENT_TYPE},
+    HeaderMap, StatusCode,
+};
 use warp::reply::Response;
 use warp::{Filter, Rejection, Reply};
 
 use crate::action::App;
-use crate::auth::{AuthError, Caller};
+use crate::auth::AuthError;
 use crate::contract::response::ErrorStatus;
 use crate::contract::ActionResponse;
 
@@ -35,15 +38,6 @@ pub const ACTION_PATH: &str = "/actions/pre-update-profile";
 /// The peer's address, attached to each request by the connection loop.
 #[derive(Debug, Clone, Copy)]
 pub struct PeerAddr(pub SocketAddr);
-
-/// A rejection that already knows its answer.
-#[derive(Debug)]
-struct Answer(ActionResponse);
-impl warp::reject::Reject for Answer {}
-
-fn answer(r: ActionResponse) -> Rejection {
-    warp::reject::custom(Answer(r))
-}
 
 /// Turns an action response into an HTTP response with `Content-Type: application/json`.
 pub fn json_reply(r: &ActionResponse) -> Response {
@@ -75,43 +69,59 @@ fn with_app(
     warp::any().map(move || app.clone())
 }
 
-/// Authenticates from the headers alone; the body is not read for a refused caller.
-fn authenticated(app: Arc<App>) -> impl Filter<Extract = (Caller,), Error = Rejection> + Clone {
-    with_app(app)
-        .and(warp::header::headers_cloned())
-        .and(warp::ext::optional::<PeerAddr>())
-        .and_then(|app: Arc<App>, headers: warp::http::HeaderMap, peer: Option<PeerAddr>| async move {
-            app.auth
-                .authenticate(&headers, peer.map(|p| p.0.ip()))
-                .await
-                .map_err(|e| {
-                    app.metrics.auth_failure(&e);
-                    tracing::info!(peer = ?peer.map(|p| p.0.ip()), reason = %e, "refused an action call");
-                    answer(auth_response(&e))
-                })
-        })
+/// The action endpoint once its route matched: authenticates from the headers alone (a refused
+/// caller's body is never read), reads the body within its limits, and decides. Both ways in
+/// call this: the warp route, and the connection loop's direct path for the exact route (see
+/// `server::serve`), so the endpoint behaves the same whichever took the request.
+pub(crate) async fn action_call<S, B, E>(
+    app: Arc<App>,
+    headers: &HeaderMap,
+    peer: Option<PeerAddr>,
+    body: S,
+) -> Response
+where
+    S: futures_util::Stream<Item = Result<B, E>> + Send,
+    B: Buf,
+    E: std::fmt::Display,
+{
+    let peer_ip = peer.map(|p| p.0.ip());
+    let caller = match app.auth.authenticate(headers, peer_ip).await {
+        Ok(caller) => caller,
+        Err(e) => {
+            app.metrics.auth_failure(&e);
+            tracing::info!(peer = ?peer_ip, reason = %e, "refused an action call");
+            return json_reply(&auth_response(&e));
+        }
+    };
+    // What warp's `header::optional::<u64>` accepts; anything else is an invalid header.
+    let len = match headers.get(CONTENT_LENGTH) {
+        None => None,
+        Some(v) => match v.to_str().ok().and_then(|v| v.parse::<u64>().ok()) {
+            Some(len) => Some(len),
+            None => return invalid_header(),
+        },
+    };
+    match read_limited(len, body).await {
+        Ok(body) => json_reply(&app.handle(caller, body).await),
+        Err(refusal) => json_reply(&refusal),
+    }
 }
 
-fn too_large() -> Rejection {
-    answer(ActionResponse::error(
+fn too_large() -> ActionResponse {
+    ActionResponse::error(
         ErrorStatus::BadRequest,
         "Request body too large",
         &format!("The request body is larger than {} KiB.", MAX_BODY / 1024),
-    ))
+    )
 }
 
 /// Reads the body up to [`MAX_BODY`] within [`BODY_TIMEOUT`]. A declared length over the limit
 /// is refused before reading; a chunked body is cut off as soon as it passes the limit.
-fn limited_body() -> impl Filter<Extract = (bytes::Bytes,), Error = Rejection> + Clone {
-    warp::header::optional::<u64>("content-length")
-        .and(warp::body::stream())
-        .and_then(read_limited)
-}
-
-async fn read_limited<S, B>(len: Option<u64>, stream: S) -> Result<bytes::Bytes, Rejection>
+async fn read_limited<S, B, E>(len: Option<u64>, stream: S) -> Result<bytes::Bytes, ActionResponse>
 where
-    S: futures_util::Stream<Item = Result<B, warp::Error>> + Send,
+    S: futures_util::Stream<Item = Result<B, E>> + Send,
     B: Buf,
+    E: std::fmt::Display,
 {
     if len.is_some_and(|l| l > MAX_BODY as u64) {
         return Err(too_large());
@@ -125,11 +135,11 @@ where
         let mut total = 0usize;
         while let Some(chunk) = stream.next().await {
             let mut chunk = chunk.map_err(|e| {
-                answer(ActionResponse::error(
+                ActionResponse::error(
                     ErrorStatus::BadRequest,
                     "Request body unreadable",
                     &e.to_string(),
-                ))
+                )
             })?;
             total += chunk.remaining();
             if total > MAX_BODY {
@@ -155,11 +165,11 @@ where
     };
     match tokio::time::timeout(BODY_TIMEOUT, read).await {
         Ok(r) => r,
-        Err(_) => Err(answer(ActionResponse::error(
+        Err(_) => Err(ActionResponse::error(
             ErrorStatus::BadRequest,
             "Request body timeout",
             "The request body did not arrive in time.",
-        ))),
+        )),
     }
 }
 
@@ -174,8 +184,16 @@ pub enum Scope {
     Admin,
 }
 
-/// The filter tree for one listener.
-pub fn routes(app: Arc<App>, scope: Scope) -> warp::filters::BoxedFilter<(Response,)> {
+/// What one listener serves: the warp filter tree, and the app when the listener serves the
+/// action endpoint (the connection loop then takes that endpoint's exact route directly).
+#[derive(Clone)]
+pub struct Routes {
+    filter: warp::filters::BoxedFilter<(Response,)>,
+    action: Option<Arc<App>>,
+}
+
+/// The routes for one listener.
+pub fn routes(app: Arc<App>, scope: Scope) -> Routes {
     let health = warp::path("healthz")
         .and(warp::path::end())
         .and(warp::get())
@@ -185,12 +203,13 @@ pub fn routes(app: Arc<App>, scope: Scope) -> warp::filters::BoxedFilter<(Respon
         .and(warp::path("pre-update-profile"))
         .and(warp::path::end())
         .and(warp::post())
-        .and(authenticated(app.clone()))
-        .and(limited_body())
         .and(with_app(app.clone()))
+        .and(warp::header::headers_cloned())
+        .and(warp::ext::optional::<PeerAddr>())
+        .and(warp::body::stream())
         .then(
-            |caller: Caller, body: bytes::Bytes, app: Arc<App>| async move {
-                json_reply(&app.handle(caller, body).await)
+            |app: Arc<App>, headers: HeaderMap, peer: Option<PeerAddr>, body| async move {
+                action_call(app, &headers, peer, body).await
             },
         );
 
@@ -235,6 +254,7 @@ pub fn routes(app: Arc<App>, scope: Scope) -> warp::filters::BoxedFilter<(Respon
         });
 
     let common = health.or(ready).unify().or(metrics).unify().boxed();
+    let action_app = (scope != Scope::Admin).then(|| app.clone());
     let tree = match scope {
         Scope::All => common
             .or(action)
@@ -245,7 +265,10 @@ pub fn routes(app: Arc<App>, scope: Scope) -> warp::filters::BoxedFilter<(Respon
         Scope::Action => common.or(action).unify().boxed(),
         Scope::Admin => common.or(crate::admin::routes(app.clone())).unify().boxed(),
     };
-    tree.recover(recover).unify().boxed()
+    Routes {
+        filter: tree.recover(recover).unify().boxed(),
+        action: action_app,
+    }
 }
 
 /// Ready when the store takes a write and the commit pipeline makes it durable within 2 s.
@@ -262,11 +285,14 @@ async fn ready(app: &App) -> Result<(), String> {
     }
 }
 
+/// A request header the route needs does not parse.
+fn invalid_header() -> Response {
+    let body = ActionResponse::error(ErrorStatus::Internal, "Invalid header", "").to_json();
+    json_response(400, body)
+}
+
 /// Turns every rejection into a JSON answer in the contract's ERROR shape.
 async fn recover(r: Rejection) -> Result<Response, std::convert::Infallible> {
-    if let Some(Answer(resp)) = r.find::<Answer>() {
-        return Ok(json_reply(resp));
-    }
     if let Some(resp) = crate::admin::recover(&r) {
         return Ok(resp);
     }
@@ -275,7 +301,7 @@ async fn recover(r: Rejection) -> Result<Response, std::convert::Infallible> {
     } else if r.find::<warp::reject::MethodNotAllowed>().is_some() {
         (405, "Method not allowed")
     } else if r.find::<warp::reject::InvalidHeader>().is_some() {
-        (400, "Invalid header")
+        return Ok(invalid_header());
     } else {
         tracing::warn!(rejection = ?r, "unhandled rejection");
         (500, "internal error")

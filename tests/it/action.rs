@@ -390,3 +390,55 @@ async fn credentials_are_checked_before_the_body() {
     srv.stop().await;
     dir.with_store(|s| assert!(decisions(s).is_empty()));
 }
+
+/// The exact route is served by the connection loop directly, any other spelling warp matches
+/// (a trailing slash) by the warp route: both must answer alike, each step of the way.
+#[tokio::test(flavor = "multi_thread")]
+async fn both_ways_to_the_endpoint_answer_alike() {
+    let dir = DataDir::new();
+    let cred = dir.standard();
+    let srv = Server::start(&dir.path).await;
+    let auth = Auth::of(&cred);
+    let direct = srv.action_url();
+    let routed = format!("{direct}/");
+    let mut big = profile_event(None, dept(json!("HR")));
+    big["padding"] = json!("x".repeat(70 * 1024));
+    // Each way gets its own request id, so that neither answer is a replay of the other's.
+    let event = |rid: &str, d: &str| profile_event(Some(rid), dept(json!(d))).to_string();
+    let cases: Vec<(&str, &Auth, [String; 2], u16)> = vec![
+        (
+            "no credentials",
+            &Auth::None,
+            ["{not json".into(), "{not json".into()],
+            401,
+        ),
+        (
+            "allowed",
+            &auth,
+            [event("w-1", "HR"), event("w-2", "HR")],
+            200,
+        ),
+        (
+            "refused",
+            &auth,
+            [event("w-3", "Nope"), event("w-4", "Nope")],
+            200,
+        ),
+        (
+            "not json",
+            &auth,
+            ["{not json".into(), "{not json".into()],
+            400,
+        ),
+        ("too large", &auth, [big.to_string(), big.to_string()], 400),
+    ];
+    for (name, who, [one, two], status) in cases {
+        let a = post(&direct, who, one).await;
+        let b = post(&routed, who, two).await;
+        assert_eq!(a.status, status, "{name}: {}", a.json);
+        assert_eq!((a.status, &a.json), (b.status, &b.json), "{name}");
+    }
+    srv.stop().await;
+    // Both were decided and recorded: two allowed, two refused, two malformed.
+    dir.with_store(|s| assert_eq!(decisions(s).len(), 6));
+}
