@@ -7,13 +7,28 @@
 use std::collections::HashMap;
 use std::future::Future;
 use std::hash::Hash;
+use std::sync::Arc;
 
 use parking_lot::Mutex;
-use tokio::sync::watch;
+use tokio::sync::Notify;
 
 /// Shares the result of one in-flight computation per key among concurrent callers.
 pub struct SingleFlight<K, V> {
-    map: Mutex<HashMap<K, watch::Receiver<Option<V>>>>,
+    map: Mutex<HashMap<K, Arc<Slot<V>>>>,
+}
+
+/// One in-flight computation: its outcome once known, and the waiters' wake-up. (A watch
+/// channel did the same with eight times the wake-up machinery, created for every request.)
+struct Slot<V> {
+    outcome: Mutex<Outcome<V>>,
+    done: Notify,
+}
+
+enum Outcome<V> {
+    Running,
+    Done(V),
+    /// The leader went away without a result.
+    Abandoned,
 }
 
 impl<K, V> Default for SingleFlight<K, V> {
@@ -24,10 +39,12 @@ impl<K, V> Default for SingleFlight<K, V> {
     }
 }
 
-/// Removes the leader's entry however the leader ends (value sent, error, or cancellation).
+/// However the leader ends (result, error or cancellation): removes its entry, marks a slot
+/// without a result abandoned, and wakes the waiters.
 struct LeaderGuard<'a, K: Hash + Eq, V> {
-    map: &'a Mutex<HashMap<K, watch::Receiver<Option<V>>>>,
+    map: &'a Mutex<HashMap<K, Arc<Slot<V>>>>,
     key: Option<K>,
+    slot: Arc<Slot<V>>,
 }
 
 impl<K: Hash + Eq, V> Drop for LeaderGuard<'_, K, V> {
@@ -35,6 +52,13 @@ impl<K: Hash + Eq, V> Drop for LeaderGuard<'_, K, V> {
         if let Some(k) = self.key.take() {
             self.map.lock().remove(&k);
         }
+        {
+            let mut outcome = self.slot.outcome.lock();
+            if matches!(*outcome, Outcome::Running) {
+                *outcome = Outcome::Abandoned;
+            }
+        }
+        self.slot.done.notify_waiters();
     }
 }
 
@@ -48,40 +72,60 @@ impl<K: Hash + Eq + Clone, V: Clone> SingleFlight<K, V> {
     {
         let mut f = Some(f);
         loop {
-            let waiting = {
+            let (slot, leads) = {
                 let mut map = self.map.lock();
                 match map.get(&key) {
-                    Some(rx) => Ok(rx.clone()),
+                    Some(slot) => (slot.clone(), false),
                     None => {
-                        let (tx, rx) = watch::channel(None);
-                        map.insert(key.clone(), rx);
-                        Err(tx)
+                        let slot = Arc::new(Slot {
+                            outcome: Mutex::new(Outcome::Running),
+                            done: Notify::new(),
+                        });
+                        map.insert(key.clone(), slot.clone());
+                        (slot, true)
                     }
                 }
             };
-            match waiting {
-                Ok(mut rx) => {
-                    if let Ok(v) = rx.wait_for(Option::is_some).await {
-                        if let Some(v) = v.clone() {
-                            return v;
-                        }
-                    }
-                    // The leader went away without a result: try to lead.
-                }
-                Err(tx) => {
-                    let _guard = LeaderGuard {
-                        map: &self.map,
-                        key: Some(key.clone()),
-                    };
-                    // `f` is taken only here, and this branch always returns.
-                    let Some(f) = f.take() else {
-                        unreachable!("the leader branch runs once")
-                    };
-                    let v = f().await;
-                    tx.send_replace(Some(v.clone()));
-                    return v;
-                }
+            if leads {
+                let guard = LeaderGuard {
+                    map: &self.map,
+                    key: Some(key.clone()),
+                    slot,
+                };
+                // `f` is taken only here, and this branch always returns.
+                let Some(f) = f.take() else {
+                    unreachable!("the leader branch runs once")
+                };
+                let v = f().await;
+                *guard.slot.outcome.lock() = Outcome::Done(v.clone());
+                return v;
             }
+            // Registered before the outcome is looked at, so a leader finishing in between
+            // still wakes this waiter.
+            let notified = slot.done.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            if let Outcome::Running = Self::observe(&slot) {
+                notified.await;
+            }
+            if let Outcome::Done(v) = Self::observe(&slot) {
+                return v;
+            }
+            // The leader went away without a result: try to lead. (Its guard has removed the
+            // entry already; should this one still be there, it must not be found again.)
+            let mut map = self.map.lock();
+            if map.get(&key).is_some_and(|s| Arc::ptr_eq(s, &slot)) {
+                map.remove(&key);
+            }
+        }
+    }
+
+    /// A copy of the slot's outcome as it stands.
+    fn observe(slot: &Slot<V>) -> Outcome<V> {
+        match &*slot.outcome.lock() {
+            Outcome::Running => Outcome::Running,
+            Outcome::Done(v) => Outcome::Done(v.clone()),
+            Outcome::Abandoned => Outcome::Abandoned,
         }
     }
 }
@@ -124,5 +168,22 @@ mod tests {
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
         leader.abort();
         assert_eq!(waiter.await.unwrap(), 7);
+    }
+
+    /// A waiter that looks at a slot only after its leader gave up (the wake-up already went
+    /// out) must lead, not wait for a wake-up that never comes nor find the same slot again.
+    #[tokio::test]
+    async fn waiter_arriving_after_an_abandoned_leader_leads() {
+        let sf = SingleFlight::<u8, u8>::default();
+        let slot = Arc::new(Slot {
+            outcome: Mutex::new(Outcome::Abandoned),
+            done: Notify::new(),
+        });
+        slot.done.notify_waiters();
+        sf.map.lock().insert(1, slot);
+        let got =
+            tokio::time::timeout(std::time::Duration::from_secs(5), sf.run(1, || async { 9 }))
+                .await;
+        assert_eq!(got.ok(), Some(9));
     }
 }
