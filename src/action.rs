@@ -63,19 +63,27 @@ impl App {
         }
     }
 
-    /// Decides an authenticated request body and records the decision durably.
+    /// Decides an authenticated request body under `settings` (the snapshot it was
+    /// authenticated under) and records the decision durably.
     ///
     /// A caller hanging up drops this future. Without e-mail that is safe: once a decision is
     /// handed to the committer it is written and remembered for retries whether or not anyone
     /// waits. With e-mail configured the work runs in its own task, so an e-mail that went out
     /// is always recorded (and a retry does not send it again).
-    pub async fn handle(self: &Arc<Self>, caller: Caller, body: bytes::Bytes) -> ActionResponse {
+    pub async fn handle(
+        self: &Arc<Self>,
+        caller: Caller,
+        body: bytes::Bytes,
+        settings: Arc<Settings>,
+    ) -> ActionResponse {
         let started = Instant::now();
-        if self.store.settings().notify.configured().is_none() {
-            return self.handle_inner(caller, body, started).await;
+        if settings.notify.configured().is_none() {
+            return self.handle_inner(caller, body, settings, started).await;
         }
         let app = self.clone();
-        match tokio::spawn(async move { app.handle_inner(caller, body, started).await }).await {
+        match tokio::spawn(async move { app.handle_inner(caller, body, settings, started).await })
+            .await
+        {
             Ok(r) => r,
             Err(e) => {
                 tracing::error!(error = %e, "action task failed");
@@ -92,6 +100,7 @@ impl App {
         &self,
         caller: Caller,
         body: bytes::Bytes,
+        settings: Arc<Settings>,
         started: Instant,
     ) -> ActionResponse {
         let req = match parse_request(&body) {
@@ -148,7 +157,9 @@ impl App {
         let span = tracing::info_span!("action", request_id = %rid);
         let resp = self
             .inflight
-            .run(key, move || self.decide_once(req, caller, key, started))
+            .run(key, move || {
+                self.decide_once(req, caller, key, settings, started)
+            })
             .instrument(span)
             .await;
         self.metrics
@@ -164,9 +175,9 @@ impl App {
         mut req: ActionRequest,
         caller: Caller,
         key: [u8; 16],
+        settings: Arc<Settings>,
         started: Instant,
     ) -> ActionResponse {
-        let settings = self.store.settings();
         match self.replay(&key) {
             Ok(Some(resp)) => {
                 tracing::info!(

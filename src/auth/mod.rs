@@ -98,13 +98,15 @@ impl Authenticator {
         })
     }
 
-    /// Checks a request's headers. Runs before the body is read.
+    /// Checks a request's headers against `settings` (the request's snapshot of them). Runs
+    /// before the body is read.
     pub async fn authenticate(
         &self,
         headers: &HeaderMap,
         peer: Option<IpAddr>,
+        settings: &crate::store::Settings,
     ) -> Result<Caller, AuthError> {
-        if self.store.settings().endpoint_auth == EndpointAuth::None {
+        if settings.endpoint_auth == EndpointAuth::None {
             return Ok(Caller {
                 credential_id: None,
             });

@@ -85,7 +85,11 @@ where
     E: std::fmt::Display,
 {
     let peer_ip = peer.map(|p| p.0.ip());
-    let caller = match app.auth.authenticate(headers, peer_ip).await {
+    // One snapshot of the settings for the whole request: the authentication mode and the
+    // policy it is decided under come from the same version (and the shared lock is taken
+    // once instead of three times).
+    let settings = app.store.settings();
+    let caller = match app.auth.authenticate(headers, peer_ip, &settings).await {
         Ok(caller) => caller,
         Err(e) => {
             app.metrics.auth_failure(&e);
@@ -102,7 +106,7 @@ where
         },
     };
     match read_limited(len, body).await {
-        Ok(body) => json_reply(&app.handle(caller, body).await),
+        Ok(body) => json_reply(&app.handle(caller, body, settings).await),
         Err(refusal) => json_reply(&refusal),
     }
 }
