@@ -23,8 +23,8 @@ pub const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long shutdown waits for open requests.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 
-/// Whether a request is exactly a call of the action endpoint (method and path as the warp
-/// route matches them).
+/// Whether a request is a POST to the action endpoint's exact path. (warp's route also takes
+/// other spellings, such as a trailing slash; those go through warp to the same handler.)
 fn is_action_route<B>(req: &hyper::Request<B>) -> bool {
     req.method() == hyper::Method::POST && req.uri().path() == super::ACTION_PATH
 }
