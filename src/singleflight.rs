@@ -43,15 +43,13 @@ impl<K, V> Default for SingleFlight<K, V> {
 /// without a result abandoned, and wakes the waiters.
 struct LeaderGuard<'a, K: Hash + Eq, V> {
     map: &'a Mutex<HashMap<K, Arc<Slot<V>>>>,
-    key: Option<K>,
+    key: K,
     slot: Arc<Slot<V>>,
 }
 
 impl<K: Hash + Eq, V> Drop for LeaderGuard<'_, K, V> {
     fn drop(&mut self) {
-        if let Some(k) = self.key.take() {
-            self.map.lock().remove(&k);
-        }
+        self.map.lock().remove(&self.key);
         {
             let mut outcome = self.slot.outcome.lock();
             if matches!(*outcome, Outcome::Running) {
@@ -89,7 +87,7 @@ impl<K: Hash + Eq + Clone, V: Clone> SingleFlight<K, V> {
             if leads {
                 let guard = LeaderGuard {
                     map: &self.map,
-                    key: Some(key.clone()),
+                    key: key.clone(),
                     slot,
                 };
                 // `f` is taken only here, and this branch always returns.
