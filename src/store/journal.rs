@@ -22,12 +22,26 @@
 //! delivery notes, applied again whatever sled has (removing an item twice is harmless). A
 //! torn frame (a crash mid-write) ends the journal: its batch was never acknowledged.
 //!
-//! Frame: `b"PGJ2"`, payload length (u32 LE), the first 8 bytes of the payload's SHA-256,
-//! then the payload: the batch's first sequence number (u64 LE; 0 for delivery notes alone);
+//! The file is reused, not truncated: emptying it only moves the write position back to the
+//! start and picks a new random epoch, which every frame carries. Writing over blocks the file
+//! already has needs no block allocation and no extent conversion by the file system, so the
+//! sync is a plain data write: in the load benchmark a truncated-and-regrown journal woke a
+//! kernel worker for more than half of the commits (ext4 converting the new blocks' extents
+//! when the write completed), its median append-and-sync took 64-128 µs instead of 32-64, and
+//! a synced 4 KiB overwrite takes about a third less time than an append on this machine. It also needs no metadata to reach the disk for a frame to be readable after a
+//! power loss, once the file has grown to its working size. Frames left from an earlier
+//! epoch end the journal when read, like a torn one.
+//!
+//! Frame: `b"PGJ3"`, payload length (u32 LE), the epoch (u64 LE), the first 8 bytes of the
+//! SHA-256 of epoch and payload, then the payload: the batch's first sequence number (u64 LE;
+//! 0 for delivery notes alone);
 //! the request-key log's length (u32 LE) and bytes; the number of queued e-mails (u32 LE) and
 //! for each its sequence number (u64 LE), length (u32 LE) and bytes; the number of delivery
 //! notes (u32 LE) and each outbox id (u64 LE); then the stored batch value (the rest, empty
-//! for notes alone). `b"PGJ1"` frames (the first version) have no delivery notes.
+//! for notes alone). Earlier versions' frames, still read at the start of a journal they
+//! left behind (they truncated it when emptying, so nothing stale follows them): `b"PGJ2"`
+//! has no epoch (header: magic, length, the payload's SHA-256), `b"PGJ1"` no delivery notes
+//! either.
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, Read};
@@ -36,11 +50,19 @@ use std::path::Path;
 
 use sha2::{Digest, Sha256};
 
-const MAGIC: &[u8; 4] = b"PGJ2";
-/// Frames of the first version (without delivery notes), still read: a crash just before an
-/// upgrade leaves them behind.
+const MAGIC: &[u8; 4] = b"PGJ3";
+/// Frames of the earlier versions (without an epoch; v1 without delivery notes either), still
+/// read: a crash just before an upgrade leaves them behind.
+const MAGIC_V2: &[u8; 4] = b"PGJ2";
 const MAGIC_V1: &[u8; 4] = b"PGJ1";
-const HEADER: usize = 16;
+/// Header of a current frame: magic, length, epoch, checksum.
+const HEADER: usize = 24;
+/// Header of an earlier version's frame: magic, length, checksum.
+const HEADER_OLD: usize = 16;
+
+/// A journal file grown beyond this (by an exceptionally large batch) is truncated when
+/// emptied, so a one-off does not keep the disk it took.
+const KEEP_BYTES: u64 = 2 * CHECKPOINT_BYTES;
 
 /// Largest payload accepted when reading: a batch is at most 256 records of at most a 64 KiB
 /// request each, plus its e-mails. A damaged length must not make us allocate gigabytes.
@@ -67,7 +89,7 @@ pub struct Frame {
 }
 
 impl Frame {
-    fn encode(&self) -> Vec<u8> {
+    fn encode(&self, epoch: u64) -> Vec<u8> {
         let keys = self.keys.as_deref().unwrap_or_default();
         let mail: usize = self.outbox.iter().map(|(_, m)| 12 + m.len()).sum();
         let mut payload = Vec::with_capacity(
@@ -90,7 +112,8 @@ impl Frame {
         let mut out = Vec::with_capacity(HEADER + payload.len());
         out.extend_from_slice(MAGIC);
         out.extend_from_slice(&len32(payload.len()).to_le_bytes());
-        out.extend_from_slice(&Sha256::digest(&payload)[..8]);
+        out.extend_from_slice(&epoch.to_le_bytes());
+        out.extend_from_slice(&checksum(epoch, &payload));
         out.extend_from_slice(&payload);
         out
     }
@@ -149,16 +172,48 @@ fn len32(n: usize) -> u32 {
     u32::try_from(n).unwrap_or(u32::MAX)
 }
 
+/// A current frame's checksum: covers the epoch too, so a frame of another epoch cannot pass
+/// for one of this epoch by a damaged header.
+fn checksum(epoch: u64, payload: &[u8]) -> [u8; 8] {
+    let mut h = Sha256::new();
+    h.update(epoch.to_le_bytes());
+    h.update(payload);
+    let mut sum = [0u8; 8];
+    sum.copy_from_slice(&h.finalize()[..8]);
+    sum
+}
+
+/// A fresh epoch for the frames written after the journal is emptied: random, so it differs
+/// from every epoch whose frames may still lie further on in the file.
+fn new_epoch() -> io::Result<u64> {
+    let mut b = [0u8; 8];
+    getrandom::fill(&mut b).map_err(|e| io::Error::other(e.to_string()))?;
+    Ok(u64::from_le_bytes(b))
+}
+
+/// What a frame header's magic says about its version.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Version {
+    V1,
+    V2,
+    V3,
+}
+
 /// The open journal file. Only the committer writes it (through the store).
 #[derive(Debug)]
 pub struct Journal {
     file: File,
     /// Bytes of valid frames; the next frame is written here.
     len: u64,
+    /// The epoch the frames since the last reset carry.
+    epoch: u64,
+    /// The file's size: frames of earlier epochs may lie between `len` and it.
+    size: u64,
 }
 
 impl Journal {
-    /// Opens (or creates) the journal and reads its frames up to the first damaged one.
+    /// Opens (or creates) the journal and reads its frames up to the first damaged one, or
+    /// the first of another epoch than the frames before it (left from before a reset).
     pub fn open(path: &Path) -> io::Result<(Journal, Vec<Frame>)> {
         let file = OpenOptions::new()
             .read(true)
@@ -166,45 +221,87 @@ impl Journal {
             .create(true)
             .truncate(false)
             .open(path)?;
+        let size = file.metadata()?.len();
         let mut frames = Vec::new();
         let mut reader = io::BufReader::new(&file);
         let mut len = 0u64;
+        // The epoch of the current frames read so far; earlier versions' frames are read
+        // only before the first current one.
+        let mut epoch = None;
         loop {
-            let mut header = [0u8; HEADER];
-            if read_full(&mut reader, &mut header)? < HEADER {
+            let mut start = [0u8; 8];
+            if read_full(&mut reader, &mut start)? < start.len() {
                 break;
             }
-            let v1 = match &header[..4] {
-                m if m == MAGIC => false,
-                m if m == MAGIC_V1 => true,
+            let version = match &start[..4] {
+                m if m == MAGIC => Version::V3,
+                m if m == MAGIC_V2 && epoch.is_none() => Version::V2,
+                m if m == MAGIC_V1 && epoch.is_none() => Version::V1,
                 _ => break,
             };
-            let size = u32::from_le_bytes([header[4], header[5], header[6], header[7]]) as usize;
+            let size = u32::from_le_bytes([start[4], start[5], start[6], start[7]]) as usize;
             if size > MAX_PAYLOAD {
                 break;
             }
-            let mut payload = vec![0u8; size];
-            if read_full(&mut reader, &mut payload)? < size
-                || Sha256::digest(&payload)[..8] != header[8..16]
-            {
+            let mut rest = [0u8; HEADER - 8];
+            let rest = if version == Version::V3 {
+                &mut rest[..]
+            } else {
+                &mut rest[..HEADER_OLD - 8]
+            };
+            if read_full(&mut reader, rest)? < rest.len() {
                 break;
             }
-            let Some(frame) = Frame::decode(&payload, v1) else {
+            let frame_epoch = (version == Version::V3)
+                .then(|| u64::from_le_bytes(rest[..8].try_into().unwrap_or_default()));
+            if let (Some(e), Some(f)) = (epoch, frame_epoch) {
+                if e != f {
+                    break;
+                }
+            }
+            let mut payload = vec![0u8; size];
+            if read_full(&mut reader, &mut payload)? < size {
+                break;
+            }
+            let intact = match frame_epoch {
+                Some(e) => checksum(e, &payload) == rest[8..16],
+                None => Sha256::digest(&payload)[..8] == rest[..8],
+            };
+            if !intact {
+                break;
+            }
+            let Some(frame) = Frame::decode(&payload, version == Version::V1) else {
                 break;
             };
             frames.push(frame);
-            len += (HEADER + size) as u64;
+            epoch = epoch.or(frame_epoch);
+            len += (rest.len() + 8 + size) as u64;
         }
         drop(reader);
-        Ok((Journal { file, len }, frames))
+        // Frames after these continue their epoch; a journal without current frames starts
+        // a new one (whatever lies in the file is then from before).
+        let epoch = match epoch {
+            Some(e) => e,
+            None => new_epoch()?,
+        };
+        Ok((
+            Journal {
+                file,
+                len,
+                epoch,
+                size,
+            },
+            frames,
+        ))
     }
 
     /// Appends a frame and returns once it is on disk (as far as `sync_file_range` takes it).
     pub fn append(&mut self, frame: &Frame) -> io::Result<()> {
-        let bytes = frame.encode();
+        let bytes = frame.encode(self.epoch);
         self.file.write_all_at(&bytes, self.len)?;
         sync_range(&self.file, self.len, bytes.len() as u64)?;
         self.len += bytes.len() as u64;
+        self.size = self.size.max(self.len);
         Ok(())
     }
 
@@ -219,10 +316,17 @@ impl Journal {
     }
 
     /// Empties the journal. Only after a sled flush that covers every frame in it: a frame
-    /// left behind by a lost truncation is harmless (its records are in sled and it is
-    /// skipped), but a frame whose records sled does not have must never be dropped.
+    /// left behind (the new epoch's first frame not yet written over it) is harmless (its
+    /// records are in sled and it is skipped), but a frame whose records sled does not have
+    /// must never be dropped. The file keeps its blocks (see the module doc) unless an
+    /// exceptionally large batch grew it beyond `KEEP_BYTES`.
     pub fn reset(&mut self) -> io::Result<()> {
-        self.file.set_len(0)?;
+        let epoch = new_epoch()?;
+        if self.size > KEEP_BYTES {
+            self.file.set_len(0)?;
+            self.size = 0;
+        }
+        self.epoch = epoch;
         self.len = 0;
         Ok(())
     }
@@ -296,6 +400,17 @@ mod tests {
         }
     }
 
+    /// A frame as the second version wrote it (no epoch; the payload's own checksum).
+    fn encode_v2(f: &Frame) -> Vec<u8> {
+        let current = f.encode(0);
+        let payload = &current[HEADER..];
+        let mut out = MAGIC_V2.to_vec();
+        out.extend_from_slice(&len32(payload.len()).to_le_bytes());
+        out.extend_from_slice(&Sha256::digest(payload)[..8]);
+        out.extend_from_slice(payload);
+        out
+    }
+
     /// A frame as the first version wrote it (no delivery notes).
     fn encode_v1(f: &Frame) -> Vec<u8> {
         let mut payload = Vec::new();
@@ -318,7 +433,7 @@ mod tests {
     }
 
     #[test]
-    fn first_version_frames_and_notes_alone_read_back() {
+    fn earlier_versions_frames_and_notes_alone_read_back() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("journal");
         let old = Frame {
@@ -326,16 +441,21 @@ mod tests {
             ..frame(1, 2)
         };
         let mut bytes = encode_v1(&old);
-        bytes.extend_from_slice(&notes(&[7, 9]).encode());
-        bytes.extend_from_slice(&frame(3, 4).encode());
+        bytes.extend_from_slice(&encode_v2(&notes(&[7, 9])));
+        bytes.extend_from_slice(&encode_v2(&frame(3, 4)));
+        bytes.extend_from_slice(&frame(7, 1).encode(42));
         std::fs::write(&path, &bytes).unwrap();
-        let (j, frames) = Journal::open(&path).unwrap();
-        assert_eq!(frames, vec![old, notes(&[7, 9]), frame(3, 4)]);
+        let (mut j, frames) = Journal::open(&path).unwrap();
+        assert_eq!(frames, vec![old, notes(&[7, 9]), frame(3, 4), frame(7, 1)]);
         assert_eq!(j.len(), bytes.len() as u64);
+        // Appended frames continue the epoch of the current frames read.
+        j.append(&frame(8, 2)).unwrap();
+        drop(j);
+        assert_eq!(Journal::open(&path).unwrap().1.len(), 5);
     }
 
     #[test]
-    fn frames_read_back_in_order_and_reset_empties() {
+    fn frames_read_back_in_order_and_reset_empties_without_shrinking_the_file() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("journal");
         let (mut j, frames) = Journal::open(&path).unwrap();
@@ -347,11 +467,66 @@ mod tests {
         drop(j);
         let (mut j, frames) = Journal::open(&path).unwrap();
         assert_eq!(frames, written);
-        assert_eq!(j.len(), std::fs::metadata(&path).unwrap().len());
+        let size = std::fs::metadata(&path).unwrap().len();
+        assert_eq!(j.len(), size);
         j.reset().unwrap();
+        assert!(j.is_empty());
+        // Until the new epoch's first frame is written, the old frames are still read (their
+        // records are in sled, so replay skips them).
+        assert_eq!(Journal::open(&path).unwrap().1, written);
         j.append(&frame(9, 1)).unwrap();
+        // The old epoch's frames after it are not: the file kept its blocks, and the
+        // reading ends at the first frame of another epoch.
+        assert_eq!(std::fs::metadata(&path).unwrap().len(), size);
         drop(j);
-        assert_eq!(Journal::open(&path).unwrap().1, vec![frame(9, 1)]);
+        let (mut j, frames) = Journal::open(&path).unwrap();
+        assert_eq!(frames, vec![frame(9, 1)]);
+        j.append(&frame(10, 2)).unwrap();
+        drop(j);
+        assert_eq!(
+            Journal::open(&path).unwrap().1,
+            vec![frame(9, 1), frame(10, 2)]
+        );
+    }
+
+    #[test]
+    fn frames_of_another_epoch_or_an_earlier_version_after_current_ones_end_the_journal() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("journal");
+        // The frames read from a journal of frame 1 (epoch 5) followed by `second`.
+        let read_with = |second: Vec<u8>| {
+            let mut bytes = frame(1, 1).encode(5);
+            bytes.extend_from_slice(&second);
+            std::fs::write(&path, &bytes).unwrap();
+            Journal::open(&path).unwrap().1
+        };
+        assert_eq!(
+            read_with(frame(2, 1).encode(5)),
+            vec![frame(1, 1), frame(2, 1)]
+        );
+        assert_eq!(read_with(frame(2, 1).encode(6)), vec![frame(1, 1)]);
+        assert_eq!(read_with(encode_v2(&frame(2, 1))), vec![frame(1, 1)]);
+        // An epoch changed in the header fails the checksum: it cannot join another epoch.
+        let mut second = frame(2, 1).encode(6);
+        second[8..16].copy_from_slice(&5u64.to_le_bytes());
+        assert_eq!(read_with(second), vec![frame(1, 1)]);
+    }
+
+    #[test]
+    fn a_journal_grown_by_an_exceptional_batch_is_truncated_when_emptied() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("journal");
+        let (mut j, _) = Journal::open(&path).unwrap();
+        let big = Frame {
+            value: vec![1; KEEP_BYTES as usize + 1],
+            ..frame(1, 0)
+        };
+        j.append(&big).unwrap();
+        j.reset().unwrap();
+        assert_eq!(std::fs::metadata(&path).unwrap().len(), 0);
+        j.append(&frame(2, 1)).unwrap();
+        drop(j);
+        assert_eq!(Journal::open(&path).unwrap().1, vec![frame(2, 1)]);
     }
 
     #[test]
@@ -364,7 +539,8 @@ mod tests {
         }
         drop(j);
         let whole = std::fs::read(&path).unwrap();
-        let second_end = (frame(1, 1).encode().len() + frame(2, 2).encode().len()) as u64;
+        let first_len = frame(1, 1).encode(0).len();
+        let second_end = (first_len + frame(2, 2).encode(0).len()) as u64;
         // Cut inside the third frame: the first two survive.
         std::fs::write(&path, &whole[..whole.len() - 5]).unwrap();
         let (j, frames) = Journal::open(&path).unwrap();
@@ -377,7 +553,7 @@ mod tests {
         drop(j);
         // A changed byte in the second frame's payload: only the first survives.
         let mut changed = whole.clone();
-        changed[frame(1, 1).encode().len() + HEADER + 3] ^= 1;
+        changed[first_len + HEADER + 3] ^= 1;
         std::fs::write(&path, &changed).unwrap();
         assert_eq!(Journal::open(&path).unwrap().1, vec![frame(1, 1)]);
         // A length far beyond the file: nothing is allocated for it, the journal ends there.
