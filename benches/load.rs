@@ -4,7 +4,8 @@
 //! a valid department, a Basic credential and the durable audit on; and their ratio; with each,
 //! the CPU time (client and server together) per request, which a noisy neighbour disturbs
 //! less than requests/s. Then the same action with the security-team e-mail on, against an
-//! in-process SMTP server (mailin), (c) in blocking mode and (d) in queued mode.
+//! in-process SMTP server (mailin), (c) in blocking mode and (d) in queued mode. The
+//! in-process server logs as the binary does by default (level info), into a sink.
 //!
 //!     cargo bench --bench load
 //!
@@ -310,6 +311,13 @@ impl Running {
 
 fn main() {
     profilegate::disable_huge_pages();
+    // The server logs as the binary does by default (level info; a span for each action
+    // request), into a sink: what logging costs the request path is measured, the terminal
+    // stays readable.
+    tracing_subscriber::fmt()
+        .with_writer(std::io::sink)
+        .with_env_filter(tracing_subscriber::EnvFilter::new("info"))
+        .init();
     let conns = env_u64("PG_BENCH_CONNS", 64) as usize;
     let secs = Duration::from_secs(env_u64("PG_BENCH_SECS", 10));
     let warmup = Duration::from_secs(env_u64("PG_BENCH_WARMUP_SECS", 2));
