@@ -28,9 +28,10 @@
 //! sync is a plain data write: in the load benchmark a truncated-and-regrown journal woke a
 //! kernel worker for more than half of the commits (ext4 converting the new blocks' extents
 //! when the write completed), its median append-and-sync took 64-128 µs instead of 32-64, and
-//! a synced 4 KiB overwrite takes about a third less time than an append on this machine. It also needs no metadata to reach the disk for a frame to be readable after a
-//! power loss, once the file has grown to its working size. Frames left from an earlier
-//! epoch end the journal when read, like a torn one.
+//! a synced 4 KiB overwrite takes about a third less time than an append on this machine.
+//! Nor does a frame then need file metadata on disk to be read back after a power loss, once
+//! the file has grown to its working size. Frames left from an earlier epoch end the journal
+//! when read, like a torn one.
 //!
 //! Frame: `b"PGJ3"`, payload length (u32 LE), the epoch (u64 LE), the first 8 bytes of the
 //! SHA-256 of epoch and payload, then the payload: the batch's first sequence number (u64 LE;
@@ -38,10 +39,10 @@
 //! the request-key log's length (u32 LE) and bytes; the number of queued e-mails (u32 LE) and
 //! for each its sequence number (u64 LE), length (u32 LE) and bytes; the number of delivery
 //! notes (u32 LE) and each outbox id (u64 LE); then the stored batch value (the rest, empty
-//! for notes alone). Earlier versions' frames, still read at the start of a journal they
-//! left behind (they truncated it when emptying, so nothing stale follows them): `b"PGJ2"`
-//! has no epoch (header: magic, length, the payload's SHA-256), `b"PGJ1"` no delivery notes
-//! either.
+//! for notes alone). Earlier versions' frames are read only before the first current one:
+//! those versions truncated the journal when emptying it, so at its start their frames are
+//! what they left, while behind current frames they are stale. `b"PGJ2"` has no epoch
+//! (header: magic, length, the payload's SHA-256), `b"PGJ1"` no delivery notes either.
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, Read};
@@ -239,8 +240,8 @@ impl Journal {
                 m if m == MAGIC_V1 && epoch.is_none() => Version::V1,
                 _ => break,
             };
-            let size = u32::from_le_bytes([start[4], start[5], start[6], start[7]]) as usize;
-            if size > MAX_PAYLOAD {
+            let payload_len = u32::from_le_bytes([start[4], start[5], start[6], start[7]]) as usize;
+            if payload_len > MAX_PAYLOAD {
                 break;
             }
             let mut rest = [0u8; HEADER - 8];
@@ -259,8 +260,8 @@ impl Journal {
                     break;
                 }
             }
-            let mut payload = vec![0u8; size];
-            if read_full(&mut reader, &mut payload)? < size {
+            let mut payload = vec![0u8; payload_len];
+            if read_full(&mut reader, &mut payload)? < payload_len {
                 break;
             }
             let intact = match frame_epoch {
@@ -275,7 +276,7 @@ impl Journal {
             };
             frames.push(frame);
             epoch = epoch.or(frame_epoch);
-            len += (rest.len() + 8 + size) as u64;
+            len += (start.len() + rest.len() + payload_len) as u64;
         }
         drop(reader);
         // Frames after these continue their epoch; a journal without current frames starts
