@@ -103,10 +103,14 @@ impl<K: Hash + Eq + Clone, V: Clone> SingleFlight<K, V> {
             let notified = slot.done.notified();
             tokio::pin!(notified);
             notified.as_mut().enable();
-            if let Outcome::Running = Self::observe(&slot) {
-                notified.await;
-            }
-            if let Outcome::Done(v) = Self::observe(&slot) {
+            let seen = match Self::observe(&slot) {
+                Outcome::Running => {
+                    notified.await;
+                    Self::observe(&slot)
+                }
+                seen => seen,
+            };
+            if let Outcome::Done(v) = seen {
                 return v;
             }
             // The leader went away without a result: try to lead. (Its guard has removed the

@@ -192,12 +192,63 @@ fn new_epoch() -> io::Result<u64> {
     Ok(u64::from_le_bytes(b))
 }
 
-/// What a frame header's magic says about its version.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Version {
-    V1,
-    V2,
-    V3,
+/// A frame header as read.
+struct Header {
+    /// The epoch of a current frame; `None` for an earlier version's.
+    epoch: Option<u64>,
+    /// A first-version frame (no delivery notes).
+    v1: bool,
+    payload_len: usize,
+    sum: [u8; 8],
+}
+
+impl Header {
+    /// Bytes the header took in the file.
+    fn len(&self) -> usize {
+        if self.epoch.is_some() {
+            HEADER
+        } else {
+            HEADER_OLD
+        }
+    }
+}
+
+/// Reads the next frame's header; `None` where the journal ends: at the end of the file, at
+/// bytes that are no frame's header (or an earlier version's after current frames), or at a
+/// length beyond any batch.
+fn read_header(r: &mut impl Read, after_current: bool) -> io::Result<Option<Header>> {
+    let mut start = [0u8; 8];
+    if read_full(r, &mut start)? < start.len() {
+        return Ok(None);
+    }
+    let (current, v1) = match &start[..4] {
+        m if m == MAGIC => (true, false),
+        m if m == MAGIC_V2 && !after_current => (false, false),
+        m if m == MAGIC_V1 && !after_current => (false, true),
+        _ => return Ok(None),
+    };
+    let payload_len = u32::from_le_bytes([start[4], start[5], start[6], start[7]]) as usize;
+    if payload_len > MAX_PAYLOAD {
+        return Ok(None);
+    }
+    let mut epoch = None;
+    if current {
+        let mut e = [0u8; 8];
+        if read_full(r, &mut e)? < e.len() {
+            return Ok(None);
+        }
+        epoch = Some(u64::from_le_bytes(e));
+    }
+    let mut sum = [0u8; 8];
+    if read_full(r, &mut sum)? < sum.len() {
+        return Ok(None);
+    }
+    Ok(Some(Header {
+        epoch,
+        v1,
+        payload_len,
+        sum,
+    }))
 }
 
 /// The open journal file. Only the committer writes it (through the store).
@@ -229,54 +280,27 @@ impl Journal {
         // The epoch of the current frames read so far; earlier versions' frames are read
         // only before the first current one.
         let mut epoch = None;
-        loop {
-            let mut start = [0u8; 8];
-            if read_full(&mut reader, &mut start)? < start.len() {
+        while let Some(h) = read_header(&mut reader, epoch.is_some())? {
+            if epoch.is_some_and(|e| h.epoch != Some(e)) {
                 break;
             }
-            let version = match &start[..4] {
-                m if m == MAGIC => Version::V3,
-                m if m == MAGIC_V2 && epoch.is_none() => Version::V2,
-                m if m == MAGIC_V1 && epoch.is_none() => Version::V1,
-                _ => break,
-            };
-            let payload_len = u32::from_le_bytes([start[4], start[5], start[6], start[7]]) as usize;
-            if payload_len > MAX_PAYLOAD {
+            let mut payload = vec![0u8; h.payload_len];
+            if read_full(&mut reader, &mut payload)? < h.payload_len {
                 break;
             }
-            let mut rest = [0u8; HEADER - 8];
-            let rest = if version == Version::V3 {
-                &mut rest[..]
-            } else {
-                &mut rest[..HEADER_OLD - 8]
-            };
-            if read_full(&mut reader, rest)? < rest.len() {
-                break;
-            }
-            let frame_epoch = (version == Version::V3)
-                .then(|| u64::from_le_bytes(rest[..8].try_into().unwrap_or_default()));
-            if let (Some(e), Some(f)) = (epoch, frame_epoch) {
-                if e != f {
-                    break;
-                }
-            }
-            let mut payload = vec![0u8; payload_len];
-            if read_full(&mut reader, &mut payload)? < payload_len {
-                break;
-            }
-            let intact = match frame_epoch {
-                Some(e) => checksum(e, &payload) == rest[8..16],
-                None => Sha256::digest(&payload)[..8] == rest[..8],
+            let intact = match h.epoch {
+                Some(e) => checksum(e, &payload) == h.sum,
+                None => Sha256::digest(&payload)[..8] == h.sum,
             };
             if !intact {
                 break;
             }
-            let Some(frame) = Frame::decode(&payload, version == Version::V1) else {
+            let Some(frame) = Frame::decode(&payload, h.v1) else {
                 break;
             };
             frames.push(frame);
-            epoch = epoch.or(frame_epoch);
-            len += (start.len() + rest.len() + payload_len) as u64;
+            epoch = epoch.or(h.epoch);
+            len += (h.len() + h.payload_len) as u64;
         }
         drop(reader);
         // Frames after these continue their epoch; a journal without current frames starts
