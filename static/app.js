@@ -52,7 +52,7 @@ function field(opts) {
   }
   return h('div', { class: 'field', 'data-field': opts.name },
     h('label', { for: id }, opts.label),
-    opts.help ? h('p', { class: 'muted', style: null }, opts.help) : null,
+    opts.help ? h('p', { class: 'muted' }, opts.help) : null,
     input,
     h('p', { class: 'error', id: errId, role: 'alert' }));
 }
@@ -324,9 +324,9 @@ pages.departments = async () => {
   drawList('');
   const search = h('input', { type: 'search', id: 'dep-search', 'aria-label': 'Search departments', placeholder: 'Search', oninput: (e) => drawList(e.target.value) });
 
-  const orgForm = h('form', { class: 'actions', onsubmit: (e) => { e.preventDefault(); const v = e.target.elements.org.value.trim(); location.hash = '#departments' + (v ? '?org=' + encodeURIComponent(v) : ''); } },
-    h('label', { for: 'org-pick', style: 'margin:0' }, 'Organization'),
-    h('input', { id: 'org-pick', name: 'org', list: 'orgs', value: org, placeholder: 'root list (empty) or organization id', style: 'max-width:22em' }),
+  const orgForm = h('form', { class: 'actions org-picker', onsubmit: (e) => { e.preventDefault(); const v = e.target.elements.org.value.trim(); location.hash = '#departments' + (v ? '?org=' + encodeURIComponent(v) : ''); } },
+    h('label', { for: 'org-pick' }, 'Organization'),
+    h('input', { id: 'org-pick', name: 'org', list: 'orgs', value: org, placeholder: 'root list (empty) or organization id' }),
     h('datalist', { id: 'orgs' }, r.data.orgs.map((o) => h('option', { value: o }))),
     h('button', { type: 'submit', class: 'secondary' }, 'Show'));
 

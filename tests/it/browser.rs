@@ -11,8 +11,9 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use fantoccini::elements::Element;
+use fantoccini::wd::WebDriverCompatibleCommand;
 use fantoccini::{Client, ClientBuilder, Locator};
-use serde_json::json;
+use serde_json::{json, Value};
 
 use crate::mail::MailServer;
 use crate::support::*;
@@ -20,6 +21,64 @@ use crate::support::*;
 const PASSWORD: &str = "a long admin password";
 const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
 const CHROMIUM: &str = "/usr/bin/chromium";
+
+/// chromedriver's log command: `POST /session/{id}/se/log` with `{"type": "browser"}` answers
+/// the browser console's entries since the last call (and forgets them). The session must ask
+/// for them with the capability `goog:loggingPrefs: {browser: ALL}`. Each entry has `level`
+/// (`SEVERE` for errors, `WARNING`, `INFO`, `DEBUG`), `source` (`security` for a
+/// Content-Security-Policy violation, `javascript` for an uncaught exception, `network` for a
+/// failed load, `console-api` for `console.*`) and `message`.
+#[derive(Debug)]
+struct BrowserLog;
+
+impl WebDriverCompatibleCommand for BrowserLog {
+    fn endpoint(
+        &self,
+        base_url: &reqwest::Url,
+        session_id: Option<&str>,
+    ) -> Result<reqwest::Url, <reqwest::Url as std::str::FromStr>::Err> {
+        base_url.join(&format!(
+            "session/{}/se/log",
+            session_id.unwrap_or_default()
+        ))
+    }
+
+    fn method_and_body(&self, _: &reqwest::Url) -> (hyper::Method, Option<String>) {
+        (
+            hyper::Method::POST,
+            Some(json!({ "type": "browser" }).to_string()),
+        )
+    }
+}
+
+/// Whether a console error is an expected one. Two kinds (both `source: network`):
+/// - the admin API refusing a request, which the page shows next to the form's field (and the
+///   tests check that message). Chromium logs every answer of 400 and above to a `fetch` as an
+///   error, e.g. `http://127.0.0.1:PORT/admin/api/login - Failed to load resource: the server
+///   responded with a status of 401 (Unauthorized)`. Not expected: any other address, and the
+///   statuses the API gives only for a mistake in the page or a fault of the server (404,
+///   405, 500). 502 is the answer to a test e-mail the SMTP server did not take;
+/// - the browser's own request for `/favicon.ico` (not made by the page; the appliance has no
+///   icon) answered 404.
+fn expected_error(entry: &Value) -> bool {
+    const REFUSALS: [u16; 7] = [400, 401, 403, 409, 413, 429, 502];
+    let msg = entry["message"].as_str().unwrap_or_default();
+    let Some((url, rest)) = msg.split_once(" - ") else {
+        return false;
+    };
+    let Some(status) = rest
+        .strip_prefix("Failed to load resource: the server responded with a status of ")
+        .and_then(|r| r.split_whitespace().next())
+        .and_then(|s| s.parse::<u16>().ok())
+    else {
+        return false;
+    };
+    let path = url.split_once("://").map_or("", |(_, r)| r);
+    let path = path.find('/').map_or("", |i| &path[i..]);
+    entry["source"] == "network"
+        && ((path.starts_with("/admin/api/") && REFUSALS.contains(&status))
+            || (path == "/favicon.ico" && status == 404))
+}
 
 /// chromedriver and a browser session; both end when this is dropped.
 struct Browser {
@@ -92,6 +151,8 @@ impl Browser {
             "goog:chromeOptions".into(),
             json!({ "binary": std::env::var("CHROMIUM").unwrap_or_else(|_| CHROMIUM.into()), "args": args }),
         );
+        // The console, for `assert_console_clean` (read with `BrowserLog`).
+        caps.insert("goog:loggingPrefs".into(), json!({ "browser": "ALL" }));
         let url = format!("http://127.0.0.1:{port}");
         let mut last = None;
         // chromedriver takes a moment to listen.
@@ -117,8 +178,65 @@ impl Browser {
         panic!("cannot start a browser session: {last:?}");
     }
 
+    /// Loads a page, after checking the console of the page it leaves.
     async fn goto(&self, url: &str) {
+        self.assert_console_clean(&format!("before going to {url}"))
+            .await;
         self.client.goto(url).await.expect("goto");
+    }
+
+    /// The browser console's entries since the last call.
+    async fn console(&self) -> Vec<Value> {
+        // A round trip through the page first: what it logged before answering has reached
+        // chromedriver when the log is read.
+        self.client
+            .execute("return document.readyState;", vec![])
+            .await
+            .expect("script");
+        let log = self
+            .client
+            .issue_cmd(BrowserLog)
+            .await
+            .expect("chromedriver's browser log (POST /session/{id}/se/log)");
+        match log {
+            Value::Array(entries) => entries,
+            other => panic!("the browser log is not a list: {other}"),
+        }
+    }
+
+    /// Fails the test on any error or warning in the browser console since the last check: a
+    /// Content-Security-Policy violation, an uncaught exception, a `console.error` or
+    /// `console.warn`, a failed load; all but the few expected ones (see [`expected_error`]).
+    /// Chromium's `DEBUG` advice (`[DOM] Input elements should have autocomplete
+    /// attributes`) does not count.
+    async fn assert_console_clean(&self, when: &str) {
+        let errors: Vec<String> = self
+            .console()
+            .await
+            .into_iter()
+            .filter(|e| matches!(e["level"].as_str(), Some("SEVERE" | "WARNING")))
+            .filter(|e| !expected_error(e))
+            .map(|e| {
+                let field = |k: &str| e[k].as_str().unwrap_or("?").to_string();
+                format!("[{} {}] {}", field("level"), field("source"), e["message"])
+            })
+            .collect();
+        if !errors.is_empty() {
+            self.shot("console-error").await;
+        }
+        assert!(
+            errors.is_empty(),
+            "browser console errors or warnings ({when}):\n{}",
+            errors.join("\n")
+        );
+    }
+
+    /// Opens a page from the menu, waits for its title and checks the console.
+    async fn open(&self, link: &str, title: &str) {
+        self.click(&format!("nav a[href='#{link}']")).await;
+        self.text_contains("h1", title).await;
+        self.assert_console_clean(&format!("on the {title} page"))
+            .await;
     }
 
     /// Waits (up to 10 s) for an element.
@@ -133,11 +251,18 @@ impl Browser {
 
     /// Waits (up to 10 s) until the element's text contains `want`; returns the text.
     async fn text_contains(&self, css: &str, want: &str) -> String {
+        self.text_where(css, &format!("contained {want:?}"), |t| t.contains(want))
+            .await
+    }
+
+    /// Waits (up to 10 s) until the element's text passes `ok` (`what` says how, for the
+    /// failure); returns the text.
+    async fn text_where(&self, css: &str, what: &str, ok: impl Fn(&str) -> bool) -> String {
         let mut last = String::new();
         for _ in 0..100 {
             if let Ok(el) = self.client.find(Locator::Css(css)).await {
                 if let Ok(t) = el.text().await {
-                    if t.contains(want) {
+                    if ok(&t) {
                         return t;
                     }
                     last = t;
@@ -146,7 +271,7 @@ impl Browser {
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
         self.shot("timeout").await;
-        panic!("{css} never contained {want:?}; last text: {last:?}");
+        panic!("{css} never {what}; last text: {last:?}");
     }
 
     /// Replaces the value of a field (by its name) and returns the element.
@@ -193,14 +318,51 @@ impl Browser {
             ("audit", "Audit log"),
             ("settings", "Settings"),
         ] {
-            self.click(&format!("nav a[href='#{link}']")).await;
-            self.text_contains("h1", title).await;
+            self.open(link, title).await;
             let missing = self.unlabelled().await;
             assert!(
                 missing.is_empty(),
                 "{title}: controls without a label: {missing:?}"
             );
         }
+    }
+
+    /// A property of an element's computed style.
+    async fn computed(&self, css: &str, prop: &str) -> String {
+        self.find(css).await;
+        let v = self
+            .client
+            .execute(
+                "return getComputedStyle(document.querySelector(arguments[0]))\
+                   .getPropertyValue(arguments[1]);",
+                vec![json!(css), json!(prop)],
+            )
+            .await
+            .expect("script");
+        v.as_str().unwrap_or_default().to_string()
+    }
+
+    /// Nothing stored became markup on this page: no payload ran (`window.__xss`), and the
+    /// page has no image, no script but app.js and no inline event handler (the payloads
+    /// would create them even where the Content-Security-Policy stops them from running).
+    async fn assert_no_injected_markup(&self, page: &str) {
+        let v = self
+            .client
+            .execute(
+                "return { xss: typeof window.__xss, \
+                   imgs: document.querySelectorAll('img').length, \
+                   scripts: [...document.scripts].map(s => s.getAttribute('src')), \
+                   handlers: [...document.querySelectorAll('*')].flatMap(e => [...e.attributes]\
+                     .filter(a => a.name.startsWith('on')).map(a => e.tagName + ' ' + a.name)) };",
+                vec![],
+            )
+            .await
+            .expect("script");
+        assert_eq!(
+            v,
+            json!({ "xss": "undefined", "imgs": 0, "scripts": ["app.js"], "handlers": [] }),
+            "{page}: stored text became markup"
+        );
     }
 
     async fn shot(&self, name: &str) {
@@ -212,7 +374,9 @@ impl Browser {
         }
     }
 
+    /// Checks the console a last time and ends the session.
     async fn close(self) {
+        self.assert_console_clean("at the end of the test").await;
         let _ = self.client.clone().close().await;
     }
 }
@@ -262,8 +426,13 @@ async fn setup_import_credential_action_and_audit() {
     assert!(!here.as_str().contains(token), "{here}");
 
     // Departments: paste a CSV, preview, apply.
-    b.click("nav a[href='#departments']").await;
-    b.text_contains("h1", "Departments").await;
+    b.open("departments", "Departments").await;
+    // The organization picker's look, from app.css (once an inline style the CSP blocked).
+    assert_eq!(
+        b.computed("form.org-picker > label", "margin-top").await,
+        "0px"
+    );
+    assert_eq!(b.computed("#org-pick", "max-width").await, "330px"); // 22em at 15px
     let import = "form[aria-label='Import departments']";
     b.fill(import, "csv", "department\nHR\n\"R&D, Europe\"\nFinance")
         .await;
@@ -287,8 +456,7 @@ async fn setup_import_credential_action_and_audit() {
     b.field_error(import, "csv", "line 2").await;
 
     // Endpoint: create a Basic credential; the secret is on the page once.
-    b.click("nav a[href='#endpoint']").await;
-    b.text_contains("h1", "Endpoint").await;
+    b.open("endpoint", "Endpoint").await;
     let create = "form[aria-label='Create a credential']";
     b.fill(create, "username", "wso2").await;
     b.click(&format!("{create} button[type=submit]")).await;
@@ -324,8 +492,7 @@ async fn setup_import_credential_action_and_audit() {
     assert_eq!(r.json["actionStatus"], "FAILED");
 
     // Audit: filter to FAILED decisions, open the record, see the department's new value.
-    b.click("nav a[href='#audit']").await;
-    b.text_contains("h1", "Audit log").await;
+    b.open("audit", "Audit log").await;
     let filters = "form[aria-label='Filters']";
     let decision = b.find(&format!("{filters} [name=decision]")).await;
     decision
@@ -333,8 +500,11 @@ async fn setup_import_credential_action_and_audit() {
         .await
         .expect("select FAILED");
     b.click(&format!("{filters} button[type=submit]")).await;
-    let table = b.text_contains("main table", "FAILED").await;
-    assert!(!table.contains("SUCCESS"), "{table}");
+    // The filtered table replaces the whole one.
+    b.text_where("main table", "held only FAILED decisions", |t| {
+        t.contains("FAILED") && !t.contains("SUCCESS")
+    })
+    .await;
     b.click("main table tbody tr.clickable").await;
     let detail = b.text_contains("#record-detail", "Sales").await;
     assert!(
@@ -392,8 +562,7 @@ async fn login_and_failure_messages() {
     assert!(banner.text().await.unwrap().contains("Plain HTTP"));
     b.every_page_is_labelled().await;
 
-    b.click("nav a[href='#settings']").await;
-    b.text_contains("h1", "Settings").await;
+    b.open("settings", "Settings").await;
     let policy = "form[aria-label='Policy']";
     let desc = "messages.invalid_department.description";
     b.fill(policy, desc, "Department <b>unknown</b>").await;
@@ -455,8 +624,7 @@ async fn smtp_settings_and_test_message() {
     b.fill("form", "password", PASSWORD).await;
     b.click("form button[type=submit]").await;
     b.text_contains("h1", "Overview").await;
-    b.click("nav a[href='#notifications']").await;
-    b.text_contains("h1", "Notifications").await;
+    b.open("notifications", "Notifications").await;
 
     let rcpt = "form[aria-label='Recipients']";
     b.fill(rcpt, "recipients", "secops@example.com\nnot an address")
@@ -523,6 +691,156 @@ async fn smtp_settings_and_test_message() {
 
     b.close().await;
     srv.stop().await;
+}
+
+/// Stored text an attacker may choose: the identity server passes user ids, organization and
+/// tenant names and claim values through unchecked, and department names come from files.
+const XSS: [&str; 2] = [
+    "<img src=x onerror=window.__xss=1>",
+    "\"><script>window.__xss=1</script>",
+];
+
+/// Markup in stored text is shown as text on every page and never becomes elements: department
+/// names (root list and an organization's, whose id is markup too) from the CLI; claim values,
+/// user ids, organization and tenant names from action requests, in the audit log.
+#[tokio::test(flavor = "multi_thread")]
+async fn stored_markup_is_shown_as_text() {
+    let Some(b) = Browser::start().await else {
+        return;
+    };
+    let dir = DataDir::new();
+    let cred = dir.standard();
+    let o = cli_with_input(
+        &dir.path,
+        &["admin", "set-password", "--password-stdin"],
+        Some(&format!("{PASSWORD}\n")),
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = cli(&dir.path, &["departments", "add", XSS[0], XSS[1]]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = cli(&dir.path, &["departments", "add", "--org", XSS[1], XSS[0]]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let srv = Server::start(&dir.path).await;
+
+    // In the organization XSS[1], whose own list has XSS[0]: allowed.
+    let mut ev = profile_event(Some("xss-1"), dept(json!(XSS[0])));
+    ev["event"]["user"]["id"] = XSS[0].into();
+    ev["event"]["organization"] = json!({ "id": XSS[1], "name": XSS[0] });
+    ev["event"]["tenant"]["name"] = XSS[1].into();
+    let r = post(&srv.action_url(), &Auth::of(&cred), ev.to_string()).await;
+    assert_eq!(r.json["actionStatus"], "SUCCESS", "{:?}", r.json);
+    // In the root organization, a value no list has: refused.
+    let unknown = format!("{} unknown", XSS[1]);
+    let mut ev = profile_event(Some("xss-2"), dept(json!(unknown)));
+    ev["event"]["user"]["id"] = XSS[1].into();
+    ev["event"]["user"]["organization"] = json!({ "id": "o-2", "name": XSS[1] });
+    ev["event"]["tenant"]["name"] = XSS[0].into();
+    let r = post(&srv.action_url(), &Auth::of(&cred), ev.to_string()).await;
+    assert_eq!(r.json["actionStatus"], "FAILED", "{:?}", r.json);
+
+    b.goto(&format!("{}/admin/", srv.url)).await;
+    b.fill("form", "password", PASSWORD).await;
+    b.click("form button[type=submit]").await;
+    b.text_contains("h1", "Overview").await;
+
+    // Overview: the latest decisions, with user ids and the organization name.
+    b.open("overview", "Overview").await;
+    let latest = b.text_contains("main table", XSS[0]).await;
+    assert!(latest.contains(XSS[1]), "{latest}");
+    b.assert_no_injected_markup("Overview").await;
+
+    // Departments: the root list, then the organization's (its id in the heading).
+    b.open("departments", "Departments").await;
+    let list = b.text_contains("main table", XSS[0]).await;
+    assert!(list.contains(XSS[1]), "{list}");
+    b.assert_no_injected_markup("Departments").await;
+    b.fill("form.org-picker", "org", XSS[1]).await;
+    b.click("form.org-picker button[type=submit]").await;
+    b.text_contains(
+        "main h2",
+        &format!("Departments of organization {}", XSS[1]),
+    )
+    .await;
+    let list = b.text_contains("main table", XSS[0]).await;
+    assert!(!list.contains(XSS[1]), "{list}");
+    b.assert_no_injected_markup("Departments of the organization")
+        .await;
+
+    b.open("notifications", "Notifications").await;
+    b.assert_no_injected_markup("Notifications").await;
+    b.open("endpoint", "Endpoint").await;
+    b.assert_no_injected_markup("Endpoint").await;
+
+    // Audit: both decisions; filtered by a user id that is markup; the claim value and the
+    // tenant name in the record's detail.
+    b.open("audit", "Audit log").await;
+    let table = b.text_contains("main table", XSS[0]).await;
+    assert!(table.contains(XSS[1]), "{table}");
+    b.assert_no_injected_markup("Audit log").await;
+    let filters = "form[aria-label='Filters']";
+    b.fill(filters, "user", XSS[1]).await;
+    b.click(&format!("{filters} button[type=submit]")).await;
+    // The filtered table replaces the whole one.
+    b.text_where("main table", "held only the FAILED decision", |t| {
+        t.contains(XSS[1]) && t.contains("FAILED") && !t.contains("SUCCESS")
+    })
+    .await;
+    b.click("main table tbody tr.clickable").await;
+    let detail = b.text_contains("#record-detail table", &unknown).await;
+    assert!(detail.contains(DEPT), "{detail}");
+    b.click("#record-detail summary").await;
+    // The whole record as JSON: the tenant name (XSS[0]) and the user's organization name.
+    let whole = b.text_contains("#record-detail pre", XSS[0]).await;
+    assert!(
+        whole.contains(r#""name": "\"><script>window.__xss=1</script>""#),
+        "{whole}"
+    );
+    b.assert_no_injected_markup("Audit record").await;
+
+    b.open("settings", "Settings").await;
+    b.assert_no_injected_markup("Settings").await;
+
+    b.close().await;
+    srv.stop().await;
+}
+
+/// The UI never parses a string as HTML, and sets no inline style (the page's CSP,
+/// `style-src 'self'`, blocks those): checked in the source, since the browser tests visit
+/// only some of its paths.
+#[test]
+fn ui_source_builds_no_markup_from_strings_and_no_inline_style() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("static");
+    let js = std::fs::read_to_string(dir.join("app.js")).unwrap();
+    for bad in [
+        "innerHTML",
+        "outerHTML",
+        "insertAdjacentHTML",
+        "document.write",
+        "createContextualFragment",
+        "DOMParser",
+        "srcdoc",
+        "javascript:",
+        "eval(",
+        "Function(",
+        "cssText",
+        ".style",
+        "style:",
+        "'style'",
+    ] {
+        assert!(!js.contains(bad), "static/app.js uses {bad:?}");
+    }
+    let html = std::fs::read_to_string(dir.join("index.html")).unwrap();
+    let tags = regex::Regex::new(r"<[^>]*>").unwrap();
+    let inline =
+        regex::Regex::new(r#"(?i)^<(style|script(\s[^>]*)?>)|\s(style|on\w+)\s*="#).unwrap();
+    for tag in tags.find_iter(&html) {
+        let tag = tag.as_str();
+        let external_script = tag.starts_with("<script src=");
+        assert!(
+            external_script || !inline.is_match(tag),
+            "static/index.html: inline style or script in {tag}"
+        );
+    }
 }
 
 /// The processes below `root` (children, their children, ...), from /proc.
