@@ -31,6 +31,8 @@ pub struct App {
     pub notifier: Arc<Notifier>,
     /// Logged-in administrators.
     pub sessions: crate::admin::Sessions,
+    /// Bounds admin password checks (login, setup, password change).
+    pub admin_gate: crate::admin::gate::Gate,
     /// The one-time setup link's token while no admin password is set (printed at start-up).
     pub setup_token: parking_lot::Mutex<Option<String>>,
     /// Whether this server speaks HTTPS (session cookies are then `Secure`).
@@ -39,6 +41,11 @@ pub struct App {
     pub outbox_wake: Arc<tokio::sync::Notify>,
     /// Request counters and latency for `/metrics`.
     pub metrics: crate::metrics::Metrics,
+    /// The last readiness probe's time and result; the lock is held while one runs, so at
+    /// most one probe is in flight and `/readyz` floods cost no writes.
+    pub readiness: tokio::sync::Mutex<Option<(Instant, Result<(), String>)>>,
+    /// Limits the log lines strangers can cause.
+    pub log_limit: crate::loglimit::LogLimiter,
 }
 
 impl App {
@@ -56,10 +63,13 @@ impl App {
             inflight: SingleFlight::default(),
             notifier: Arc::new(Notifier::default()),
             sessions: crate::admin::Sessions::default(),
+            admin_gate: crate::admin::gate::Gate::default(),
             setup_token: parking_lot::Mutex::new(None),
             tls: false,
             outbox_wake: Arc::new(tokio::sync::Notify::new()),
             metrics: crate::metrics::Metrics::default(),
+            readiness: tokio::sync::Mutex::new(None),
+            log_limit: crate::loglimit::LogLimiter::default(),
         }
     }
 
@@ -121,7 +131,9 @@ impl App {
                     latency_us: elapsed_us(started),
                     ..Default::default()
                 };
-                tracing::info!(problem = %e.log_safe(), "rejected a malformed request body");
+                if self.log_limit.allow("malformed body") {
+                    tracing::info!(problem = %e.log_safe(), "rejected a malformed request body");
+                }
                 let resp = match self
                     .record(&AuditEntry::Decision(Box::new(entry)), None, None)
                     .await

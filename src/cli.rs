@@ -50,6 +50,8 @@ impl Cli {
             tls_key: serve.and_then(|a| a.tls_key.clone()),
             tls_self_signed: serve.is_some_and(|a| a.tls_self_signed),
             allow_insecure_http: serve.is_some_and(|a| a.allow_insecure_http),
+            max_connections: serve.and_then(|a| a.max_connections),
+            admin_hosts: serve.map(|a| a.admin_hosts.clone()).unwrap_or_default(),
             log_format: self.log_format.map(|f| match f {
                 LogFormat::Text => "text".into(),
                 LogFormat::Json => "json".into(),
@@ -236,6 +238,15 @@ pub struct ServeArgs {
     /// host) [env PROFILEGATE_ALLOW_INSECURE_HTTP].
     #[arg(long)]
     pub allow_insecure_http: bool,
+    /// Open connections allowed per listener; no single client address gets more than half
+    /// [env PROFILEGATE_MAX_CONNECTIONS; default 1024].
+    #[arg(long, value_name = "N")]
+    pub max_connections: Option<usize>,
+    /// A host name the admin UI is reached by (repeatable), besides IP addresses and
+    /// localhost; requests naming another host are refused (DNS rebinding) [env
+    /// PROFILEGATE_ADMIN_HOSTS, comma-separated].
+    #[arg(long = "admin-host", value_name = "NAME")]
+    pub admin_hosts: Vec<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -453,7 +464,15 @@ fn backup_command(data_dir: &Path, file: &Path, out: &mut dyn Write) -> Result<E
     let write = |bytes: &dyn Fn(
         &mut std::fs::File,
     ) -> Result<crate::store::backup::BackupSummary, CliError>| {
-        let mut f = std::fs::File::create(&partial)
+        // The backup holds the SMTP password, credential hashes and the audit log's personal
+        // data: created 0600 whatever the umask, and never over an existing file's modes.
+        let _ = std::fs::remove_file(&partial);
+        let mut open = std::fs::OpenOptions::new();
+        open.write(true).create_new(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut open, 0o600);
+        let mut f = open
+            .open(&partial)
             .map_err(io_err(format!("cannot create {}", partial.display())))?;
         let summary = bytes(&mut f)?;
         f.sync_all()
@@ -1049,6 +1068,7 @@ fn serve_command(config: &crate::config::Config) -> Result<ExitCode, CliError> {
         check_plain_http(a, tls.is_some(), allowed)?;
     }
     let store = Store::open(data_dir)?;
+    raise_fd_limit(config.max_connections.0);
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -1097,6 +1117,8 @@ fn serve_command(config: &crate::config::Config) -> Result<ExitCode, CliError> {
         let mut options = crate::Options {
             tls: tls.map(|t| t.config),
             admin_listener: admin,
+            max_connections: config.max_connections.0,
+            admin_hosts: config.admin_hosts.0.clone(),
             ..Default::default()
         };
         if store.admin_password_hash()?.is_none() {
@@ -1114,6 +1136,34 @@ fn serve_command(config: &crate::config::Config) -> Result<ExitCode, CliError> {
         Ok::<_, CliError>(())
     })?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// Raises the soft open-files limit so that the connection cap, not `EMFILE`, is what refuses
+/// connections: each listener may hold `max_connections` sockets, plus the store's files.
+fn raise_fd_limit(max_connections: usize) {
+    #[cfg(target_os = "linux")]
+    {
+        use rustix::process::{getrlimit, setrlimit, Resource, Rlimit};
+        let want = (2 * max_connections + 256) as u64;
+        let cur = getrlimit(Resource::Nofile);
+        let soft = cur.current.unwrap_or(u64::MAX);
+        if soft >= want {
+            return;
+        }
+        let hard = cur.maximum.unwrap_or(u64::MAX);
+        let new = Rlimit {
+            current: Some(want.min(hard)),
+            maximum: cur.maximum,
+        };
+        if setrlimit(Resource::Nofile, new).is_err() || want > hard {
+            tracing::warn!(
+                soft,
+                hard,
+                want,
+                "the open-files limit is below what --max-connections needs; connections beyond it fail with 'too many open files'"
+            );
+        }
+    }
 }
 
 /// The next delivery of a signal whose handler was installed; never, if installing failed.

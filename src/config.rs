@@ -17,6 +17,8 @@ pub struct FileConfig {
     pub allow_insecure_http: Option<bool>,
     pub log_format: Option<String>,
     pub log: Option<String>,
+    pub max_connections: Option<usize>,
+    pub admin_hosts: Option<Vec<String>>,
     #[serde(default)]
     pub tls: FileTls,
 }
@@ -36,6 +38,8 @@ const KNOWN: &[&str] = &[
     "allow_insecure_http",
     "log_format",
     "log",
+    "max_connections",
+    "admin_hosts",
     "tls",
 ];
 const KNOWN_TLS: &[&str] = &["cert", "key", "self_signed"];
@@ -124,6 +128,9 @@ pub struct Flags {
     pub tls_self_signed: bool,
     pub allow_insecure_http: bool,
     pub log_format: Option<String>,
+    pub max_connections: Option<usize>,
+    /// Empty: not given.
+    pub admin_hosts: Vec<String>,
 }
 
 /// The effective configuration, each value with its source.
@@ -140,6 +147,10 @@ pub struct Config {
     pub log_format: (String, Source),
     /// A tracing filter, e.g. `info` or `profilegate=debug`.
     pub log: (String, Source),
+    /// Open connections allowed per listener.
+    pub max_connections: (usize, Source),
+    /// Host names (besides IP addresses and `localhost`) the admin side answers to.
+    pub admin_hosts: (Vec<String>, Source),
 }
 
 /// Picks the first of flag, environment, file, default; parses strings.
@@ -180,6 +191,36 @@ fn boolean(s: &str) -> Result<bool, String> {
         "0" | "false" | "no" | "off" | "" => Ok(false),
         _ => Err("use true or false".into()),
     }
+}
+
+fn max_connections(s: &str) -> Result<usize, String> {
+    match s.trim().parse::<usize>() {
+        Ok(n) if (16..=100_000).contains(&n) => Ok(n),
+        _ => Err("use a number from 16 to 100000".into()),
+    }
+}
+
+/// A comma-separated list of host names (no ports, no addresses needed: IP addresses are
+/// always accepted).
+fn host_names(s: &str) -> Result<Vec<String>, String> {
+    let mut out = Vec::new();
+    for name in s.split(',').map(str::trim).filter(|n| !n.is_empty()) {
+        let valid = name.len() <= 253
+            && name.split('.').all(|label| {
+                !label.is_empty()
+                    && label.len() <= 63
+                    && label
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+            });
+        if !valid {
+            return Err(format!(
+                "{name:?} is not a host name (letters, digits, '-' and '.', no port)"
+            ));
+        }
+        out.push(name.to_ascii_lowercase());
+    }
+    Ok(out)
 }
 
 fn log_format(s: &str) -> Result<String, String> {
@@ -274,6 +315,40 @@ pub fn resolve(
             "info".into(),
             |s| Ok(s.to_string()),
         )?,
+        max_connections: pick(
+            "max_connections",
+            flags
+                .max_connections
+                .map(|n| {
+                    max_connections(&n.to_string()).map_err(|why| ConfigError::Value {
+                        what: "max_connections",
+                        value: n.to_string(),
+                        origin: Source::Flag,
+                        why,
+                    })
+                })
+                .transpose()?,
+            env("PROFILEGATE_MAX_CONNECTIONS"),
+            file.max_connections.map(|n| n.to_string()),
+            crate::http::front::DEFAULT_MAX_CONNECTIONS,
+            max_connections,
+        )?,
+        admin_hosts: pick(
+            "admin host",
+            (!flags.admin_hosts.is_empty())
+                .then(|| host_names(&flags.admin_hosts.join(",")))
+                .transpose()
+                .map_err(|why| ConfigError::Value {
+                    what: "admin host",
+                    value: flags.admin_hosts.join(","),
+                    origin: Source::Flag,
+                    why,
+                })?,
+            env("PROFILEGATE_ADMIN_HOSTS"),
+            file.admin_hosts.as_ref().map(|v| v.join(",")),
+            Vec::new(),
+            host_names,
+        )?,
     })
 }
 
@@ -308,6 +383,17 @@ impl Config {
         );
         out += &line("log_format", q(&self.log_format.0), self.log_format.1);
         out += &line("log", q(&self.log.0), self.log.1);
+        out += &line(
+            "max_connections",
+            self.max_connections.0.to_string(),
+            self.max_connections.1,
+        );
+        let hosts: Vec<String> = self.admin_hosts.0.iter().map(|h| q(h)).collect();
+        out += &line(
+            "admin_hosts",
+            format!("[{}]", hosts.join(", ")),
+            self.admin_hosts.1,
+        );
         out += "\n[tls]\n";
         out += &line("cert", opt(&self.tls_cert.0), self.tls_cert.1);
         out += &line("key", opt(&self.tls_key.0), self.tls_key.1);

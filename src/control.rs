@@ -1,6 +1,7 @@
 //! The local control socket, `<data-dir>/control.sock`: how a command reaches a running
 //! server that holds the data dir (sled allows one process). Only the data dir's owner can
-//! reach it (the dir is mode 0700), so the file system is the authorization. One command a
+//! reach it: the dir is 0700 and the socket 0600, and each connection's peer must run as the
+//! server's user (SO_PEERCRED), in case the modes were loosened by hand. One command a
 //! connection, one line: `backup` streams a backup of the running store.
 
 use std::io::{Read, Write};
@@ -54,10 +55,30 @@ pub async fn serve(store: Arc<Store>) {
             return;
         }
     };
+    {
+        use std::os::unix::fs::PermissionsExt;
+        if let Err(e) = std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)) {
+            tracing::warn!(error = %e, path = %path.display(), "could not make the control socket private (0600)");
+        }
+    }
+    let me = rustix::process::geteuid().as_raw();
     loop {
-        let Ok((stream, _)) = listener.accept().await else {
+        let Ok((mut stream, _)) = listener.accept().await else {
             continue;
         };
+        match stream.peer_cred() {
+            Ok(cred) if cred.uid() == me => {}
+            other => {
+                let uid = other
+                    .map(|c| c.uid().to_string())
+                    .unwrap_or_else(|_| "unknown".into());
+                tracing::warn!(uid, "refused a control connection from another user");
+                let _ = stream
+                    .write_all(b"refused: only the server's own user may use this socket\n")
+                    .await;
+                continue;
+            }
+        }
         let store = store.clone();
         tokio::spawn(async move {
             let (rd, mut wr) = stream.into_split();

@@ -14,6 +14,7 @@ pub mod contract;
 pub mod control;
 pub mod http;
 pub mod idempotency;
+pub mod loglimit;
 pub mod metrics;
 pub mod notify;
 pub mod policy;
@@ -60,6 +61,10 @@ pub struct Options {
     pub tls: Option<Arc<rustls::ServerConfig>>,
     /// Serve the admin UI and API here instead of on the main listener.
     pub admin_listener: Option<TcpListener>,
+    /// Open connections allowed per listener (0: the default, see `http::front`).
+    pub max_connections: usize,
+    /// Host names besides IP addresses and `localhost` that the admin side answers to.
+    pub admin_hosts: Vec<String>,
 }
 
 /// Runs the server on `listener` until `shutdown` resolves, then finishes open requests,
@@ -138,10 +143,15 @@ pub async fn run_with(
     ));
     #[cfg(unix)]
     let control = tokio::spawn(control::serve(store.clone()));
+    let front = http::front::Front {
+        tls: options.tls.clone(),
+        max_connections: options.max_connections,
+        admin_hosts: Arc::new(http::front::AdminHosts::new(&options.admin_hosts)),
+    };
     match options.admin_listener {
         None => {
             let routes = http::routes(app.clone(), http::Scope::All);
-            http::serve(listener, routes, shutdown, options.tls).await;
+            http::serve(listener, routes, shutdown, front).await;
         }
         Some(admin) => {
             use futures_util::FutureExt;
@@ -149,8 +159,8 @@ pub async fn run_with(
             let action = http::routes(app.clone(), http::Scope::Action);
             let admin_routes = http::routes(app.clone(), http::Scope::Admin);
             tokio::join!(
-                http::serve(listener, action, shutdown.clone(), options.tls.clone()),
-                http::serve(admin, admin_routes, shutdown, options.tls),
+                http::serve(listener, action, shutdown.clone(), front.clone()),
+                http::serve(admin, admin_routes, shutdown, front),
             );
         }
     }
@@ -162,6 +172,7 @@ pub async fn run_with(
     }
     maintenance.abort();
     let _ = maintenance.await;
+    app.log_limit.flush_all();
     outbox.abort();
     let _ = outbox.await;
 
@@ -185,6 +196,7 @@ async fn maintenance(app: Arc<App>) {
         if let Ok(Err(e)) = tokio::task::spawn_blocking(move || a.auth.persist_last_used()).await {
             tracing::warn!(error = %e, "could not record credential use");
         }
+        app.log_limit.flush();
         let a = app.clone();
         if let Ok(Err(e)) = tokio::task::spawn_blocking(move || a.store.mark_durable_head()).await {
             tracing::warn!(error = %e, "could not note the durable audit head");

@@ -15,6 +15,10 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
     profilegate::disable_huge_pages();
+    // Everything this process creates (data dir files, backups, the control socket, TLS keys)
+    // is private to its owner unless it says otherwise.
+    #[cfg(unix)]
+    rustix::process::umask(rustix::fs::Mode::from_bits_truncate(0o077));
     let cli = profilegate::cli::Cli::parse();
     let (config, unknown) = match cli.resolve() {
         Ok(c) => c,

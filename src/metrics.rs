@@ -99,6 +99,8 @@ pub struct Metrics {
     requests: [[AtomicU64; 3]; 3],
     latency: Histogram,
     auth_failures: [AtomicU64; 4],
+    /// Readiness probes run against the store.
+    pub readiness_probes: AtomicU64,
 }
 
 impl Metrics {
@@ -127,6 +129,8 @@ pub struct Gauges {
     pub audit_records: u64,
     pub outbox_depth: usize,
     pub data_bytes: u64,
+    /// argon2 runs for admin passwords (login, setup, password change).
+    pub admin_password_checks: u64,
 }
 
 fn header(out: &mut String, name: &str, kind: &str, help: &str) {
@@ -229,6 +233,20 @@ pub fn render(m: &Metrics, mail: &crate::notify::SendStats, g: &Gauges) -> Strin
         "gauge",
         "Size of the data directory's database on disk.",
         g.data_bytes,
+    );
+    single(
+        &mut out,
+        "profilegate_admin_password_checks_total",
+        "counter",
+        "Admin password checks run (argon2), login, setup and password change together.",
+        g.admin_password_checks,
+    );
+    single(
+        &mut out,
+        "profilegate_readiness_probes_total",
+        "counter",
+        "Readiness probes run against the store (/readyz reuses an answer for a second).",
+        m.readiness_probes.load(Relaxed),
     );
     out
 }

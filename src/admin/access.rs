@@ -12,7 +12,7 @@ use warp::{Filter, Rejection};
 
 use super::{
     actor, api_error, api_path, bad, blocking, body, durable, get_with, internal, json, ok,
-    post_json, same_origin, session, store_error, with_app, Session, COOKIE,
+    post_json, same_origin, session, store_error, too_many, with_app, Session, COOKIE,
 };
 use crate::action::App;
 use crate::http::PeerAddr;
@@ -79,18 +79,6 @@ fn start_session(app: &App) -> Result<Response, Rejection> {
     Ok(r)
 }
 
-/// Refuses an address that failed too often in the last minute.
-fn throttle(app: &App, ip: Option<IpAddr>, field: &'static str) -> Result<(), Rejection> {
-    if ip.is_some_and(|ip| app.sessions.login_throttled(ip)) {
-        return Err(api_error(
-            StatusCode::TOO_MANY_REQUESTS,
-            "too many failed attempts; wait a minute",
-            Some(field),
-        ));
-    }
-    Ok(())
-}
-
 async fn login(
     app: Arc<App>,
     peer: Option<PeerAddr>,
@@ -99,7 +87,6 @@ async fn login(
 ) -> Result<Response, Rejection> {
     same_origin(&headers)?;
     let ip: Option<IpAddr> = peer.map(|p| p.0.ip());
-    throttle(&app, ip, "password")?;
     let Some(hash) = app.store.admin_password_hash().map_err(store_error)? else {
         return Err(api_error(
             StatusCode::CONFLICT,
@@ -107,20 +94,23 @@ async fn login(
             Some("password"),
         ));
     };
+    let attempt = app
+        .admin_gate
+        .begin(ip)
+        .map_err(|wait| too_many(wait, "password"))?;
     let ok = blocking("password check", move || {
         crate::auth::secret::verify(&req.password, &hash)
     })
     .await?;
     if !ok {
-        if let Some(ip) = ip {
-            app.sessions.note_login_failure(ip);
-        }
+        attempt.failed();
         return Err(api_error(
             StatusCode::UNAUTHORIZED,
             "wrong password",
             Some("password"),
         ));
     }
+    attempt.succeeded();
     start_session(&app)
 }
 
@@ -133,7 +123,6 @@ async fn setup(
 ) -> Result<Response, Rejection> {
     same_origin(&headers)?;
     let ip: Option<IpAddr> = peer.map(|p| p.0.ip());
-    throttle(&app, ip, "token")?;
     if app
         .store
         .admin_password_hash()
@@ -146,15 +135,19 @@ async fn setup(
             Some("token"),
         ));
     }
+    // The token check costs no argon2, but guesses are slowed down like logins, and the
+    // hashing below runs under the same attempt.
+    let attempt = app
+        .admin_gate
+        .begin(ip)
+        .map_err(|wait| too_many(wait, "token"))?;
     let valid = app
         .setup_token
         .lock()
         .as_deref()
         .is_some_and(|t| bool::from(t.as_bytes().ct_eq(req.token.as_bytes())));
     if !valid {
-        if let Some(ip) = ip {
-            app.sessions.note_login_failure(ip);
-        }
+        attempt.failed();
         return Err(api_error(
             StatusCode::FORBIDDEN,
             "this setup link is not valid (it works once, and only until the server restarts); use the link printed at the latest start-up",
@@ -167,6 +160,7 @@ async fn setup(
     })
     .await?
     .map_err(|e| internal("password hashing", e))?;
+    attempt.succeeded();
     // Take the token now: of two concurrent visits only one sets the password.
     if app.setup_token.lock().take().is_none() {
         return Err(api_error(
@@ -186,6 +180,7 @@ async fn change_password(
     s: Session,
     req: PasswordChange,
     app: Arc<App>,
+    peer: Option<PeerAddr>,
 ) -> Result<Response, Rejection> {
     validate_password(&req.new).map_err(|e| bad("new", format!("the new password {e}")))?;
     let hash = app
@@ -194,14 +189,20 @@ async fn change_password(
         .map_err(store_error)?
         .ok_or_else(|| api_error(StatusCode::CONFLICT, "no admin password is set", None))?;
     let new = req.new.clone();
+    let attempt = app
+        .admin_gate
+        .begin(peer.map(|p| p.0.ip()))
+        .map_err(|wait| too_many(wait, "current"))?;
     let (matches, new_hash) = blocking("password change", move || {
         let ok = crate::auth::secret::verify(&req.current, &hash);
         (ok, ok.then(|| crate::auth::secret::hash(&new)))
     })
     .await?;
     if !matches {
+        attempt.failed();
         return Err(bad("current", "the current password is wrong"));
     }
+    attempt.succeeded();
     let new_hash = match new_hash {
         Some(Ok(h)) => h,
         Some(Err(e)) => return Err(internal("password hashing", e)),
@@ -253,6 +254,7 @@ pub(super) fn routes(app: Arc<App>) -> warp::filters::BoxedFilter<(Response,)> {
         });
     let password = api_path("password")
         .and(post_json::<PasswordChange>(app))
+        .and(warp::ext::optional::<PeerAddr>())
         .and_then(change_password);
     login
         .or(setup)

@@ -15,6 +15,7 @@ mod access;
 mod audit;
 mod departments;
 mod endpoint;
+pub mod gate;
 mod notifications;
 mod overview;
 pub mod register;
@@ -44,6 +45,8 @@ pub struct ApiError {
     status: StatusCode,
     message: String,
     field: Option<&'static str>,
+    /// Seconds for a `Retry-After` header (429 answers).
+    retry_after: Option<u64>,
 }
 impl warp::reject::Reject for ApiError {}
 
@@ -56,6 +59,19 @@ fn api_error(
         status,
         message: message.into(),
         field,
+        retry_after: None,
+    })
+}
+
+/// A 429 telling the client how long to wait (whole seconds, at least one).
+fn too_many(wait: std::time::Duration, field: &'static str) -> Rejection {
+    let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+    let secs = secs.max(1);
+    warp::reject::custom(ApiError {
+        status: StatusCode::TOO_MANY_REQUESTS,
+        message: format!("too many attempts; try again in {secs} s"),
+        field: Some(field),
+        retry_after: Some(secs),
     })
 }
 
@@ -195,22 +211,38 @@ where
     if len.is_some_and(|n| n > MAX_ADMIN_BODY as u64) {
         return Err(too_large());
     }
-    let mut stream = std::pin::pin!(stream);
-    let mut buf = bytes::BytesMut::new();
-    while let Some(chunk) = stream.next().await {
-        let mut chunk =
-            chunk.map_err(|e| bad("body", format!("the request body is unreadable: {e}")))?;
-        while chunk.has_remaining() {
-            let part = chunk.chunk();
-            let n = part.len();
-            if buf.len() + n > MAX_ADMIN_BODY {
-                return Err(too_large());
+    let read = async move {
+        let mut stream = std::pin::pin!(stream);
+        let mut buf = bytes::BytesMut::new();
+        while let Some(chunk) = stream.next().await {
+            let mut chunk =
+                chunk.map_err(|e| bad("body", format!("the request body is unreadable: {e}")))?;
+            while chunk.has_remaining() {
+                let part = chunk.chunk();
+                let n = part.len();
+                if buf.len() + n > MAX_ADMIN_BODY {
+                    return Err(too_large());
+                }
+                buf.extend_from_slice(part);
+                chunk.advance(n);
             }
-            buf.extend_from_slice(part);
-            chunk.advance(n);
         }
-    }
-    Ok(buf.freeze())
+        Ok(buf.freeze())
+    };
+    // The same budget as the action endpoint's: a body sent a byte at a time must not hold
+    // a connection (and its buffer) open for minutes.
+    tokio::time::timeout(crate::http::BODY_TIMEOUT, read)
+        .await
+        .unwrap_or_else(|_| {
+            Err(api_error(
+                StatusCode::REQUEST_TIMEOUT,
+                format!(
+                    "the request body did not arrive within {} s",
+                    crate::http::BODY_TIMEOUT.as_secs()
+                ),
+                Some("body"),
+            ))
+        })
 }
 
 /// A request body of at most `MAX_ADMIN_BODY` bytes, declared length or not.
@@ -309,8 +341,13 @@ pub fn routes(app: Arc<App>) -> warp::filters::BoxedFilter<(Response,)> {
 /// Turns admin API rejections into JSON `{error, field}`; `None` for rejections it does not own.
 pub fn recover(r: &Rejection) -> Option<Response> {
     let e = r.find::<ApiError>()?;
-    Some(json(
+    let mut resp = json(
         e.status,
         &serde_json::json!({ "error": e.message, "field": e.field }),
-    ))
+    );
+    if let Some(secs) = e.retry_after {
+        resp.headers_mut()
+            .insert(header::RETRY_AFTER, warp::http::HeaderValue::from(secs));
+    }
+    Some(resp)
 }

@@ -3,7 +3,6 @@
 //! hand out live cookies.
 
 use std::collections::HashMap;
-use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
 use base64::Engine;
@@ -18,8 +17,6 @@ pub const COOKIE: &str = "pg_session";
 pub const IDLE: Duration = Duration::from_secs(30 * 60);
 /// And after this long whatever happens.
 pub const ABSOLUTE: Duration = Duration::from_secs(12 * 60 * 60);
-const LOGIN_WINDOW: Duration = Duration::from_secs(60);
-const MAX_LOGIN_FAILURES: u32 = 5;
 
 /// A logged-in admin.
 #[derive(Debug, Clone)]
@@ -51,11 +48,10 @@ pub fn new_token() -> Result<String, SecretError> {
     Ok(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b))
 }
 
-/// All sessions, and login failures per address.
+/// All sessions.
 #[derive(Default)]
 pub struct Sessions {
     map: Mutex<HashMap<[u8; 32], Session>>,
-    failures: Mutex<HashMap<IpAddr, (Instant, u32)>>,
 }
 
 impl Sessions {
@@ -97,26 +93,5 @@ impl Sessions {
     /// Ends a session.
     pub fn remove(&self, id: &str) {
         self.map.lock().remove(&key(id));
-    }
-
-    /// True when this address failed too often lately.
-    pub fn login_throttled(&self, ip: IpAddr) -> bool {
-        self.failures
-            .lock()
-            .get(&ip)
-            .is_some_and(|(since, n)| since.elapsed() < LOGIN_WINDOW && *n >= MAX_LOGIN_FAILURES)
-    }
-
-    /// Counts a failed login.
-    pub fn note_login_failure(&self, ip: IpAddr) {
-        let mut f = self.failures.lock();
-        if f.len() > 10_000 {
-            f.retain(|_, (since, _)| since.elapsed() < LOGIN_WINDOW);
-        }
-        let e = f.entry(ip).or_insert((Instant::now(), 0));
-        if e.0.elapsed() >= LOGIN_WINDOW {
-            *e = (Instant::now(), 0);
-        }
-        e.1 += 1;
     }
 }

@@ -5,6 +5,11 @@
 //! HMAC. Concurrent first calls with the same secret share one verification, at most two
 //! verifications run at a time, and an address that keeps failing is refused before argon2
 //! runs at all.
+//!
+//! Only attempts that cost argon2 count towards throttling, and each is counted before it
+//! runs (concurrent attempts cannot all slip past the gate). A request without credentials
+//! or with an unknown credential id costs nothing and counts for nothing: a stranger sharing
+//! the identity server's address cannot lock it out that way.
 
 pub mod secret;
 
@@ -72,9 +77,18 @@ pub struct Authenticator {
     verified: Mutex<HashMap<[u8; 32], String>>,
     failures: Mutex<HashMap<IpAddr, Failures>>,
     argon2: Semaphore,
-    inflight: SingleFlight<[u8; 32], bool>,
+    inflight: SingleFlight<[u8; 32], Verification>,
     /// Credential id -> unix second of last use, written to the store in the background.
     last_used: Mutex<HashMap<String, u64>>,
+}
+
+/// The outcome of one argon2 verification, shared by concurrent calls with the same secret.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Verification {
+    Valid,
+    Invalid,
+    /// The address had used up its attempts; argon2 did not run.
+    Throttled,
 }
 
 /// What the caller presented for one credential: the credential and the secret to check.
@@ -116,16 +130,11 @@ impl Authenticator {
             return Err(AuthError::NotConfigured);
         }
         let result = self.check(headers, &creds, peer).await;
-        match (&result, peer) {
-            (Ok(caller), _) => {
-                if let Some(id) = &caller.credential_id {
-                    self.note_use(id);
-                }
-            }
-            (Err(AuthError::Missing | AuthError::Invalid | AuthError::Throttled), Some(ip)) => {
-                self.note_failure(ip)
-            }
-            _ => {}
+        if let Ok(Caller {
+            credential_id: Some(id),
+        }) = &result
+        {
+            self.note_use(id);
         }
         result
     }
@@ -163,20 +172,35 @@ impl Authenticator {
         if peer.is_some_and(|ip| self.is_throttled(ip)) {
             return Err(AuthError::Throttled);
         }
-        let ok = self
+        let verdict = self
             .inflight
             .run(tag, || async {
+                // Counted before argon2 runs, forgiven if the secret verifies.
+                if let Some(ip) = peer {
+                    if !self.reserve_attempt(ip) {
+                        return Verification::Throttled;
+                    }
+                }
                 let Ok(_permit) = self.argon2.acquire().await else {
-                    return false;
+                    return Verification::Invalid;
                 };
                 let (s, h) = (p.secret.clone(), p.cred.hash.clone());
-                tokio::task::spawn_blocking(move || secret::verify(&s, &h))
+                let ok = tokio::task::spawn_blocking(move || secret::verify(&s, &h))
                     .await
-                    .unwrap_or(false)
+                    .unwrap_or(false);
+                if !ok {
+                    return Verification::Invalid;
+                }
+                if let Some(ip) = peer {
+                    self.forgive_attempt(ip);
+                }
+                Verification::Valid
             })
             .await;
-        if !ok {
-            return Err(AuthError::Invalid);
+        match verdict {
+            Verification::Valid => {}
+            Verification::Invalid => return Err(AuthError::Invalid),
+            Verification::Throttled => return Err(AuthError::Throttled),
         }
         let mut cache = self.verified.lock();
         // Only valid secrets of at most two credentials land here; the bound is a backstop.
@@ -205,7 +229,8 @@ impl Authenticator {
             .is_some_and(|f| f.since.elapsed() < FAILURE_WINDOW && f.count >= MAX_FAILURES)
     }
 
-    fn note_failure(&self, ip: IpAddr) {
+    /// Counts an attempt that is about to cost argon2; false when the address has none left.
+    fn reserve_attempt(&self, ip: IpAddr) -> bool {
         let mut map = self.failures.lock();
         if map.len() >= MAX_TRACKED {
             map.retain(|_, f| f.since.elapsed() < FAILURE_WINDOW);
@@ -223,7 +248,18 @@ impl Authenticator {
                 count: 0,
             };
         }
+        if f.count >= MAX_FAILURES {
+            return false;
+        }
         f.count += 1;
+        true
+    }
+
+    /// Takes back the count of an attempt whose secret verified.
+    fn forgive_attempt(&self, ip: IpAddr) {
+        if let Some(f) = self.failures.lock().get_mut(&ip) {
+            f.count = f.count.saturating_sub(1);
+        }
     }
 
     fn note_use(&self, id: &str) {

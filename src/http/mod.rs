@@ -4,6 +4,7 @@
 //! oversized-body answers, is a contract-valid body (CONTRACT.md §4, §9): the identity server
 //! turns anything else into a 500 for the user.
 
+pub mod front;
 pub mod server;
 pub mod tls;
 
@@ -63,6 +64,28 @@ fn auth_response(e: &AuthError) -> ActionResponse {
     }
 }
 
+/// The log limiter's key for a refusal.
+fn auth_reason(e: &AuthError) -> &'static str {
+    match e {
+        AuthError::NotConfigured => "auth not configured",
+        AuthError::Missing => "auth missing",
+        AuthError::Invalid => "auth invalid",
+        AuthError::Throttled => "auth throttled",
+        AuthError::Internal => "auth internal",
+    }
+}
+
+/// Whether the body is declared as JSON (`application/json`, parameters such as a charset
+/// allowed). Anything else is refused: with authentication off, a web page could otherwise
+/// post a form or text cross-site without a CORS preflight.
+fn is_json(headers: &HeaderMap) -> bool {
+    headers
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|t| t.trim().eq_ignore_ascii_case("application/json"))
+}
+
 fn with_app(
     app: Arc<App>,
 ) -> impl Filter<Extract = (Arc<App>,), Error = std::convert::Infallible> + Clone {
@@ -93,10 +116,22 @@ where
         Ok(caller) => caller,
         Err(e) => {
             app.metrics.auth_failure(&e);
-            tracing::info!(peer = ?peer_ip, reason = %e, "refused an action call");
+            if app.log_limit.allow(auth_reason(&e)) {
+                tracing::info!(peer = ?peer_ip, reason = %e, "refused an action call");
+            }
             return json_reply(&auth_response(&e));
         }
     };
+    if !is_json(headers) {
+        if app.log_limit.allow("content type") {
+            tracing::info!(peer = ?peer_ip, "refused an action call that is not application/json");
+        }
+        return json_reply(&ActionResponse::error(
+            ErrorStatus::BadRequest,
+            "Unsupported content type",
+            "The Content-Type header must be application json (with a slash); other types are refused.",
+        ));
+    }
     // What warp's `header::optional::<u64>` accepts; anything else is an invalid header.
     let len = match headers.get(CONTENT_LENGTH) {
         None => None,
@@ -237,10 +272,12 @@ pub fn routes(app: Arc<App>, scope: Scope) -> Routes {
         .and(with_app(app.clone()))
         .then(|app: Arc<App>| async move {
             let store = app.store.clone();
+            let admin_password_checks = app.admin_gate.checks();
             let gauges = tokio::task::spawn_blocking(move || crate::metrics::Gauges {
                 audit_records: store.chain_head().seq,
                 outbox_depth: store.outbox_len(),
                 data_bytes: store.size_on_disk().unwrap_or(0),
+                admin_password_checks,
             })
             .await;
             match gauges {
@@ -275,8 +312,29 @@ pub fn routes(app: Arc<App>, scope: Scope) -> Routes {
     }
 }
 
-/// Ready when the store takes a write and the commit pipeline makes it durable within 2 s.
+/// How long a readiness answer is reused.
+const READY_REUSE: Duration = Duration::from_secs(1);
+
+/// Readiness, from a probe at most [`READY_REUSE`] old. `/readyz` needs no credentials, so
+/// each call must not cost a write: one probe runs at a time, and callers arriving meanwhile
+/// wait for its result.
 async fn ready(app: &App) -> Result<(), String> {
+    let mut last = app.readiness.lock().await;
+    if let Some((at, result)) = last.as_ref() {
+        if at.elapsed() < READY_REUSE {
+            return result.clone();
+        }
+    }
+    app.metrics
+        .readiness_probes
+        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let result = probe(app).await;
+    *last = Some((std::time::Instant::now(), result.clone()));
+    result
+}
+
+/// Ready when the store takes a write and the commit pipeline makes it durable within 2 s.
+async fn probe(app: &App) -> Result<(), String> {
     let store = app.store.clone();
     tokio::task::spawn_blocking(move || store.probe_writable())
         .await

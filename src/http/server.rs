@@ -16,6 +16,7 @@ use hyper_util::server::conn::auto;
 use tokio::net::TcpListener;
 use tower_service::Service;
 
+use super::front::{self, ConnLimit, Front};
 use super::PeerAddr;
 
 /// A client must send its request headers within this time.
@@ -23,20 +24,46 @@ pub const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long shutdown waits for open requests.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 
+/// Answers a connection over the limit with a 503 and closes it: what the client sent is read
+/// and dropped for up to a second first, so the close does not reset the answer away.
+async fn refuse(mut stream: tokio::net::TcpStream, _permit: tokio::sync::OwnedSemaphorePermit) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let _ = tokio::time::timeout(Duration::from_secs(1), async {
+        stream.write_all(front::BUSY_RESPONSE).await?;
+        stream.shutdown().await?;
+        let mut sink = [0u8; 1024];
+        while stream.read(&mut sink).await? > 0 {}
+        Ok::<_, std::io::Error>(())
+    })
+    .await;
+}
+
 /// Whether a request is a POST to the action endpoint's exact path. (warp's route also takes
 /// other spellings, such as a trailing slash; those go through warp to the same handler.)
 fn is_action_route<B>(req: &hyper::Request<B>) -> bool {
     req.method() == hyper::Method::POST && req.uri().path() == super::ACTION_PATH
 }
 
-/// Serves `routes` on `listener` until `shutdown` resolves; HTTPS when `tls` is given.
+/// Refused connections that are sent an answer at once (the rest are just closed).
+const REFUSALS_IN_FLIGHT: usize = 64;
+
+/// Serves `routes` on `listener` until `shutdown` resolves; HTTPS when `front.tls` is given.
 pub async fn serve(
     listener: TcpListener,
     routes: super::Routes,
     shutdown: impl Future<Output = ()>,
-    tls: Option<Arc<rustls::ServerConfig>>,
+    front: Front,
 ) {
-    let acceptor = tls.map(tokio_rustls::TlsAcceptor::from);
+    let tls = front.tls.is_some();
+    let acceptor = front.tls.map(tokio_rustls::TlsAcceptor::from);
+    let max = match front.max_connections {
+        0 => front::DEFAULT_MAX_CONNECTIONS,
+        n => n,
+    };
+    let limit = ConnLimit::new(max);
+    let refusals = Arc::new(tokio::sync::Semaphore::new(REFUSALS_IN_FLIGHT));
+    let log_limit = crate::loglimit::LogLimiter::default();
+    let hosts = front.admin_hosts;
     // The protocol is chosen per connection, never sniffed: hyper-util's automatic version
     // detection waits for the client's first bytes before HTTP/1's header timeout starts, so
     // a client that connects and says nothing would hold its connection forever. Plain TCP
@@ -64,9 +91,21 @@ pub async fn serve(
                         continue;
                     }
                 };
+                let Some(slot) = limit.admit(addr.ip()) else {
+                    if log_limit.allow("connection limit") {
+                        tracing::warn!(peer = %addr, max, "refused a connection: too many open (in all, or from this address)");
+                    }
+                    if acceptor.is_none() {
+                        if let Ok(permit) = refusals.clone().try_acquire_owned() {
+                            tokio::spawn(refuse(stream, permit));
+                        }
+                    }
+                    continue;
+                };
                 let _ = stream.set_nodelay(true);
                 let svc = warp::service(routes.filter.clone());
                 let direct = routes.action.clone();
+                let hosts = hosts.clone();
                 let svc = hyper::service::service_fn(move |mut req: hyper::Request<Incoming>| {
                     // The action endpoint's exact route skips warp's filter tree: it is the hot
                     // path, and warp's layers (a copy of the header map, nested filter futures,
@@ -78,17 +117,26 @@ pub async fn serve(
                         return Either::Left(async move {
                             let (parts, body) = req.into_parts();
                             let body = http_body_util::BodyExt::into_data_stream(body);
-                            Ok(super::action_call(app, &parts.headers, Some(PeerAddr(addr)), body).await)
+                            let mut r = super::action_call(app, &parts.headers, Some(PeerAddr(addr)), body).await;
+                            front::decorate(&mut r, false, tls);
+                            Ok(r)
                         });
                     }
+                    let admin = front::is_admin_path(req.uri().path());
+                    let allowed = !admin || hosts.allows(front::request_host(&req).unwrap_or(""));
                     req.extensions_mut().insert(PeerAddr(addr));
                     let mut svc = svc.clone();
-                    Either::Right(svc.call(req))
+                    Either::Right(async move {
+                        let mut r = if allowed { svc.call(req).await? } else { front::wrong_host() };
+                        front::decorate(&mut r, admin, tls);
+                        Ok::<_, std::convert::Infallible>(r)
+                    })
                 });
                 let Some(acceptor) = acceptor.clone() else {
                     let conn = h1.serve_connection(TokioIo::new(stream), svc).into_owned();
                     let conn = graceful.watch(conn);
                     tokio::spawn(async move {
+                        let _slot = slot;
                         if let Err(e) = conn.await {
                             tracing::debug!(error = %e, "connection ended with an error");
                         }
@@ -98,6 +146,7 @@ pub async fn serve(
                 let (h1, h2) = (h1.clone(), h2.clone());
                 let watcher = graceful.watcher();
                 tokio::spawn(async move {
+                    let _slot = slot;
                     // The handshake gets the same budget as request headers: a client that
                     // connects and says nothing must not hold a task forever.
                     let tls = match tokio::time::timeout(HEADER_TIMEOUT, acceptor.accept(stream)).await {

@@ -99,10 +99,24 @@ pub fn check_smtp(s: &SmtpSettings) -> Result<(), Invalid> {
     if s.password.as_deref().is_some_and(str::is_empty) {
         return Err(invalid("password", "the password must not be empty"));
     }
+    if s.password.is_some() && s.encryption == Encryption::None && !is_loopback_host(&s.host) {
+        return Err(invalid(
+            "encryption",
+            "with encryption none the password would cross the network readable by anyone on the path: choose starttls (usually port 587) or tls (usually port 465); none with a password is only for a relay on this host (localhost)",
+        ));
+    }
     if let Some(pem) = &s.tls_ca_pem {
         parse_ca(pem).map_err(|e| invalid("tls_ca_pem", e.to_string()))?;
     }
     Ok(())
+}
+
+/// Whether a mail server's host name stays on this machine.
+fn is_loopback_host(host: &str) -> bool {
+    let h = host.trim().trim_start_matches('[').trim_end_matches(']');
+    h.eq_ignore_ascii_case("localhost")
+        || h.parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
 }
 
 /// Checks a security-team recipient address.
@@ -333,4 +347,46 @@ fn classify(s: &SmtpSettings, e: &lettre::transport::smtp::Error) -> SendError {
         return SendError::Tls(format!("{}: {text}", port_hint(s)));
     }
     SendError::Other(text)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn smtp(host: &str, encryption: Encryption, password: Option<&str>) -> SmtpSettings {
+        SmtpSettings {
+            host: host.into(),
+            port: 25,
+            encryption,
+            username: password.map(|_| "mailer".into()),
+            password: password.map(str::to_string),
+            from: "profilegate@example.com".into(),
+            timeout_ms: 2000,
+            tls_ca_pem: None,
+        }
+    }
+
+    /// The one rule the CLI, the admin API and the UI all meet: a password never goes out in
+    /// clear, except to a relay on this host.
+    #[test]
+    fn a_password_needs_encryption_unless_the_relay_is_local() {
+        let e =
+            check_smtp(&smtp("mail.example.com", Encryption::None, Some("s3cret"))).unwrap_err();
+        assert_eq!(e.field, "encryption");
+        assert!(
+            e.message.contains("starttls") && e.message.contains("tls"),
+            "{e}"
+        );
+        for local in ["localhost", "127.0.0.1", "::1", "[::1]", "127.1.2.3"] {
+            check_smtp(&smtp(local, Encryption::None, Some("s3cret"))).expect(local);
+        }
+        check_smtp(&smtp("mail.example.com", Encryption::None, None)).expect("no password");
+        check_smtp(&smtp(
+            "mail.example.com",
+            Encryption::Starttls,
+            Some("s3cret"),
+        ))
+        .expect("starttls");
+        check_smtp(&smtp("mail.example.com", Encryption::Tls, Some("s3cret"))).expect("tls");
+    }
 }

@@ -154,6 +154,51 @@ fn create_data_dir(dir: &Path) -> Result<()> {
         }
         b.create(dir).map_err(err)?;
     }
+    #[cfg(unix)]
+    tighten_modes(dir).map_err(|e| {
+        err(std::io::Error::new(
+            e.kind(),
+            format!(
+                "{e}; the data dir holds secrets and must be private to its owner: run `chmod -R go-rwx {}` as its owner",
+                dir.display()
+            ),
+        ))
+    })?;
+    Ok(())
+}
+
+/// A data dir made beforehand (`mkdir`, an image, an older install) may let the group or
+/// others in. It holds the SMTP password and credential hashes, so everything in it is made
+/// private to the owner (0700 directories, no group or other bits on files), with a warning.
+#[cfg(unix)]
+fn tighten_modes(dir: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    fn walk(path: &Path, changed: &mut Vec<PathBuf>) -> std::io::Result<()> {
+        let meta = fs::symlink_metadata(path)?;
+        if meta.file_type().is_symlink() {
+            return Ok(());
+        }
+        let mode = meta.permissions().mode() & 0o7777;
+        if mode & 0o077 != 0 {
+            fs::set_permissions(path, fs::Permissions::from_mode(mode & 0o7700))?;
+            changed.push(path.to_path_buf());
+        }
+        if meta.is_dir() {
+            for entry in fs::read_dir(path)? {
+                walk(&entry?.path(), changed)?;
+            }
+        }
+        Ok(())
+    }
+    let mut changed = Vec::new();
+    walk(dir, &mut changed)?;
+    if !changed.is_empty() {
+        tracing::warn!(
+            dir = %dir.display(),
+            paths = changed.len(),
+            "the data dir was readable by the group or others; made it private to its owner (chmod -R go-rwx)"
+        );
+    }
     Ok(())
 }
 

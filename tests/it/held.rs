@@ -135,7 +135,7 @@ async fn ui_pages_carry_the_security_headers() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-#[ignore = "fails today: admin API answers (JSON, CSV export, 401/403/404 errors) carry none of CSP, X-Frame-Options, X-Content-Type-Options, Referrer-Policy; only the embedded UI files do (src/admin/ui.rs)"]
+
 async fn admin_api_answers_carry_the_security_headers() {
     let dir = DataDir::new();
     dir.standard();
