@@ -12,6 +12,7 @@ mod cli;
 mod config;
 mod crash;
 mod durability;
+mod hardening;
 mod held;
 mod install;
 mod mail;
