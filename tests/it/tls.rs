@@ -13,7 +13,7 @@ use crate::support::*;
 
 /// A CA and a leaf certificate for localhost / 127.0.0.1 signed by it, written as PEM files.
 /// Returns (cert path, key path, CA PEM).
-fn generate(dir: &Path) -> (std::path::PathBuf, std::path::PathBuf, String) {
+pub fn generate(dir: &Path) -> (std::path::PathBuf, std::path::PathBuf, String) {
     let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
     ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
     ca_params
@@ -34,7 +34,7 @@ fn generate(dir: &Path) -> (std::path::PathBuf, std::path::PathBuf, String) {
 }
 
 /// A reqwest client that trusts `ca_pem` (ring provider: two are linked into the tests).
-fn client_trusting(ca_pem: &str, http1_only: bool) -> reqwest::Client {
+pub fn client_trusting(ca_pem: &str, http1_only: bool) -> reqwest::Client {
     let mut roots = rustls::RootCertStore::empty();
     for c in CertificateDer::pem_slice_iter(ca_pem.as_bytes()) {
         roots.add(c.unwrap()).unwrap();
