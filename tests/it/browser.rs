@@ -51,15 +51,14 @@ impl WebDriverCompatibleCommand for BrowserLog {
     }
 }
 
-/// Whether a console error is an expected one. Two kinds (both `source: network`):
+/// Whether a console error is an expected one (`source: network`):
 /// - the admin API refusing a request, which the page shows next to the form's field (and the
 ///   tests check that message). Chromium logs every answer of 400 and above to a `fetch` as an
 ///   error, e.g. `http://127.0.0.1:PORT/admin/api/login - Failed to load resource: the server
 ///   responded with a status of 401 (Unauthorized)`. Not expected: any other address, and the
 ///   statuses the API gives only for a mistake in the page or a fault of the server (404,
-///   405, 500). 502 is the answer to a test e-mail the SMTP server did not take;
-/// - the browser's own request for `/favicon.ico` (not made by the page; the appliance has no
-///   icon) answered 404.
+///   405, 500). 502 is the answer to a test e-mail the SMTP server did not take.
+/// (The page names an empty icon, so the browser asks for no `/favicon.ico`.)
 fn expected_error(entry: &Value) -> bool {
     const REFUSALS: [u16; 7] = [400, 401, 403, 409, 413, 429, 502];
     let msg = entry["message"].as_str().unwrap_or_default();
@@ -75,9 +74,7 @@ fn expected_error(entry: &Value) -> bool {
     };
     let path = url.split_once("://").map_or("", |(_, r)| r);
     let path = path.find('/').map_or("", |i| &path[i..]);
-    entry["source"] == "network"
-        && ((path.starts_with("/admin/api/") && REFUSALS.contains(&status))
-            || (path == "/favicon.ico" && status == 404))
+    entry["source"] == "network" && path.starts_with("/admin/api/") && REFUSALS.contains(&status)
 }
 
 /// chromedriver and a browser session; both end when this is dropped.
