@@ -186,13 +186,18 @@ async fn session_and_csrf_are_required() {
     assert!(!export.contains("argon2"), "no password hash in the chain");
 }
 
+/// Password checks are throttled per address, login and password change alike (one gate,
+/// `src/admin/gate.rs`): after two failed logins even the right password waits, told how long
+/// by `Retry-After`, and so does a logged-in admin's password change from that address. (The
+/// growing delays are pinned in `hardening::access`.)
 #[tokio::test(flavor = "multi_thread")]
 async fn logins_are_throttled() {
     let dir = DataDir::new();
     set_password(&dir);
     let srv = Server::start(&dir.path).await;
+    let admin = Admin::new(&srv.url).await;
     let login_url = format!("{}/admin/api/login", srv.url);
-    for _ in 0..5 {
+    for _ in 0..2 {
         let r = client()
             .post(&login_url)
             .json(&json!({"password": "wrong password!"}))
@@ -207,11 +212,20 @@ async fn logins_are_throttled() {
         .send()
         .await
         .unwrap();
-    assert_eq!(
-        r.status(),
-        429,
-        "even the right password waits out the throttle"
-    );
+    assert_eq!(r.status(), 429, "the right password waits out the delay");
+    assert_eq!(r.headers()["retry-after"], "1");
+    assert_eq!(r.json::<Value>().await.unwrap()["field"], "password");
+    let r = client()
+        .post(format!("{}/admin/api/password", srv.url))
+        .header("cookie", &admin.cookie)
+        .header("x-csrf-token", &admin.csrf)
+        .json(&json!({"current": PASSWORD, "new": "a much longer password"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 429, "the password change passes the same gate");
+    assert!(r.headers().contains_key("retry-after"));
+    assert_eq!(r.json::<Value>().await.unwrap()["field"], "current");
     srv.stop().await;
 }
 
