@@ -98,19 +98,25 @@ async fn login(
         .admin_gate
         .begin(ip)
         .map_err(|wait| too_many(wait, "password"))?;
+    // The attempt moves into the blocking task: its outcome is recorded there, even if the
+    // client hangs up meanwhile.
     let ok = blocking("password check", move || {
-        crate::auth::secret::verify(&req.password, &hash)
+        let ok = attempt.argon2(|| crate::auth::secret::verify(&req.password, &hash));
+        if ok {
+            attempt.succeeded();
+        } else {
+            attempt.failed();
+        }
+        ok
     })
     .await?;
     if !ok {
-        attempt.failed();
         return Err(api_error(
             StatusCode::UNAUTHORIZED,
             "wrong password",
             Some("password"),
         ));
     }
-    attempt.succeeded();
     start_session(&app)
 }
 
@@ -156,11 +162,12 @@ async fn setup(
     }
     validate_password(&req.password).map_err(|e| bad("password", format!("the password {e}")))?;
     let hash = blocking("password hashing", move || {
-        crate::auth::secret::hash(&req.password)
+        let hash = attempt.argon2(|| crate::auth::secret::hash(&req.password));
+        attempt.succeeded();
+        hash
     })
     .await?
     .map_err(|e| internal("password hashing", e))?;
-    attempt.succeeded();
     // Take the token now: of two concurrent visits only one sets the password.
     if app.setup_token.lock().take().is_none() {
         return Err(api_error(
@@ -194,15 +201,19 @@ async fn change_password(
         .begin(peer.map(|p| p.0.ip()))
         .map_err(|wait| too_many(wait, "current"))?;
     let (matches, new_hash) = blocking("password change", move || {
-        let ok = crate::auth::secret::verify(&req.current, &hash);
-        (ok, ok.then(|| crate::auth::secret::hash(&new)))
+        let ok = attempt.argon2(|| crate::auth::secret::verify(&req.current, &hash));
+        if !ok {
+            attempt.failed();
+            return (false, None);
+        }
+        let new_hash = attempt.argon2(|| crate::auth::secret::hash(&new));
+        attempt.succeeded();
+        (true, Some(new_hash))
     })
     .await?;
     if !matches {
-        attempt.failed();
         return Err(bad("current", "the current password is wrong"));
     }
-    attempt.succeeded();
     let new_hash = match new_hash {
         Some(Ok(h)) => h,
         Some(Err(e)) => return Err(internal("password hashing", e)),

@@ -13,10 +13,11 @@
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
-use tokio::sync::{Semaphore, SemaphorePermit};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 /// argon2 runs for admin passwords at once.
 pub const ARGON2_PERMITS: usize = 2;
@@ -47,36 +48,44 @@ struct Backoff {
 }
 
 /// Bounds admin password checks (see the module doc).
+#[derive(Default)]
 pub struct Gate {
-    permits: Semaphore,
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    permits: Arc<Semaphore>,
     addrs: Mutex<HashMap<IpAddr, Backoff>>,
     /// argon2 runs started through the gate (exported as a metric).
     checks: AtomicU64,
 }
 
-impl Default for Gate {
+impl Default for Inner {
     fn default() -> Self {
-        Gate {
-            permits: Semaphore::new(ARGON2_PERMITS),
+        Inner {
+            permits: Arc::new(Semaphore::new(ARGON2_PERMITS)),
             addrs: Mutex::new(HashMap::new()),
             checks: AtomicU64::new(0),
         }
     }
 }
 
-/// An admitted attempt: holds an argon2 permit until it is dropped. Say how it ended with
-/// [`Attempt::failed`] or [`Attempt::succeeded`]; dropped without either, it counts as neither.
-pub struct Attempt<'a> {
-    gate: &'a Gate,
+/// An admitted attempt: holds an argon2 permit and the address's turn until it is dropped.
+/// It owns what it needs, so it moves into the blocking task that runs argon2: a client that
+/// hangs up mid-check frees nothing before the check is over, and its outcome still counts.
+/// Say how it ended with [`Attempt::failed`] or [`Attempt::succeeded`]; dropped without
+/// either, it counts as neither.
+pub struct Attempt {
+    inner: Arc<Inner>,
     ip: Option<IpAddr>,
-    _permit: SemaphorePermit<'a>,
+    _permit: OwnedSemaphorePermit,
 }
 
 impl Gate {
     /// Admits an attempt from `ip`, or says how long to wait.
-    pub fn begin(&self, ip: Option<IpAddr>) -> Result<Attempt<'_>, Duration> {
+    pub fn begin(&self, ip: Option<IpAddr>) -> Result<Attempt, Duration> {
         let now = Instant::now();
-        let mut addrs = self.addrs.lock();
+        let mut addrs = self.inner.addrs.lock();
         if let Some(b) = ip.and_then(|ip| addrs.get_mut(&ip)) {
             if b.in_flight {
                 return Err(BUSY_RETRY);
@@ -88,7 +97,12 @@ impl Gate {
                 return Err(b.next - now);
             }
         }
-        let permit = self.permits.try_acquire().map_err(|_| BUSY_RETRY)?;
+        let permit = self
+            .inner
+            .permits
+            .clone()
+            .try_acquire_owned()
+            .map_err(|_| BUSY_RETRY)?;
         if let Some(ip) = ip {
             if addrs.len() >= MAX_TRACKED && !addrs.contains_key(&ip) {
                 addrs.retain(|_, b| {
@@ -106,9 +120,8 @@ impl Gate {
             });
             b.in_flight = true;
         }
-        self.checks.fetch_add(1, Relaxed);
         Ok(Attempt {
-            gate: self,
+            inner: self.inner.clone(),
             ip,
             _permit: permit,
         })
@@ -116,16 +129,22 @@ impl Gate {
 
     /// argon2 runs started so far.
     pub fn checks(&self) -> u64 {
-        self.checks.load(Relaxed)
+        self.inner.checks.load(Relaxed)
     }
 }
 
-impl Attempt<'_> {
+impl Attempt {
+    /// Counts an argon2 run made under this attempt (for the metric).
+    pub fn argon2<T>(&self, run: impl FnOnce() -> T) -> T {
+        self.inner.checks.fetch_add(1, Relaxed);
+        run()
+    }
+
     /// The password was wrong: the address waits longer before its next attempt.
     pub fn failed(self) {
         let Some(ip) = self.ip else { return };
         let now = Instant::now();
-        if let Some(b) = self.gate.addrs.lock().get_mut(&ip) {
+        if let Some(b) = self.inner.addrs.lock().get_mut(&ip) {
             b.failures = b.failures.saturating_add(1);
             b.last_failure = now;
             b.next = now + delay_after(b.failures);
@@ -135,15 +154,15 @@ impl Attempt<'_> {
     /// The password was right: the address starts afresh.
     pub fn succeeded(self) {
         if let Some(ip) = self.ip {
-            self.gate.addrs.lock().remove(&ip);
+            self.inner.addrs.lock().remove(&ip);
         }
     }
 }
 
-impl Drop for Attempt<'_> {
+impl Drop for Attempt {
     fn drop(&mut self) {
         if let Some(ip) = self.ip {
-            if let Some(b) = self.gate.addrs.lock().get_mut(&ip) {
+            if let Some(b) = self.inner.addrs.lock().get_mut(&ip) {
                 b.in_flight = false;
             }
         }
@@ -178,10 +197,12 @@ mod tests {
         a.failed();
         b.succeeded();
         // The first failure costs no delay; the second does.
-        gate.begin(IP).expect("after one failure").failed();
+        let c = gate.begin(IP).expect("after one failure");
+        c.argon2(|| ());
+        c.failed();
         let wait = gate.begin(IP).err().expect("after two failures");
         assert!(wait > Duration::from_millis(900) && wait <= Duration::from_secs(1));
-        assert_eq!(gate.checks(), 3);
+        assert_eq!(gate.checks(), 1, "only argon2 runs are counted");
     }
 
     #[test]

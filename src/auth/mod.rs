@@ -76,7 +76,9 @@ pub struct Authenticator {
     /// HMAC of (id, secret) -> credential id, for secrets verified by argon2 before.
     verified: Mutex<HashMap<[u8; 32], String>>,
     failures: Mutex<HashMap<IpAddr, Failures>>,
-    argon2: Semaphore,
+    /// Owned permits: a permit moves into the blocking task that runs argon2, so a caller that
+    /// hangs up mid-check does not free it before the check is over.
+    argon2: Arc<Semaphore>,
     inflight: SingleFlight<[u8; 32], Verification>,
     /// Credential id -> unix second of last use, written to the store in the background.
     last_used: Mutex<HashMap<String, u64>>,
@@ -106,7 +108,7 @@ impl Authenticator {
             process_key,
             verified: Mutex::new(HashMap::new()),
             failures: Mutex::new(HashMap::new()),
-            argon2: Semaphore::new(ARGON2_PERMITS),
+            argon2: Arc::new(Semaphore::new(ARGON2_PERMITS)),
             inflight: SingleFlight::default(),
             last_used: Mutex::new(HashMap::new()),
         })
@@ -181,13 +183,16 @@ impl Authenticator {
                         return Verification::Throttled;
                     }
                 }
-                let Ok(_permit) = self.argon2.acquire().await else {
+                let Ok(permit) = self.argon2.clone().acquire_owned().await else {
                     return Verification::Invalid;
                 };
                 let (s, h) = (p.secret.clone(), p.cred.hash.clone());
-                let ok = tokio::task::spawn_blocking(move || secret::verify(&s, &h))
-                    .await
-                    .unwrap_or(false);
+                let ok = tokio::task::spawn_blocking(move || {
+                    let _permit = permit;
+                    secret::verify(&s, &h)
+                })
+                .await
+                .unwrap_or(false);
                 if !ok {
                     return Verification::Invalid;
                 }
