@@ -58,7 +58,8 @@ impl WebDriverCompatibleCommand for BrowserLog {
 ///   responded with a status of 401 (Unauthorized)`. Not expected: any other address, and the
 ///   statuses the API gives only for a mistake in the page or a fault of the server (404,
 ///   405, 500). 502 is the answer to a test e-mail the SMTP server did not take.
-/// (The page names an empty icon, so the browser asks for no `/favicon.ico`.)
+///
+/// The page names an empty icon, so the browser asks for no `/favicon.ico`.
 fn expected_error(entry: &Value) -> bool {
     const REFUSALS: [u16; 7] = [400, 401, 403, 409, 413, 429, 502];
     let msg = entry["message"].as_str().unwrap_or_default();
