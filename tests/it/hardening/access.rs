@@ -622,3 +622,85 @@ async fn readyz_reuses_its_probe_for_a_second() {
     assert_eq!(p2 - p1, 1, "a call after the answer expired runs one probe");
     srv.stop().await;
 }
+
+/// Callers that hang up while their wrong secret is being checked: each argon2 run keeps its
+/// permit until it is done, so hang-ups from many addresses cannot pile up argon2 runs (19 MiB
+/// each) beyond the two permits. Before a3c0e08 the permit was released with the dropped
+/// request: 40 addresses x 10 abandoned calls took the real binary from 48 MB to 305 MB.
+#[test]
+fn abandoned_action_calls_cannot_pile_up_argon2_runs() {
+    use std::io::Write;
+    const SLACK_KIB: u64 = 64 * 1024;
+    let dir = DataDir::new();
+    let cred = dir.standard();
+    let Auth::Basic(user, secret) = Auth::of(&cred) else {
+        panic!("basic")
+    };
+    let id = secret.split('_').nth(1).expect("credential id").to_string();
+    let (mut child, out, err) = spawn_serve(&dir.path, &[], &["--listen", "127.0.0.1:0"], &[]);
+    assert!(out.contains("serving on"), "{out}{err}");
+    let stderr = child.stderr.take().expect("stderr");
+    let drain = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = std::io::Read::read_to_string(&mut std::io::BufReader::new(stderr), &mut s);
+        s
+    });
+    let pid = child.id();
+    let child = Child(Some(child));
+    let addr: std::net::SocketAddr = banner_addr(&out).parse().unwrap();
+    let before = memory_kib(pid);
+    let body = profile_event(Some("gone"), dept(json!("HR"))).to_string();
+    let mut open = Vec::new();
+    for a in 2..42u8 {
+        for i in 0..10 {
+            let basic = base64::Engine::encode(
+                &base64::engine::general_purpose::STANDARD,
+                format!("{user}:pg_{id}_wrong{a}x{i}"),
+            );
+            let sock = std::net::SocketAddr::from(([127, 0, 0, a], 0));
+            let s = connect_from(sock, addr);
+            let Some(mut s) = s else { continue };
+            let _ = s.write_all(
+                format!(
+                    "POST /actions/pre-update-profile HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Basic {basic}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+                    body.len()
+                )
+                .as_bytes(),
+            );
+            open.push(s);
+        }
+        // Let the server start checking, then hang up on all of them.
+        std::thread::sleep(Duration::from_millis(5));
+        open.clear();
+    }
+    // Whatever was admitted runs to its end; the peak is what matters.
+    std::thread::sleep(Duration::from_secs(2));
+    let after = memory_kib(pid);
+    drop(child);
+    let logs = drain.join().unwrap_or_default();
+    let (rss0, hwm0) = before;
+    let (_, hwm1) = after;
+    eprintln!("abandoned calls: VmHWM {hwm0} -> {hwm1} KiB (VmRSS at start {rss0} KiB)");
+    assert!(
+        hwm1 <= rss0.max(hwm0) + SLACK_KIB,
+        "peak RSS rose to {hwm1} KiB from {rss0} KiB\n{}",
+        &logs[logs.len().saturating_sub(2000)..]
+    );
+}
+
+/// A blocking TCP connection from a given local address (loopback aliases need no setup).
+fn connect_from(
+    local: std::net::SocketAddr,
+    to: std::net::SocketAddr,
+) -> Option<std::net::TcpStream> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .ok()?;
+    rt.block_on(async {
+        let s = tokio::net::TcpSocket::new_v4().ok()?;
+        s.bind(local).ok()?;
+        s.connect(to).await.ok()?.into_std().ok()
+    })
+    .and_then(|s| s.set_nonblocking(false).ok().map(|()| s))
+}
