@@ -8,8 +8,8 @@
 //! their request keys and their queued e-mails), as one checksummed frame to
 //! `<data-dir>/journal` and syncs that range itself, on its own thread, with the same call
 //! sled's flush uses (`sync_file_range`, so the same promise: see docs/ARCHITECTURE.md,
-//! durability). The sled inserts reach sled's log through its background flush or a checkpoint (a sled flush, after
-//! which the journal is emptied).
+//! durability). The sled inserts reach sled's log through its background flush or a
+//! checkpoint (a sled flush, after which the journal is emptied).
 //!
 //! A frame also carries the outbox's delivery notes (queued e-mails the mail server accepted,
 //! removed from the outbox) that were made durable with it: the outbox worker notes each
