@@ -10,10 +10,10 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::auth::{create_credential, CredentialError, NewCredential};
 use crate::policy::MatchMode;
+use crate::service::notifications::{self, ListEdit, Password, SmtpInput};
+use crate::service::{Ctx, Durability, ServiceError};
 use crate::store::departments::{parse_department_csv, validate_org};
-use crate::store::{
-    CredentialKind, DeliveryMode, Encryption, EndpointAuth, SmtpSettings, Store, StoreError,
-};
+use crate::store::{CredentialKind, DeliveryMode, Encryption, EndpointAuth, Store, StoreError};
 use crate::ServeError;
 
 /// profilegate: the pre-update profile action service for WSO2 Identity Server and Asgardeo.
@@ -370,6 +370,8 @@ pub enum CliError {
     },
     #[error("{0}")]
     Input(String),
+    #[error(transparent)]
+    Service(#[from] ServiceError),
 }
 
 fn io_err(context: impl Into<String>) -> impl FnOnce(std::io::Error) -> CliError {
@@ -774,17 +776,11 @@ fn notify_command(
                 std::io::stdin()
                     .read_line(&mut p)
                     .map_err(io_err("cannot read the password"))?;
-                let p = p.trim_end_matches(['\r', '\n']).to_string();
-                if p.is_empty() {
-                    return Err(CliError::Input(
-                        "the password read from standard input is empty".into(),
-                    ));
-                }
-                Some(p)
+                Password::Set(p.trim_end_matches(['\r', '\n']).to_string())
             } else {
-                None
+                Password::Clear
             };
-            let smtp = SmtpSettings {
+            let input = SmtpInput {
                 host,
                 port,
                 encryption: match encryption {
@@ -798,35 +794,33 @@ fn notify_command(
                 timeout_ms,
                 tls_ca_pem,
             };
-            crate::notify::check_smtp(&smtp).map_err(|e| {
-                CliError::Input(match e.field {
-                    "tls_ca_pem" => format!("--tls-ca: {}", e.message),
-                    _ => e.message,
-                })
-            })?;
-            let summary = format!(
-                "SMTP set: {}:{} ({:?}), from {}, timeout {} ms{}.\nCheck it with `profilegate send-test-email`.\n",
-                smtp.host,
-                smtp.port,
-                smtp.encryption,
-                smtp.from,
-                smtp.timeout_ms,
-                smtp.username.as_ref().map(|u| format!(", login {u}")).unwrap_or_default()
-            );
-            store.update_settings("cli", "notify.smtp", |s| {
-                if s.notify.smtp.as_ref() != Some(&smtp) {
-                    s.notify.smtp_tested = None;
-                }
-                s.notify.smtp = Some(smtp);
-            })?;
-            w(out, summary)?;
+            let smtp =
+                block_on(notifications::set_smtp(cli_ctx(store), input))?.map_err(|e| match e {
+                    ServiceError::Invalid {
+                        field: "tls_ca_pem",
+                        message,
+                    } => CliError::Input(format!("--tls-ca: {message}")),
+                    other => other.into(),
+                })?;
+            w(
+                out,
+                format!(
+                    "SMTP set: {}:{} ({:?}), from {}, timeout {} ms{}.\nCheck it with `profilegate send-test-email`.\n",
+                    smtp.host,
+                    smtp.port,
+                    smtp.encryption,
+                    smtp.from,
+                    smtp.timeout_ms,
+                    smtp.username.as_ref().map(|u| format!(", login {u}")).unwrap_or_default()
+                ),
+            )?;
         }
         NotifyCmd::Mode { mode } => {
             let mode = match mode {
                 ModeArg::Blocking => DeliveryMode::Blocking,
                 ModeArg::Queued => DeliveryMode::Queued,
             };
-            store.update_settings("cli", "notify.mode", |s| s.notify.mode = mode)?;
+            block_on(notifications::set_mode(cli_ctx(store), mode))??;
             w(out, match mode {
                 DeliveryMode::Blocking => "E-mail is sent before answering; if it fails the update is refused (email_error).\n".into(),
                 DeliveryMode::Queued => "E-mail is queued durably with the decision and delivered in the background with retries.\n".into(),
@@ -858,31 +852,24 @@ fn notify_command(
         NotifyCmd::Outbox {
             cmd: OutboxCmd::Retry { id },
         } => {
-            let n = store.outbox_retry("cli", id)?;
-            store.flush()?;
+            let n = block_on(notifications::retry_outbox(cli_ctx(store), id))??;
             w(
                 out,
                 format!("{n} e-mail(s) queued again; the server delivers them when it runs.\n"),
             )?;
         }
         NotifyCmd::Recipients { cmd } => {
-            let list = edit_list(
-                store,
-                "notify.recipients",
-                cmd,
-                |s| &mut s.notify.recipients,
-                crate::notify::check_recipient,
-            )?;
+            let list = match list_edit(cmd) {
+                None => store.settings().notify.recipients.clone(),
+                Some(edit) => block_on(notifications::edit_recipients(cli_ctx(store), edit))??,
+            };
             w(out, list_text(&list, "No recipients."))?;
         }
         NotifyCmd::Sensitive { cmd } => {
-            let list = edit_list(
-                store,
-                "notify.sensitive",
-                cmd,
-                |s| &mut s.notify.sensitive,
-                crate::notify::check_claim_uri,
-            )?;
+            let list = match list_edit(cmd) {
+                None => store.settings().notify.sensitive.clone(),
+                Some(edit) => block_on(notifications::edit_sensitive(cli_ctx(store), edit))??,
+            };
             w(
                 out,
                 list_text(&list, "No sensitive claims: no e-mail will be sent."),
@@ -900,41 +887,32 @@ fn list_text(list: &[String], empty: &str) -> String {
     }
 }
 
-/// Adds to, removes from or lists one of the settings' lists; every item is validated first,
-/// and removing an item that is not there changes nothing.
-fn edit_list(
-    store: &Store,
-    action: &str,
-    cmd: ListCmd,
-    field: impl Fn(&mut crate::store::Settings) -> &mut Vec<String>,
-    validate: impl Fn(&str) -> Result<(), String>,
-) -> Result<Vec<String>, CliError> {
-    let mut current = store.settings().as_ref().clone();
-    let list = field(&mut current).clone();
-    let next = match cmd {
-        ListCmd::List => return Ok(list),
-        ListCmd::Add { items } => {
-            let mut next = list;
-            for i in items {
-                validate(&i).map_err(CliError::Input)?;
-                if !next.contains(&i) {
-                    next.push(i);
-                }
-            }
-            next
-        }
-        ListCmd::Remove { items } => {
-            if let Some(missing) = items.iter().find(|i| !list.contains(i)) {
-                return Err(CliError::Input(format!(
-                    "{missing:?} is not in the list; nothing was removed"
-                )));
-            }
-            list.into_iter().filter(|i| !items.contains(i)).collect()
-        }
-    };
-    let after = store.update_settings("cli", action, |s| *field(s) = next.clone())?;
-    let mut after = after;
-    Ok(field(&mut after).clone())
+/// The change a list command asks for; `None` to list.
+fn list_edit(cmd: ListCmd) -> Option<ListEdit> {
+    match cmd {
+        ListCmd::List => None,
+        ListCmd::Add { items } => Some(ListEdit::Add(items)),
+        ListCmd::Remove { items } => Some(ListEdit::Remove(items)),
+    }
+}
+
+/// The use cases' context for a command: the CLI holds the data dir, so a change is durable
+/// once the store is flushed.
+fn cli_ctx(store: &Store) -> Ctx<'_> {
+    Ctx {
+        store,
+        durability: Durability::Flush,
+        actor: "cli",
+    }
+}
+
+/// Runs a use case to completion on a runtime of its own.
+fn block_on<F: std::future::Future>(f: F) -> Result<F::Output, CliError> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(io_err("cannot start the runtime"))?;
+    Ok(rt.block_on(f))
 }
 
 fn send_test_email(
@@ -942,55 +920,35 @@ fn send_test_email(
     to: Option<String>,
     out: &mut dyn Write,
 ) -> Result<ExitCode, CliError> {
-    let settings = store.settings();
-    let Some(smtp) = settings.notify.smtp.clone() else {
-        return Err(CliError::Input(
-            "no SMTP server is set: run `profilegate notify smtp --host ... --port ... --encryption ... --from ...` first".into(),
-        ));
-    };
-    let recipients = match to {
-        Some(t) => vec![t],
-        None if settings.notify.recipients.is_empty() => {
-            return Err(CliError::Input(
-                "no recipients: add some with `profilegate notify recipients add ADDR` or pass --to ADDR".into(),
-            ))
-        }
-        None => settings.notify.recipients.clone(),
-    };
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(io_err("cannot start the runtime"))?;
-    let body = crate::notify::test_message_body("`profilegate send-test-email`");
     // The transport's connection pool must be dropped inside the runtime.
-    let sent = rt.block_on(async {
+    let sent = block_on(async {
         let notifier = crate::notify::Notifier::default();
-        notifier
-            .send(&smtp, &recipients, crate::notify::TEST_SUBJECT, body)
-            .await
-    });
+        notifications::send_test(
+            cli_ctx(store),
+            &notifier,
+            to,
+            "`profilegate send-test-email`",
+        )
+        .await
+    })?;
     match sent {
-        Ok(()) => {
-            store.update_settings("cli", "notify.test", |s| {
-                s.notify.smtp_tested = Some(crate::store::now_rfc3339());
-            })?;
-            out.write_all(
+        Ok((recipients, smtp)) => {
+            w(
+                out,
                 format!(
                     "Test e-mail sent to {} via {}:{}.\n",
                     recipients.join(", "),
                     smtp.host,
                     smtp.port
-                )
-                .as_bytes(),
-            )
-            .map_err(io_err("cannot write output"))?;
+                ),
+            )?;
             Ok(ExitCode::SUCCESS)
         }
-        Err(e) => {
-            out.write_all(format!("Test e-mail NOT sent: {e}\n").as_bytes())
-                .map_err(io_err("cannot write output"))?;
+        Err(ServiceError::Upstream { message, .. }) => {
+            w(out, format!("{message}\n"))?;
             Ok(ExitCode::from(1))
         }
+        Err(e) => Err(e.into()),
     }
 }
 

@@ -18,6 +18,7 @@ pub mod loglimit;
 pub mod metrics;
 pub mod notify;
 pub mod policy;
+pub mod service;
 pub mod singleflight;
 pub mod store;
 

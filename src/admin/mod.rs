@@ -32,6 +32,7 @@ use warp::reply::Response;
 use warp::{Buf, Filter, Rejection, Reply};
 
 use crate::action::App;
+use crate::service::{Ctx, Durability, ServiceError};
 use crate::store::StoreError;
 pub use access::{validate_password, MIN_PASSWORD_LEN};
 pub use session::{Session, Sessions, COOKIE};
@@ -103,6 +104,33 @@ fn json(status: StatusCode, v: &serde_json::Value) -> Response {
 /// A 200 JSON answer.
 fn ok(v: serde_json::Value) -> Result<Response, Rejection> {
     Ok(json(StatusCode::OK, &v))
+}
+
+/// A use case's failure as the API answers it: the caller's mistakes 400 (or 404, 409) next
+/// to their field, a mail server's refusal 502, our own faults 503/500 (logged).
+fn service_error(e: ServiceError) -> Rejection {
+    match e {
+        ServiceError::Invalid { field, message } => bad(field, message),
+        ServiceError::NotFound(m) => api_error(StatusCode::NOT_FOUND, m, None),
+        ServiceError::Conflict(m) => api_error(StatusCode::CONFLICT, m, None),
+        ServiceError::Upstream { field, message } => {
+            api_error(StatusCode::BAD_GATEWAY, message, Some(field))
+        }
+        ServiceError::Unavailable(m) => {
+            tracing::error!(error = %m, "admin API: unavailable");
+            api_error(StatusCode::SERVICE_UNAVAILABLE, m, None)
+        }
+        ServiceError::Internal(e) => internal("storage", e),
+    }
+}
+
+/// The use cases' context for a change made by an admin session.
+fn ctx<'a>(app: &'a App, actor: &'a str) -> Ctx<'a> {
+    Ctx {
+        store: &app.store,
+        durability: Durability::Commit(&app.commit),
+        actor,
+    }
 }
 
 fn store_error(e: StoreError) -> Rejection {

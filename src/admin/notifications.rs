@@ -5,20 +5,16 @@
 use std::sync::Arc;
 
 use serde::Deserialize;
-use warp::http::StatusCode;
 use warp::reply::Response;
 use warp::{Filter, Rejection};
 
 use super::{
-    actor, api_error, api_path, api_path2, bad, durable, get_with, ok, post_json, store_error,
-    Session,
+    actor, api_path, api_path2, ctx, get_with, ok, post_json, service_error, store_error, Session,
 };
 use crate::action::App;
-use crate::notify::{
-    check_claim_uri, check_recipient, check_smtp, test_message_body, TEST_SUBJECT,
-};
+use crate::service::notifications::{self, ListEdit, Password, SmtpInput};
 use crate::store::outbox::OutboxItem;
-use crate::store::{DeliveryMode, Encryption, SmtpSettings};
+use crate::store::{DeliveryMode, Encryption};
 
 /// Outbox items listed at most.
 const OUTBOX_LIST: usize = 100;
@@ -120,139 +116,72 @@ async fn show(_s: Session, app: Arc<App>) -> Result<Response, Rejection> {
 }
 
 async fn set_smtp(s: Session, f: SmtpForm, app: Arc<App>) -> Result<Response, Rejection> {
-    let current = app.store.settings().notify.smtp.clone();
     let password = match (f.password.filter(|p| !p.is_empty()), f.clear_password) {
-        (Some(p), _) => Some(p),
-        (None, true) => None,
-        (None, false) => current.as_ref().and_then(|c| c.password.clone()),
+        (Some(p), _) => Password::Set(p),
+        (None, true) => Password::Clear,
+        (None, false) => Password::Keep,
     };
-    let none_if_blank = |v: Option<String>| v.filter(|s| !s.trim().is_empty());
-    let smtp = SmtpSettings {
-        host: f.host.trim().to_string(),
+    let input = SmtpInput {
+        host: f.host,
         port: f.port,
         encryption: f.encryption,
-        username: none_if_blank(f.username),
+        username: f.username,
         password,
-        from: f.from.trim().to_string(),
+        from: f.from,
         timeout_ms: f.timeout_ms,
-        tls_ca_pem: none_if_blank(f.tls_ca_pem),
+        tls_ca_pem: f.tls_ca_pem,
     };
-    check_smtp(&smtp).map_err(|e| bad(e.field, e.message))?;
-    if smtp.password.is_some() && smtp.username.is_none() {
-        return Err(bad("username", "a password needs a username"));
-    }
-    app.store
-        .update_settings(&actor(&s), "notify.smtp", |st| {
-            if st.notify.smtp.as_ref() != Some(&smtp) {
-                st.notify.smtp_tested = None;
-            }
-            st.notify.smtp = Some(smtp);
-        })
-        .map_err(store_error)?;
-    durable(&app).await?;
+    let actor = actor(&s);
+    notifications::set_smtp(ctx(&app, &actor), input)
+        .await
+        .map_err(service_error)?;
     ok(serde_json::json!({ "saved": true }))
 }
 
-/// Validates every item of a list first: the list is replaced whole or not at all.
-fn checked_list(
-    field: &'static str,
-    items: Vec<String>,
-    check: impl Fn(&str) -> Result<(), String>,
-) -> Result<Vec<String>, Rejection> {
-    let mut out: Vec<String> = Vec::new();
-    for i in items {
-        let i = i.trim().to_string();
-        if i.is_empty() {
-            continue;
-        }
-        check(&i).map_err(|m| bad(field, format!("{m}; nothing was changed")))?;
-        if !out.contains(&i) {
-            out.push(i);
-        }
-    }
-    Ok(out)
-}
-
 async fn set_recipients(s: Session, r: Recipients, app: Arc<App>) -> Result<Response, Rejection> {
-    let list = checked_list("recipients", r.recipients, check_recipient)?;
-    app.store
-        .update_settings(&actor(&s), "notify.recipients", |st| {
-            st.notify.recipients = list.clone()
-        })
-        .map_err(store_error)?;
-    durable(&app).await?;
+    let actor = actor(&s);
+    let list = notifications::edit_recipients(ctx(&app, &actor), ListEdit::Replace(r.recipients))
+        .await
+        .map_err(service_error)?;
     ok(serde_json::json!({ "recipients": list }))
 }
 
 async fn set_sensitive(s: Session, r: Sensitive, app: Arc<App>) -> Result<Response, Rejection> {
-    let list = checked_list("claims", r.claims, check_claim_uri)?;
-    app.store
-        .update_settings(&actor(&s), "notify.sensitive", |st| {
-            st.notify.sensitive = list.clone()
-        })
-        .map_err(store_error)?;
-    durable(&app).await?;
+    let actor = actor(&s);
+    let list = notifications::edit_sensitive(ctx(&app, &actor), ListEdit::Replace(r.claims))
+        .await
+        .map_err(service_error)?;
     ok(serde_json::json!({ "sensitive": list }))
 }
 
 async fn set_mode(s: Session, m: Mode, app: Arc<App>) -> Result<Response, Rejection> {
-    app.store
-        .update_settings(&actor(&s), "notify.mode", |st| st.notify.mode = m.mode)
-        .map_err(store_error)?;
-    durable(&app).await?;
-    ok(serde_json::json!({ "mode": m.mode }))
+    let actor = actor(&s);
+    let mode = notifications::set_mode(ctx(&app, &actor), m.mode)
+        .await
+        .map_err(service_error)?;
+    ok(serde_json::json!({ "mode": mode }))
 }
 
 /// Sends a test message with the stored settings; a failure is answered 502 with the
 /// notifier's words (refused, TLS, login, recipient, timeout) next to the button.
 async fn send_test(s: Session, t: TestReq, app: Arc<App>) -> Result<Response, Rejection> {
-    let st = app.store.settings();
-    let smtp = st
-        .notify
-        .smtp
-        .clone()
-        .ok_or_else(|| bad("test", "save the SMTP settings first"))?;
-    let to = match t.to.map(|t| t.trim().to_string()).filter(|t| !t.is_empty()) {
-        Some(t) => {
-            check_recipient(&t).map_err(|m| bad("to", m))?;
-            vec![t]
-        }
-        None if st.notify.recipients.is_empty() => {
-            return Err(bad(
-                "test",
-                "add recipients first, or give an address to send to",
-            ))
-        }
-        None => st.notify.recipients.clone(),
-    };
-    let body = test_message_body("the admin UI's \"send test email\" button");
-    if let Err(e) = app.notifier.send(&smtp, &to, TEST_SUBJECT, body).await {
-        return Err(api_error(
-            StatusCode::BAD_GATEWAY,
-            format!("Test e-mail NOT sent: {e}"),
-            Some("test"),
-        ));
-    }
-    app.store
-        .update_settings(&actor(&s), "notify.test", |st| {
-            if st.notify.smtp.as_ref() == Some(&smtp) {
-                st.notify.smtp_tested = Some(crate::store::now_rfc3339());
-            }
-        })
-        .map_err(store_error)?;
-    durable(&app).await?;
+    let actor = actor(&s);
+    let (to, _) = notifications::send_test(
+        ctx(&app, &actor),
+        &app.notifier,
+        t.to,
+        "the admin UI's \"send test email\" button",
+    )
+    .await
+    .map_err(service_error)?;
     ok(serde_json::json!({ "sent": true, "to": to }))
 }
 
 async fn retry(s: Session, r: Retry, app: Arc<App>) -> Result<Response, Rejection> {
-    let n = app
-        .store
-        .outbox_retry(&actor(&s), r.id)
-        .map_err(|e| match e {
-            crate::store::StoreError::NotFound(m) => bad("id", m),
-            other => store_error(other),
-        })?;
-    durable(&app).await?;
+    let actor = actor(&s);
+    let n = notifications::retry_outbox(ctx(&app, &actor), r.id)
+        .await
+        .map_err(service_error)?;
     app.outbox_wake.notify_one();
     ok(serde_json::json!({ "retried": n }))
 }

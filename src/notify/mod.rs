@@ -108,6 +108,9 @@ pub fn check_smtp(s: &SmtpSettings) -> Result<(), Invalid> {
     if let Some(pem) = &s.tls_ca_pem {
         parse_ca(pem).map_err(|e| invalid("tls_ca_pem", e.to_string()))?;
     }
+    if s.password.is_some() && s.username.is_none() {
+        return Err(invalid("username", "a password needs a username"));
+    }
     Ok(())
 }
 

@@ -1,0 +1,87 @@
+//! Use cases: each operation validates its input, makes its change durable and audited, and
+//! reports failure in one error type that keeps the caller's mistakes (with the field they
+//! concern) apart from failures of ours. The CLI and the admin API are thin adapters over
+//! these: they parse, call, and render.
+
+pub mod notifications;
+
+use crate::store::{GroupCommit, Store, StoreError};
+
+/// Why a use case did not happen.
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    /// The input is wrong; `field` names the form field or argument it concerns.
+    #[error("{message}")]
+    Invalid {
+        field: &'static str,
+        message: String,
+    },
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    Conflict(String),
+    /// A server we depend on (the mail server) refused or failed; `field` is where to say so.
+    #[error("{message}")]
+    Upstream {
+        field: &'static str,
+        message: String,
+    },
+    /// The change could not be made durable now (the committer stopped, a flush failed).
+    #[error("{0}")]
+    Unavailable(String),
+    /// A fault of ours (storage unreadable, a bug): logged, never blamed on the input.
+    #[error(transparent)]
+    Internal(StoreError),
+}
+
+impl ServiceError {
+    /// A mistake in the input, next to `field`.
+    pub fn invalid(field: &'static str, message: impl Into<String>) -> Self {
+        ServiceError::Invalid {
+            field,
+            message: message.into(),
+        }
+    }
+}
+
+impl From<StoreError> for ServiceError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::NotFound(m) => ServiceError::NotFound(m),
+            other => ServiceError::Internal(other),
+        }
+    }
+}
+
+/// How a change becomes durable: the running server's group commit, or a flush of the store
+/// (the CLI, which holds the data dir itself).
+#[derive(Clone, Copy)]
+pub enum Durability<'a> {
+    Commit(&'a GroupCommit),
+    Flush,
+}
+
+/// What every use case runs with: the store, how changes become durable, and who acts (for
+/// the audit chain).
+#[derive(Clone, Copy)]
+pub struct Ctx<'a> {
+    pub store: &'a Store,
+    pub durability: Durability<'a>,
+    pub actor: &'a str,
+}
+
+impl Ctx<'_> {
+    /// Returns once every change made so far is on disk.
+    pub async fn durable(&self) -> Result<(), ServiceError> {
+        match self.durability {
+            Durability::Commit(c) => c
+                .durable()
+                .await
+                .map_err(|e| ServiceError::Unavailable(format!("the change is not on disk: {e}"))),
+            Durability::Flush => self
+                .store
+                .flush()
+                .map_err(|e| ServiceError::Unavailable(format!("the change is not on disk: {e}"))),
+        }
+    }
+}
