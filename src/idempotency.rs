@@ -43,17 +43,12 @@ pub fn idempotency_key(tenant_id: Option<&str>, request_id: Option<&str>, body: 
 
 /// Hex form of a key, as kept in the audit record.
 pub fn key_hex(k: &[u8; 16]) -> String {
-    crate::store::audit::hex(k)
+    hex::encode(k)
 }
 
 fn parse_key_hex(s: &str) -> Option<[u8; 16]> {
-    if s.len() != 32 {
-        return None;
-    }
     let mut k = [0u8; 16];
-    for (i, chunk) in s.as_bytes().chunks(2).enumerate() {
-        k[i] = u8::from_str_radix(std::str::from_utf8(chunk).ok()?, 16).ok()?;
-    }
+    hex::decode_to_slice(s, &mut k).ok()?;
     Some(k)
 }
 
@@ -140,8 +135,7 @@ impl IdempotencyIndex {
 
     /// Re-indexes the decisions of the last window (after a restart or a crash). Returns how
     /// many were indexed. Reads the stored request keys (a few bytes per decision); a data dir
-    /// without them (written by an older version, or restored from a backup) is read from the
-    /// audit chain instead.
+    /// without them (one restored from a backup) is read from the audit chain instead.
     pub fn rebuild(&self, store: &Store) -> Result<usize> {
         let since = time::OffsetDateTime::now_utc() - self.window;
         let since_ms = u64::try_from(since.unix_timestamp_nanos() / 1_000_000).unwrap_or(0);

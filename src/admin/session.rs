@@ -33,7 +33,7 @@ impl Session {
     /// A short, non-secret label for the audit chain.
     pub fn short_id(&self) -> String {
         let d = Sha256::digest(self.id.as_bytes());
-        crate::store::audit::hex(&d[..4])
+        hex::encode(&d[..4])
     }
 }
 

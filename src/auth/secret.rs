@@ -26,7 +26,7 @@ pub fn random_bytes(buf: &mut [u8]) -> Result<(), SecretError> {
 pub fn new_id() -> Result<String, SecretError> {
     let mut b = [0u8; 6];
     random_bytes(&mut b)?;
-    Ok(b.iter().map(|x| format!("{x:02x}")).collect())
+    Ok(hex::encode(b))
 }
 
 /// A new secret for credential `id`: 32 random bytes, base64url.

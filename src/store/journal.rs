@@ -1,21 +1,17 @@
 //! The commit journal: how a group commit is made durable without a sled flush each time.
 //!
-//! sled 0.34's `flush()` hands the write of its log buffer to sled's I/O thread pool, and each
-//! hand-off wakes every idle thread of that pool (seven of them, a `notify_all`) before one
-//! of them writes and syncs while the committer waits: about 250 µs and over a dozen context
-//! switches per commit, the largest share of what a commit cost on two cores. Instead, the
-//! committer appends each batch, exactly the values it inserts into sled (the packed records,
-//! their request keys and their queued e-mails), as one checksummed frame to
-//! `<data-dir>/journal` and syncs that range itself, on its own thread, with the same call
-//! sled's flush uses (`sync_file_range`, so the same promise: see docs/ARCHITECTURE.md,
-//! durability). The sled inserts reach sled's log through its background flush or a
-//! checkpoint (a sled flush, after which the journal is emptied).
+//! sled 0.34's `flush()` wakes all seven idle threads of its I/O pool for each write (about
+//! 250 µs and over a dozen context switches per commit, the largest share of a commit's cost
+//! on two cores). Instead, the committer appends each batch, exactly the values it inserts
+//! into sled (the packed records, their request keys and their queued e-mails), as one
+//! checksummed frame to `<data-dir>/journal` and syncs that range itself, on its own thread,
+//! with the same call sled's flush uses (`sync_file_range`, so the same promise: see
+//! docs/ARCHITECTURE.md, durability). The sled inserts reach sled's log through its background
+//! flush or a checkpoint (a sled flush, after which the journal is emptied).
 //!
 //! A frame also carries the outbox's delivery notes (queued e-mails the mail server accepted,
 //! removed from the outbox) that were made durable with it: the outbox worker notes each
-//! delivery right away, and a sled flush for each note would bring back what the journal
-//! removed from the action path (and, with faster delivery, emptied the journal so often that
-//! a crash almost never found anything in it).
+//! delivery right away, and a sled flush for each note would cost what the journal saves.
 //!
 //! On open, [`Store::open`](super::Store::open) applies again the frames that continue the
 //! chain sled recovered, in order; frames the chain already has are skipped, except for their
@@ -24,25 +20,19 @@
 //!
 //! The file is reused, not truncated: emptying it only moves the write position back to the
 //! start and picks a new random epoch, which every frame carries. Writing over blocks the file
-//! already has needs no block allocation and no extent conversion by the file system, so the
-//! sync is a plain data write: in the load benchmark a truncated-and-regrown journal woke a
-//! kernel worker for more than half of the commits (ext4 converting the new blocks' extents
-//! when the write completed), its median append-and-sync took 64-128 µs instead of 32-64, and
-//! a synced 4 KiB overwrite takes about a third less time than an append on this machine.
-//! Nor does a frame then need file metadata on disk to be read back after a power loss, once
-//! the file has grown to its working size. Frames left from an earlier epoch end the journal
-//! when read, like a torn one.
+//! already has needs no block allocation or extent conversion, so the sync is a plain data
+//! write (a regrown file doubled the median append-and-sync, 64-128 µs against 32-64 µs), and
+//! a frame needs no file metadata on disk to be read back after a power loss once the file
+//! has grown to its working size. Frames left from an earlier epoch end the journal when read,
+//! like a torn one.
 //!
 //! Frame: `b"PGJ3"`, payload length (u32 LE), the epoch (u64 LE), the first 8 bytes of the
 //! SHA-256 of epoch and payload, then the payload: the batch's first sequence number (u64 LE;
-//! 0 for delivery notes alone);
-//! the request-key log's length (u32 LE) and bytes; the number of queued e-mails (u32 LE) and
-//! for each its sequence number (u64 LE), length (u32 LE) and bytes; the number of delivery
-//! notes (u32 LE) and each outbox id (u64 LE); then the stored batch value (the rest, empty
-//! for notes alone). Earlier versions' frames are read only before the first current one:
-//! those versions truncated the journal when emptying it, so at its start their frames are
-//! what they left, while behind current frames they are stale. `b"PGJ2"` has no epoch
-//! (header: magic, length, the payload's SHA-256), `b"PGJ1"` no delivery notes either.
+//! 0 for delivery notes alone); the request-key log's length (u32 LE) and bytes; the number of
+//! queued e-mails (u32 LE) and for each its sequence number (u64 LE), length (u32 LE) and
+//! bytes; the number of delivery notes (u32 LE) and each outbox id (u64 LE); then the stored
+//! batch value (the rest, empty for notes alone). Bytes that do not start with this header
+//! end the journal.
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, Read};
@@ -52,14 +42,8 @@ use std::path::Path;
 use sha2::{Digest, Sha256};
 
 const MAGIC: &[u8; 4] = b"PGJ3";
-/// Frames of the earlier versions (without an epoch; v1 without delivery notes either), still
-/// read: a crash just before an upgrade leaves them behind.
-const MAGIC_V2: &[u8; 4] = b"PGJ2";
-const MAGIC_V1: &[u8; 4] = b"PGJ1";
-/// Header of a current frame: magic, length, epoch, checksum.
+/// Header of a frame: magic, length, epoch, checksum.
 const HEADER: usize = 24;
-/// Header of an earlier version's frame: magic, length, checksum.
-const HEADER_OLD: usize = 16;
 
 /// A journal file grown beyond this (by an exceptionally large batch) is truncated when
 /// emptied, so a one-off does not keep the disk it took.
@@ -119,9 +103,8 @@ impl Frame {
         out
     }
 
-    /// Parses a payload whose checksum matched (`v1`: a first-version frame); `None` if its
-    /// inner lengths do not add up.
-    fn decode(payload: &[u8], v1: bool) -> Option<Frame> {
+    /// Parses a payload whose checksum matched; `None` if its inner lengths do not add up.
+    fn decode(payload: &[u8]) -> Option<Frame> {
         let mut r = payload;
         let first = u64::from_le_bytes(*take::<8>(&mut r)?);
         let keys_len = u32::from_le_bytes(*take::<4>(&mut r)?) as usize;
@@ -133,15 +116,13 @@ impl Frame {
             let len = u32::from_le_bytes(*take::<4>(&mut r)?) as usize;
             outbox.push((seq, take_slice(&mut r, len)?.to_vec()));
         }
-        let mut delivered = Vec::new();
-        if !v1 {
-            let n = u32::from_le_bytes(*take::<4>(&mut r)?) as usize;
-            if n > r.len() / 8 {
-                return None;
-            }
-            for _ in 0..n {
-                delivered.push(u64::from_le_bytes(*take::<8>(&mut r)?));
-            }
+        let n_delivered = u32::from_le_bytes(*take::<4>(&mut r)?) as usize;
+        if n_delivered > r.len() / 8 {
+            return None;
+        }
+        let mut delivered = Vec::with_capacity(n_delivered);
+        for _ in 0..n_delivered {
+            delivered.push(u64::from_le_bytes(*take::<8>(&mut r)?));
         }
         Some(Frame {
             first,
@@ -173,7 +154,7 @@ fn len32(n: usize) -> u32 {
     u32::try_from(n).unwrap_or(u32::MAX)
 }
 
-/// A current frame's checksum: covers the epoch too, so a frame of another epoch cannot pass
+/// A frame's checksum: covers the epoch too, so a frame of another epoch cannot pass
 /// for one of this epoch by a damaged header.
 fn checksum(epoch: u64, payload: &[u8]) -> [u8; 8] {
     let mut h = Sha256::new();
@@ -194,60 +175,32 @@ fn new_epoch() -> io::Result<u64> {
 
 /// A frame header as read.
 struct Header {
-    /// The epoch of a current frame; `None` for an earlier version's.
-    epoch: Option<u64>,
-    /// A first-version frame (no delivery notes).
-    v1: bool,
+    epoch: u64,
     payload_len: usize,
     sum: [u8; 8],
 }
 
-impl Header {
-    /// Bytes the header took in the file.
-    fn len(&self) -> usize {
-        if self.epoch.is_some() {
-            HEADER
-        } else {
-            HEADER_OLD
-        }
-    }
-}
-
 /// Reads the next frame's header; `None` where the journal ends: at the end of the file, at
-/// bytes that are no frame's header (or an earlier version's after current frames), or at a
-/// length beyond any batch.
-fn read_header(r: &mut impl Read, after_current: bool) -> io::Result<Option<Header>> {
-    let mut start = [0u8; 8];
-    if read_full(r, &mut start)? < start.len() {
+/// bytes that are no frame's header, or at a length beyond any batch.
+fn read_header(r: &mut impl Read) -> io::Result<Option<Header>> {
+    let mut buf = [0u8; HEADER];
+    if read_full(r, &mut buf)? < HEADER {
         return Ok(None);
     }
-    let (current, v1) = match &start[..4] {
-        m if m == MAGIC => (true, false),
-        m if m == MAGIC_V2 && !after_current => (false, false),
-        m if m == MAGIC_V1 && !after_current => (false, true),
-        _ => return Ok(None),
+    let mut h = buf.as_slice();
+    if take::<4>(&mut h) != Some(MAGIC) {
+        return Ok(None);
+    }
+    let (Some(len), Some(epoch), Some(sum)) =
+        (take::<4>(&mut h), take::<8>(&mut h), take::<8>(&mut h))
+    else {
+        return Ok(None);
     };
-    let payload_len = u32::from_le_bytes([start[4], start[5], start[6], start[7]]) as usize;
-    if payload_len > MAX_PAYLOAD {
-        return Ok(None);
-    }
-    let mut epoch = None;
-    if current {
-        let mut e = [0u8; 8];
-        if read_full(r, &mut e)? < e.len() {
-            return Ok(None);
-        }
-        epoch = Some(u64::from_le_bytes(e));
-    }
-    let mut sum = [0u8; 8];
-    if read_full(r, &mut sum)? < sum.len() {
-        return Ok(None);
-    }
-    Ok(Some(Header {
-        epoch,
-        v1,
+    let payload_len = u32::from_le_bytes(*len) as usize;
+    Ok((payload_len <= MAX_PAYLOAD).then_some(Header {
+        epoch: u64::from_le_bytes(*epoch),
         payload_len,
-        sum,
+        sum: *sum,
     }))
 }
 
@@ -277,34 +230,29 @@ impl Journal {
         let mut frames = Vec::new();
         let mut reader = io::BufReader::new(&file);
         let mut len = 0u64;
-        // The epoch of the current frames read so far; earlier versions' frames are read
-        // only before the first current one.
+        // The epoch of the frames read so far.
         let mut epoch = None;
-        while let Some(h) = read_header(&mut reader, epoch.is_some())? {
-            if epoch.is_some_and(|e| h.epoch != Some(e)) {
+        while let Some(h) = read_header(&mut reader)? {
+            if epoch.is_some_and(|e| h.epoch != e) {
                 break;
             }
             let mut payload = vec![0u8; h.payload_len];
             if read_full(&mut reader, &mut payload)? < h.payload_len {
                 break;
             }
-            let intact = match h.epoch {
-                Some(e) => checksum(e, &payload) == h.sum,
-                None => Sha256::digest(&payload)[..8] == h.sum,
-            };
-            if !intact {
+            if checksum(h.epoch, &payload) != h.sum {
                 break;
             }
-            let Some(frame) = Frame::decode(&payload, h.v1) else {
+            let Some(frame) = Frame::decode(&payload) else {
                 break;
             };
             frames.push(frame);
-            epoch = epoch.or(h.epoch);
-            len += (h.len() + h.payload_len) as u64;
+            epoch = Some(h.epoch);
+            len += (HEADER + h.payload_len) as u64;
         }
         drop(reader);
-        // Frames after these continue their epoch; a journal without current frames starts
-        // a new one (whatever lies in the file is then from before).
+        // Frames after these continue their epoch; a journal without frames starts a new one
+        // (whatever lies in the file is then from before).
         let epoch = match epoch {
             Some(e) => e,
             None => new_epoch()?,
@@ -425,60 +373,6 @@ mod tests {
         }
     }
 
-    /// A frame as the second version wrote it (no epoch; the payload's own checksum).
-    fn encode_v2(f: &Frame) -> Vec<u8> {
-        let current = f.encode(0);
-        let payload = &current[HEADER..];
-        let mut out = MAGIC_V2.to_vec();
-        out.extend_from_slice(&len32(payload.len()).to_le_bytes());
-        out.extend_from_slice(&Sha256::digest(payload)[..8]);
-        out.extend_from_slice(payload);
-        out
-    }
-
-    /// A frame as the first version wrote it (no delivery notes).
-    fn encode_v1(f: &Frame) -> Vec<u8> {
-        let mut payload = Vec::new();
-        payload.extend_from_slice(&f.first.to_le_bytes());
-        let keys = f.keys.as_deref().unwrap_or_default();
-        payload.extend_from_slice(&len32(keys.len()).to_le_bytes());
-        payload.extend_from_slice(keys);
-        payload.extend_from_slice(&len32(f.outbox.len()).to_le_bytes());
-        for (seq, item) in &f.outbox {
-            payload.extend_from_slice(&seq.to_le_bytes());
-            payload.extend_from_slice(&len32(item.len()).to_le_bytes());
-            payload.extend_from_slice(item);
-        }
-        payload.extend_from_slice(&f.value);
-        let mut out = MAGIC_V1.to_vec();
-        out.extend_from_slice(&len32(payload.len()).to_le_bytes());
-        out.extend_from_slice(&Sha256::digest(&payload)[..8]);
-        out.extend_from_slice(&payload);
-        out
-    }
-
-    #[test]
-    fn earlier_versions_frames_and_notes_alone_read_back() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("journal");
-        let old = Frame {
-            delivered: Vec::new(),
-            ..frame(1, 2)
-        };
-        let mut bytes = encode_v1(&old);
-        bytes.extend_from_slice(&encode_v2(&notes(&[7, 9])));
-        bytes.extend_from_slice(&encode_v2(&frame(3, 4)));
-        bytes.extend_from_slice(&frame(7, 1).encode(42));
-        std::fs::write(&path, &bytes).unwrap();
-        let (mut j, frames) = Journal::open(&path).unwrap();
-        assert_eq!(frames, vec![old, notes(&[7, 9]), frame(3, 4), frame(7, 1)]);
-        assert_eq!(j.len(), bytes.len() as u64);
-        // Appended frames continue the epoch of the current frames read.
-        j.append(&frame(8, 2)).unwrap();
-        drop(j);
-        assert_eq!(Journal::open(&path).unwrap().1.len(), 5);
-    }
-
     #[test]
     fn frames_read_back_in_order_and_reset_empties_without_shrinking_the_file() {
         let dir = tempfile::tempdir().unwrap();
@@ -515,7 +409,7 @@ mod tests {
     }
 
     #[test]
-    fn frames_of_another_epoch_or_an_earlier_version_after_current_ones_end_the_journal() {
+    fn frames_of_another_epoch_or_format_end_the_journal() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("journal");
         // The frames read from a journal of frame 1 (epoch 5) followed by `second`.
@@ -530,7 +424,15 @@ mod tests {
             vec![frame(1, 1), frame(2, 1)]
         );
         assert_eq!(read_with(frame(2, 1).encode(6)), vec![frame(1, 1)]);
-        assert_eq!(read_with(encode_v2(&frame(2, 1))), vec![frame(1, 1)]);
+        // Another frame format, after frames or first in the file.
+        for magic in [b"PGJ2", b"PGJ1"] {
+            let mut other = frame(2, 1).encode(5);
+            other[..4].copy_from_slice(magic);
+            assert_eq!(read_with(other.clone()), vec![frame(1, 1)]);
+            std::fs::write(&path, &other).unwrap();
+            let (j, frames) = Journal::open(&path).unwrap();
+            assert!(frames.is_empty() && j.is_empty());
+        }
         // An epoch changed in the header fails the checksum: it cannot join another epoch.
         let mut second = frame(2, 1).encode(6);
         second[8..16].copy_from_slice(&5u64.to_le_bytes());

@@ -111,7 +111,7 @@ pub struct Store {
     credentials: sled::Tree,
     audit: sled::Tree,
     outbox: sled::Tree,
-    /// Request keys of recent decisions, one value per batch (see `audit::KeyLog`): what a
+    /// Request keys of recent decisions, one value per batch (see `audit::keylog`): what a
     /// restart re-indexes for retries without reading the audit records themselves.
     request_keys: sled::Tree,
     /// Serializes appends to the chain; holds the last sequence number and hash.

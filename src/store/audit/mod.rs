@@ -1,0 +1,41 @@
+//! The append-only, hash-chained audit log.
+//!
+//! Records are written in batches: one sled value per group commit, keyed by the batch's first
+//! sequence number (big-endian, so sled's order is the chain's order). One insert per batch
+//! instead of one per record keeps the durable audit cheap (sled's per-insert cost dominated
+//! the request path).
+//!
+//! A batch's records are a run of `u32 length (big-endian) || sha256(body) || body`, where
+//! `body` is the record's JSON exactly as written. The stored value is those bytes packed:
+//! `0xff`, their length (u32 LE), then their lz4 block. A value in any other form is damaged.
+//!
+//! Each body carries `seq` and `prev_hash`, the previous record's hash, so changing, removing
+//! or reordering any record breaks the chain at that point. Verification hashes the stored
+//! bytes; it never re-serializes, so nothing a reader adds or drops can hide a change.
+//!
+//! Beside the records, the `request_keys` tree keeps each batch's request keys (see `keylog`).
+
+mod chain;
+mod codec;
+mod durable;
+mod keylog;
+mod read;
+mod record;
+
+pub use codec::{pack_batch_value, unpack_batch_value};
+pub use keylog::KeyedRecord;
+pub use record::{
+    AdminEntry, AuditEntry, AuditRecord, ChainHead, DecisionEntry, VerifyReport, GENESIS_HASH,
+};
+
+/// A serialized admin entry "change N", for the tests.
+#[cfg(test)]
+fn admin_entry(n: u32) -> Vec<u8> {
+    serde_json::to_vec(&AuditEntry::Admin(AdminEntry {
+        actor: "cli".into(),
+        action: format!("change {n}"),
+        before: None,
+        after: None,
+    }))
+    .unwrap()
+}
