@@ -4,75 +4,19 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use crate::auth::{Authenticator, Caller};
+pub use crate::app::App;
+use crate::auth::Caller;
 use crate::contract::response::ErrorStatus;
 use crate::contract::{parse_request, ActionRequest, ActionResponse};
-use crate::idempotency::{idempotency_key, key_hex, IdempotencyIndex};
+use crate::idempotency::{idempotency_key, key_hex};
 use crate::metrics::ActionKind;
-use crate::notify::{message, Notifier};
+use crate::notify::message;
 use crate::policy::{decide, notification_failed, take_claim_changes, ClaimChange, Rule, Verdict};
-use crate::singleflight::SingleFlight;
 use crate::store::outbox::{OutboxItem, OutboxStatus};
-use crate::store::{
-    json_err, AuditEntry, DecisionEntry, DeliveryMode, GroupCommit, Settings, Store, StoreError,
-};
+use crate::store::{json_err, AuditEntry, DecisionEntry, DeliveryMode, Settings, StoreError};
 use tracing::Instrument;
 
-/// Shared state of a running server.
-pub struct App {
-    pub store: Arc<Store>,
-    pub commit: GroupCommit,
-    pub auth: Authenticator,
-    /// Recent decisions by request key, for retried requests (filled by the committer).
-    pub idempotency: Arc<IdempotencyIndex>,
-    /// Concurrent requests with the same idempotency key are decided once.
-    inflight: SingleFlight<[u8; 16], ActionResponse>,
-    /// Sends the security-team e-mail (pooled SMTP connections).
-    pub notifier: Arc<Notifier>,
-    /// Logged-in administrators.
-    pub sessions: crate::admin::Sessions,
-    /// Bounds admin password checks (login, setup, password change).
-    pub admin_gate: crate::admin::gate::Gate,
-    /// The one-time setup link's token while no admin password is set (printed at start-up).
-    pub setup_token: parking_lot::Mutex<Option<String>>,
-    /// Whether this server speaks HTTPS (session cookies are then `Secure`).
-    pub tls: bool,
-    /// Wakes the outbox worker (after an operator's "retry now").
-    pub outbox_wake: Arc<tokio::sync::Notify>,
-    /// Request counters and latency for `/metrics`.
-    pub metrics: crate::metrics::Metrics,
-    /// The last readiness probe's time and result; the lock is held while one runs, so at
-    /// most one probe is in flight and `/readyz` floods cost no writes.
-    pub readiness: tokio::sync::Mutex<Option<(Instant, Result<(), String>)>>,
-    /// Limits the log lines strangers can cause.
-    pub log_limit: crate::loglimit::LogLimiter,
-}
-
 impl App {
-    pub fn new(
-        store: Arc<Store>,
-        commit: GroupCommit,
-        auth: Authenticator,
-        idempotency: Arc<IdempotencyIndex>,
-    ) -> Self {
-        App {
-            store,
-            commit,
-            auth,
-            idempotency,
-            inflight: SingleFlight::default(),
-            notifier: Arc::new(Notifier::default()),
-            sessions: crate::admin::Sessions::default(),
-            admin_gate: crate::admin::gate::Gate::default(),
-            setup_token: parking_lot::Mutex::new(None),
-            tls: false,
-            outbox_wake: Arc::new(tokio::sync::Notify::new()),
-            metrics: crate::metrics::Metrics::default(),
-            readiness: tokio::sync::Mutex::new(None),
-            log_limit: crate::loglimit::LogLimiter::default(),
-        }
-    }
-
     /// Decides an authenticated request body under `settings` (the snapshot it was
     /// authenticated under) and records the decision durably.
     ///

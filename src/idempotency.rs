@@ -160,6 +160,15 @@ impl IdempotencyIndex {
     }
 }
 
+impl crate::store::CommitObserver for IdempotencyIndex {
+    fn committed(&self, key: [u8; 16], seq: u64) {
+        self.insert(key, seq);
+    }
+    fn window(&self) -> Duration {
+        IdempotencyIndex::window(self)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -5,6 +5,7 @@
 
 pub mod action;
 pub mod admin;
+pub mod app;
 pub mod auth;
 pub mod checklist;
 pub mod cli;
@@ -28,7 +29,7 @@ use std::time::Duration;
 
 use tokio::net::TcpListener;
 
-use crate::action::App;
+use crate::app::App;
 use crate::auth::Authenticator;
 use crate::idempotency::IdempotencyIndex;
 use crate::store::{GroupCommit, ServerInfo, Store, StoreError};
@@ -111,16 +112,15 @@ pub async fn run_with(
                 source,
             },
         )?;
-    let mut app = App::new(
-        store.clone(),
+    let app = Arc::new(App::new(app::Parts {
+        store: store.clone(),
         commit,
-        Authenticator::new(store.clone())?,
+        auth: Authenticator::new(store.clone())?,
         idempotency,
-    );
-    app.outbox_wake = outbox_wake.clone();
-    *app.setup_token.get_mut() = options.setup_token;
-    app.tls = options.tls.is_some();
-    let app = Arc::new(app);
+        outbox_wake: outbox_wake.clone(),
+        setup_token: options.setup_token,
+        tls: options.tls.is_some(),
+    }));
 
     let maintenance = tokio::spawn(maintenance(app.clone()));
     // A mail server that cannot be reached is worth knowing now, not at the first sensitive

@@ -124,6 +124,26 @@ impl Metrics {
     }
 }
 
+/// Send counters and latency.
+pub struct SendStats {
+    pub latency: Histogram,
+    pub sent: std::sync::atomic::AtomicU64,
+    pub failed: std::sync::atomic::AtomicU64,
+    /// Queued e-mails marked failed after their last attempt.
+    pub gave_up: std::sync::atomic::AtomicU64,
+}
+
+impl Default for SendStats {
+    fn default() -> Self {
+        SendStats {
+            latency: Histogram::smtp(),
+            sent: Default::default(),
+            failed: Default::default(),
+            gave_up: Default::default(),
+        }
+    }
+}
+
 /// What the store and the notifier contribute to a scrape.
 pub struct Gauges {
     pub audit_records: u64,
@@ -144,7 +164,7 @@ fn single(out: &mut String, name: &str, kind: &str, help: &str, value: impl std:
 }
 
 /// The text exposition of everything.
-pub fn render(m: &Metrics, mail: &crate::notify::SendStats, g: &Gauges) -> String {
+pub fn render(m: &Metrics, mail: &SendStats, g: &Gauges) -> String {
     let mut out = String::with_capacity(4096);
     let n = "profilegate_action_requests_total";
     header(

@@ -14,7 +14,7 @@ use super::{
     actor, api_error, api_path, bad, blocking, body, durable, get_with, internal, json, ok,
     post_json, same_origin, session, store_error, too_many, with_app, Session, COOKIE,
 };
-use crate::action::App;
+use crate::app::App;
 use crate::http::PeerAddr;
 
 /// Shortest admin password accepted.

@@ -9,7 +9,7 @@ use warp::reply::Response;
 use warp::{Filter, Rejection, Reply};
 
 use super::{api_path, api_path2, bad, blocking, get_with, ok, store_error, Session};
-use crate::action::App;
+use crate::app::App;
 use crate::store::{parse_time_input, AuditEntry, AuditRecord};
 
 /// Records examined per page at most, so a filter that matches nothing in a long chain still

@@ -14,7 +14,7 @@ use super::{
     actor, api_error, api_path, api_path2, bad, blocking, durable, get_with, ok, post_json,
     session, store_error, with_app, Session,
 };
-use crate::action::App;
+use crate::app::App;
 use crate::auth::{create_credential, CredentialError, NewCredential};
 use crate::store::{EndpointAuth, StoreError};
 

@@ -15,11 +15,9 @@ mod access;
 mod audit;
 mod departments;
 mod endpoint;
-pub mod gate;
 mod notifications;
 mod overview;
 pub mod register;
-pub mod session;
 mod settings;
 mod ui;
 
@@ -31,11 +29,11 @@ use warp::http::{header, HeaderMap, StatusCode};
 use warp::reply::Response;
 use warp::{Buf, Filter, Rejection, Reply};
 
-use crate::action::App;
+use crate::app::App;
+pub use crate::auth::session::{self, Session, Sessions, COOKIE};
 use crate::service::{Ctx, Durability, ServiceError};
 use crate::store::StoreError;
 pub use access::{validate_password, MIN_PASSWORD_LEN};
-pub use session::{Session, Sessions, COOKIE};
 
 /// Largest admin request body (a department CSV of tens of thousands of names fits).
 const MAX_ADMIN_BODY: usize = 1024 * 1024;

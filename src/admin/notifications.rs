@@ -11,7 +11,7 @@ use warp::{Filter, Rejection};
 use super::{
     actor, api_path, api_path2, ctx, get_with, ok, post_json, service_error, store_error, Session,
 };
-use crate::action::App;
+use crate::app::App;
 use crate::service::notifications::{self, ListEdit, Password, SmtpInput};
 use crate::store::outbox::OutboxItem;
 use crate::store::{DeliveryMode, Encryption};

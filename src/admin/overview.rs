@@ -8,7 +8,7 @@ use warp::reply::Response;
 use warp::{Filter, Rejection};
 
 use super::{api_path, blocking, get_with, ok, store_error, Session};
-use crate::action::App;
+use crate::app::App;
 use crate::store::{format_time, AuditEntry, AuditRecord, Store, StoreError};
 
 /// Records counted at most for "today" (a busy day says "at least").

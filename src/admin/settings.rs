@@ -9,7 +9,7 @@ use warp::reply::Response;
 use warp::{Filter, Rejection};
 
 use super::{actor, api_path, bad, durable, get_with, ok, post_json, store_error, Session};
-use crate::action::App;
+use crate::app::App;
 use crate::contract::sanitize::{validate_message, MessageKind};
 use crate::policy::{FailureMessage, MatchMode, Messages};
 

@@ -11,7 +11,9 @@
 //! or with an unknown credential id costs nothing and counts for nothing: a stranger sharing
 //! the identity server's address cannot lock it out that way.
 
+pub mod gate;
 pub mod secret;
+pub mod session;
 
 use std::collections::HashMap;
 use std::net::IpAddr;

@@ -21,7 +21,7 @@ use warp::http::{
 use warp::reply::Response;
 use warp::{Filter, Rejection, Reply};
 
-use crate::action::App;
+use crate::app::App;
 use crate::auth::AuthError;
 use crate::contract::response::ErrorStatus;
 use crate::contract::ActionResponse;

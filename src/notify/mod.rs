@@ -14,6 +14,7 @@ use lettre::transport::smtp::client::Certificate;
 use lettre::Message;
 use parking_lot::Mutex;
 
+pub use crate::metrics::SendStats;
 use crate::store::{Encryption, SmtpSettings};
 
 /// Why an e-mail was not sent, in words an operator can act on.
@@ -171,26 +172,6 @@ pub struct Notifier {
     cached: Mutex<Option<Arc<smtp::Pool>>>,
     /// What was sent and how long it took, for the metrics.
     pub stats: SendStats,
-}
-
-/// Send counters and latency.
-pub struct SendStats {
-    pub latency: crate::metrics::Histogram,
-    pub sent: std::sync::atomic::AtomicU64,
-    pub failed: std::sync::atomic::AtomicU64,
-    /// Queued e-mails marked failed after their last attempt.
-    pub gave_up: std::sync::atomic::AtomicU64,
-}
-
-impl Default for SendStats {
-    fn default() -> Self {
-        SendStats {
-            latency: crate::metrics::Histogram::smtp(),
-            sent: Default::default(),
-            failed: Default::default(),
-            gave_up: Default::default(),
-        }
-    }
 }
 
 impl Notifier {

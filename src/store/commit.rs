@@ -17,7 +17,6 @@ use std::sync::Arc;
 use tokio::sync::{oneshot, Notify};
 
 use super::{Store, StoreError};
-use crate::idempotency::IdempotencyIndex;
 
 /// Commits between two steps of forgetting old request keys.
 const PRUNE_EVERY: usize = 64;
@@ -70,7 +69,12 @@ impl std::fmt::Debug for Job {
 /// Appends one batch (and its delivery notes) and makes it durable, then answers its waiters
 /// (and wakes the outbox worker when the batch queued e-mail). A waiter for durability alone
 /// (`durable()`: changes made outside the chain) makes it a full sled flush.
-fn commit_batch(store: &Store, index: &IdempotencyIndex, outbox_signal: &Notify, batch: Vec<Job>) {
+fn commit_batch(
+    store: &Store,
+    index: &dyn CommitObserver,
+    outbox_signal: &Notify,
+    batch: Vec<Job>,
+) {
     let mut entries = Vec::with_capacity(batch.len());
     let mut keys = Vec::with_capacity(batch.len());
     let mut outbox = Vec::new();
@@ -114,7 +118,7 @@ fn commit_batch(store: &Store, index: &IdempotencyIndex, outbox_signal: &Notify,
         match (&mut seq, entry) {
             (Ok(s), Some(key)) => {
                 if let Some(key) = key {
-                    index.insert(key, *s);
+                    index.committed(key, *s);
                 }
                 let _ = reply.send(Ok(*s));
                 *s += 1;
@@ -141,6 +145,15 @@ fn prune_keys(store: &Store, window: std::time::Duration) {
     }
 }
 
+/// Learns each committed entry's request key and sequence number before the entry's waiter
+/// is woken (the retry index, so that a retry never misses an acknowledged decision), and
+/// how long request keys are kept.
+pub trait CommitObserver: Send + Sync {
+    fn committed(&self, key: [u8; 16], seq: u64);
+    /// Stored request keys older than two of these are forgotten.
+    fn window(&self) -> std::time::Duration;
+}
+
 impl GroupCommit {
     /// Starts the committer. Committed entries with a key are remembered in `index` before
     /// their waiters are woken, so a retry never misses a decision that was acknowledged (or
@@ -148,7 +161,7 @@ impl GroupCommit {
     /// dropped, after a last flush (which leaves the commit journal empty).
     pub fn start(
         store: Arc<Store>,
-        index: Arc<IdempotencyIndex>,
+        index: Arc<dyn CommitObserver>,
         outbox_signal: Arc<Notify>,
     ) -> std::io::Result<(GroupCommit, std::thread::JoinHandle<()>)> {
         let (tx, rx) = mpsc::channel::<Job>();
@@ -166,7 +179,7 @@ impl GroupCommit {
                         batch.extend(rx.try_iter().take(MAX_BATCH - batch.len()));
                     }
                     last_batch = batch.len();
-                    commit_batch(&store, &index, &outbox_signal, batch);
+                    commit_batch(&store, index.as_ref(), &outbox_signal, batch);
                     commits += 1;
                     if commits % PRUNE_EVERY == 0 {
                         prune_keys(&store, index.window());

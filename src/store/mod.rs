@@ -22,7 +22,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::policy::Directory;
 pub use audit::{AdminEntry, AuditEntry, AuditRecord, ChainHead, DecisionEntry, VerifyReport};
-pub use commit::GroupCommit;
+pub use commit::{CommitObserver, GroupCommit};
 pub use credentials::{CredentialKind, CredentialRecord};
 pub use settings::{
     DeliveryMode, Encryption, EndpointAuth, NotifySettings, Settings, SmtpSettings,
