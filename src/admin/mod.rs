@@ -145,15 +145,17 @@ fn with_app(
     warp::any().map(move || app.clone())
 }
 
+/// The session cookie's value, parsed by the `cookie` crate (quoted values, spaces, several
+/// `Cookie` headers).
 fn cookie_value(headers: &HeaderMap) -> Option<String> {
     headers
         .get_all(header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|kv| kv.trim().split_once('='))
-        .find(|(k, _)| *k == COOKIE)
-        .map(|(_, v)| v.to_string())
+        .flat_map(cookie::Cookie::split_parse)
+        .filter_map(Result::ok)
+        .find(|c| c.name() == COOKIE)
+        .map(|c| c.value().to_string())
 }
 
 /// Refuses requests a browser marks as coming from another site, and requests whose Origin is
