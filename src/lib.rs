@@ -10,6 +10,7 @@ pub mod auth;
 pub mod checklist;
 pub mod cli;
 pub mod config;
+pub mod conn;
 pub mod contract;
 #[cfg(unix)]
 pub mod control;

@@ -15,7 +15,7 @@ use super::{
     post_json, same_origin, session, store_error, too_many, with_app, Session, COOKIE,
 };
 use crate::app::App;
-use crate::http::PeerAddr;
+use crate::conn::PeerAddr;
 
 /// Shortest admin password accepted.
 pub const MIN_PASSWORD_LEN: usize = 12;

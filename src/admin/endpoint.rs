@@ -66,7 +66,7 @@ fn default_url(app: &App, headers: &HeaderMap) -> String {
         .and_then(|v| v.to_str().ok())
         .unwrap_or("localhost");
     let scheme = if app.tls { "https" } else { "http" };
-    format!("{scheme}://{host}{}", crate::http::ACTION_PATH)
+    format!("{scheme}://{host}{}", crate::conn::ACTION_PATH)
 }
 
 async fn create(s: Session, req: NewCredentialReq, app: Arc<App>) -> Result<Response, Rejection> {
@@ -132,7 +132,7 @@ async fn set_auth(s: Session, req: AuthChange, app: Arc<App>) -> Result<Response
 async fn overview(_s: Session, app: Arc<App>, headers: HeaderMap) -> Result<Response, Rejection> {
     ok(serde_json::json!({
         "auth": app.store.settings().endpoint_auth,
-        "action_path": crate::http::ACTION_PATH,
+        "action_path": crate::conn::ACTION_PATH,
         "default_url": default_url(&app, &headers),
         "default_name": DEFAULT_NAME,
         "credentials": credentials(&app),

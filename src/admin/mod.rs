@@ -259,14 +259,14 @@ where
     };
     // The same budget as the action endpoint's: a body sent a byte at a time must not hold
     // a connection (and its buffer) open for minutes.
-    tokio::time::timeout(crate::http::BODY_TIMEOUT, read)
+    tokio::time::timeout(crate::conn::BODY_TIMEOUT, read)
         .await
         .unwrap_or_else(|_| {
             Err(api_error(
                 StatusCode::REQUEST_TIMEOUT,
                 format!(
                     "the request body did not arrive within {} s",
-                    crate::http::BODY_TIMEOUT.as_secs()
+                    crate::conn::BODY_TIMEOUT.as_secs()
                 ),
                 Some("body"),
             ))

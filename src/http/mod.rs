@@ -8,7 +8,6 @@ pub mod front;
 pub mod server;
 pub mod tls;
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -31,14 +30,7 @@ pub use server::serve;
 /// Largest action body accepted. Real requests are a few KiB; 64 KiB leaves room for ten
 /// multi-valued attributes and refuses anything meant to exhaust memory.
 pub const MAX_BODY: usize = 64 * 1024;
-/// A body must arrive within this time once the headers are in.
-pub const BODY_TIMEOUT: Duration = Duration::from_secs(10);
-/// The action endpoint's path.
-pub const ACTION_PATH: &str = "/actions/pre-update-profile";
-
-/// The peer's address, attached to each request by the connection loop.
-#[derive(Debug, Clone, Copy)]
-pub struct PeerAddr(pub SocketAddr);
+pub use crate::conn::{PeerAddr, ACTION_PATH, BODY_TIMEOUT};
 
 /// Turns an action response into an HTTP response with `Content-Type: application/json`.
 pub fn json_reply(r: &ActionResponse) -> Response {

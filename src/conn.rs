@@ -1,0 +1,16 @@
+//! What the connection loop hands to every handler, whichever transport adapter it belongs to
+//! (the action endpoint, the admin API): the peer's address, the endpoint's path, and the
+//! time a body may take. A leaf module, so that `http` can mount the admin API without the
+//! admin API depending on `http`.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+/// A body must arrive within this time once the headers are in (every route).
+pub const BODY_TIMEOUT: Duration = Duration::from_secs(10);
+/// The action endpoint's path.
+pub const ACTION_PATH: &str = "/actions/pre-update-profile";
+
+/// The peer's address, attached to each request by the connection loop.
+#[derive(Debug, Clone, Copy)]
+pub struct PeerAddr(pub SocketAddr);
