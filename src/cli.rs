@@ -10,9 +10,9 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::auth::{create_credential, CredentialError, NewCredential};
 use crate::policy::MatchMode;
+use crate::service::departments;
 use crate::service::notifications::{self, ListEdit, Password, SmtpInput};
 use crate::service::{Ctx, Durability, ServiceError};
-use crate::store::departments::{parse_department_csv, validate_org};
 use crate::store::{CredentialKind, DeliveryMode, Encryption, EndpointAuth, Store, StoreError};
 use crate::ServeError;
 
@@ -673,39 +673,43 @@ fn departments(
 ) -> Result<ExitCode, CliError> {
     match cmd {
         DepartmentsCmd::Add { names, org } => {
-            let org = validate_org(org.as_deref())?;
-            let refs: Vec<&str> = names.iter().map(String::as_str).collect();
-            let n = store.add_departments("cli", org, &refs)?;
+            let added = block_on(departments::add(cli_ctx(store), org.as_deref(), &names))??;
             w(
                 out,
                 format!(
-                    "Added {n} department(s); {} already present.\n",
-                    refs.len() - n
+                    "Added {} department(s); {} already present.\n",
+                    added.len(),
+                    names.len() - added.len()
                 ),
             )?;
         }
         DepartmentsCmd::Remove { names, org } => {
-            let org = validate_org(org.as_deref())?;
-            let refs: Vec<&str> = names.iter().map(String::as_str).collect();
-            let n = store.remove_departments("cli", org, &refs)?;
+            let n = block_on(departments::remove(cli_ctx(store), org.as_deref(), &names))??;
             w(out, format!("Removed {n} department(s).\n"))?;
         }
         DepartmentsCmd::List { org } => {
-            for name in store.list_departments(validate_org(org.as_deref())?)? {
+            for name in departments::list(store, org.as_deref())? {
                 w(out, format!("{name}\n"))?;
             }
         }
         DepartmentsCmd::Import { file, org, replace } => {
-            let org = validate_org(org.as_deref())?;
+            // Before reading: a wrong id fails without waiting for standard input.
+            departments::validate_org(org.as_deref())?;
             let text = read_input(&file)?;
-            let names = parse_department_csv(&text).map_err(|e| CliError::Input(e.to_string()))?;
-            let plan = store.plan_import(org, &names, replace)?;
-            store.apply_departments("cli", "departments.import", org, &plan)?;
+            let plan = block_on(departments::import(
+                cli_ctx(store),
+                departments::Import {
+                    csv: &text,
+                    org: org.as_deref(),
+                    replace,
+                    apply: true,
+                },
+            ))??;
             w(
                 out,
                 format!(
                     "Imported {} name(s): {} added, {} removed, {} unchanged.\n",
-                    names.len(),
+                    plan.added.len() + plan.unchanged,
                     plan.added.len(),
                     plan.removed.len(),
                     plan.unchanged
@@ -717,9 +721,7 @@ fn departments(
                 MatchArg::Exact => MatchMode::Exact,
                 MatchArg::CaseInsensitive => MatchMode::CaseInsensitive,
             };
-            store.update_settings("cli", "departments.match", |s| {
-                s.policy.department_match = mode
-            })?;
+            block_on(departments::set_match(cli_ctx(store), mode))??;
             w(
                 out,
                 format!(
@@ -735,7 +737,7 @@ fn departments(
             let mut wr = csv::Writer::from_writer(Vec::new());
             let write_err = |e: csv::Error| CliError::Input(format!("cannot write CSV: {e}"));
             wr.write_record(["name"]).map_err(write_err)?;
-            for name in store.list_departments(validate_org(org.as_deref())?)? {
+            for name in departments::list(store, org.as_deref())? {
                 wr.write_record([name]).map_err(write_err)?;
             }
             let bytes = wr
