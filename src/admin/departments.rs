@@ -8,12 +8,9 @@ use warp::http::{header, StatusCode};
 use warp::reply::Response;
 use warp::{Filter, Rejection, Reply};
 
-use super::{
-    actor, api_path, api_path2, bad, durable, get_with, ok, post_json, store_error, Session,
-};
+use super::{actor, api_path, api_path2, ctx, get_with, ok, post_json, service_error, Session};
 use crate::action::App;
-use crate::store::departments::{normalize_all, parse_department_csv, validate_org};
-use crate::store::StoreError;
+use crate::service::departments::{self, validate_org};
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -42,70 +39,52 @@ struct Import {
     apply: bool,
 }
 
-/// An organization id from a form, its error shown next to the `org` field.
-fn org_field(org: Option<&str>) -> Result<Option<&str>, Rejection> {
-    validate_org(org).map_err(|e| bad("org", e.to_string()))
-}
-
 async fn list(_s: Session, app: Arc<App>, q: OrgQuery) -> Result<Response, Rejection> {
-    let org = org_field(q.org.as_deref())?;
-    let names = app.store.list_departments(org).map_err(store_error)?;
-    let orgs = app.store.department_orgs().map_err(store_error)?;
+    let org = validate_org(q.org.as_deref()).map_err(service_error)?;
+    let names = departments::list(&app.store, org).map_err(service_error)?;
+    let orgs = app
+        .store
+        .department_orgs()
+        .map_err(|e| service_error(e.into()))?;
     ok(serde_json::json!({ "org": org, "names": names, "orgs": orgs }))
 }
 
 async fn add(s: Session, req: DepartmentsChange, app: Arc<App>) -> Result<Response, Rejection> {
-    let org = org_field(req.org.as_deref())?;
-    let names = normalize_all(req.names.iter().map(String::as_str))
-        .map_err(|e| bad("names", e.to_string()))?;
-    if names.is_empty() {
-        return Err(bad("names", "give at least one department name"));
-    }
-    let plan = app
-        .store
-        .plan_import(org, &names, false)
-        .map_err(store_error)?;
-    app.store
-        .apply_departments(&actor(&s), "departments.add", org, &plan)
-        .map_err(store_error)?;
-    durable(&app).await?;
-    ok(serde_json::json!({ "added": plan.added }))
+    let actor = actor(&s);
+    let added = departments::add(ctx(&app, &actor), req.org.as_deref(), &req.names)
+        .await
+        .map_err(service_error)?;
+    ok(serde_json::json!({ "added": added }))
 }
 
 async fn remove(s: Session, req: DepartmentsChange, app: Arc<App>) -> Result<Response, Rejection> {
-    let org = org_field(req.org.as_deref())?;
-    let names: Vec<&str> = req.names.iter().map(String::as_str).collect();
-    let n = app
-        .store
-        .remove_departments(&actor(&s), org, &names)
-        .map_err(|e| match e {
-            StoreError::NotFound(m) | StoreError::Invalid(m) => bad("names", m),
-            other => store_error(other),
-        })?;
-    durable(&app).await?;
+    let actor = actor(&s);
+    let n = departments::remove(ctx(&app, &actor), req.org.as_deref(), &req.names)
+        .await
+        .map_err(service_error)?;
     ok(serde_json::json!({ "removed": n }))
 }
 
 async fn import(s: Session, req: Import, app: Arc<App>) -> Result<Response, Rejection> {
-    let org = org_field(req.org.as_deref())?;
-    let names = parse_department_csv(&req.csv).map_err(|e| bad("csv", e.to_string()))?;
-    let plan = app
-        .store
-        .plan_import(org, &names, req.replace)
-        .map_err(store_error)?;
-    if req.apply {
-        app.store
-            .apply_departments(&actor(&s), "departments.import", org, &plan)
-            .map_err(store_error)?;
-        durable(&app).await?;
-    }
+    let actor = actor(&s);
+    let plan = departments::import(
+        ctx(&app, &actor),
+        departments::Import {
+            csv: &req.csv,
+            org: req.org.as_deref(),
+            replace: req.replace,
+            apply: req.apply,
+        },
+    )
+    .await
+    .map_err(service_error)?;
     ok(serde_json::json!({ "applied": req.apply, "plan": plan }))
 }
 
 /// The list as CSV with a header line, which `import` reads back unchanged.
 async fn export(_s: Session, app: Arc<App>, q: OrgQuery) -> Result<Response, Rejection> {
-    let org = org_field(q.org.as_deref())?;
-    let names = app.store.list_departments(org).map_err(store_error)?;
+    let org = validate_org(q.org.as_deref()).map_err(service_error)?;
+    let names = departments::list(&app.store, org).map_err(service_error)?;
     let mut w = csv::Writer::from_writer(Vec::new());
     let mut rows = std::iter::once("department".to_string()).chain(names);
     let written: Result<(), csv::Error> = rows.try_for_each(|n| w.write_record([n]));

@@ -3,6 +3,7 @@
 //! concern) apart from failures of ours. The CLI and the admin API are thin adapters over
 //! these: they parse, call, and render.
 
+pub mod departments;
 pub mod notifications;
 
 use crate::store::{GroupCommit, Store, StoreError};

@@ -1,0 +1,118 @@
+//! `credentials` and `endpoint`: the credentials the identity server calls with (a secret is
+//! shown once), and whether callers must authenticate at all.
+
+use std::io::Write;
+use std::process::ExitCode;
+
+use super::{w, AuthMode, CliError, CredentialType, CredentialsCmd, EndpointCmd};
+use crate::auth::{create_credential, NewCredential};
+use crate::store::{CredentialKind, EndpointAuth, Store};
+
+pub(super) fn run(
+    store: &Store,
+    cmd: CredentialsCmd,
+    out: &mut dyn Write,
+) -> Result<ExitCode, CliError> {
+    match cmd {
+        CredentialsCmd::Create {
+            kind,
+            username,
+            header,
+            json,
+        } => {
+            let spec = match kind {
+                CredentialType::Basic => NewCredential::Basic { username },
+                CredentialType::Bearer => NewCredential::Bearer,
+                CredentialType::ApiKey => NewCredential::ApiKey { header },
+            };
+            let created = create_credential(store, "cli", &spec)?;
+            if json {
+                let mut obj = serde_json::Map::new();
+                obj.insert("id".into(), created.record.id.clone().into());
+                obj.insert("type".into(), created.record.kind.wso2_name().into());
+                obj.extend(created.wso2_properties());
+                w(out, format!("{}\n", serde_json::Value::Object(obj)))?;
+            } else {
+                let mut s = format!(
+                    "Created credential {} ({}). The secret is shown only now: enter it in the identity server and keep no other copy.\n\n\
+                     In the WSO2 console (Actions > Pre Update Profile > Endpoint authentication):\n  Authentication type: {}\n",
+                    created.record.id,
+                    created.record.kind.wso2_name(),
+                    match &created.record.kind {
+                        CredentialKind::Basic { .. } => "Basic",
+                        CredentialKind::Bearer => "Bearer",
+                        CredentialKind::ApiKey { .. } => "API Key",
+                    }
+                );
+                for (k, v) in created.wso2_properties() {
+                    s.push_str(&format!("  {k}: {}\n", v.as_str().unwrap_or_default()));
+                }
+                w(out, s)?;
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        CredentialsCmd::List => {
+            let creds = store.credentials();
+            if creds.is_empty() {
+                w(out, "No credentials. Create one with `profilegate credentials create --type basic`.\n".into())?;
+            }
+            for c in creds.iter() {
+                let detail = match &c.kind {
+                    CredentialKind::Basic { username } => format!("username={username}"),
+                    CredentialKind::Bearer => String::new(),
+                    CredentialKind::ApiKey { header } => format!("header={header}"),
+                };
+                w(
+                    out,
+                    format!(
+                        "{}  {:<8} {:<24} created {}  last used {}\n",
+                        c.id,
+                        c.kind.wso2_name(),
+                        detail,
+                        c.created,
+                        c.last_used.as_deref().unwrap_or("never")
+                    ),
+                )?;
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        CredentialsCmd::Revoke { id } => {
+            let rec = store.revoke_credential("cli", &id)?;
+            w(
+                out,
+                format!(
+                    "Revoked credential {} ({}).\n",
+                    rec.id,
+                    rec.kind.wso2_name()
+                ),
+            )?;
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+pub(super) fn endpoint(
+    store: &Store,
+    cmd: EndpointCmd,
+    out: &mut dyn Write,
+) -> Result<ExitCode, CliError> {
+    match cmd {
+        EndpointCmd::Auth { mode } => {
+            let mode = match mode {
+                AuthMode::Required => EndpointAuth::Required,
+                AuthMode::None => EndpointAuth::None,
+            };
+            store.update_settings("cli", "endpoint.auth", |s| s.endpoint_auth = mode)?;
+            match mode {
+                EndpointAuth::None => w(
+                    out,
+                    "WARNING: authentication is now OFF. Anyone who can reach the endpoint can submit decisions and fill the audit log.\n\
+                     Use this only behind a network boundary you trust. Undo with `profilegate endpoint auth required`.\n"
+                        .into(),
+                )?,
+                EndpointAuth::Required => w(out, "Callers must now present a valid endpoint credential.\n".into())?,
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
