@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-pub use crate::app::App;
+use crate::app::App;
 use crate::auth::Caller;
 use crate::contract::response::ErrorStatus;
 use crate::contract::{parse_request, ActionRequest, ActionResponse};

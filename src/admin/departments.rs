@@ -9,7 +9,7 @@ use warp::reply::Response;
 use warp::{Filter, Rejection, Reply};
 
 use super::{actor, api_path, api_path2, ctx, get_with, ok, post_json, service_error, Session};
-use crate::action::App;
+use crate::app::App;
 use crate::service::departments::{self, validate_org};
 
 #[derive(Deserialize)]

@@ -30,7 +30,7 @@ use warp::reply::Response;
 use warp::{Buf, Filter, Rejection, Reply};
 
 use crate::app::App;
-pub use crate::auth::session::{self, Session, Sessions, COOKIE};
+pub use crate::auth::session::{Session, Sessions, COOKIE};
 use crate::service::{Ctx, Durability, ServiceError};
 use crate::store::StoreError;
 pub use access::{validate_password, MIN_PASSWORD_LEN};

@@ -123,7 +123,7 @@ pub(super) fn serve_command(config: &crate::config::Config) -> Result<ExitCode, 
             ..Default::default()
         };
         if store.admin_password_hash()?.is_none() {
-            let token = crate::admin::session::new_token()
+            let token = crate::auth::session::new_token()
                 .map_err(|e| CliError::Input(format!("cannot make a setup link: {e}")))?;
             msg.push_str(&format!(
                 "No admin password yet. Set it once with this link (valid until it is used or the server stops):\n  {scheme}://{admin_addr}/admin/#setup={token}\n  (or stop the server and run `profilegate admin set-password --password-stdin`)\n"
