@@ -183,15 +183,7 @@ pub async fn set_match(ctx: Ctx<'_>, mode: MatchMode) -> Result<MatchMode, Servi
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::service::Durability;
-
-    fn run<T>(f: impl std::future::Future<Output = T>) -> T {
-        tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap()
-            .block_on(f)
-    }
+    use crate::service::testing::{run, TestStore};
 
     fn field(e: &ServiceError) -> Option<&'static str> {
         match e {
@@ -206,13 +198,8 @@ mod tests {
 
     #[test]
     fn add_and_remove() {
-        let tmp = tempfile::tempdir().unwrap();
-        let store = Store::open(tmp.path()).unwrap();
-        let ctx = Ctx {
-            store: &store,
-            durability: Durability::Flush,
-            actor: "test",
-        };
+        let t = TestStore::new();
+        let (store, ctx) = (&t.store, t.ctx());
         let added = run(add(ctx, None, &names(&[" HR ", "Sales", "HR"]))).unwrap();
         assert_eq!(added, ["HR", "Sales"], "trimmed, deduplicated");
         assert_eq!(
@@ -225,18 +212,18 @@ mod tests {
         let e = run(add(ctx, None, &names(&["Legal", "a\u{7}b"]))).unwrap_err();
         assert_eq!(field(&e), Some("names"), "{e:?}");
         assert!(e.to_string().contains("name 2"), "{e}");
-        assert!(!list(&store, None).unwrap().contains(&"Legal".to_string()));
+        assert!(!list(store, None).unwrap().contains(&"Legal".to_string()));
 
         // Sub-organization lists are separate.
         run(add(ctx, Some("org-1"), &names(&["Sales"]))).unwrap();
-        assert_eq!(list(&store, Some("org-1")).unwrap(), ["Sales"]);
+        assert_eq!(list(store, Some("org-1")).unwrap(), ["Sales"]);
 
         let e = run(remove(ctx, None, &names(&["HR", "Finanse"]))).unwrap_err();
         assert_eq!(field(&e), Some("names"), "{e:?}");
         assert!(e.to_string().contains("Finanse"), "{e}");
-        assert_eq!(list(&store, None).unwrap(), ["HR", "Ops", "Sales"]);
+        assert_eq!(list(store, None).unwrap(), ["HR", "Ops", "Sales"]);
         assert_eq!(run(remove(ctx, None, &names(&["HR"]))).unwrap(), 1);
-        assert_eq!(list(&store, None).unwrap(), ["Ops", "Sales"]);
+        assert_eq!(list(store, None).unwrap(), ["Ops", "Sales"]);
         assert!(store.directory().contains(None, "Ops", MatchMode::Exact));
     }
 
@@ -248,27 +235,17 @@ mod tests {
             let e = validate_org(Some(bad)).unwrap_err();
             assert_eq!(field(&e), Some("org"), "{bad:?}");
         }
-        let tmp = tempfile::tempdir().unwrap();
-        let store = Store::open(tmp.path()).unwrap();
-        let ctx = Ctx {
-            store: &store,
-            durability: Durability::Flush,
-            actor: "test",
-        };
+        let t = TestStore::new();
+        let (store, ctx) = (&t.store, t.ctx());
         let e = run(add(ctx, Some(""), &names(&["HR"]))).unwrap_err();
         assert_eq!(field(&e), Some("org"), "{e:?}");
-        assert_eq!(field(&list(&store, Some("")).unwrap_err()), Some("org"));
+        assert_eq!(field(&list(store, Some("")).unwrap_err()), Some("org"));
     }
 
     #[test]
     fn import_previews_then_applies_whole() {
-        let tmp = tempfile::tempdir().unwrap();
-        let store = Store::open(tmp.path()).unwrap();
-        let ctx = Ctx {
-            store: &store,
-            durability: Durability::Flush,
-            actor: "test",
-        };
+        let t = TestStore::new();
+        let (store, ctx) = (&t.store, t.ctx());
         run(add(ctx, None, &names(&["HR", "Engineering"]))).unwrap();
         let req = Import {
             csv: "name\nHR\n\n\"R&D, Europe\"\n",
@@ -281,7 +258,7 @@ mod tests {
         assert_eq!(plan.removed, ["Engineering"]);
         assert_eq!(plan.unchanged, 1);
         assert_eq!(
-            list(&store, None).unwrap(),
+            list(store, None).unwrap(),
             ["Engineering", "HR"],
             "preview"
         );
@@ -308,14 +285,14 @@ mod tests {
         .unwrap_err();
         assert_eq!(field(&e), Some("csv"), "{e:?}");
         assert_eq!(
-            list(&store, None).unwrap(),
+            list(store, None).unwrap(),
             ["Engineering", "HR"],
             "unchanged"
         );
 
         let plan = run(import(ctx, Import { apply: true, ..req })).unwrap();
         assert_eq!(plan.removed, ["Engineering"]);
-        assert_eq!(list(&store, None).unwrap(), ["HR", "R&D, Europe"]);
+        assert_eq!(list(store, None).unwrap(), ["HR", "R&D, Europe"]);
         // Without `replace`, names not in the file stay.
         let plan = run(import(
             ctx,
@@ -328,18 +305,13 @@ mod tests {
         ))
         .unwrap();
         assert!(plan.removed.is_empty());
-        assert_eq!(list(&store, None).unwrap(), ["HR", "Ops", "R&D, Europe"]);
+        assert_eq!(list(store, None).unwrap(), ["HR", "Ops", "R&D, Europe"]);
     }
 
     #[test]
     fn match_mode() {
-        let tmp = tempfile::tempdir().unwrap();
-        let store = Store::open(tmp.path()).unwrap();
-        let ctx = Ctx {
-            store: &store,
-            durability: Durability::Flush,
-            actor: "test",
-        };
+        let t = TestStore::new();
+        let (store, ctx) = (&t.store, t.ctx());
         run(set_match(ctx, MatchMode::CaseInsensitive)).unwrap();
         assert_eq!(
             store.settings().policy.department_match,

@@ -86,3 +86,40 @@ impl Ctx<'_> {
         }
     }
 }
+
+/// A store in a temporary dir and a CLI-like context, for the use cases' tests.
+#[cfg(test)]
+pub(crate) mod testing {
+    use super::{Ctx, Durability};
+    use crate::store::Store;
+
+    pub struct TestStore {
+        _dir: tempfile::TempDir,
+        pub store: Store,
+    }
+
+    impl TestStore {
+        pub fn new() -> Self {
+            let dir = tempfile::tempdir().expect("temp dir");
+            let store = Store::open(dir.path()).expect("open store");
+            TestStore { _dir: dir, store }
+        }
+
+        pub fn ctx(&self) -> Ctx<'_> {
+            Ctx {
+                store: &self.store,
+                durability: Durability::Flush,
+                actor: "test",
+            }
+        }
+    }
+
+    /// Runs a use case to completion.
+    pub fn run<T>(f: impl std::future::Future<Output = T>) -> T {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime")
+            .block_on(f)
+    }
+}

@@ -226,8 +226,7 @@ pub async fn retry_outbox(ctx: Ctx<'_>, id: Option<u64>) -> Result<usize, Servic
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::service::Durability;
-    use crate::store::Store;
+    use crate::service::testing::{run, TestStore};
 
     fn input(password: Password, username: Option<&str>) -> SmtpInput {
         SmtpInput {
@@ -242,26 +241,13 @@ mod tests {
         }
     }
 
-    fn run<T>(f: impl std::future::Future<Output = T>) -> T {
-        tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap()
-            .block_on(f)
-    }
-
     /// The rules the CLI and the admin API used to keep apart (a password needs a username;
     /// the stored password is kept unless replaced or cleared; a change is "not tested"),
     /// checked once here where both adapters meet them.
     #[test]
     fn smtp_rules() {
-        let tmp = tempfile::tempdir().unwrap();
-        let store = Store::open(tmp.path()).unwrap();
-        let ctx = Ctx {
-            store: &store,
-            durability: Durability::Flush,
-            actor: "test",
-        };
+        let t = TestStore::new();
+        let (store, ctx) = (&t.store, t.ctx());
         let e = run(set_smtp(ctx, input(Password::Set("pw".into()), None))).unwrap_err();
         assert!(
             matches!(
@@ -298,13 +284,8 @@ mod tests {
 
     #[test]
     fn lists_change_whole_or_not_at_all() {
-        let tmp = tempfile::tempdir().unwrap();
-        let store = Store::open(tmp.path()).unwrap();
-        let ctx = Ctx {
-            store: &store,
-            durability: Durability::Flush,
-            actor: "test",
-        };
+        let t = TestStore::new();
+        let (store, ctx) = (&t.store, t.ctx());
         let list = run(edit_recipients(
             ctx,
             ListEdit::Replace(vec![
