@@ -257,11 +257,7 @@ mod tests {
         assert_eq!(plan.added, ["R&D, Europe"]);
         assert_eq!(plan.removed, ["Engineering"]);
         assert_eq!(plan.unchanged, 1);
-        assert_eq!(
-            list(store, None).unwrap(),
-            ["Engineering", "HR"],
-            "preview"
-        );
+        assert_eq!(list(store, None).unwrap(), ["Engineering", "HR"], "preview");
 
         let e = run(import(
             ctx,
