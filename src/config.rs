@@ -165,7 +165,24 @@ fn pick<T>(
     if let Some(v) = flag {
         return Ok((v, Source::Flag));
     }
-    for (raw, source) in [(env, Source::Env), (file, Source::File)] {
+    pick_parsed(what, None, env, file, default, parse)
+}
+
+/// [`pick`] for a flag given as text and checked like the other sources (a flag whose type
+/// alone does not make it valid, e.g. a number with a range).
+fn pick_parsed<T>(
+    what: &'static str,
+    flag: Option<String>,
+    env: Option<String>,
+    file: Option<String>,
+    default: T,
+    parse: impl Fn(&str) -> Result<T, String>,
+) -> Result<(T, Source), ConfigError> {
+    for (raw, source) in [
+        (flag, Source::Flag),
+        (env, Source::Env),
+        (file, Source::File),
+    ] {
         if let Some(raw) = raw {
             return parse(&raw)
                 .map(|v| (v, source))
@@ -315,35 +332,17 @@ pub fn resolve(
             "info".into(),
             |s| Ok(s.to_string()),
         )?,
-        max_connections: pick(
+        max_connections: pick_parsed(
             "max_connections",
-            flags
-                .max_connections
-                .map(|n| {
-                    max_connections(&n.to_string()).map_err(|why| ConfigError::Value {
-                        what: "max_connections",
-                        value: n.to_string(),
-                        origin: Source::Flag,
-                        why,
-                    })
-                })
-                .transpose()?,
+            flags.max_connections.map(|n| n.to_string()),
             env("PROFILEGATE_MAX_CONNECTIONS"),
             file.max_connections.map(|n| n.to_string()),
             crate::http::front::DEFAULT_MAX_CONNECTIONS,
             max_connections,
         )?,
-        admin_hosts: pick(
+        admin_hosts: pick_parsed(
             "admin host",
-            (!flags.admin_hosts.is_empty())
-                .then(|| host_names(&flags.admin_hosts.join(",")))
-                .transpose()
-                .map_err(|why| ConfigError::Value {
-                    what: "admin host",
-                    value: flags.admin_hosts.join(","),
-                    origin: Source::Flag,
-                    why,
-                })?,
+            (!flags.admin_hosts.is_empty()).then(|| flags.admin_hosts.join(",")),
             env("PROFILEGATE_ADMIN_HOSTS"),
             file.admin_hosts.as_ref().map(|v| v.join(",")),
             Vec::new(),

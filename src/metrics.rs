@@ -113,13 +113,11 @@ impl Metrics {
 
     /// Counts a refused caller.
     pub fn auth_failure(&self, e: &crate::auth::AuthError) {
-        use crate::auth::AuthError::*;
-        let i = match e {
-            Missing => 0,
-            Invalid => 1,
-            Throttled => 2,
-            NotConfigured | Internal => 3,
-        };
+        // An internal failure counts with `not_configured`: neither is the caller's doing.
+        let i = AUTH_REASONS
+            .iter()
+            .position(|r| *r == e.label())
+            .unwrap_or(3);
         self.auth_failures[i].fetch_add(1, Relaxed);
     }
 }

@@ -101,6 +101,19 @@ struct Presented<'a> {
     secret: String,
 }
 
+impl AuthError {
+    /// A short label for metrics and log-line limits.
+    pub fn label(&self) -> &'static str {
+        match self {
+            AuthError::Missing => "missing",
+            AuthError::Invalid => "invalid",
+            AuthError::Throttled => "throttled",
+            AuthError::NotConfigured => "not_configured",
+            AuthError::Internal => "internal",
+        }
+    }
+}
+
 impl Authenticator {
     pub fn new(store: Arc<Store>) -> Result<Self, SecretError> {
         let mut process_key = [0u8; 32];
@@ -173,13 +186,11 @@ impl Authenticator {
         }
         // Throttle only what would cost argon2: a caller whose secret is already verified is
         // never locked out by someone failing from the same address (a shared NAT, say).
-        if peer.is_some_and(|ip| self.is_throttled(ip)) {
-            return Err(AuthError::Throttled);
-        }
         let verdict = self
             .inflight
             .run(tag, || async {
-                // Counted before argon2 runs, forgiven if the secret verifies.
+                // Counted before argon2 runs, forgiven if the secret verifies; an address
+                // with no attempts left is refused here, before argon2.
                 if let Some(ip) = peer {
                     if !self.reserve_attempt(ip) {
                         return Verification::Throttled;
@@ -228,12 +239,6 @@ impl Authenticator {
         mac.update(&[0]);
         mac.update(secret.as_bytes());
         mac.finalize().into_bytes().into()
-    }
-
-    fn is_throttled(&self, ip: IpAddr) -> bool {
-        let map = self.failures.lock();
-        map.get(&ip)
-            .is_some_and(|f| f.since.elapsed() < FAILURE_WINDOW && f.count >= MAX_FAILURES)
     }
 
     /// Counts an attempt that is about to cost argon2; false when the address has none left.

@@ -56,17 +56,6 @@ fn auth_response(e: &AuthError) -> ActionResponse {
     }
 }
 
-/// The log limiter's key for a refusal.
-fn auth_reason(e: &AuthError) -> &'static str {
-    match e {
-        AuthError::NotConfigured => "auth not configured",
-        AuthError::Missing => "auth missing",
-        AuthError::Invalid => "auth invalid",
-        AuthError::Throttled => "auth throttled",
-        AuthError::Internal => "auth internal",
-    }
-}
-
 /// Whether the body is declared as JSON (`application/json`, parameters such as a charset
 /// allowed). Anything else is refused: with authentication off, a web page could otherwise
 /// post a form or text cross-site without a CORS preflight.
@@ -108,7 +97,7 @@ where
         Ok(caller) => caller,
         Err(e) => {
             app.metrics.auth_failure(&e);
-            if app.log_limit.allow(auth_reason(&e)) {
+            if app.log_limit.allow(e.label()) {
                 tracing::info!(peer = ?peer_ip, reason = %e, "refused an action call");
             }
             return json_reply(&auth_response(&e));
