@@ -135,7 +135,16 @@ pub struct Reply {
 }
 
 pub async fn post(url: &str, auth: &Auth, body: impl Into<reqwest::Body>) -> Reply {
-    let client = reqwest::Client::new();
+    post_with(&reqwest::Client::new(), url, auth, body).await
+}
+
+/// [`post`] through a given client (its pooled connections), for floods.
+pub async fn post_with(
+    client: &reqwest::Client,
+    url: &str,
+    auth: &Auth,
+    body: impl Into<reqwest::Body>,
+) -> Reply {
     let mut rb = client
         .post(url)
         .header("content-type", "application/json")
@@ -167,12 +176,23 @@ pub async fn post(url: &str, auth: &Auth, body: impl Into<reqwest::Body>) -> Rep
     reply
 }
 
-pub fn re(max: usize) -> regex::Regex {
-    // The caller's pattern (CONTRACT.md §4.4); `\s` is Java's ASCII class.
-    regex::Regex::new(&format!(
-        r"^[a-zA-Z0-9 \t\n\x0B\x0C\r\-_.!?;:'()\[\]]{{1,{max}}}$"
-    ))
-    .unwrap()
+/// The caller's pattern (CONTRACT.md §4.4) for `max` characters (100 or 300); `\s` is Java's
+/// ASCII class. Compiled once: floods check thousands of answers.
+pub fn re(max: usize) -> &'static regex::Regex {
+    static RES: std::sync::OnceLock<[regex::Regex; 2]> = std::sync::OnceLock::new();
+    let res = RES.get_or_init(|| {
+        [100, 300].map(|max| {
+            regex::Regex::new(&format!(
+                r"^[a-zA-Z0-9 \t\n\x0B\x0C\r\-_.!?;:'()\[\]]{{1,{max}}}$"
+            ))
+            .unwrap()
+        })
+    });
+    match max {
+        100 => &res[0],
+        300 => &res[1],
+        other => panic!("the caller's limits are 100 and 300, not {other}"),
+    }
 }
 
 /// Every response the endpoint gives must pass the identity server's parser (CONTRACT.md §10).

@@ -388,53 +388,6 @@ async fn abandoned_logins_still_hold_the_gate_and_count() {
 
 // --- Endpoint authentication ---------------------------------------------------------------
 
-/// One action call through a shared client (check the answer with [`ContractCheck`]).
-async fn call(c: &reqwest::Client, url: &str, auth: &Auth, body: String) -> Reply {
-    let mut rb = c
-        .post(url)
-        .header("content-type", "application/json")
-        .header("accept", "application/json")
-        .header("X-WSO2-API-Version", "v1");
-    rb = match auth {
-        Auth::None => rb,
-        Auth::Basic(u, p) => rb.basic_auth(u, Some(p)),
-        Auth::Bearer(t) => rb.bearer_auth(t),
-        Auth::Header(h, v) => rb.header(h.as_str(), v.as_str()),
-    };
-    let resp = rb.body(body).send().await.expect("request");
-    let status = resp.status().as_u16();
-    let content_type = resp
-        .headers()
-        .get("content-type")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default()
-        .to_string();
-    let raw = resp.bytes().await.expect("body").to_vec();
-    let json = serde_json::from_slice(&raw).unwrap_or(Value::Null);
-    Reply {
-        status,
-        content_type,
-        raw,
-        json,
-    }
-}
-
-/// Checks answers against the contract, each distinct one once (the check compiles regexes,
-/// milliseconds in a debug build; 10,000 refusals are a handful of distinct answers).
-#[derive(Default)]
-struct ContractCheck(std::collections::HashSet<(u16, String, Vec<u8>)>);
-
-impl ContractCheck {
-    fn check(&mut self, r: &Reply) {
-        if self
-            .0
-            .insert((r.status, r.content_type.clone(), r.raw.clone()))
-        {
-            assert_contract_valid(r);
-        }
-    }
-}
-
 fn description(r: &Reply) -> String {
     r.json["errorDescription"]
         .as_str()
@@ -465,7 +418,6 @@ async fn strangers_without_a_valid_credential_id_cannot_lock_out_the_caller() {
     assert_eq!(profilegate::auth::secret::id_of(&pass), Some(id.as_str()));
     let tail = pass.splitn(3, '_').nth(2).expect("secret tail").to_string();
     let c = reqwest::Client::new();
-    let mut contract = ContractCheck::default();
     let started = Instant::now();
     for round in 0..ROUNDS {
         let bad: Vec<Auth> = (0..PER_ROUND)
@@ -487,7 +439,7 @@ async fn strangers_without_a_valid_credential_id_cannot_lock_out_the_caller() {
             })
             .collect();
         let replies = futures_util::future::join_all(bad.iter().map(|a| {
-            call(
+            post_with(
                 &c,
                 &url,
                 a,
@@ -496,7 +448,6 @@ async fn strangers_without_a_valid_credential_id_cannot_lock_out_the_caller() {
         }))
         .await;
         for (a, r) in bad.iter().zip(&replies) {
-            contract.check(r);
             assert_eq!(r.status, 401, "{a:?}: {}", r.json);
             assert_eq!(r.json["actionStatus"], "ERROR", "{a:?}");
             assert!(
@@ -506,14 +457,13 @@ async fn strangers_without_a_valid_credential_id_cannot_lock_out_the_caller() {
             );
         }
         let rid = format!("lockout-{round}");
-        let r = call(
+        let r = post_with(
             &c,
             &url,
             &good,
             profile_event(Some(&rid), dept(json!("HR"))).to_string(),
         )
         .await;
-        contract.check(&r);
         assert_eq!(
             (r.status, r.json["actionStatus"].as_str()),
             (200, Some("SUCCESS")),
@@ -558,7 +508,7 @@ async fn concurrent_wrong_secrets_cannot_all_slip_past_the_throttle() {
         );
     }
     let replies = futures_util::future::join_all(wrong.iter().map(|a| {
-        call(
+        post_with(
             &c,
             &url,
             a,
@@ -568,7 +518,6 @@ async fn concurrent_wrong_secrets_cannot_all_slip_past_the_throttle() {
     .await;
     let (mut invalid, mut throttled) = (0, 0);
     for r in &replies {
-        assert_contract_valid(r);
         assert_eq!(r.status, 401, "{}", r.json);
         let d = description(r);
         if d.contains("credentials are not valid") {
@@ -651,6 +600,7 @@ fn abandoned_action_calls_cannot_pile_up_argon2_runs() {
     let before = memory_kib(pid);
     let body = profile_event(Some("gone"), dept(json!("HR"))).to_string();
     let mut open = Vec::new();
+    let mut sent = 0;
     for a in 2..42u8 {
         for i in 0..10 {
             let basic = base64::Engine::encode(
@@ -658,21 +608,23 @@ fn abandoned_action_calls_cannot_pile_up_argon2_runs() {
                 format!("{user}:pg_{id}_wrong{a}x{i}"),
             );
             let sock = std::net::SocketAddr::from(([127, 0, 0, a], 0));
-            let s = connect_from(sock, addr);
-            let Some(mut s) = s else { continue };
-            let _ = s.write_all(
+            let mut s = connect_from(sock, addr).expect("connect from a loopback alias");
+            s.write_all(
                 format!(
                     "POST /actions/pre-update-profile HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Basic {basic}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
                     body.len()
                 )
                 .as_bytes(),
-            );
+            )
+            .expect("send the request");
+            sent += 1;
             open.push(s);
         }
         // Let the server start checking, then hang up on all of them.
         std::thread::sleep(Duration::from_millis(5));
         open.clear();
     }
+    assert_eq!(sent, 400, "every abandoned call was sent");
     // Whatever was admitted runs to its end; the peak is what matters.
     std::thread::sleep(Duration::from_secs(2));
     let after = memory_kib(pid);
