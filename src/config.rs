@@ -31,19 +31,6 @@ pub struct FileTls {
     pub self_signed: Option<bool>,
 }
 
-const KNOWN: &[&str] = &[
-    "data_dir",
-    "listen",
-    "admin_listen",
-    "allow_insecure_http",
-    "log_format",
-    "log",
-    "max_connections",
-    "admin_hosts",
-    "tls",
-];
-const KNOWN_TLS: &[&str] = &["cert", "key", "self_signed"];
-
 /// Why the configuration cannot be used.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -76,24 +63,14 @@ pub fn load_file(path: &Path) -> Result<(FileConfig, Vec<String>), ConfigError> 
     })
 }
 
-/// Parses configuration text (see [`load_file`]).
+/// Parses configuration text (see [`load_file`]). Unknown keys are collected by
+/// `serde_ignored` as paths such as `tls.kye`.
 pub fn parse_file(text: &str) -> Result<(FileConfig, Vec<String>), String> {
-    let table: toml::Table = text.parse().map_err(|e: toml::de::Error| e.to_string())?;
     let mut unknown = Vec::new();
-    for (k, v) in &table {
-        if !KNOWN.contains(&k.as_str()) {
-            unknown.push(k.clone());
-        } else if k == "tls" {
-            if let Some(t) = v.as_table() {
-                unknown.extend(
-                    t.keys()
-                        .filter(|k| !KNOWN_TLS.contains(&k.as_str()))
-                        .map(|k| format!("tls.{k}")),
-                );
-            }
-        }
-    }
-    let cfg: FileConfig = toml::from_str(text).map_err(|e| e.to_string())?;
+    let cfg = serde_ignored::deserialize(toml::Deserializer::new(text), |path| {
+        unknown.push(path.to_string())
+    })
+    .map_err(|e: toml::de::Error| e.to_string())?;
     Ok((cfg, unknown))
 }
 
