@@ -223,12 +223,16 @@ fn session(app: Arc<App>) -> impl Filter<Extract = (Session,), Error = Rejection
         )
 }
 
-/// Reads a body stream, refusing it with 413 as soon as it is seen to be too large.
+/// Reads a body stream: 413 for a declared length over `MAX_ADMIN_BODY` before reading, and
+/// from `http_body_util::Limited` as soon as the stream passes it; 408 when the body takes
+/// longer than the action endpoint's `BODY_TIMEOUT` (a body sent a byte at a time must not
+/// hold a connection and its buffer open for minutes).
 async fn collect_limited<S, B>(len: Option<u64>, stream: S) -> Result<bytes::Bytes, Rejection>
 where
     S: futures_util::Stream<Item = Result<B, warp::Error>> + Send,
     B: Buf,
 {
+    use http_body_util::{BodyExt, Limited, StreamBody};
     let too_large = || {
         api_error(
             StatusCode::PAYLOAD_TOO_LARGE,
@@ -239,38 +243,22 @@ where
     if len.is_some_and(|n| n > MAX_ADMIN_BODY as u64) {
         return Err(too_large());
     }
-    let read = async move {
-        let mut stream = std::pin::pin!(stream);
-        let mut buf = bytes::BytesMut::new();
-        while let Some(chunk) = stream.next().await {
-            let mut chunk =
-                chunk.map_err(|e| bad("body", format!("the request body is unreadable: {e}")))?;
-            while chunk.has_remaining() {
-                let part = chunk.chunk();
-                let n = part.len();
-                if buf.len() + n > MAX_ADMIN_BODY {
-                    return Err(too_large());
-                }
-                buf.extend_from_slice(part);
-                chunk.advance(n);
-            }
-        }
-        Ok(buf.freeze())
-    };
-    // The same budget as the action endpoint's: a body sent a byte at a time must not hold
-    // a connection (and its buffer) open for minutes.
-    tokio::time::timeout(crate::conn::BODY_TIMEOUT, read)
-        .await
-        .unwrap_or_else(|_| {
-            Err(api_error(
-                StatusCode::REQUEST_TIMEOUT,
-                format!(
-                    "the request body did not arrive within {} s",
-                    crate::conn::BODY_TIMEOUT.as_secs()
-                ),
-                Some("body"),
-            ))
-        })
+    let frames = stream
+        .map(|chunk| chunk.map(|mut b| hyper::body::Frame::data(b.copy_to_bytes(b.remaining()))));
+    let body = Limited::new(StreamBody::new(frames), MAX_ADMIN_BODY);
+    match tokio::time::timeout(crate::conn::BODY_TIMEOUT, body.collect()).await {
+        Ok(Ok(collected)) => Ok(collected.to_bytes()),
+        Ok(Err(e)) if e.is::<http_body_util::LengthLimitError>() => Err(too_large()),
+        Ok(Err(e)) => Err(bad("body", format!("the request body is unreadable: {e}"))),
+        Err(_) => Err(api_error(
+            StatusCode::REQUEST_TIMEOUT,
+            format!(
+                "the request body did not arrive within {} s",
+                crate::conn::BODY_TIMEOUT.as_secs()
+            ),
+            Some("body"),
+        )),
+    }
 }
 
 /// A request body of at most `MAX_ADMIN_BODY` bytes, declared length or not.
