@@ -10,7 +10,6 @@
 //!   once the delay has passed: an address shared through an SSH tunnel or a proxy is slowed
 //!   down, never locked out for long.
 
-use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
@@ -19,14 +18,14 @@ use std::time::{Duration, Instant};
 use parking_lot::Mutex;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
+use super::addrs::AddrTable;
+
 /// argon2 runs for admin passwords at once.
 pub const ARGON2_PERMITS: usize = 2;
 /// The longest delay between two attempts from one address.
 pub const MAX_DELAY: Duration = Duration::from_secs(30);
 /// Failures are forgotten after this long without one.
 const FORGET_AFTER: Duration = Duration::from_secs(15 * 60);
-/// Addresses tracked at most (the oldest are dropped first).
-const MAX_TRACKED: usize = 10_000;
 /// What a client is told to wait when the checks are busy.
 const BUSY_RETRY: Duration = Duration::from_secs(1);
 
@@ -55,7 +54,7 @@ pub struct Gate {
 
 struct Inner {
     permits: Arc<Semaphore>,
-    addrs: Mutex<HashMap<IpAddr, Backoff>>,
+    addrs: Mutex<AddrTable<Backoff>>,
     /// argon2 runs started through the gate (exported as a metric).
     checks: AtomicU64,
 }
@@ -64,7 +63,7 @@ impl Default for Inner {
     fn default() -> Self {
         Inner {
             permits: Arc::new(Semaphore::new(ARGON2_PERMITS)),
-            addrs: Mutex::new(HashMap::new()),
+            addrs: Mutex::new(AddrTable::default()),
             checks: AtomicU64::new(0),
         }
     }
@@ -104,15 +103,9 @@ impl Gate {
             .try_acquire_owned()
             .map_err(|_| BUSY_RETRY)?;
         if let Some(ip) = ip {
-            if addrs.len() >= MAX_TRACKED && !addrs.contains_key(&ip) {
-                addrs.retain(|_, b| {
-                    b.in_flight || now.duration_since(b.last_failure) < FORGET_AFTER
-                });
-                if addrs.len() >= MAX_TRACKED {
-                    addrs.clear();
-                }
-            }
-            let b = addrs.entry(ip).or_insert(Backoff {
+            let stale =
+                |b: &Backoff| !b.in_flight && now.duration_since(b.last_failure) >= FORGET_AFTER;
+            let b = addrs.entry(ip, stale, || Backoff {
                 failures: 0,
                 next: now,
                 last_failure: now,

@@ -11,6 +11,7 @@
 //! or with an unknown credential id costs nothing and counts for nothing: a stranger sharing
 //! the identity server's address cannot lock it out that way.
 
+mod addrs;
 pub mod gate;
 pub mod secret;
 pub mod session;
@@ -32,14 +33,13 @@ use crate::singleflight::SingleFlight;
 use crate::store::{
     now_rfc3339, CredentialKind, CredentialRecord, EndpointAuth, Store, StoreError,
 };
+use addrs::AddrTable;
 pub use secret::SecretError;
 
 /// Failures within this window count towards throttling.
 const FAILURE_WINDOW: Duration = Duration::from_secs(60);
 /// Failures per address and window before further attempts are refused unchecked.
 const MAX_FAILURES: u32 = 10;
-/// Addresses tracked at most; beyond this the oldest entries are dropped.
-const MAX_TRACKED: usize = 10_000;
 /// argon2 verifications running at once (the machine has few cores; requests must not starve).
 const ARGON2_PERMITS: usize = 2;
 
@@ -77,7 +77,7 @@ pub struct Authenticator {
     process_key: [u8; 32],
     /// HMAC of (id, secret) -> credential id, for secrets verified by argon2 before.
     verified: Mutex<HashMap<[u8; 32], String>>,
-    failures: Mutex<HashMap<IpAddr, Failures>>,
+    failures: Mutex<AddrTable<Failures>>,
     /// Owned permits: a permit moves into the blocking task that runs argon2, so a caller that
     /// hangs up mid-check does not free it before the check is over.
     argon2: Arc<Semaphore>,
@@ -122,7 +122,7 @@ impl Authenticator {
             store,
             process_key,
             verified: Mutex::new(HashMap::new()),
-            failures: Mutex::new(HashMap::new()),
+            failures: Mutex::new(AddrTable::default()),
             argon2: Arc::new(Semaphore::new(ARGON2_PERMITS)),
             inflight: SingleFlight::default(),
             last_used: Mutex::new(HashMap::new()),
@@ -244,16 +244,14 @@ impl Authenticator {
     /// Counts an attempt that is about to cost argon2; false when the address has none left.
     fn reserve_attempt(&self, ip: IpAddr) -> bool {
         let mut map = self.failures.lock();
-        if map.len() >= MAX_TRACKED {
-            map.retain(|_, f| f.since.elapsed() < FAILURE_WINDOW);
-            if map.len() >= MAX_TRACKED {
-                map.clear();
-            }
-        }
-        let f = map.entry(ip).or_insert(Failures {
-            since: Instant::now(),
-            count: 0,
-        });
+        let f = map.entry(
+            ip,
+            |f| f.since.elapsed() >= FAILURE_WINDOW,
+            || Failures {
+                since: Instant::now(),
+                count: 0,
+            },
+        );
         if f.since.elapsed() >= FAILURE_WINDOW {
             *f = Failures {
                 since: Instant::now(),
