@@ -3,6 +3,8 @@
 //! Used twice: a burst of requests presenting the same not-yet-cached secret runs argon2 once,
 //! and concurrent retries of one `requestId` are decided (and notify) once. If the leader is
 //! cancelled, its entry is removed and a waiter takes over, so nobody waits forever.
+//! Hand-written with one `Notify` per slot: against a watch channel per call, alternating load
+//! runs gave an action/healthz ratio of 0.45 against 0.42-0.44 (docs/decisions.md).
 
 use std::collections::HashMap;
 use std::future::Future;

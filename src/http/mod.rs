@@ -137,6 +137,8 @@ fn too_large() -> ActionResponse {
 
 /// Reads the body up to [`MAX_BODY`] within [`BODY_TIMEOUT`]. A declared length over the limit
 /// is refused before reading; a chunked body is cut off as soon as it passes the limit.
+/// Hand-written, not `http_body_util::Limited` (as the admin side uses): a one-chunk body is
+/// kept without a copy or a list of chunks, part of 98 -> 84 allocations per action request.
 async fn read_limited<S, B, E>(len: Option<u64>, stream: S) -> Result<bytes::Bytes, ActionResponse>
 where
     S: futures_util::Stream<Item = Result<B, E>> + Send,
