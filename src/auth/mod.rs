@@ -28,10 +28,9 @@ use subtle::ConstantTimeEq;
 use tokio::sync::Semaphore;
 use warp::http::HeaderMap;
 
+use crate::model::{CredentialKind, CredentialRecord, EndpointAuth};
 use crate::singleflight::SingleFlight;
-use crate::store::{
-    now_rfc3339, CredentialKind, CredentialRecord, EndpointAuth, Store, StoreError,
-};
+use crate::store::{now_rfc3339, Store, StoreError};
 pub use secret::SecretError;
 
 /// Failures within this window count towards throttling.
@@ -135,7 +134,7 @@ impl Authenticator {
         &self,
         headers: &HeaderMap,
         peer: Option<IpAddr>,
-        settings: &crate::store::Settings,
+        settings: &crate::model::Settings,
     ) -> Result<Caller, AuthError> {
         if settings.endpoint_auth == EndpointAuth::None {
             return Ok(Caller {

@@ -11,7 +11,7 @@ pub mod credentials;
 pub mod departments;
 pub mod journal;
 pub mod outbox;
-pub mod settings;
+mod settings_tree;
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -20,12 +20,15 @@ use std::sync::Arc;
 use parking_lot::{Mutex, RwLock};
 use serde::{Deserialize, Serialize};
 
+use crate::model::CredentialRecord;
 use crate::policy::Directory;
-pub use audit::{AdminEntry, AuditEntry, AuditRecord, ChainHead, DecisionEntry, VerifyReport};
+pub use audit::ChainHead;
 pub use commit::{CommitObserver, GroupCommit};
-pub use credentials::{CredentialKind, CredentialRecord};
-pub use settings::{
-    DeliveryMode, Encryption, EndpointAuth, NotifySettings, Settings, SmtpSettings,
+
+// Re-exports for adapters not yet moved to crate::model
+pub use crate::model::{
+    AdminEntry, AuditEntry, AuditRecord, CredentialKind, DecisionEntry, DeliveryMode, Encryption,
+    EndpointAuth, NotifySettings, Settings, SmtpSettings, VerifyReport,
 };
 
 /// Errors of the storage layer.

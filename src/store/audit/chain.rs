@@ -5,9 +5,29 @@ use sha2::{Digest, Sha256};
 
 use super::codec::{damaged, decode_batch, encode_record, key_seq, record_bytes};
 use super::keylog::KeyLog;
-use super::{pack_batch_value, unpack_batch_value, AuditEntry, ChainHead};
+use super::{pack_batch_value, unpack_batch_value};
+use crate::model::AuditEntry;
 use crate::store::journal::Frame;
 use crate::store::{json_err, now_rfc3339, now_unix_ms, Result, Store, StoreError};
+
+/// The hash before the first record.
+pub const GENESIS_HASH: [u8; 32] = [0; 32];
+
+/// The chain's tip: the last sequence number written and its hash.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ChainHead {
+    pub seq: u64,
+    pub hash: [u8; 32],
+}
+
+impl ChainHead {
+    pub fn genesis() -> Self {
+        ChainHead {
+            seq: 0,
+            hash: GENESIS_HASH,
+        }
+    }
+}
 
 impl Store {
     /// Reads the chain's tip from the last stored record.

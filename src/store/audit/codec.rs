@@ -1,7 +1,9 @@
 //! The bytes of the chain as sled holds them: a record's body, a batch's framing, and the
 //! lz4-packed value a batch is stored as (see the [module doc](super) for the layout).
 
-use super::AuditRecord;
+use serde::Deserialize;
+
+use crate::model::AuditRecord;
 use crate::store::{json_err, Result, StoreError};
 
 /// First byte of every stored batch value.
@@ -10,6 +12,13 @@ const PACKED: u8 = 0xff;
 /// Largest decompressed batch accepted: a batch holds at most 256 records of at most a
 /// 64 KiB request each. A damaged length must not make us allocate gigabytes.
 const MAX_UNPACKED: usize = 32 * 1024 * 1024;
+
+/// The fields verification needs; reading only these keeps `audit verify` fast.
+#[derive(Deserialize)]
+pub(super) struct Link {
+    pub(super) seq: u64,
+    pub(super) prev_hash: String,
+}
 
 /// One record as stored inside a batch.
 pub(super) struct Stored<'a> {
@@ -106,7 +115,7 @@ pub(super) fn parse_record(seq: u64, body: &[u8]) -> Result<AuditRecord> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::{AdminEntry, AuditEntry};
+    use crate::model::{AdminEntry, AuditEntry};
 
     #[test]
     fn spliced_body_is_valid_json() {

@@ -2,8 +2,8 @@
 //! (a checkpoint, which also empties the journal); and on open, applying the journal's frames
 //! that sled's log does not have.
 
+use super::codec::Link;
 use super::codec::{damaged, decode_batch};
-use super::record::Link;
 use super::{unpack_batch_value, ChainHead};
 use crate::store::journal::{Frame, CHECKPOINT_BYTES};
 use crate::store::{JournalState, Result, Store, StoreError};

@@ -98,8 +98,8 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::AuditEntry;
     use crate::store::now_unix_ms;
-    use crate::store::AuditEntry;
 
     #[test]
     fn request_keys_are_kept_per_batch_and_pruned_by_age() {

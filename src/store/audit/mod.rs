@@ -20,17 +20,15 @@ mod codec;
 mod durable;
 mod keylog;
 mod read;
-mod record;
 
+pub use chain::{ChainHead, GENESIS_HASH};
 pub use codec::{pack_batch_value, unpack_batch_value};
 pub use keylog::KeyedRecord;
-pub use record::{
-    AdminEntry, AuditEntry, AuditRecord, ChainHead, DecisionEntry, VerifyReport, GENESIS_HASH,
-};
 
 /// A serialized admin entry "change N", for the tests.
 #[cfg(test)]
 fn admin_entry(n: u32) -> Vec<u8> {
+    use crate::model::{AdminEntry, AuditEntry};
     serde_json::to_vec(&AuditEntry::Admin(AdminEntry {
         actor: "cli".into(),
         action: format!("change {n}"),

@@ -3,9 +3,10 @@
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
+use super::codec::Link;
 use super::codec::{damaged, decode_batch, key_seq, parse_record};
-use super::record::Link;
-use super::{unpack_batch_value, AuditRecord, VerifyReport, GENESIS_HASH};
+use super::{unpack_batch_value, GENESIS_HASH};
+use crate::model::{AuditRecord, VerifyReport};
 use crate::store::{json_err, Result, Store, StoreError};
 
 impl Store {
