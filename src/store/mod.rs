@@ -23,7 +23,7 @@ use serde::{Deserialize, Serialize};
 use crate::model::CredentialRecord;
 use crate::policy::Directory;
 pub use audit::ChainHead;
-pub use commit::{CommitObserver, GroupCommit};
+pub use commit::{CommitError, CommitObserver, GroupCommit};
 
 // Re-exports for adapters not yet moved to crate::model
 pub use crate::model::{
@@ -58,10 +58,26 @@ pub enum StoreError {
         detail: String,
         hint: &'static str,
     },
+    /// The caller's mistake (a bad department name, a duplicate credential, a file that is
+    /// not a usable backup): said to the caller, never logged as our fault.
     #[error("{0}")]
     Invalid(String),
     #[error("not found: {0}")]
     NotFound(String),
+    /// A change could not be made durable now (the committer has stopped, or writing or
+    /// syncing its batch failed); nothing of it was acknowledged.
+    #[error(transparent)]
+    Unavailable(#[from] CommitError),
+    /// Reading or writing a file or stream beside the database failed (a backup, an export).
+    #[error("cannot {what}: {source}")]
+    Io {
+        what: &'static str,
+        #[source]
+        source: std::io::Error,
+    },
+    /// A blocking storage task panicked or was cancelled before it finished.
+    #[error("{what} did not finish: {detail}")]
+    Task { what: &'static str, detail: String },
 }
 
 impl From<sled::transaction::TransactionError<StoreError>> for StoreError {

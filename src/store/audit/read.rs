@@ -114,8 +114,10 @@ impl Store {
                     .map_err(|e| json_err(&format!("audit record {seq}"), e))?;
             v.insert("hash".into(), serde_json::Value::String(hash));
             let line = serde_json::to_vec(&v).map_err(|e| json_err("audit export", e))?;
-            let io =
-                |e: std::io::Error| StoreError::Invalid(format!("cannot write the export: {e}"));
+            let io = |source| StoreError::Io {
+                what: "write the export",
+                source,
+            };
             out.write_all(&line).map_err(io)?;
             out.write_all(b"\n").map_err(io)?;
             n += 1;
