@@ -15,15 +15,15 @@ const MAX_UNPACKED: usize = 32 * 1024 * 1024;
 
 /// The fields verification needs; reading only these keeps `audit verify` fast.
 #[derive(Deserialize)]
-pub(super) struct Link {
-    pub(super) seq: u64,
-    pub(super) prev_hash: String,
+pub(in crate::store) struct Link {
+    pub(in crate::store) seq: u64,
+    pub(in crate::store) prev_hash: String,
 }
 
 /// One record as stored inside a batch.
-pub(super) struct Stored<'a> {
-    pub(super) hash: [u8; 32],
-    pub(super) body: &'a [u8],
+pub(in crate::store) struct Stored<'a> {
+    pub(in crate::store) hash: [u8; 32],
+    pub(in crate::store) body: &'a [u8],
 }
 
 /// Builds a record's bytes: the chain fields first, then the entry's own fields. The entry is
@@ -50,7 +50,7 @@ pub(super) fn encode_record(out: &mut Vec<u8>, hash: &[u8; 32], body: &[u8]) {
 }
 
 /// Splits a batch's records' bytes into its records; `None` if the framing is damaged.
-pub(super) fn decode_batch(v: &[u8]) -> Option<Vec<Stored<'_>>> {
+pub(in crate::store) fn decode_batch(v: &[u8]) -> Option<Vec<Stored<'_>>> {
     let mut out = Vec::new();
     let mut rest = v;
     while !rest.is_empty() {
@@ -92,7 +92,7 @@ pub fn unpack_batch_value(v: &[u8]) -> Option<Vec<u8>> {
 }
 
 /// The error for a stored batch that cannot be read.
-pub(super) fn damaged(seq: u64) -> StoreError {
+pub(in crate::store) fn damaged(seq: u64) -> StoreError {
     StoreError::Corrupt {
         what: format!("audit batch starting at record {seq}"),
         detail: "its framing is damaged".into(),

@@ -16,7 +16,7 @@ use std::sync::Arc;
 
 use tokio::sync::{oneshot, Notify};
 
-use super::{Store, StoreError};
+use crate::store::{Store, StoreError};
 
 /// Commits between two steps of forgetting old request keys.
 const PRUNE_EVERY: usize = 64;
