@@ -10,10 +10,11 @@ use crate::contract::response::ErrorStatus;
 use crate::contract::{parse_request, ActionRequest, ActionResponse};
 use crate::idempotency::{idempotency_key, key_hex};
 use crate::metrics::ActionKind;
+use crate::model::{AuditEntry, DecisionEntry, DeliveryMode, Settings};
 use crate::notify::message;
 use crate::policy::{decide, notification_failed, take_claim_changes, ClaimChange, Rule, Verdict};
 use crate::store::outbox::{OutboxItem, OutboxStatus};
-use crate::store::{json_err, AuditEntry, DecisionEntry, DeliveryMode, Settings, StoreError};
+use crate::store::{json_err, StoreError};
 use tracing::Instrument;
 
 impl App {
@@ -367,7 +368,7 @@ mod tests {
             replay_of(&other, entry(&key)).is_none(),
             "a false match is not replayed"
         );
-        let admin = AuditEntry::Admin(crate::store::AdminEntry {
+        let admin = AuditEntry::Admin(crate::model::AdminEntry {
             actor: "cli".into(),
             action: "x".into(),
             before: None,

@@ -3,7 +3,8 @@
 
 use serde::Serialize;
 
-use crate::store::{EndpointAuth, Store};
+use crate::model::EndpointAuth;
+use crate::store::Store;
 
 /// One item of the checklist.
 #[derive(Debug, Clone, Serialize)]

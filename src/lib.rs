@@ -18,6 +18,7 @@ pub mod http;
 pub mod idempotency;
 pub mod loglimit;
 pub mod metrics;
+pub mod model;
 pub mod notify;
 pub mod policy;
 pub mod service;

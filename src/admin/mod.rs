@@ -131,10 +131,17 @@ fn ctx<'a>(app: &'a App, actor: &'a str) -> Ctx<'a> {
     }
 }
 
+/// A storage failure as the API answers it: the caller's mistakes 400 or 404; a change that
+/// cannot be made durable now 503; every other fault (I/O, unreadable data, a failed task)
+/// 500. Ours are logged.
 fn store_error(e: StoreError) -> Rejection {
     match e {
         StoreError::Invalid(m) => api_error(StatusCode::BAD_REQUEST, m, None),
         StoreError::NotFound(m) => api_error(StatusCode::NOT_FOUND, m, None),
+        StoreError::Unavailable(e) => {
+            tracing::error!(error = %e, "admin API: unavailable");
+            api_error(StatusCode::SERVICE_UNAVAILABLE, e.to_string(), None)
+        }
         other => internal("storage", other),
     }
 }

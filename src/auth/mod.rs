@@ -29,10 +29,9 @@ use subtle::ConstantTimeEq;
 use tokio::sync::Semaphore;
 use warp::http::HeaderMap;
 
+use crate::model::{CredentialKind, CredentialRecord, EndpointAuth};
 use crate::singleflight::SingleFlight;
-use crate::store::{
-    now_rfc3339, CredentialKind, CredentialRecord, EndpointAuth, Store, StoreError,
-};
+use crate::store::{now_rfc3339, Store, StoreError};
 use addrs::AddrTable;
 pub use secret::SecretError;
 
@@ -135,7 +134,7 @@ impl Authenticator {
         &self,
         headers: &HeaderMap,
         peer: Option<IpAddr>,
-        settings: &crate::store::Settings,
+        settings: &crate::model::Settings,
     ) -> Result<Caller, AuthError> {
         if settings.endpoint_auth == EndpointAuth::None {
             return Ok(Caller {

@@ -149,7 +149,7 @@ mod tests {
                                          {"uri":"http://wso2.org/claims/username","value":"bob"}]}}}"#,
         )
         .unwrap();
-        let sensitive: Vec<String> = crate::store::settings::DEFAULT_SENSITIVE
+        let sensitive: Vec<String> = crate::model::DEFAULT_SENSITIVE
             .iter()
             .map(|s| s.to_string())
             .collect();

@@ -15,7 +15,7 @@ use lettre::Message;
 use parking_lot::Mutex;
 
 pub use crate::metrics::SendStats;
-use crate::store::{Encryption, SmtpSettings};
+use crate::model::{Encryption, SmtpSettings};
 
 /// Why an e-mail was not sent, in words an operator can act on.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

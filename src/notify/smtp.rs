@@ -28,7 +28,7 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 
 use super::{classify, error_chain, port_hint, tls_failure, SendError};
-use crate::store::{Encryption, SmtpSettings};
+use crate::model::{Encryption, SmtpSettings};
 
 /// Connections kept open between sends (as many as lettre's pool kept).
 const MAX_PARKED: usize = 8;

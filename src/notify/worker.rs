@@ -141,7 +141,10 @@ pub async fn deliver_due(
         let s = store.clone();
         tokio::task::spawn_blocking(move || s.flush())
             .await
-            .map_err(|e| crate::store::StoreError::Invalid(e.to_string()))??;
+            .map_err(|e| crate::store::StoreError::Task {
+                what: "the outbox flush",
+                detail: e.to_string(),
+            })??;
     }
     Ok(delivered)
 }

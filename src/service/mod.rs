@@ -49,6 +49,7 @@ impl From<StoreError> for ServiceError {
     fn from(e: StoreError) -> Self {
         match e {
             StoreError::NotFound(m) => ServiceError::NotFound(m),
+            StoreError::Unavailable(e) => ServiceError::Unavailable(e.to_string()),
             other => ServiceError::Internal(other),
         }
     }

@@ -51,8 +51,11 @@ impl Write for Hashing<'_> {
     }
 }
 
-fn io(e: std::io::Error) -> StoreError {
-    StoreError::Invalid(format!("cannot write the backup: {e}"))
+fn io(source: std::io::Error) -> StoreError {
+    StoreError::Io {
+        what: "write the backup",
+        source,
+    }
 }
 
 fn bad(detail: impl Into<String>) -> StoreError {
@@ -101,8 +104,12 @@ impl Store {
                 }
                 w.write_all(&[id]).map_err(io)?;
                 for part in [k.as_ref(), v.as_ref()] {
-                    let len = u32::try_from(part.len())
-                        .map_err(|_| StoreError::Invalid("an entry is over 4 GiB".into()))?;
+                    let len = u32::try_from(part.len()).map_err(|_| {
+                        io(std::io::Error::new(
+                            std::io::ErrorKind::InvalidData,
+                            "an entry is over 4 GiB",
+                        ))
+                    })?;
                     w.write_all(&len.to_be_bytes()).map_err(io)?;
                     w.write_all(part).map_err(io)?;
                 }
@@ -134,7 +141,10 @@ pub fn restore(dir: &Path, input: &mut dyn Read) -> Result<BackupSummary> {
     let mut data = Vec::new();
     input
         .read_to_end(&mut data)
-        .map_err(|e| StoreError::Invalid(format!("cannot read the backup: {e}")))?;
+        .map_err(|source| StoreError::Io {
+            what: "read the backup",
+            source,
+        })?;
     let frames = parse(&data)?;
     let result = (|| {
         let store = Store::open(dir)?;

@@ -1,52 +1,16 @@
-//! Endpoint credentials as stored: an id, the kind with its non-secret properties, and the
-//! argon2id hash of the secret. The secret itself is never stored.
+//! The credentials tree: the active credentials' snapshot, adding and revoking them with their
+//! audit records, and their last use. The records themselves are [`crate::model::credentials`].
 
 use std::sync::Arc;
 
-use serde::{Deserialize, Serialize};
-
-use super::audit::{AdminEntry, AuditEntry};
 use super::{json_err, Result, Store, StoreError};
+use crate::model::{AdminEntry, AuditEntry};
+// Re-exports for adapters not yet moved to crate::model
+pub use crate::model::credentials::{CredentialKind, CredentialRecord};
 
 /// At most this many credentials are active: the one in use and its replacement during a
 /// rotation. Fewer live secrets is less to leak.
 pub const MAX_ACTIVE: usize = 2;
-
-/// How the identity server presents the credential (CONTRACT.md T4–T6).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "type", rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum CredentialKind {
-    /// `Authorization: Basic base64(username:password)`.
-    Basic { username: String },
-    /// `Authorization: Bearer <token>`.
-    Bearer,
-    /// `<header>: <value>`, header name matched case-insensitively.
-    ApiKey { header: String },
-}
-
-impl CredentialKind {
-    /// The type name the WSO2 console and REST API use.
-    pub fn wso2_name(&self) -> &'static str {
-        match self {
-            CredentialKind::Basic { .. } => "BASIC",
-            CredentialKind::Bearer => "BEARER",
-            CredentialKind::ApiKey { .. } => "API_KEY",
-        }
-    }
-}
-
-/// One stored credential.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct CredentialRecord {
-    pub id: String,
-    #[serde(flatten)]
-    pub kind: CredentialKind,
-    /// argon2id PHC string of the secret.
-    pub hash: String,
-    pub created: String,
-    #[serde(default)]
-    pub last_used: Option<String>,
-}
 
 /// What the audit chain says about a credential: everything but the hash.
 fn public_view(c: &CredentialRecord) -> serde_json::Value {

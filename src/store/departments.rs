@@ -5,8 +5,8 @@
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
-use super::audit::{AdminEntry, AuditEntry};
 use super::{Result, Store, StoreError};
+use crate::model::{AdminEntry, AuditEntry};
 use crate::policy::{normalize_department, Directory};
 
 /// What an import changes (also the preview shown before applying it).

@@ -1,17 +1,16 @@
 //! Everything profilegate keeps, in one sled database under `<data-dir>/db`: the department
 //! directory, settings, endpoint credentials and the hash-chained audit log; beside it the
-//! commit journal (`<data-dir>/journal`, see [`journal`]), which carries the newest
+//! commit journal (`<data-dir>/journal`, see [`durable`]), which carries the newest
 //! acknowledged batches until sled's log has them. sled allows one process per data dir;
 //! [`Store::open`] turns that into a plain "the server holds it" error.
 
 pub mod audit;
 pub mod backup;
-pub mod commit;
 pub mod credentials;
 pub mod departments;
-pub mod journal;
+pub mod durable;
 pub mod outbox;
-pub mod settings;
+mod settings_tree;
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -20,12 +19,16 @@ use std::sync::Arc;
 use parking_lot::{Mutex, RwLock};
 use serde::{Deserialize, Serialize};
 
+use crate::model::CredentialRecord;
 use crate::policy::Directory;
-pub use audit::{AdminEntry, AuditEntry, AuditRecord, ChainHead, DecisionEntry, VerifyReport};
-pub use commit::{CommitObserver, GroupCommit};
-pub use credentials::{CredentialKind, CredentialRecord};
-pub use settings::{
-    DeliveryMode, Encryption, EndpointAuth, NotifySettings, Settings, SmtpSettings,
+pub use audit::ChainHead;
+use durable::JournalState;
+pub use durable::{CommitError, CommitObserver, GroupCommit};
+
+// Re-exports for adapters not yet moved to crate::model
+pub use crate::model::{
+    AdminEntry, AuditEntry, AuditRecord, CredentialKind, DecisionEntry, DeliveryMode, Encryption,
+    EndpointAuth, NotifySettings, Settings, SmtpSettings, VerifyReport,
 };
 
 /// Errors of the storage layer.
@@ -55,10 +58,26 @@ pub enum StoreError {
         detail: String,
         hint: &'static str,
     },
+    /// The caller's mistake (a bad department name, a duplicate credential, a file that is
+    /// not a usable backup): said to the caller, never logged as our fault.
     #[error("{0}")]
     Invalid(String),
     #[error("not found: {0}")]
     NotFound(String),
+    /// A change could not be made durable now (the committer has stopped, or writing or
+    /// syncing its batch failed); nothing of it was acknowledged.
+    #[error(transparent)]
+    Unavailable(#[from] CommitError),
+    /// Reading or writing a file or stream beside the database failed (a backup, an export).
+    #[error("cannot {what}: {source}")]
+    Io {
+        what: &'static str,
+        #[source]
+        source: std::io::Error,
+    },
+    /// A blocking storage task panicked or was cancelled before it finished.
+    #[error("{what} did not finish: {detail}")]
+    Task { what: &'static str, detail: String },
 }
 
 impl From<sled::transaction::TransactionError<StoreError>> for StoreError {
@@ -247,13 +266,7 @@ impl Store {
                 Err(e) => return Err(unopenable(dir, e)),
             }
         };
-        let (journal, frames) =
-            journal::Journal::open(&dir.join(JOURNAL_FILE)).map_err(|source| {
-                StoreError::DataDir {
-                    dir: dir.to_path_buf(),
-                    source,
-                }
-            })?;
+        let (journal, recovery) = durable::open_journal(dir)?;
         let store = Store {
             dir: dir.to_path_buf(),
             departments: db.open_tree("departments")?,
@@ -264,29 +277,12 @@ impl Store {
             request_keys: db.open_tree("request_keys")?,
             db,
             chain: Mutex::new(ChainHead::genesis()),
-            journal: Mutex::new(JournalState {
-                journal,
-                continues: 0,
-            }),
+            journal: Mutex::new(journal),
             directory: RwLock::new(Arc::new(Directory::default())),
             settings: RwLock::new(Arc::new(Settings::default())),
             credential_list: RwLock::new(Arc::new(Vec::new())),
         };
-        let head = store.load_chain_head()?;
-        // Batches that were acknowledged through the journal but had not reached sled's log.
-        let head = store.replay_journal(head, frames)?;
-        // sled reads a damaged log as a shorter one (a crash's torn tail looks the same), so a
-        // damaged database could open as an empty one. The head last known to be durable is
-        // kept beside it; a chain shorter than that lost data.
-        if let Some(had) = read_head_marker(dir) {
-            if had > head.seq {
-                return Err(StoreError::Lost {
-                    dir: dir.to_path_buf(),
-                    had,
-                    has: head.seq,
-                });
-            }
-        }
+        let head = store.recover(recovery)?;
         *store.chain.lock() = head;
         store.reload_directory()?;
         store.reload_settings()?;
@@ -327,50 +323,10 @@ impl Store {
         })
     }
 
-    /// Flushes, then records how long the chain is known to be on disk (see `open`). The head
-    /// is read before the flush, so every record up to it is durable when the note is written.
-    pub fn mark_durable_head(&self) -> Result<()> {
-        let seq = self.chain_head().seq;
-        self.flush()?;
-        let path = self.dir.join(HEAD_MARKER_FILE);
-        let tmp = self.dir.join(format!("{HEAD_MARKER_FILE}.tmp"));
-        let err = |source| StoreError::DataDir {
-            dir: self.dir.clone(),
-            source,
-        };
-        fs::write(&tmp, format!("{{\"seq\":{seq}}}\n")).map_err(err)?;
-        fs::rename(&tmp, &path).map_err(err)?;
-        Ok(())
-    }
-
     /// Removes the note written by [`Store::write_server_info`].
     pub fn clear_server_info(&self) {
         let _ = fs::remove_file(self.dir.join(SERVER_INFO_FILE));
     }
-}
-
-const HEAD_MARKER_FILE: &str = "audit-head.json";
-
-/// The commit journal, beside the database.
-const JOURNAL_FILE: &str = "journal";
-
-/// The journal and how far it can be trusted to carry the chain.
-#[derive(Debug)]
-struct JournalState {
-    journal: journal::Journal,
-    /// The chain position the journal continues from: every record up to it is in sled's
-    /// log on disk or in a frame. A batch that starts elsewhere (records were appended
-    /// without the journal in between, e.g. an admin change not yet flushed) is made durable
-    /// by a sled flush instead.
-    continues: u64,
-}
-
-fn read_head_marker(dir: &Path) -> Option<u64> {
-    let bytes = fs::read(dir.join(HEAD_MARKER_FILE)).ok()?;
-    serde_json::from_slice::<serde_json::Value>(&bytes)
-        .ok()?
-        .get("seq")?
-        .as_u64()
 }
 
 fn read_server_info(dir: &Path) -> Option<ServerInfo> {

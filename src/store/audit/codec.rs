@@ -1,7 +1,9 @@
 //! The bytes of the chain as sled holds them: a record's body, a batch's framing, and the
 //! lz4-packed value a batch is stored as (see the [module doc](super) for the layout).
 
-use super::AuditRecord;
+use serde::Deserialize;
+
+use crate::model::AuditRecord;
 use crate::store::{json_err, Result, StoreError};
 
 /// First byte of every stored batch value.
@@ -11,10 +13,17 @@ const PACKED: u8 = 0xff;
 /// 64 KiB request each. A damaged length must not make us allocate gigabytes.
 const MAX_UNPACKED: usize = 32 * 1024 * 1024;
 
+/// The fields verification needs; reading only these keeps `audit verify` fast.
+#[derive(Deserialize)]
+pub(in crate::store) struct Link {
+    pub(in crate::store) seq: u64,
+    pub(in crate::store) prev_hash: String,
+}
+
 /// One record as stored inside a batch.
-pub(super) struct Stored<'a> {
-    pub(super) hash: [u8; 32],
-    pub(super) body: &'a [u8],
+pub(in crate::store) struct Stored<'a> {
+    pub(in crate::store) hash: [u8; 32],
+    pub(in crate::store) body: &'a [u8],
 }
 
 /// Builds a record's bytes: the chain fields first, then the entry's own fields. The entry is
@@ -41,7 +50,7 @@ pub(super) fn encode_record(out: &mut Vec<u8>, hash: &[u8; 32], body: &[u8]) {
 }
 
 /// Splits a batch's records' bytes into its records; `None` if the framing is damaged.
-pub(super) fn decode_batch(v: &[u8]) -> Option<Vec<Stored<'_>>> {
+pub(in crate::store) fn decode_batch(v: &[u8]) -> Option<Vec<Stored<'_>>> {
     let mut out = Vec::new();
     let mut rest = v;
     while !rest.is_empty() {
@@ -83,7 +92,7 @@ pub fn unpack_batch_value(v: &[u8]) -> Option<Vec<u8>> {
 }
 
 /// The error for a stored batch that cannot be read.
-pub(super) fn damaged(seq: u64) -> StoreError {
+pub(in crate::store) fn damaged(seq: u64) -> StoreError {
     StoreError::Corrupt {
         what: format!("audit batch starting at record {seq}"),
         detail: "its framing is damaged".into(),
@@ -106,7 +115,7 @@ pub(super) fn parse_record(seq: u64, body: &[u8]) -> Result<AuditRecord> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::{AdminEntry, AuditEntry};
+    use crate::model::{AdminEntry, AuditEntry};
 
     #[test]
     fn spliced_body_is_valid_json() {

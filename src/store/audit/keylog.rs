@@ -9,7 +9,7 @@ pub type KeyedRecord = ([u8; 16], u64);
 
 /// One batch's request keys as stored: the commit time (Unix ms, big-endian), then for each
 /// keyed record its key (16 bytes) and its offset in the batch (u16, big-endian).
-pub(super) struct KeyLog<'a> {
+pub(in crate::store) struct KeyLog<'a> {
     time_ms: u64,
     items: &'a [u8],
 }
@@ -17,7 +17,7 @@ pub(super) struct KeyLog<'a> {
 impl<'a> KeyLog<'a> {
     const ITEM: usize = 18;
 
-    pub(super) fn encode(time_ms: u64, keys: &[(usize, [u8; 16])]) -> Vec<u8> {
+    pub(in crate::store) fn encode(time_ms: u64, keys: &[(usize, [u8; 16])]) -> Vec<u8> {
         let mut out = Vec::with_capacity(8 + keys.len() * Self::ITEM);
         out.extend_from_slice(&time_ms.to_be_bytes());
         for (i, key) in keys {
@@ -98,8 +98,8 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::AuditEntry;
     use crate::store::now_unix_ms;
-    use crate::store::AuditEntry;
 
     #[test]
     fn request_keys_are_kept_per_batch_and_pruned_by_age() {

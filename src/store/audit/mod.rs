@@ -14,23 +14,28 @@
 //! bytes; it never re-serializes, so nothing a reader adds or drops can hide a change.
 //!
 //! Beside the records, the `request_keys` tree keeps each batch's request keys (see `keylog`).
+//!
+//! This module is the record codec, the chain, reading, export and verification. Inserting a
+//! batch with its side writes and making it durable (the committer, the journal, checkpoints
+//! and replay) is [`durable`](super::durable).
 
 mod chain;
 mod codec;
-mod durable;
 mod keylog;
 mod read;
-mod record;
 
+pub use chain::{ChainHead, GENESIS_HASH};
+/// What `durable` needs of the codec: the key log's encoding (for a new batch) and a stored
+/// batch's records and link (to check a journal frame against the chain on replay).
+pub(in crate::store) use codec::{damaged, decode_batch, Link};
 pub use codec::{pack_batch_value, unpack_batch_value};
+pub(in crate::store) use keylog::KeyLog;
 pub use keylog::KeyedRecord;
-pub use record::{
-    AdminEntry, AuditEntry, AuditRecord, ChainHead, DecisionEntry, VerifyReport, GENESIS_HASH,
-};
 
 /// A serialized admin entry "change N", for the tests.
 #[cfg(test)]
-fn admin_entry(n: u32) -> Vec<u8> {
+pub(in crate::store) fn admin_entry(n: u32) -> Vec<u8> {
+    use crate::model::{AdminEntry, AuditEntry};
     serde_json::to_vec(&AuditEntry::Admin(AdminEntry {
         actor: "cli".into(),
         action: format!("change {n}"),

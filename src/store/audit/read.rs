@@ -3,9 +3,10 @@
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
+use super::codec::Link;
 use super::codec::{damaged, decode_batch, key_seq, parse_record};
-use super::record::Link;
-use super::{unpack_batch_value, AuditRecord, VerifyReport, GENESIS_HASH};
+use super::{unpack_batch_value, GENESIS_HASH};
+use crate::model::{AuditRecord, VerifyReport};
 use crate::store::{json_err, Result, Store, StoreError};
 
 impl Store {
@@ -113,8 +114,10 @@ impl Store {
                     .map_err(|e| json_err(&format!("audit record {seq}"), e))?;
             v.insert("hash".into(), serde_json::Value::String(hash));
             let line = serde_json::to_vec(&v).map_err(|e| json_err("audit export", e))?;
-            let io =
-                |e: std::io::Error| StoreError::Invalid(format!("cannot write the export: {e}"));
+            let io = |source| StoreError::Io {
+                what: "write the export",
+                source,
+            };
             out.write_all(&line).map_err(io)?;
             out.write_all(b"\n").map_err(io)?;
             n += 1;

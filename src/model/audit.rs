@@ -1,29 +1,11 @@
-//! What the chain holds: its tip, the entries administrators and decisions add, a record as
-//! read back, and the result of verifying the chain.
+//! What the audit chain holds: the entries administrators and decisions add, a record as read
+//! back, and the result of verifying the chain. How they are stored, chained and made durable
+//! is the storage layer's business.
 
 use serde::{Deserialize, Serialize};
 
 use crate::contract::Organization;
 use crate::policy::{ClaimChange, Rule};
-
-/// The hash before the first record.
-pub const GENESIS_HASH: [u8; 32] = [0; 32];
-
-/// The chain's tip: the last sequence number written and its hash.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ChainHead {
-    pub seq: u64,
-    pub hash: [u8; 32],
-}
-
-impl ChainHead {
-    pub fn genesis() -> Self {
-        ChainHead {
-            seq: 0,
-            hash: GENESIS_HASH,
-        }
-    }
-}
 
 /// An action decision.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -111,11 +93,4 @@ pub struct VerifyReport {
     pub records: u64,
     /// The first record that does not fit, and why.
     pub first_bad: Option<(u64, String)>,
-}
-
-/// The fields verification needs; reading only these keeps `audit verify` fast.
-#[derive(Deserialize)]
-pub(super) struct Link {
-    pub(super) seq: u64,
-    pub(super) prev_hash: String,
 }

@@ -13,7 +13,7 @@
 //! removed from the outbox) that were made durable with it: the outbox worker notes each
 //! delivery right away, and a sled flush for each note would cost what the journal saves.
 //!
-//! On open, [`Store::open`](super::Store::open) applies again the frames that continue the
+//! On open, [`Store::open`](crate::store::Store::open) applies again the frames that continue the
 //! chain sled recovered, in order; frames the chain already has are skipped, except for their
 //! delivery notes, applied again whatever sled has (removing an item twice is harmless). A
 //! torn frame (a crash mid-write) ends the journal: its batch was never acknowledged.

@@ -1,74 +1,10 @@
-//! Making appended batches durable: a synced frame in the commit journal, or a sled flush
-//! (a checkpoint, which also empties the journal); and on open, applying the journal's frames
-//! that sled's log does not have.
+//! Replay on open: applying the journal's frames that sled's log does not have.
 
-use super::codec::{damaged, decode_batch};
-use super::record::Link;
-use super::{unpack_batch_value, ChainHead};
-use crate::store::journal::{Frame, CHECKPOINT_BYTES};
-use crate::store::{JournalState, Result, Store, StoreError};
+use super::journal::Frame;
+use crate::store::audit::{damaged, decode_batch, unpack_batch_value, ChainHead, Link};
+use crate::store::{Result, Store, StoreError};
 
 impl Store {
-    /// Appends a batch like [`Store::append_batch`] and returns once it is durable: through
-    /// the commit journal (one small write and sync on this thread; see `journal`), or, when
-    /// `flush_all` is set, when the journal does not continue from this batch's start or has
-    /// grown large, by a sled flush, after which the journal starts afresh. `delivered` are
-    /// outbox items the mail server accepted: removed, and journaled with the batch (or alone
-    /// when there is no batch). `flush_all` also covers every other change made so far
-    /// outside the chain (settings, say); an empty batch with it set is a durability barrier.
-    pub fn commit_batch(
-        &self,
-        entries: &[Vec<u8>],
-        keys: &[(usize, [u8; 16])],
-        outbox: &[(usize, Vec<u8>)],
-        delivered: &[u64],
-        flush_all: bool,
-    ) -> Result<u64> {
-        let mut head = self.chain.lock();
-        let before = head.seq;
-        let frame = self.insert_batch(&mut head, entries, keys, outbox, delivered)?;
-        let mut j = self.journal.lock();
-        match frame {
-            Some(frame)
-                if !flush_all && j.continues == before && j.journal.len() < CHECKPOINT_BYTES =>
-            {
-                j.journal
-                    .append(&frame)
-                    .map_err(|e| self.journal_error(e))?;
-                j.continues = head.seq;
-            }
-            Some(_) => self.checkpoint_locked(head.seq, &mut j)?,
-            None if flush_all => self.checkpoint_locked(head.seq, &mut j)?,
-            None => {}
-        }
-        Ok(before + 1)
-    }
-
-    /// Flushes sled and empties the commit journal (a clean stop leaves it empty).
-    pub fn checkpoint(&self) -> Result<()> {
-        let head = self.chain.lock();
-        let mut j = self.journal.lock();
-        self.checkpoint_locked(head.seq, &mut j)
-    }
-
-    /// With the chain locked at `head_seq`: after the flush every record is in sled's log on
-    /// disk, so no frame is needed any more.
-    fn checkpoint_locked(&self, head_seq: u64, j: &mut JournalState) -> Result<()> {
-        self.db.flush()?;
-        if !j.journal.is_empty() {
-            j.journal.reset().map_err(|e| self.journal_error(e))?;
-        }
-        j.continues = head_seq;
-        Ok(())
-    }
-
-    fn journal_error(&self, source: std::io::Error) -> StoreError {
-        StoreError::DataDir {
-            dir: self.dir.clone(),
-            source,
-        }
-    }
-
     /// Applies the journal's frames that continue the chain sled recovered (`head`), then
     /// flushes and empties the journal; returns the new head. Frames the chain already has
     /// are skipped, but their delivery notes applied (sled may have the batch and not the
@@ -139,7 +75,7 @@ impl Store {
 mod tests {
     use super::*;
     use crate::store::audit::admin_entry;
-    use crate::store::journal::Journal;
+    use crate::store::durable::journal::Journal;
 
     fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
         std::fs::create_dir_all(to).unwrap();

@@ -16,7 +16,7 @@ use std::sync::Arc;
 
 use tokio::sync::{oneshot, Notify};
 
-use super::{Store, StoreError};
+use crate::store::{Store, StoreError};
 
 /// Commits between two steps of forgetting old request keys.
 const PRUNE_EVERY: usize = 64;
@@ -34,7 +34,24 @@ const LINGER: std::time::Duration = std::time::Duration::from_micros(100);
 /// Most entries in one batch; bounds one sled value's size (a few hundred KiB at most).
 const MAX_BATCH: usize = 256;
 
-type Reply = oneshot::Sender<Result<u64, String>>;
+/// The committer's answer: the first sequence number of what was committed, or why the batch
+/// was not made durable (shared by every waiter of the batch).
+type Reply = oneshot::Sender<Result<u64, Arc<StoreError>>>;
+
+/// Why a change was not made durable. Nothing of it was acknowledged.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum CommitError {
+    /// The committer thread has ended (the server is stopping, or the thread panicked).
+    #[error("the committer has stopped")]
+    Stopped,
+    /// Writing or syncing the batch failed.
+    #[error("{what} failed: {source}")]
+    Failed {
+        what: &'static str,
+        #[source]
+        source: Arc<StoreError>,
+    },
+}
 
 /// An entry's JSON, the request key to remember it under, and a queued e-mail (outbox item
 /// JSON) to store in the same transaction.
@@ -105,7 +122,7 @@ fn commit_batch(
     }
     let res = store
         .commit_batch(&entries, &keys, &outbox, &delivered, flush_all)
-        .map_err(|e| e.to_string());
+        .map_err(Arc::new);
     if res.is_ok() && !outbox.is_empty() {
         outbox_signal.notify_one();
     }
@@ -192,7 +209,7 @@ impl GroupCommit {
         Ok((GroupCommit { tx }, thread))
     }
 
-    fn submit(&self, work: Work) -> oneshot::Receiver<Result<u64, String>> {
+    fn submit(&self, work: Work) -> oneshot::Receiver<Result<u64, Arc<StoreError>>> {
         let (reply, rx) = oneshot::channel();
         // A closed channel drops `reply`; the receiver then reports the committer stopped.
         let _ = self.tx.send(Job { work, reply });
@@ -208,34 +225,63 @@ impl GroupCommit {
         key: Option<[u8; 16]>,
         outbox_item: Option<Vec<u8>>,
     ) -> Result<u64, StoreError> {
-        match self
-            .submit(Work::Append((entry_json, key, outbox_item)))
-            .await
-        {
-            Ok(Ok(seq)) => Ok(seq),
-            Ok(Err(e)) => Err(StoreError::Invalid(format!("audit commit failed: {e}"))),
-            Err(_) => Err(StoreError::Invalid("the committer has stopped".into())),
-        }
+        Self::answer(
+            "audit commit",
+            self.submit(Work::Append((entry_json, key, outbox_item)))
+                .await,
+        )
     }
 
     /// Returns once everything written before this call is on disk.
     pub async fn durable(&self) -> Result<(), StoreError> {
-        Self::done(self.submit(Work::Durable).await)
+        Self::answer("flush", self.submit(Work::Durable).await).map(drop)
     }
 
     /// Removes outbox item `id` (its e-mail was accepted by the mail server) and returns once
     /// that is on disk: journaled with the next batch, so a delivery costs no sled flush.
     pub async fn delivered(&self, id: u64) -> Result<(), StoreError> {
-        Self::done(self.submit(Work::Delivered(id)).await)
+        Self::answer("flush", self.submit(Work::Delivered(id)).await).map(drop)
     }
 
-    fn done(
-        reply: Result<Result<u64, String>, oneshot::error::RecvError>,
-    ) -> Result<(), StoreError> {
+    /// The committer's reply as the caller gets it; a dropped reply means the committer
+    /// stopped.
+    fn answer(
+        what: &'static str,
+        reply: Result<Result<u64, Arc<StoreError>>, oneshot::error::RecvError>,
+    ) -> Result<u64, StoreError> {
         match reply {
-            Ok(Ok(_)) => Ok(()),
-            Ok(Err(e)) => Err(StoreError::Invalid(format!("flush failed: {e}"))),
-            Err(_) => Err(StoreError::Invalid("the committer has stopped".into())),
+            Ok(Ok(seq)) => Ok(seq),
+            Ok(Err(source)) => Err(CommitError::Failed { what, source }.into()),
+            Err(_) => Err(CommitError::Stopped.into()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A committer that is gone answers a typed "unavailable", never the caller's mistake.
+    #[test]
+    fn a_stopped_committer_answers_unavailable() {
+        let (tx, rx) = mpsc::channel::<Job>();
+        drop(rx);
+        let commit = GroupCommit { tx };
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        for res in [
+            rt.block_on(commit.durable()),
+            rt.block_on(commit.delivered(1)),
+            rt.block_on(commit.append(b"{}".to_vec(), None, None))
+                .map(drop),
+        ] {
+            let err = res.unwrap_err();
+            assert!(
+                matches!(err, StoreError::Unavailable(CommitError::Stopped)),
+                "{err:?}"
+            );
+            assert_eq!(err.to_string(), "the committer has stopped");
         }
     }
 }

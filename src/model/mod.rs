@@ -1,0 +1,15 @@
+//! The domain's records: settings, endpoint credentials and the audit chain's entries, as
+//! plain data (serde types with their pure helpers). Storage, the admin API, the CLI and the
+//! notifier all use them; this module uses nothing of theirs (only `policy` and `contract`,
+//! for the pure types a decision carries).
+
+pub mod audit;
+pub mod credentials;
+pub mod settings;
+
+pub use audit::{AdminEntry, AuditEntry, AuditRecord, DecisionEntry, VerifyReport};
+pub use credentials::{CredentialKind, CredentialRecord};
+pub use settings::{
+    DeliveryMode, Encryption, EndpointAuth, NotifySettings, Settings, SmtpSettings,
+    DEFAULT_SENSITIVE,
+};
