@@ -8,8 +8,9 @@ use warp::http::{header, StatusCode};
 use warp::reply::Response;
 use warp::{Filter, Rejection, Reply};
 
-use super::{api_path, api_path2, bad, blocking, get_with, ok, store_error, Session};
+use super::{api_path, api_path2, bad, blocking, get_with, ok, service_error, Session};
 use crate::app::App;
+use crate::service::audit;
 use crate::store::{parse_time_input, AuditEntry, AuditRecord};
 
 /// Records examined per page at most, so a filter that matches nothing in a long chain still
@@ -192,15 +193,15 @@ async fn list(_s: Session, app: Arc<App>, q: AuditQuery) -> Result<Response, Rej
         page(&store, &filter, before, limit)
     })
     .await?
-    .map_err(store_error)?;
+    .map_err(|e| service_error(e.into()))?;
     ok(serde_json::json!({ "records": page.records, "next_before": page.next_before }))
 }
 
 async fn verify(_s: Session, app: Arc<App>) -> Result<Response, Rejection> {
     let store = app.store.clone();
-    let report = blocking("verifying the audit chain", move || store.verify_audit())
+    let report = blocking("verifying the audit chain", move || audit::verify(&store))
         .await?
-        .map_err(store_error)?;
+        .map_err(service_error)?;
     ok(match report.first_bad {
         None => serde_json::json!({ "ok": true, "records": report.records }),
         Some((seq, why)) => serde_json::json!({
@@ -213,10 +214,10 @@ async fn export(_s: Session, app: Arc<App>) -> Result<Response, Rejection> {
     let store = app.store.clone();
     let bytes = blocking("exporting the audit log", move || {
         let mut out = Vec::new();
-        store.export_audit(&mut out).map(|_| out)
+        audit::export(&store, &mut out).map(|_| out)
     })
     .await?
-    .map_err(store_error)?;
+    .map_err(service_error)?;
     let mut r = warp::http::Response::new(bytes).into_response();
     *r.status_mut() = StatusCode::OK;
     let h = r.headers_mut();

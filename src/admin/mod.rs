@@ -33,7 +33,6 @@ use crate::app::App;
 pub use crate::auth::session::{Session, Sessions, COOKIE};
 use crate::service::{Ctx, Durability, ServiceError};
 use crate::store::StoreError;
-pub use access::{validate_password, MIN_PASSWORD_LEN};
 
 /// Largest admin request body (a department CSV of tens of thousands of names fits).
 const MAX_ADMIN_BODY: usize = 1024 * 1024;
@@ -119,6 +118,7 @@ fn service_error(e: ServiceError) -> Rejection {
             api_error(StatusCode::SERVICE_UNAVAILABLE, m, None)
         }
         ServiceError::Internal(e) => internal("storage", e),
+        ServiceError::Fault { what, detail } => internal(what, detail),
     }
 }
 
@@ -324,11 +324,6 @@ fn api_path2(
         .and(warp::path(a))
         .and(warp::path(b))
         .and(warp::path::end())
-}
-
-/// Waits until an admin change (and its audit record) is on disk.
-async fn durable(app: &App) -> Result<(), Rejection> {
-    app.commit.durable().await.map_err(store_error)
 }
 
 /// Who made a change, for the audit chain.
