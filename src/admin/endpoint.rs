@@ -117,7 +117,7 @@ async fn register(
     headers: HeaderMap,
     q: RegistrationQuery,
 ) -> Result<Response, Rejection> {
-    let creds = creds::list(&app.store);
+    let creds = app.store.credentials();
     let credential = match q.credential.as_deref().filter(|c| !c.is_empty()) {
         Some(id) => Some(
             creds

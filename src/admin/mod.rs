@@ -131,12 +131,10 @@ fn ctx<'a>(app: &'a App, actor: &'a str) -> Ctx<'a> {
     }
 }
 
+/// A failed read of the store: "not found" is a 404, anything else ours (never a 400: the
+/// store's `Invalid` on a read is not the caller's mistake).
 fn store_error(e: StoreError) -> Rejection {
-    match e {
-        StoreError::Invalid(m) => api_error(StatusCode::BAD_REQUEST, m, None),
-        StoreError::NotFound(m) => api_error(StatusCode::NOT_FOUND, m, None),
-        other => internal("storage", other),
-    }
+    service_error(e.into())
 }
 
 fn with_app(
