@@ -28,8 +28,9 @@ use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper::Request;
 use hyper_util::rt::TokioIo;
-use profilegate::auth::{create_credential, NewCredential};
-use profilegate::store::{DeliveryMode, Encryption, SmtpSettings, Store};
+use profilegate::model::{DeliveryMode, Encryption, SmtpSettings};
+use profilegate::service::credentials::{create_now, NewCredential};
+use profilegate::store::Store;
 
 /// The allocator of the `profilegate` binary (see src/main.rs): the server runs in this
 /// process, so this is what it allocates with.
@@ -430,7 +431,7 @@ fn standard_store(dir: &std::path::Path) -> (Store, String) {
     store
         .add_departments("bench", None, &["HR", "Engineering"])
         .expect("departments");
-    let c = create_credential(
+    let c = create_now(
         &store,
         "bench",
         &NewCredential::Basic {

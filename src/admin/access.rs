@@ -11,25 +11,12 @@ use warp::reply::Response;
 use warp::{Filter, Rejection};
 
 use super::{
-    actor, api_error, api_path, bad, blocking, body, durable, get_with, internal, json, ok,
-    post_json, same_origin, session, store_error, too_many, with_app, Session, COOKIE,
+    actor, api_error, api_path, bad, blocking, body, ctx, get_with, internal, json, ok, post_json,
+    same_origin, service_error, session, too_many, with_app, Session, COOKIE,
 };
 use crate::app::App;
 use crate::conn::PeerAddr;
-
-/// Shortest admin password accepted.
-pub const MIN_PASSWORD_LEN: usize = 12;
-
-/// Checks a new admin password; the reason is shown next to the field.
-pub fn validate_password(p: &str) -> Result<(), String> {
-    if p.chars().count() < MIN_PASSWORD_LEN {
-        return Err(format!("must be at least {MIN_PASSWORD_LEN} characters"));
-    }
-    if p.chars().any(char::is_control) {
-        return Err("must not contain control characters".into());
-    }
-    Ok(())
-}
+use crate::service::access;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -87,7 +74,11 @@ async fn login(
 ) -> Result<Response, Rejection> {
     same_origin(&headers)?;
     let ip: Option<IpAddr> = peer.map(|p| p.0.ip());
-    let Some(hash) = app.store.admin_password_hash().map_err(store_error)? else {
+    let Some(hash) = app
+        .store
+        .admin_password_hash()
+        .map_err(|e| service_error(e.into()))?
+    else {
         return Err(api_error(
             StatusCode::CONFLICT,
             "no admin password is set yet: open the setup link printed at start-up, or run `profilegate admin set-password --password-stdin`",
@@ -132,7 +123,7 @@ async fn setup(
     if app
         .store
         .admin_password_hash()
-        .map_err(store_error)?
+        .map_err(|e| service_error(e.into()))?
         .is_some()
     {
         return Err(api_error(
@@ -160,7 +151,7 @@ async fn setup(
             Some("token"),
         ));
     }
-    validate_password(&req.password).map_err(|e| bad("password", format!("the password {e}")))?;
+    access::validate_password("password", &req.password).map_err(service_error)?;
     let hash = blocking("password hashing", move || {
         let hash = attempt.argon2(|| crate::auth::secret::hash(&req.password));
         attempt.succeeded();
@@ -176,10 +167,9 @@ async fn setup(
             Some("token"),
         ));
     }
-    app.store
-        .set_admin_password_hash("setup link", &hash)
-        .map_err(store_error)?;
-    durable(&app).await?;
+    access::store_hash(ctx(&app, "setup link"), &hash)
+        .await
+        .map_err(service_error)?;
     start_session(&app)
 }
 
@@ -189,11 +179,11 @@ async fn change_password(
     app: Arc<App>,
     peer: Option<PeerAddr>,
 ) -> Result<Response, Rejection> {
-    validate_password(&req.new).map_err(|e| bad("new", format!("the new password {e}")))?;
+    access::validate_password("new", &req.new).map_err(service_error)?;
     let hash = app
         .store
         .admin_password_hash()
-        .map_err(store_error)?
+        .map_err(|e| service_error(e.into()))?
         .ok_or_else(|| api_error(StatusCode::CONFLICT, "no admin password is set", None))?;
     let new = req.new.clone();
     let attempt = app
@@ -219,10 +209,10 @@ async fn change_password(
         Some(Err(e)) => return Err(internal("password hashing", e)),
         None => return Err(internal("password hashing", "no hash")),
     };
-    app.store
-        .set_admin_password_hash(&actor(&s), &new_hash)
-        .map_err(store_error)?;
-    durable(&app).await?;
+    let who = actor(&s);
+    access::store_hash(ctx(&app, &who), &new_hash)
+        .await
+        .map_err(service_error)?;
     // Everyone else logs in again with the new password.
     app.sessions.retain_only(&s.id);
     ok(serde_json::json!({ "changed": true }))

@@ -11,12 +11,13 @@ use warp::{Filter, Rejection};
 
 use super::register::registration;
 use super::{
-    actor, api_error, api_path, api_path2, bad, blocking, durable, get_with, ok, post_json,
-    session, store_error, with_app, Session,
+    actor, api_error, api_path, api_path2, bad, ctx, get_with, ok, post_json, service_error,
+    session, with_app, Session,
 };
 use crate::app::App;
-use crate::auth::{create_credential, CredentialError, NewCredential};
-use crate::store::{EndpointAuth, StoreError};
+use crate::service::credentials as creds;
+use crate::service::ServiceError;
+use crate::store::EndpointAuth;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -46,8 +47,7 @@ struct RegistrationQuery {
 const DEFAULT_NAME: &str = "profilegate";
 
 fn credentials(app: &App) -> serde_json::Value {
-    app.store
-        .credentials()
+    creds::list(&app.store)
         .iter()
         .map(|c| {
             serde_json::json!({
@@ -70,41 +70,15 @@ fn default_url(app: &App, headers: &HeaderMap) -> String {
 }
 
 async fn create(s: Session, req: NewCredentialReq, app: Arc<App>) -> Result<Response, Rejection> {
-    let spec = match req.kind.as_str() {
-        "basic" | "BASIC" => NewCredential::Basic {
-            username: req.username.unwrap_or_else(|| "profilegate".into()),
-        },
-        "bearer" | "BEARER" => NewCredential::Bearer,
-        "api-key" | "API_KEY" => NewCredential::ApiKey {
-            header: req.header.unwrap_or_else(|| "x-api-key".into()),
-        },
-        other => {
-            return Err(bad(
-                "type",
-                format!("unknown type {other:?}: basic, bearer or api-key"),
-            ))
-        }
-    };
-    let field = match spec {
-        NewCredential::Basic { .. } => "username",
-        NewCredential::ApiKey { .. } => "header",
-        NewCredential::Bearer => "type",
-    };
-    let store = app.store.clone();
+    let spec = creds::spec(&req.kind, req.username, req.header).map_err(service_error)?;
     let who = actor(&s);
-    // argon2 hashing is slow: keep it off the runtime threads.
-    let created = blocking("creating a credential", move || {
-        create_credential(&store, &who, &spec)
-    })
-    .await?
-    .map_err(|e| match e {
-        CredentialError::Invalid(m) => bad(field, m),
-        CredentialError::Store(StoreError::Invalid(m)) => {
-            api_error(StatusCode::CONFLICT, m, Some("type"))
-        }
-        other => super::internal("creating a credential", other),
-    })?;
-    durable(&app).await?;
+    let created = creds::create(ctx(&app, &who), spec)
+        .await
+        .map_err(|e| match e {
+            // Too many active, or the header taken: shown next to the type chooser.
+            ServiceError::Conflict(m) => api_error(StatusCode::CONFLICT, m, Some("type")),
+            e => service_error(e),
+        })?;
     let mut props = created.wso2_properties();
     props.insert("id".into(), created.record.id.clone().into());
     props.insert("type".into(), created.record.kind.wso2_name().into());
@@ -112,20 +86,18 @@ async fn create(s: Session, req: NewCredentialReq, app: Arc<App>) -> Result<Resp
 }
 
 async fn revoke(id: String, s: Session, app: Arc<App>) -> Result<Response, Rejection> {
-    app.store
-        .revoke_credential(&actor(&s), &id)
-        .map_err(store_error)?;
-    durable(&app).await?;
+    let who = actor(&s);
+    creds::revoke(ctx(&app, &who), &id)
+        .await
+        .map_err(service_error)?;
     ok(serde_json::json!({ "revoked": id }))
 }
 
 async fn set_auth(s: Session, req: AuthChange, app: Arc<App>) -> Result<Response, Rejection> {
-    app.store
-        .update_settings(&actor(&s), "endpoint.auth", |st| {
-            st.endpoint_auth = req.auth
-        })
-        .map_err(store_error)?;
-    durable(&app).await?;
+    let who = actor(&s);
+    creds::set_auth(ctx(&app, &who), req.auth)
+        .await
+        .map_err(service_error)?;
     ok(serde_json::json!({ "auth": req.auth }))
 }
 

@@ -33,7 +33,6 @@ use crate::app::App;
 pub use crate::auth::session::{Session, Sessions, COOKIE};
 use crate::service::{Ctx, Durability, ServiceError};
 use crate::store::StoreError;
-pub use access::{validate_password, MIN_PASSWORD_LEN};
 
 /// Largest admin request body (a department CSV of tens of thousands of names fits).
 const MAX_ADMIN_BODY: usize = 1024 * 1024;
@@ -119,6 +118,7 @@ fn service_error(e: ServiceError) -> Rejection {
             api_error(StatusCode::SERVICE_UNAVAILABLE, m, None)
         }
         ServiceError::Internal(e) => internal("storage", e),
+        ServiceError::Fault { what, detail } => internal(what, detail),
     }
 }
 
@@ -131,19 +131,10 @@ fn ctx<'a>(app: &'a App, actor: &'a str) -> Ctx<'a> {
     }
 }
 
-/// A storage failure as the API answers it: the caller's mistakes 400 or 404; a change that
-/// cannot be made durable now 503; every other fault (I/O, unreadable data, a failed task)
-/// 500. Ours are logged.
+/// A failed read of the store: "not found" is a 404, anything else ours (never a 400: the
+/// store's `Invalid` on a read is not the caller's mistake).
 fn store_error(e: StoreError) -> Rejection {
-    match e {
-        StoreError::Invalid(m) => api_error(StatusCode::BAD_REQUEST, m, None),
-        StoreError::NotFound(m) => api_error(StatusCode::NOT_FOUND, m, None),
-        StoreError::Unavailable(e) => {
-            tracing::error!(error = %e, "admin API: unavailable");
-            api_error(StatusCode::SERVICE_UNAVAILABLE, e.to_string(), None)
-        }
-        other => internal("storage", other),
-    }
+    service_error(e.into())
 }
 
 fn with_app(
@@ -319,11 +310,6 @@ fn api_path2(
         .and(warp::path(a))
         .and(warp::path(b))
         .and(warp::path::end())
-}
-
-/// Waits until an admin change (and its audit record) is on disk.
-async fn durable(app: &App) -> Result<(), Rejection> {
-    app.commit.durable().await.map_err(store_error)
 }
 
 /// Who made a change, for the audit chain.

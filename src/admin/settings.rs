@@ -1,6 +1,5 @@
-//! Policy settings: the failure messages users see (validated against CONTRACT.md §4.4 when
-//! saved, so a message the identity server would turn into a 500 is refused here) and the
-//! department match mode.
+//! Policy settings: the failure messages users see and the department match mode; the rules
+//! are in `service::settings`.
 
 use std::sync::Arc;
 
@@ -8,44 +7,16 @@ use serde::Deserialize;
 use warp::reply::Response;
 use warp::{Filter, Rejection};
 
-use super::{actor, api_path, bad, durable, get_with, ok, post_json, store_error, Session};
+use super::{actor, api_path, ctx, get_with, ok, post_json, service_error, Session};
 use crate::app::App;
-use crate::contract::sanitize::{validate_message, MessageKind};
-use crate::policy::{FailureMessage, MatchMode, Messages};
+use crate::policy::{MatchMode, Messages};
+use crate::service::settings;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct PolicyForm {
     department_match: MatchMode,
     messages: Messages,
-}
-
-/// Checks every message; the first bad one is named by its form field.
-fn check_messages(m: &Messages) -> Result<(), Rejection> {
-    let fields: [(&FailureMessage, &'static str, &'static str); 3] = [
-        (
-            &m.invalid_department,
-            "messages.invalid_department.reason",
-            "messages.invalid_department.description",
-        ),
-        (
-            &m.invalid_action_type,
-            "messages.invalid_action_type.reason",
-            "messages.invalid_action_type.description",
-        ),
-        (
-            &m.notification_failed,
-            "messages.notification_failed.reason",
-            "messages.notification_failed.description",
-        ),
-    ];
-    for (msg, reason_field, description_field) in fields {
-        validate_message(&msg.reason, MessageKind::Reason)
-            .map_err(|e| bad(reason_field, format!("the reason {e}")))?;
-        validate_message(&msg.description, MessageKind::Description)
-            .map_err(|e| bad(description_field, format!("the description {e}")))?;
-    }
-    Ok(())
 }
 
 async fn show(_s: Session, app: Arc<App>) -> Result<Response, Rejection> {
@@ -58,14 +29,14 @@ async fn show(_s: Session, app: Arc<App>) -> Result<Response, Rejection> {
 }
 
 async fn save(s: Session, f: PolicyForm, app: Arc<App>) -> Result<Response, Rejection> {
-    check_messages(&f.messages)?;
-    app.store
-        .update_settings(&actor(&s), "policy", |st| {
-            st.policy.department_match = f.department_match;
-            st.policy.messages = f.messages.clone();
-        })
-        .map_err(store_error)?;
-    durable(&app).await?;
+    let who = actor(&s);
+    let policy = settings::Policy {
+        department_match: f.department_match,
+        messages: f.messages,
+    };
+    settings::save_policy(ctx(&app, &who), policy)
+        .await
+        .map_err(service_error)?;
     ok(serde_json::json!({ "saved": true }))
 }
 

@@ -353,17 +353,6 @@ fn presented<'a>(headers: &HeaderMap, creds: &'a [CredentialRecord]) -> Vec<Pres
     out
 }
 
-/// Errors creating a credential.
-#[derive(Debug, thiserror::Error)]
-pub enum CredentialError {
-    #[error("{0}")]
-    Invalid(String),
-    #[error(transparent)]
-    Secret(#[from] SecretError),
-    #[error(transparent)]
-    Store(#[from] StoreError),
-}
-
 /// What to create.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum NewCredential {
@@ -398,99 +387,5 @@ impl Created {
             }
         }
         m
-    }
-}
-
-/// Header names the identity server may send (T6) and that do not collide with HTTP itself.
-pub fn validate_api_key_header(h: &str) -> Result<(), String> {
-    let valid_chars = h.len() >= 2
-        && h.len() <= 64
-        && h.as_bytes()[0].is_ascii_alphanumeric()
-        && h.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.');
-    if !valid_chars {
-        return Err(format!(
-            "header name {h:?} is not accepted by the identity server: 2 to 64 characters, letters, digits, '-' and '.', starting with a letter or digit"
-        ));
-    }
-    const RESERVED: &[&str] = &[
-        "authorization",
-        "host",
-        "content-type",
-        "content-length",
-        "accept",
-        "connection",
-        "user-agent",
-        "accept-encoding",
-        "x-wso2-api-version",
-        "transfer-encoding",
-        "cookie",
-    ];
-    if RESERVED.iter().any(|r| r.eq_ignore_ascii_case(h)) {
-        return Err(format!(
-            "header name {h:?} is a standard HTTP header; choose another, e.g. x-api-key"
-        ));
-    }
-    Ok(())
-}
-
-/// Basic usernames: the identity server splits nothing, but the Basic scheme splits at ':'.
-pub fn validate_username(u: &str) -> Result<(), String> {
-    if u.is_empty() || u.len() > 64 || u.contains(':') || !u.bytes().all(|b| b.is_ascii_graphic()) {
-        return Err(format!(
-            "username {u:?} is not usable: 1 to 64 visible ASCII characters, without ':'"
-        ));
-    }
-    Ok(())
-}
-
-/// Generates a credential, stores its hash, and returns the secret once.
-pub fn create_credential(
-    store: &Store,
-    actor: &str,
-    spec: &NewCredential,
-) -> Result<Created, CredentialError> {
-    let kind = match spec {
-        NewCredential::Basic { username } => {
-            validate_username(username).map_err(CredentialError::Invalid)?;
-            CredentialKind::Basic {
-                username: username.clone(),
-            }
-        }
-        NewCredential::Bearer => CredentialKind::Bearer,
-        NewCredential::ApiKey { header } => {
-            validate_api_key_header(header).map_err(CredentialError::Invalid)?;
-            CredentialKind::ApiKey {
-                header: header.to_ascii_lowercase(),
-            }
-        }
-    };
-    let id = secret::new_id()?;
-    let secret = secret::new_secret(&id)?;
-    let record = CredentialRecord {
-        id,
-        kind,
-        hash: secret::hash(&secret)?,
-        created: now_rfc3339(),
-        last_used: None,
-    };
-    store.add_credential(actor, &record)?;
-    Ok(Created { record, secret })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn header_names() {
-        assert!(validate_api_key_header("x-api-key").is_ok());
-        assert!(validate_api_key_header("X.Key-2").is_ok());
-        assert!(validate_api_key_header("-x").is_err());
-        assert!(validate_api_key_header("x").is_err());
-        assert!(validate_api_key_header("x_key").is_err());
-        assert!(validate_api_key_header("Authorization").is_err());
-        assert!(validate_username("profilegate").is_ok());
-        assert!(validate_username("a:b").is_err());
     }
 }

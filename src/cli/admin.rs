@@ -1,10 +1,11 @@
-//! `audit` (verify the hash chain, export it) and `admin set-password`.
+//! `audit` (verify the hash chain, export it) and `admin set-password`: adapters over
+//! `service::audit` and `service::access`.
 
 use std::io::Write;
 use std::process::ExitCode;
 
-use super::{io_err, w, AdminCmd, AuditCmd, CliError};
-use crate::auth::CredentialError;
+use super::{block_on, cli_ctx, io_err, w, AdminCmd, AuditCmd, CliError};
+use crate::service::{access, audit};
 use crate::store::Store;
 
 pub(super) fn audit(
@@ -14,7 +15,7 @@ pub(super) fn audit(
 ) -> Result<ExitCode, CliError> {
     match cmd {
         AuditCmd::Verify => {
-            let report = store.verify_audit()?;
+            let report = audit::verify(store)?;
             match report.first_bad {
                 None => {
                     w(
@@ -36,7 +37,7 @@ pub(super) fn audit(
             }
         }
         AuditCmd::Export => {
-            store.export_audit(out)?;
+            audit::export(store, out)?;
             Ok(ExitCode::SUCCESS)
         }
     }
@@ -54,10 +55,7 @@ pub(super) fn admin(
                 .read_line(&mut p)
                 .map_err(io_err("cannot read the password"))?;
             let p = p.trim_end_matches(['\r', '\n']);
-            crate::admin::validate_password(p)
-                .map_err(|e| CliError::Input(format!("the password {e}")))?;
-            let hash = crate::auth::secret::hash(p).map_err(CredentialError::from)?;
-            store.set_admin_password_hash("cli", &hash)?;
+            block_on(access::set_password(cli_ctx(store), p))??;
             w(out, "Admin password set.\n".into())?;
             Ok(ExitCode::SUCCESS)
         }

@@ -6,6 +6,7 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use super::{io_err, w, CliError};
+use crate::service::backup;
 use crate::store::{Store, StoreError};
 
 /// Prints the effective configuration, and the settings stored in the data dir (SMTP
@@ -53,38 +54,15 @@ pub(super) fn check_config(
     Ok(ExitCode::SUCCESS)
 }
 
-/// Writes a backup: from the store when nobody holds it, else through the running server's
-/// control socket. The file appears only once it is complete and checked.
+/// Writes a backup (`service::backup`): from the store when nobody holds it, else through the
+/// running server's control socket.
 pub(super) fn backup_command(
     data_dir: &Path,
     file: &Path,
     out: &mut dyn Write,
 ) -> Result<ExitCode, CliError> {
-    let partial = file.with_extension("partial");
-    let write = |bytes: &dyn Fn(
-        &mut std::fs::File,
-    ) -> Result<crate::store::backup::BackupSummary, CliError>| {
-        // The backup holds the SMTP password, credential hashes and the audit log's personal
-        // data: created 0600 whatever the umask, and never over an existing file's modes.
-        let _ = std::fs::remove_file(&partial);
-        let mut open = std::fs::OpenOptions::new();
-        open.write(true).create_new(true);
-        #[cfg(unix)]
-        std::os::unix::fs::OpenOptionsExt::mode(&mut open, 0o600);
-        let mut f = open
-            .open(&partial)
-            .map_err(io_err(format!("cannot create {}", partial.display())))?;
-        let summary = bytes(&mut f)?;
-        f.sync_all()
-            .map_err(io_err(format!("cannot write {}", partial.display())))?;
-        std::fs::rename(&partial, file).map_err(io_err(format!(
-            "cannot move the backup to {}",
-            file.display()
-        )))?;
-        Ok::<_, CliError>(summary)
-    };
     let (summary, how) = match Store::open(data_dir) {
-        Ok(store) => (write(&|f| Ok(store.backup(f)?))?, String::new()),
+        Ok(store) => (backup::save(&store, file)?, String::new()),
         #[cfg(unix)]
         Err(StoreError::Locked {
             server: Some(server),
@@ -94,14 +72,8 @@ pub(super) fn backup_command(
                 "the data dir is in use by the server (pid {}) but its control socket does not answer",
                 server.pid
             )))?;
-            let summary = crate::store::backup::inspect(&bytes)?;
-            write(&|f| {
-                f.write_all(&bytes)
-                    .map_err(io_err(format!("cannot write {}", partial.display())))?;
-                Ok(summary)
-            })?;
             (
-                summary,
+                backup::save_bytes(&bytes, file)?,
                 format!(" (through the running server, pid {})", server.pid),
             )
         }
@@ -125,9 +97,7 @@ pub(super) fn restore_command(
     file: &Path,
     out: &mut dyn Write,
 ) -> Result<ExitCode, CliError> {
-    let mut input =
-        std::fs::File::open(file).map_err(io_err(format!("cannot open {}", file.display())))?;
-    let s = crate::store::backup::restore(data_dir, &mut input)?;
+    let s = backup::restore(data_dir, file)?;
     w(
         out,
         format!(

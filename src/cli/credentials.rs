@@ -1,12 +1,16 @@
-//! `credentials` and `endpoint`: the credentials the identity server calls with (a secret is
-//! shown once), and whether callers must authenticate at all.
+//! `credentials` and `endpoint`: adapters over `service::credentials` (a secret is shown
+//! once).
 
 use std::io::Write;
 use std::process::ExitCode;
 
-use super::{w, AuthMode, CliError, CredentialType, CredentialsCmd, EndpointCmd};
-use crate::auth::{create_credential, NewCredential};
-use crate::store::{CredentialKind, EndpointAuth, Store};
+use super::{
+    block_on, cli_ctx, w, AuthMode, CliError, CredentialType, CredentialsCmd, EndpointCmd,
+};
+use crate::model::{CredentialKind, EndpointAuth};
+use crate::service::credentials::{self, NewCredential};
+use crate::service::ServiceError;
+use crate::store::{Store, StoreError};
 
 pub(super) fn run(
     store: &Store,
@@ -25,7 +29,7 @@ pub(super) fn run(
                 CredentialType::Bearer => NewCredential::Bearer,
                 CredentialType::ApiKey => NewCredential::ApiKey { header },
             };
-            let created = create_credential(store, "cli", &spec)?;
+            let created = block_on(credentials::create(cli_ctx(store), spec))??;
             if json {
                 let mut obj = serde_json::Map::new();
                 obj.insert("id".into(), created.record.id.clone().into());
@@ -52,7 +56,7 @@ pub(super) fn run(
             Ok(ExitCode::SUCCESS)
         }
         CredentialsCmd::List => {
-            let creds = store.credentials();
+            let creds = credentials::list(store);
             if creds.is_empty() {
                 w(out, "No credentials. Create one with `profilegate credentials create --type basic`.\n".into())?;
             }
@@ -77,7 +81,11 @@ pub(super) fn run(
             Ok(ExitCode::SUCCESS)
         }
         CredentialsCmd::Revoke { id } => {
-            let rec = store.revoke_credential("cli", &id)?;
+            let rec = block_on(credentials::revoke(cli_ctx(store), &id))?.map_err(|e| match e {
+                // Worded as before: "not found: ...".
+                ServiceError::NotFound(m) => CliError::Store(StoreError::NotFound(m)),
+                e => e.into(),
+            })?;
             w(
                 out,
                 format!(
@@ -102,7 +110,7 @@ pub(super) fn endpoint(
                 AuthMode::Required => EndpointAuth::Required,
                 AuthMode::None => EndpointAuth::None,
             };
-            store.update_settings("cli", "endpoint.auth", |s| s.endpoint_auth = mode)?;
+            block_on(credentials::set_auth(cli_ctx(store), mode))??;
             match mode {
                 EndpointAuth::None => w(
                     out,

@@ -17,7 +17,6 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-use crate::auth::CredentialError;
 use crate::service::{Ctx, Durability, ServiceError};
 use crate::store::{Store, StoreError};
 use crate::ServeError;
@@ -319,10 +318,10 @@ pub enum CredentialsCmd {
         #[arg(long = "type", value_enum)]
         kind: CredentialType,
         /// Username for basic authentication.
-        #[arg(long, default_value = "profilegate")]
+        #[arg(long, default_value = crate::service::credentials::DEFAULT_USERNAME)]
         username: String,
         /// Header name for API-key authentication.
-        #[arg(long, default_value = "x-api-key")]
+        #[arg(long, default_value = crate::service::credentials::DEFAULT_HEADER)]
         header: String,
         /// Print one JSON object (id, type and the WSO2 properties).
         #[arg(long)]
@@ -362,8 +361,6 @@ pub enum AuditCmd {
 pub enum CliError {
     #[error(transparent)]
     Store(#[from] StoreError),
-    #[error(transparent)]
-    Credential(#[from] CredentialError),
     #[error(transparent)]
     Serve(#[from] ServeError),
     #[error(transparent)]

@@ -6,9 +6,10 @@ use std::process::ExitCode;
 use super::{
     block_on, cli_ctx, io_err, w, CliError, EncryptionArg, ListCmd, ModeArg, NotifyCmd, OutboxCmd,
 };
+use crate::model::{DeliveryMode, Encryption};
 use crate::service::notifications::{self, ListEdit, Password, SmtpInput};
 use crate::service::ServiceError;
-use crate::store::{DeliveryMode, Encryption, Store};
+use crate::store::Store;
 
 pub(super) fn run(
     store: &Store,

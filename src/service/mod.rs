@@ -3,8 +3,13 @@
 //! concern) apart from failures of ours. The CLI and the admin API are thin adapters over
 //! these: they parse, call, and render.
 
+pub mod access;
+pub mod audit;
+pub mod backup;
+pub mod credentials;
 pub mod departments;
 pub mod notifications;
+pub mod settings;
 
 use crate::store::{GroupCommit, Store, StoreError};
 
@@ -33,6 +38,10 @@ pub enum ServiceError {
     /// A fault of ours (storage unreadable, a bug): logged, never blamed on the input.
     #[error(transparent)]
     Internal(StoreError),
+    /// A fault of ours outside storage (hashing, random numbers, a task that died): `what`
+    /// was being done, `detail` goes to the log.
+    #[error("{what} failed: {detail}")]
+    Fault { what: &'static str, detail: String },
 }
 
 impl ServiceError {
@@ -42,6 +51,57 @@ impl ServiceError {
             field,
             message: message.into(),
         }
+    }
+}
+
+impl ServiceError {
+    /// A fault of ours while doing `what`.
+    pub fn fault(what: &'static str, detail: impl std::fmt::Display) -> Self {
+        ServiceError::Fault {
+            what,
+            detail: detail.to_string(),
+        }
+    }
+}
+
+/// Runs blocking work (argon2) off the runtime threads; a task that died is our fault.
+pub(crate) async fn blocking<T: Send + 'static>(
+    what: &'static str,
+    f: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, ServiceError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| ServiceError::fault(what, e))
+}
+
+/// A writer that remembers its first I/O error, so a failure of the output (a full disk, a
+/// closed pipe) is told apart from the store's own errors, which wrap it as text.
+pub(crate) struct Watched<'a> {
+    out: &'a mut dyn std::io::Write,
+    pub(crate) error: Option<std::io::Error>,
+}
+
+impl<'a> Watched<'a> {
+    pub(crate) fn new(out: &'a mut dyn std::io::Write) -> Self {
+        Watched { out, error: None }
+    }
+
+    fn watch<T>(&mut self, r: std::io::Result<T>) -> std::io::Result<T> {
+        r.inspect_err(|e| {
+            self.error
+                .get_or_insert_with(|| std::io::Error::new(e.kind(), e.to_string()));
+        })
+    }
+}
+
+impl std::io::Write for Watched<'_> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let r = self.out.write(buf);
+        self.watch(r)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        let r = self.out.flush();
+        self.watch(r)
     }
 }
 

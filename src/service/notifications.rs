@@ -3,8 +3,8 @@
 //! here once; the CLI and the admin API only parse and render.
 
 use super::{Ctx, ServiceError};
+use crate::model::{DeliveryMode, Encryption, Settings, SmtpSettings};
 use crate::notify::{check_claim_uri, check_recipient, check_smtp, Notifier, TEST_SUBJECT};
-use crate::store::{DeliveryMode, Encryption, Settings, SmtpSettings};
 
 /// What to do with the stored SMTP password.
 #[derive(Debug, Clone, PartialEq, Eq)]

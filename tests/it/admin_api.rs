@@ -217,8 +217,8 @@ async fn notification_settings_validate_and_the_test_message_names_the_failure()
 
 #[tokio::test(flavor = "multi_thread")]
 async fn failed_outbox_items_are_listed_and_retried_from_the_api() {
+    use profilegate::model::{Encryption, SmtpSettings};
     use profilegate::store::outbox::{OutboxItem, OutboxStatus};
-    use profilegate::store::{Encryption, SmtpSettings};
     let mail = MailServer::start();
     let dir = DataDir::new();
     set_password(&dir);

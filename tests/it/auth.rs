@@ -3,8 +3,8 @@
 use serde_json::json;
 
 use crate::support::*;
-use profilegate::auth::{create_credential, NewCredential};
-use profilegate::store::EndpointAuth;
+use profilegate::model::EndpointAuth;
+use profilegate::service::credentials::{create_now, NewCredential};
 
 fn body() -> String {
     profile_event(None, dept(json!("HR"))).to_string()
@@ -16,8 +16,8 @@ async fn basic_bearer_and_api_key() {
     let basic = dir.standard();
     let bearer = dir.with_store(|s| {
         // Two at once is the limit: revoke basic after the first round.
-        let b = create_credential(s, "test", &NewCredential::Bearer).unwrap();
-        let third = create_credential(
+        let b = create_now(s, "test", &NewCredential::Bearer).unwrap();
+        let third = create_now(
             s,
             "test",
             &NewCredential::ApiKey {
@@ -59,7 +59,7 @@ async fn basic_bearer_and_api_key() {
         s.revoke_credential("test", &basic.record.id).unwrap();
     });
     let key = dir.with_store(|s| {
-        create_credential(
+        create_now(
             s,
             "test",
             &NewCredential::ApiKey {

@@ -16,7 +16,7 @@ use tokio::net::TcpStream;
 use crate::admin::{client, set_password, Admin, PASSWORD};
 use crate::mail::MailServer;
 use crate::support::*;
-use profilegate::store::{Encryption, SmtpSettings};
+use profilegate::model::{Encryption, SmtpSettings};
 
 /// `host:port` of a server started over plain HTTP.
 fn host_of(url: &str) -> String {

@@ -7,7 +7,7 @@ use serde_json::json;
 
 use crate::mail::{closed_port, silent_listener, silent_server, MailServer};
 use crate::support::*;
-use profilegate::store::{Encryption, SmtpSettings};
+use profilegate::model::{Encryption, SmtpSettings};
 
 fn configure(dir: &DataDir, addr: SocketAddr, timeout_ms: u64) {
     dir.with_store(|s| {

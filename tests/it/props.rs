@@ -4,8 +4,9 @@
 use proptest::prelude::*;
 
 use profilegate::contract::sanitize::{sanitize, MessageKind};
+use profilegate::model::{AdminEntry, AuditEntry};
 use profilegate::store::audit::{pack_batch_value, unpack_batch_value};
-use profilegate::store::{AdminEntry, AuditEntry, Store, StoreError};
+use profilegate::store::{Store, StoreError};
 
 use crate::support::{open_sled, re};
 

@@ -3,7 +3,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
-use profilegate::auth::{create_credential, Created, NewCredential};
+use profilegate::service::credentials::{create_now, Created, NewCredential};
 use profilegate::store::Store;
 use serde_json::Value;
 use tokio::sync::oneshot;
@@ -37,7 +37,7 @@ impl DataDir {
         self.with_store(|s| {
             s.add_departments("test", None, &["HR", "Engineering", "R&D, Europe"])
                 .unwrap();
-            create_credential(
+            create_now(
                 s,
                 "test",
                 &NewCredential::Basic {

@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use profilegate::store::Encryption;
+use profilegate::model::Encryption;
 use serde_json::{json, Value};
 
 use crate::admin::{set_password, Admin};

@@ -1,0 +1,404 @@
+//! The audit chain: a filtered page of it (newest first, by user, claim, decision,
+//! organization and time), verifying it, exporting it. Plain reads of the store, here so the
+//! CLI and the admin API report their failures alike (a write error of the export is ours or
+//! the output's, never the caller's mistake). They walk the chain: admin callers run them off
+//! the runtime threads.
+
+use std::io::Write;
+
+use serde::Deserialize;
+
+use super::{ServiceError, Watched};
+use crate::model::{AuditEntry, AuditRecord, VerifyReport};
+use crate::store::{parse_time_input, Store};
+
+/// Checks the hash chain; a broken chain is a report, not an error.
+pub fn verify(store: &Store) -> Result<VerifyReport, ServiceError> {
+    Ok(store.verify_audit()?)
+}
+
+/// Writes every record as one JSON object a line; returns how many.
+pub fn export(store: &Store, out: &mut dyn Write) -> Result<u64, ServiceError> {
+    let mut watched = Watched::new(out);
+    let r = store.export_audit(&mut watched);
+    match (r, watched.error) {
+        (Ok(n), _) => Ok(n),
+        (Err(_), Some(e)) => Err(ServiceError::Unavailable(format!(
+            "cannot write the export: {e}"
+        ))),
+        (Err(e), None) => Err(e.into()),
+    }
+}
+
+/// Records examined per page at most, so a filter that matches nothing in a long chain still
+/// answers quickly; the answer says where to continue.
+const MAX_SCAN: usize = 100_000;
+
+/// The audit page's query, as the admin API receives it.
+#[derive(Debug, Deserialize, Default)]
+pub struct Query {
+    /// Records older than this sequence number (paging backwards).
+    pub before: Option<u64>,
+    pub limit: Option<usize>,
+    /// User id (exact).
+    pub user: Option<String>,
+    /// A claim URI among the changed claims.
+    pub claim: Option<String>,
+    /// SUCCESS, FAILED, ERROR, or `admin` for administrators' changes.
+    pub decision: Option<String>,
+    /// Organization id or name (the accessing or the user's organization).
+    pub org: Option<String>,
+    /// From this time (RFC 3339 or YYYY-MM-DD).
+    pub from: Option<String>,
+    /// Up to this time (RFC 3339, or YYYY-MM-DD inclusive).
+    pub to: Option<String>,
+}
+
+/// A parsed filter; `matches` is pure.
+#[derive(Debug, Default)]
+pub struct Filter {
+    user: Option<String>,
+    claim: Option<String>,
+    decision: Option<String>,
+    org: Option<String>,
+    /// Stored-format bounds: `from <= time < to`.
+    from: Option<String>,
+    to: Option<String>,
+}
+
+fn nonblank(v: &Option<String>) -> Option<String> {
+    v.as_ref()
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
+}
+
+impl Filter {
+    /// Reads the query; a bad value names its field.
+    pub fn from_query(q: &Query) -> Result<Self, ServiceError> {
+        let time = |field: &'static str, v: &Option<String>, end: bool| {
+            nonblank(v)
+                .map(|s| {
+                    parse_time_input(&s, end).ok_or_else(|| {
+                        ServiceError::invalid(
+                            field,
+                            format!("{s:?} is not a time: use 2026-11-26 or 2026-11-26T10:00:00Z"),
+                        )
+                    })
+                })
+                .transpose()
+        };
+        let decision = nonblank(&q.decision).map(|d| d.to_ascii_uppercase());
+        if let Some(d) = &decision {
+            if !matches!(d.as_str(), "SUCCESS" | "FAILED" | "ERROR" | "ADMIN") {
+                return Err(ServiceError::invalid(
+                    "decision",
+                    format!("{d:?} is not a decision: SUCCESS, FAILED, ERROR or admin"),
+                ));
+            }
+        }
+        Ok(Filter {
+            user: nonblank(&q.user),
+            claim: nonblank(&q.claim),
+            decision,
+            org: nonblank(&q.org),
+            from: time("from", &q.from, false)?,
+            to: time("to", &q.to, true)?,
+        })
+    }
+
+    /// True when the record passes every filter that is set.
+    pub fn matches(&self, r: &AuditRecord) -> bool {
+        if self.from.as_ref().is_some_and(|f| r.time < *f)
+            || self.to.as_ref().is_some_and(|t| r.time >= *t)
+        {
+            return false;
+        }
+        match &r.entry {
+            AuditEntry::Admin(_) => {
+                self.decision.as_deref().is_none_or(|d| d == "ADMIN")
+                    && self.user.is_none()
+                    && self.claim.is_none()
+                    && self.org.is_none()
+            }
+            AuditEntry::Decision(d) => {
+                let org_ok = self.org.as_ref().is_none_or(|want| {
+                    [&d.organization, &d.user_organization]
+                        .into_iter()
+                        .flatten()
+                        .any(|o| {
+                            o.id.as_deref() == Some(want.as_str())
+                                || o.name.as_deref() == Some(want.as_str())
+                        })
+                });
+                self.decision
+                    .as_ref()
+                    .is_none_or(|want| d.decision == *want)
+                    && self
+                        .user
+                        .as_ref()
+                        .is_none_or(|u| d.user_id.as_deref() == Some(u.as_str()))
+                    && self
+                        .claim
+                        .as_ref()
+                        .is_none_or(|c| d.claims.iter().any(|ch| ch.uri == *c))
+                    && org_ok
+            }
+        }
+    }
+
+    /// Records older than every match can be skipped once the walk is past `from`.
+    fn past_start(&self, r: &AuditRecord) -> bool {
+        self.from.as_ref().is_some_and(|f| r.time < *f)
+    }
+}
+
+/// One page of matching records, newest first, and where the walk stopped.
+pub struct Page {
+    pub records: Vec<AuditRecord>,
+    /// Pass as `before` for the next page; `None` at the start of the chain.
+    pub next_before: Option<u64>,
+}
+
+/// One page for a query: at most 500 records (50 unless asked), older than `before`.
+pub fn list(store: &Store, q: &Query) -> Result<Page, ServiceError> {
+    let filter = Filter::from_query(q)?;
+    let limit = q.limit.unwrap_or(50).clamp(1, 500);
+    let before = q.before.unwrap_or(u64::MAX);
+    Ok(page(store, &filter, before, limit)?)
+}
+
+/// Walks the chain backwards from `before`, collecting up to `limit` matches.
+fn page(
+    store: &Store,
+    filter: &Filter,
+    before: u64,
+    limit: usize,
+) -> Result<Page, crate::store::StoreError> {
+    let mut records = Vec::with_capacity(limit);
+    let mut scanned = 0usize;
+    let mut last_seq = None;
+    for rec in store.audit_iter_rev() {
+        let rec = rec?;
+        if rec.seq >= before {
+            continue;
+        }
+        if filter.past_start(&rec) {
+            return Ok(Page {
+                records,
+                next_before: None,
+            });
+        }
+        scanned += 1;
+        last_seq = Some(rec.seq);
+        if filter.matches(&rec) {
+            records.push(rec);
+            if records.len() == limit {
+                break;
+            }
+        }
+        if scanned >= MAX_SCAN {
+            break;
+        }
+    }
+    let next_before = last_seq.filter(|s| *s > 1);
+    let next_before = if records.len() == limit || scanned >= MAX_SCAN {
+        next_before
+    } else {
+        None
+    };
+    Ok(Page {
+        records,
+        next_before,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::contract::{ClaimValue, Organization};
+    use crate::model::{AdminEntry, DecisionEntry};
+    use crate::policy::ClaimChange;
+    use crate::service::testing::{run, TestStore};
+
+    fn rec(time: &str, entry: AuditEntry) -> AuditRecord {
+        AuditRecord {
+            seq: 1,
+            time: time.into(),
+            prev_hash: String::new(),
+            entry,
+        }
+    }
+
+    fn decision() -> AuditRecord {
+        rec(
+            "2026-11-26T10:00:00.000Z",
+            AuditEntry::Decision(Box::new(DecisionEntry {
+                user_id: Some("u1".into()),
+                decision: "FAILED".into(),
+                organization: Some(Organization {
+                    id: Some("o1".into()),
+                    name: Some("Org One".into()),
+                    ..Default::default()
+                }),
+                claims: vec![ClaimChange {
+                    uri: "http://wso2.org/claims/department".into(),
+                    old: None,
+                    new: ClaimValue::Single("HR".into()),
+                }],
+                ..Default::default()
+            })),
+        )
+    }
+
+    fn filter(q: Query) -> Filter {
+        Filter::from_query(&q).unwrap()
+    }
+
+    #[test]
+    fn every_filter_narrows() {
+        let r = decision();
+        assert!(filter(Query::default()).matches(&r));
+        let q = |f: fn(&mut Query)| {
+            let mut q = Query::default();
+            f(&mut q);
+            filter(q).matches(&r)
+        };
+        assert!(q(|q| q.user = Some("u1".into())));
+        assert!(!q(|q| q.user = Some("u2".into())));
+        assert!(q(|q| q.decision = Some("failed".into())));
+        assert!(!q(|q| q.decision = Some("SUCCESS".into())));
+        assert!(!q(|q| q.decision = Some("admin".into())));
+        assert!(q(
+            |q| q.claim = Some("http://wso2.org/claims/department".into())
+        ));
+        assert!(!q(
+            |q| q.claim = Some("http://wso2.org/claims/mobile".into())
+        ));
+        assert!(q(|q| q.org = Some("o1".into())));
+        assert!(q(|q| q.org = Some("Org One".into())));
+        assert!(!q(|q| q.org = Some("o2".into())));
+        assert!(q(|q| q.from = Some("2026-11-26".into())));
+        assert!(q(|q| q.to = Some("2026-11-26".into())));
+        assert!(!q(|q| q.to = Some("2026-11-25".into())));
+        assert!(!q(|q| q.from = Some("2026-11-26T10:00:01Z".into())));
+    }
+
+    #[test]
+    fn admin_records_match_only_admin_or_no_decision_filter() {
+        let r = rec(
+            "2026-11-26T10:00:00.000Z",
+            AuditEntry::Admin(AdminEntry {
+                actor: "cli".into(),
+                action: "departments.add".into(),
+                before: None,
+                after: None,
+            }),
+        );
+        assert!(filter(Query::default()).matches(&r));
+        let mut q = Query {
+            decision: Some("admin".into()),
+            ..Default::default()
+        };
+        assert!(filter(q).matches(&r));
+        q = Query {
+            user: Some("u1".into()),
+            ..Default::default()
+        };
+        assert!(!filter(q).matches(&r));
+    }
+
+    #[test]
+    fn bad_values_name_their_field() {
+        let e = Filter::from_query(&Query {
+            from: Some("yesterday".into()),
+            ..Default::default()
+        })
+        .unwrap_err();
+        assert!(
+            matches!(e, ServiceError::Invalid { field: "from", .. }),
+            "{e:?}"
+        );
+        let e = Filter::from_query(&Query {
+            decision: Some("maybe".into()),
+            ..Default::default()
+        })
+        .unwrap_err();
+        assert!(
+            matches!(
+                e,
+                ServiceError::Invalid {
+                    field: "decision",
+                    ..
+                }
+            ),
+            "{e:?}"
+        );
+    }
+
+    struct Full;
+    impl Write for Full {
+        fn write(&mut self, _: &[u8]) -> std::io::Result<usize> {
+            Err(std::io::Error::other("disk full"))
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn pages_newest_first() {
+        let t = TestStore::new();
+        for n in ["HR", "Ops", "Legal"] {
+            run(crate::service::departments::add(t.ctx(), None, &[n.into()])).unwrap();
+        }
+        let q = Query {
+            limit: Some(2),
+            decision: Some("admin".into()),
+            ..Default::default()
+        };
+        let p = list(&t.store, &q).unwrap();
+        let seqs: Vec<u64> = p.records.iter().map(|r| r.seq).collect();
+        assert_eq!(seqs, [3, 2]);
+        assert_eq!(p.next_before, Some(2));
+        let p = list(
+            &t.store,
+            &Query {
+                before: p.next_before,
+                ..q
+            },
+        )
+        .unwrap();
+        assert_eq!(p.records.len(), 1);
+        assert_eq!(p.next_before, None);
+        let bad = Query {
+            to: Some("soon".into()),
+            ..Default::default()
+        };
+        let e = list(&t.store, &bad).err().expect("refused");
+        assert!(
+            matches!(e, ServiceError::Invalid { field: "to", .. }),
+            "{e:?}"
+        );
+    }
+
+    #[test]
+    fn verify_and_export() {
+        let t = TestStore::new();
+        run(crate::service::departments::add(
+            t.ctx(),
+            None,
+            &["HR".into()],
+        ))
+        .unwrap();
+        let report = verify(&t.store).unwrap();
+        assert_eq!((report.records, report.first_bad), (1, None));
+        let mut out = Vec::new();
+        assert_eq!(export(&t.store, &mut out).unwrap(), 1);
+        let line: serde_json::Value = serde_json::from_slice(out.trim_ascii_end()).unwrap();
+        assert!(line["hash"].is_string(), "{line}");
+        // A failing output is not the caller's mistake.
+        let e = export(&t.store, &mut Full).unwrap_err();
+        assert!(matches!(e, ServiceError::Unavailable(_)), "{e:?}");
+        assert!(e.to_string().contains("disk full"), "{e}");
+    }
+}
