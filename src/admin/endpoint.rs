@@ -15,9 +15,9 @@ use super::{
     session, with_app, Session,
 };
 use crate::app::App;
+use crate::model::EndpointAuth;
 use crate::service::credentials as creds;
 use crate::service::ServiceError;
-use crate::store::EndpointAuth;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -12,9 +12,9 @@ use super::{
     actor, api_path, api_path2, ctx, get_with, ok, post_json, service_error, store_error, Session,
 };
 use crate::app::App;
+use crate::model::{DeliveryMode, Encryption};
 use crate::service::notifications::{self, ListEdit, Password, SmtpInput};
 use crate::store::outbox::OutboxItem;
-use crate::store::{DeliveryMode, Encryption};
 
 /// Outbox items listed at most.
 const OUTBOX_LIST: usize = 100;

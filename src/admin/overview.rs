@@ -9,7 +9,8 @@ use warp::{Filter, Rejection};
 
 use super::{api_path, blocking, get_with, ok, store_error, Session};
 use crate::app::App;
-use crate::store::{format_time, AuditEntry, AuditRecord, Store, StoreError};
+use crate::model::{AuditEntry, AuditRecord};
+use crate::store::{format_time, Store, StoreError};
 
 /// Records counted at most for "today" (a busy day says "at least").
 const MAX_COUNT: usize = 200_000;

@@ -5,8 +5,8 @@
 use serde::Serialize;
 use serde_json::{json, Map, Value};
 
-use crate::store::credentials::{CredentialKind, CredentialRecord};
-use crate::store::EndpointAuth;
+use crate::model::EndpointAuth;
+use crate::model::{CredentialKind, CredentialRecord};
 
 /// The identity server accepts at most this many shared attributes for a profile action.
 pub const MAX_ATTRIBUTES: usize = 10;

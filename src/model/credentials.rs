@@ -38,3 +38,34 @@ pub struct CredentialRecord {
     #[serde(default)]
     pub last_used: Option<String>,
 }
+
+/// At most this many credentials are active: the one in use and its replacement during a
+/// rotation. Fewer live secrets is less to leak.
+pub const MAX_ACTIVE: usize = 2;
+
+/// Why a new credential does not fit beside the active ones.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum NoRoom {
+    #[error("{} credentials are already active (the one in use and its replacement); revoke one first: {}", .0.len(), .0.join(" "))]
+    Full(Vec<String>),
+    #[error("an API key credential with header {0} already exists; choose another header name or revoke it first")]
+    HeaderTaken(String),
+}
+
+/// The rule for adding a credential: two active at most, and one API key per header name. The
+/// service checks it before the slow hashing; the store again when it writes, for a creation
+/// that raced it.
+pub fn check_room(active: &[CredentialRecord], kind: &CredentialKind) -> Result<(), NoRoom> {
+    if active.len() >= MAX_ACTIVE {
+        return Err(NoRoom::Full(active.iter().map(|c| c.id.clone()).collect()));
+    }
+    if let CredentialKind::ApiKey { header } = kind {
+        let taken = active.iter().any(
+            |c| matches!(&c.kind, CredentialKind::ApiKey { header: h } if h.eq_ignore_ascii_case(header)),
+        );
+        if taken {
+            return Err(NoRoom::HeaderTaken(header.clone()));
+        }
+    }
+    Ok(())
+}

@@ -7,10 +7,9 @@ use std::sync::Arc;
 
 use super::{blocking, Ctx, ServiceError};
 use crate::auth::secret;
+use crate::model::credentials::check_room;
 use crate::model::{CredentialKind, CredentialRecord, EndpointAuth};
-use crate::store::credentials::MAX_ACTIVE;
-use crate::store::StoreError;
-use crate::store::{now_rfc3339, Store};
+use crate::store::{now_rfc3339, Store, StoreError};
 
 pub use crate::auth::{Created, NewCredential};
 
@@ -91,27 +90,6 @@ pub fn list(store: &Store) -> Arc<Vec<CredentialRecord>> {
     store.credentials()
 }
 
-/// Checks the request against the active credentials: two at most (the one in use and its
-/// replacement during a rotation), and one API key per header name.
-fn check_room(store: &Store, kind: &CredentialKind) -> Result<(), ServiceError> {
-    let active = store.credentials();
-    if active.len() >= MAX_ACTIVE {
-        return Err(ServiceError::Conflict(format!(
-            "{} credentials are already active (the one in use and its replacement); revoke one first: {}",
-            active.len(),
-            active.iter().map(|c| c.id.as_str()).collect::<Vec<_>>().join(" ")
-        )));
-    }
-    if let CredentialKind::ApiKey { header } = kind {
-        if active.iter().any(|c| matches!(&c.kind, CredentialKind::ApiKey { header: h } if h.eq_ignore_ascii_case(header))) {
-            return Err(ServiceError::Conflict(format!(
-                "an API key credential with header {header} already exists; choose another header name or revoke it first"
-            )));
-        }
-    }
-    Ok(())
-}
-
 /// Checks a request: its username or header name, and that there is room for it.
 fn checked_kind(store: &Store, spec: &NewCredential) -> Result<CredentialKind, ServiceError> {
     let kind = match spec {
@@ -129,7 +107,7 @@ fn checked_kind(store: &Store, spec: &NewCredential) -> Result<CredentialKind, S
             }
         }
     };
-    check_room(store, &kind)?;
+    check_room(&store.credentials(), &kind).map_err(|e| ServiceError::Conflict(e.to_string()))?;
     Ok(kind)
 }
 
@@ -152,8 +130,8 @@ fn store_it(store: &Store, actor: &str, created: &Created) -> Result<(), Service
     store
         .add_credential(actor, &created.record)
         .map_err(|e| match e {
-            // The store's own guard, for a concurrent creation: the rule of `check_room`.
-            StoreError::Invalid(m) => ServiceError::Conflict(m),
+            // A creation that raced this one took the room.
+            StoreError::NoRoom(e) => ServiceError::Conflict(e.to_string()),
             other => other.into(),
         })
 }

@@ -4,13 +4,8 @@
 use std::sync::Arc;
 
 use super::{json_err, Result, Store, StoreError};
+use crate::model::credentials::{check_room, CredentialRecord};
 use crate::model::{AdminEntry, AuditEntry};
-// Re-exports for adapters not yet moved to crate::model
-pub use crate::model::credentials::{CredentialKind, CredentialRecord};
-
-/// At most this many credentials are active: the one in use and its replacement during a
-/// rotation. Fewer live secrets is less to leak.
-pub const MAX_ACTIVE: usize = 2;
 
 /// What the audit chain says about a credential: everything but the hash.
 fn public_view(c: &CredentialRecord) -> serde_json::Value {
@@ -33,23 +28,10 @@ impl Store {
         self.credential_list.read().clone()
     }
 
-    /// Stores a new credential, refusing a third one.
+    /// Stores a new credential if [`check_room`] allows it.
     pub fn add_credential(&self, actor: &str, rec: &CredentialRecord) -> Result<()> {
-        let active = self.credentials();
-        if active.len() >= MAX_ACTIVE {
-            return Err(StoreError::Invalid(format!(
-                "{} credentials are already active (the one in use and its replacement); revoke one first: {}",
-                active.len(),
-                active.iter().map(|c| c.id.as_str()).collect::<Vec<_>>().join(" ")
-            )));
-        }
-        if let CredentialKind::ApiKey { header } = &rec.kind {
-            if active.iter().any(|c| matches!(&c.kind, CredentialKind::ApiKey { header: h } if h.eq_ignore_ascii_case(header))) {
-                return Err(StoreError::Invalid(format!(
-                    "an API key credential with header {header} already exists; choose another header name or revoke it first"
-                )));
-            }
-        }
+        // The service checked this before hashing; checked again here for a racing creation.
+        check_room(&self.credentials(), &rec.kind).map_err(StoreError::NoRoom)?;
         let bytes = serde_json::to_vec(rec).map_err(|e| json_err("credential", e))?;
         let entry = AuditEntry::Admin(AdminEntry {
             actor: actor.into(),

@@ -19,17 +19,11 @@ use std::sync::Arc;
 use parking_lot::{Mutex, RwLock};
 use serde::{Deserialize, Serialize};
 
-use crate::model::CredentialRecord;
+use crate::model::{CredentialRecord, Settings};
 use crate::policy::Directory;
 pub use audit::ChainHead;
 use durable::JournalState;
 pub use durable::{CommitError, CommitObserver, GroupCommit};
-
-// Re-exports for adapters not yet moved to crate::model
-pub use crate::model::{
-    AdminEntry, AuditEntry, AuditRecord, CredentialKind, DecisionEntry, DeliveryMode, Encryption,
-    EndpointAuth, NotifySettings, Settings, SmtpSettings, VerifyReport,
-};
 
 /// Errors of the storage layer.
 #[derive(Debug, thiserror::Error)]
@@ -62,6 +56,9 @@ pub enum StoreError {
     /// not a usable backup): said to the caller, never logged as our fault.
     #[error("{0}")]
     Invalid(String),
+    /// A credential that no longer fits (another was created meanwhile).
+    #[error(transparent)]
+    NoRoom(#[from] crate::model::credentials::NoRoom),
     #[error("not found: {0}")]
     NotFound(String),
     /// A change could not be made durable now (the committer has stopped, or writing or

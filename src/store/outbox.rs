@@ -123,7 +123,7 @@ impl Store {
                 "no failed outbox item {want}"
             )));
         }
-        self.append_audit(&super::AuditEntry::Admin(super::AdminEntry {
+        self.append_audit(&crate::model::AuditEntry::Admin(crate::model::AdminEntry {
             actor: actor.into(),
             action: "outbox.retry".into(),
             before: None,

@@ -172,10 +172,10 @@ fn operational_errors_say_what_to_do() {
     let closed = free_port();
     dir.with_store(|s| {
         s.update_settings("test", "notify", |st| {
-            st.notify.smtp = Some(profilegate::store::SmtpSettings {
+            st.notify.smtp = Some(profilegate::model::SmtpSettings {
                 host: "127.0.0.1".into(),
                 port: closed,
-                encryption: profilegate::store::Encryption::None,
+                encryption: profilegate::model::Encryption::None,
                 username: None,
                 password: None,
                 from: "pg@example.com".into(),

@@ -333,7 +333,7 @@ fn cli_settings_and_test_email() {
 fn set_queued(dir: &DataDir) {
     dir.with_store(|s| {
         s.update_settings("test", "notify", |st| {
-            st.notify.mode = profilegate::store::DeliveryMode::Queued;
+            st.notify.mode = profilegate::model::DeliveryMode::Queued;
             st.notify.retry_base_ms = 200;
         })
         .unwrap()

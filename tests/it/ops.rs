@@ -24,10 +24,10 @@ async fn metrics_count_what_happened_and_readyz_answers() {
     let cred = dir.standard();
     dir.with_store(|s| {
         s.update_settings("test", "notify", |st| {
-            st.notify.smtp = Some(profilegate::store::SmtpSettings {
+            st.notify.smtp = Some(profilegate::model::SmtpSettings {
                 host: "127.0.0.1".into(),
                 port: mail.addr.port(),
-                encryption: profilegate::store::Encryption::None,
+                encryption: profilegate::model::Encryption::None,
                 username: None,
                 password: None,
                 from: "pg@example.com".into(),

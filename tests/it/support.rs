@@ -330,11 +330,11 @@ pub fn stderr(o: &Output) -> String {
 }
 
 /// Decision records in the audit log, oldest first.
-pub fn decisions(store: &Store) -> Vec<profilegate::store::DecisionEntry> {
+pub fn decisions(store: &Store) -> Vec<profilegate::model::DecisionEntry> {
     let mut v: Vec<_> = store
         .audit_iter_rev()
         .filter_map(|r| match r.expect("record").entry {
-            profilegate::store::AuditEntry::Decision(d) => Some(*d),
+            profilegate::model::AuditEntry::Decision(d) => Some(*d),
             _ => None,
         })
         .collect();

@@ -300,7 +300,7 @@ async fn the_action_endpoint_takes_json_only() {
     dir.standard();
     dir.with_store(|s| {
         s.update_settings("test", "endpoint.auth", |st| {
-            st.endpoint_auth = profilegate::store::EndpointAuth::None
+            st.endpoint_auth = profilegate::model::EndpointAuth::None
         })
         .unwrap()
     });
