@@ -6,7 +6,7 @@ use serde::Serialize;
 use crate::store::{EndpointAuth, Store};
 
 /// One item of the checklist.
-#[derive(Debug, Clone, Serialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, Serialize)]
 pub struct Check {
     /// Stable name (the UI links it to a page).
     pub key: &'static str,

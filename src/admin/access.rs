@@ -10,6 +10,7 @@ use warp::http::{header, HeaderMap, StatusCode};
 use warp::reply::Response;
 use warp::{Filter, Rejection};
 
+use super::api::{LoggedOut, PasswordChanged, SessionInfo};
 use super::{
     actor, api_error, api_path, bad, blocking, body, durable, get_with, internal, json, ok,
     post_json, same_origin, session, store_error, too_many, with_app, Session, COOKIE,
@@ -31,22 +32,22 @@ pub fn validate_password(p: &str) -> Result<(), String> {
     Ok(())
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct Login {
+pub(super) struct Login {
     password: String,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct Setup {
+pub(super) struct Setup {
     token: String,
     password: String,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct PasswordChange {
+pub(super) struct PasswordChange {
     current: String,
     new: String,
 }
@@ -71,7 +72,10 @@ fn start_session(app: &App) -> Result<Response, Rejection> {
         .map_err(|e| internal("starting a session", e))?;
     let mut r = json(
         StatusCode::OK,
-        &serde_json::json!({ "csrf_token": s.csrf, "tls": app.tls }),
+        &SessionInfo {
+            csrf_token: s.csrf,
+            tls: app.tls,
+        },
     );
     if let Ok(v) = warp::http::HeaderValue::from_str(&cookie(app, &id, false)) {
         r.headers_mut().insert(header::SET_COOKIE, v);
@@ -225,7 +229,7 @@ async fn change_password(
     durable(&app).await?;
     // Everyone else logs in again with the new password.
     app.sessions.retain_only(&s.id);
-    ok(serde_json::json!({ "changed": true }))
+    ok(PasswordChanged { changed: true })
 }
 
 pub(super) fn routes(app: Arc<App>) -> warp::filters::BoxedFilter<(Response,)> {
@@ -249,7 +253,7 @@ pub(super) fn routes(app: Arc<App>) -> warp::filters::BoxedFilter<(Response,)> {
         .and(with_app(app.clone()))
         .map(|s: Session, app: Arc<App>| {
             app.sessions.remove(&s.id);
-            let mut r = json(StatusCode::OK, &serde_json::json!({ "ok": true }));
+            let mut r = json(StatusCode::OK, &LoggedOut { ok: true });
             if let Ok(v) = warp::http::HeaderValue::from_str(&cookie(&app, "", true)) {
                 r.headers_mut().insert(header::SET_COOKIE, v);
             }
@@ -260,7 +264,10 @@ pub(super) fn routes(app: Arc<App>) -> warp::filters::BoxedFilter<(Response,)> {
         .map(|s: Session, app: Arc<App>| {
             json(
                 StatusCode::OK,
-                &serde_json::json!({ "csrf_token": s.csrf, "tls": app.tls }),
+                &SessionInfo {
+                    csrf_token: s.csrf,
+                    tls: app.tls,
+                },
             )
         });
     let password = api_path("password")

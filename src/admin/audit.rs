@@ -8,6 +8,7 @@ use warp::http::{header, StatusCode};
 use warp::reply::Response;
 use warp::{Filter, Rejection, Reply};
 
+use super::api::{AuditPage, FirstBad, Verification};
 use super::{api_path, api_path2, bad, blocking, get_with, ok, store_error, Session};
 use crate::app::App;
 use crate::store::{parse_time_input, AuditEntry, AuditRecord};
@@ -16,7 +17,8 @@ use crate::store::{parse_time_input, AuditEntry, AuditRecord};
 /// answers quickly; the answer says where to continue.
 const MAX_SCAN: usize = 100_000;
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub(super) struct AuditQuery {
     /// Records older than this sequence number (paging backwards).
     before: Option<u64>,
@@ -193,7 +195,10 @@ async fn list(_s: Session, app: Arc<App>, q: AuditQuery) -> Result<Response, Rej
     })
     .await?
     .map_err(store_error)?;
-    ok(serde_json::json!({ "records": page.records, "next_before": page.next_before }))
+    ok(AuditPage {
+        records: page.records,
+        next_before: page.next_before,
+    })
 }
 
 async fn verify(_s: Session, app: Arc<App>) -> Result<Response, Rejection> {
@@ -201,11 +206,12 @@ async fn verify(_s: Session, app: Arc<App>) -> Result<Response, Rejection> {
     let report = blocking("verifying the audit chain", move || store.verify_audit())
         .await?
         .map_err(store_error)?;
-    ok(match report.first_bad {
-        None => serde_json::json!({ "ok": true, "records": report.records }),
-        Some((seq, why)) => serde_json::json!({
-            "ok": false, "records": report.records, "first_bad": { "seq": seq, "problem": why },
-        }),
+    ok(Verification {
+        ok: report.first_bad.is_none(),
+        records: report.records,
+        first_bad: report
+            .first_bad
+            .map(|(seq, problem)| FirstBad { seq, problem }),
     })
 }
 

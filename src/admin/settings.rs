@@ -8,14 +8,15 @@ use serde::Deserialize;
 use warp::reply::Response;
 use warp::{Filter, Rejection};
 
+use super::api::{PolicyInfo, Saved};
 use super::{actor, api_path, bad, durable, get_with, ok, post_json, store_error, Session};
 use crate::app::App;
 use crate::contract::sanitize::{validate_message, MessageKind};
 use crate::policy::{FailureMessage, MatchMode, Messages};
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct PolicyForm {
+pub(super) struct PolicyForm {
     department_match: MatchMode,
     messages: Messages,
 }
@@ -50,11 +51,11 @@ fn check_messages(m: &Messages) -> Result<(), Rejection> {
 
 async fn show(_s: Session, app: Arc<App>) -> Result<Response, Rejection> {
     let st = app.store.settings();
-    ok(serde_json::json!({
-        "department_match": st.policy.department_match,
-        "messages": st.policy.messages,
-        "defaults": Messages::default(),
-    }))
+    ok(PolicyInfo {
+        department_match: st.policy.department_match,
+        messages: st.policy.messages.clone(),
+        defaults: Messages::default(),
+    })
 }
 
 async fn save(s: Session, f: PolicyForm, app: Arc<App>) -> Result<Response, Rejection> {
@@ -66,7 +67,7 @@ async fn save(s: Session, f: PolicyForm, app: Arc<App>) -> Result<Response, Reje
         })
         .map_err(store_error)?;
     durable(&app).await?;
-    ok(serde_json::json!({ "saved": true }))
+    ok(Saved { saved: true })
 }
 
 pub(super) fn routes(app: Arc<App>) -> warp::filters::BoxedFilter<(Response,)> {

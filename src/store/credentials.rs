@@ -13,7 +13,7 @@ use super::{json_err, Result, Store, StoreError};
 pub const MAX_ACTIVE: usize = 2;
 
 /// How the identity server presents the credential (CONTRACT.md T4–T6).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum CredentialKind {
     /// `Authorization: Basic base64(username:password)`.
