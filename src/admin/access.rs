@@ -42,6 +42,7 @@ pub(super) struct Login {
 #[serde(deny_unknown_fields)]
 pub(super) struct Setup {
     token: String,
+    #[schema(min_length = 12)]
     password: String,
 }
 
@@ -49,6 +50,7 @@ pub(super) struct Setup {
 #[serde(deny_unknown_fields)]
 pub(super) struct PasswordChange {
     current: String,
+    #[schema(min_length = 12)]
     new: String,
 }
 

@@ -22,6 +22,8 @@ const MAX_SCAN: usize = 100_000;
 pub(super) struct AuditQuery {
     /// Records older than this sequence number (paging backwards).
     before: Option<u64>,
+    /// Records per page (default 50; kept within 1..=500).
+    #[param(minimum = 1, maximum = 500)]
     limit: Option<usize>,
     /// User id (exact).
     user: Option<String>,

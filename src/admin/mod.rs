@@ -9,7 +9,8 @@
 //!
 //! One file per page: `access` (login, setup, password), `overview`, `departments`,
 //! `endpoint` (credentials and the WSO2 registration values from the pure `register`),
-//! `notifications`, `audit`, `settings`; `ui` serves the embedded files.
+//! `notifications`, `audit`, `settings`; `ui` serves the embedded files. The answers' types are
+//! in `api`; `openapi` describes every operation from them and the request forms.
 
 mod access;
 pub mod api;

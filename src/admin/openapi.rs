@@ -17,7 +17,7 @@ use super::api::*;
 #[openapi(
     info(
         title = "profilegate admin API",
-        description = "Admin API of profilegate. Every call except login and setup needs the session cookie (pg_session) set by POST /admin/api/login (or /admin/api/setup on first start); every mutating call also needs the X-CSRF-Token header returned by login or GET /admin/api/session. Errors are {\"error\": string, \"field\": string|null}: the field is the form field the message belongs to. Bodies are limited to 1 MiB (413)."
+        description = "Admin API of profilegate. Every call except login, setup and this description needs the session cookie (pg_session) set by POST /admin/api/login (or /admin/api/setup on first start); every mutating call also needs the X-CSRF-Token header returned by login or GET /admin/api/session. Errors are {\"error\": string, \"field\": string|null}: the field is the form field the message belongs to. Bodies are limited to 1 MiB (413)."
     ),
     paths(login, setup, logout, session, change_password, overview, list_departments, add_departments, remove_departments, import_departments, export_departments, list_credentials, create_credential, revoke_credential, endpoint, set_endpoint_auth, registration, notifications, set_smtp, set_recipients, set_sensitive, set_mode, send_test, outbox, retry_outbox, audit, verify_audit, export_audit, settings, save_settings, openapi),
     modifiers(&Security),
@@ -617,3 +617,21 @@ fn save_settings() {}
 )]
 #[allow(dead_code)]
 fn openapi() {}
+
+#[cfg(test)]
+mod tests {
+    use utoipa::OpenApi;
+
+    /// The schema's password rule is a literal; it must be the one `validate_password` applies.
+    #[test]
+    fn the_password_rule_is_the_real_one() {
+        let doc = serde_json::to_value(super::ApiDoc::openapi()).unwrap();
+        for field in ["PasswordChange/properties/new", "Setup/properties/password"] {
+            assert_eq!(
+                doc.pointer(&format!("/components/schemas/{field}/minLength")),
+                Some(&serde_json::json!(crate::admin::MIN_PASSWORD_LEN)),
+                "{field}"
+            );
+        }
+    }
+}
