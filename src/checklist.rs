@@ -7,7 +7,7 @@ use crate::model::EndpointAuth;
 use crate::store::Store;
 
 /// One item of the checklist.
-#[derive(Debug, Clone, Serialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, Serialize)]
 pub struct Check {
     /// Stable name (the UI links it to a page).
     pub key: &'static str,

@@ -10,6 +10,7 @@ use warp::http::{header, HeaderMap, StatusCode};
 use warp::reply::Response;
 use warp::{Filter, Rejection};
 
+use super::api::{LoggedOut, PasswordChanged, SessionInfo};
 use super::{
     actor, api_error, api_path, bad, blocking, body, ctx, get_with, internal, json, ok, post_json,
     same_origin, service_error, session, too_many, with_app, Session, COOKIE,
@@ -18,23 +19,25 @@ use crate::app::App;
 use crate::conn::PeerAddr;
 use crate::service::access;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct Login {
+pub(super) struct Login {
     password: String,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct Setup {
+pub(super) struct Setup {
     token: String,
+    #[schema(min_length = 12)]
     password: String,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct PasswordChange {
+pub(super) struct PasswordChange {
     current: String,
+    #[schema(min_length = 12)]
     new: String,
 }
 
@@ -58,7 +61,10 @@ fn start_session(app: &App) -> Result<Response, Rejection> {
         .map_err(|e| internal("starting a session", e))?;
     let mut r = json(
         StatusCode::OK,
-        &serde_json::json!({ "csrf_token": s.csrf, "tls": app.tls }),
+        &SessionInfo {
+            csrf_token: s.csrf,
+            tls: app.tls,
+        },
     );
     if let Ok(v) = warp::http::HeaderValue::from_str(&cookie(app, &id, false)) {
         r.headers_mut().insert(header::SET_COOKIE, v);
@@ -215,7 +221,7 @@ async fn change_password(
         .map_err(service_error)?;
     // Everyone else logs in again with the new password.
     app.sessions.retain_only(&s.id);
-    ok(serde_json::json!({ "changed": true }))
+    ok(PasswordChanged { changed: true })
 }
 
 pub(super) fn routes(app: Arc<App>) -> warp::filters::BoxedFilter<(Response,)> {
@@ -239,7 +245,7 @@ pub(super) fn routes(app: Arc<App>) -> warp::filters::BoxedFilter<(Response,)> {
         .and(with_app(app.clone()))
         .map(|s: Session, app: Arc<App>| {
             app.sessions.remove(&s.id);
-            let mut r = json(StatusCode::OK, &serde_json::json!({ "ok": true }));
+            let mut r = json(StatusCode::OK, &LoggedOut { ok: true });
             if let Ok(v) = warp::http::HeaderValue::from_str(&cookie(&app, "", true)) {
                 r.headers_mut().insert(header::SET_COOKIE, v);
             }
@@ -250,7 +256,10 @@ pub(super) fn routes(app: Arc<App>) -> warp::filters::BoxedFilter<(Response,)> {
         .map(|s: Session, app: Arc<App>| {
             json(
                 StatusCode::OK,
-                &serde_json::json!({ "csrf_token": s.csrf, "tls": app.tls }),
+                &SessionInfo {
+                    csrf_token: s.csrf,
+                    tls: app.tls,
+                },
             )
         });
     let password = api_path("password")

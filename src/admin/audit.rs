@@ -7,6 +7,7 @@ use warp::http::{header, StatusCode};
 use warp::reply::Response;
 use warp::{Filter, Rejection, Reply};
 
+use super::api::{AuditPage, FirstBad, Verification};
 use super::{api_path, api_path2, blocking, get_with, ok, service_error, Session};
 use crate::app::App;
 use crate::service::audit;
@@ -16,7 +17,10 @@ async fn list(_s: Session, app: Arc<App>, q: audit::Query) -> Result<Response, R
     let page = blocking("reading the audit log", move || audit::list(&store, &q))
         .await?
         .map_err(service_error)?;
-    ok(serde_json::json!({ "records": page.records, "next_before": page.next_before }))
+    ok(AuditPage {
+        records: page.records,
+        next_before: page.next_before,
+    })
 }
 
 async fn verify(_s: Session, app: Arc<App>) -> Result<Response, Rejection> {
@@ -24,11 +28,12 @@ async fn verify(_s: Session, app: Arc<App>) -> Result<Response, Rejection> {
     let report = blocking("verifying the audit chain", move || audit::verify(&store))
         .await?
         .map_err(service_error)?;
-    ok(match report.first_bad {
-        None => serde_json::json!({ "ok": true, "records": report.records }),
-        Some((seq, why)) => serde_json::json!({
-            "ok": false, "records": report.records, "first_bad": { "seq": seq, "problem": why },
-        }),
+    ok(Verification {
+        ok: report.first_bad.is_none(),
+        records: report.records,
+        first_bad: report
+            .first_bad
+            .map(|(seq, problem)| FirstBad { seq, problem }),
     })
 }
 

@@ -8,26 +8,30 @@ use warp::http::{header, StatusCode};
 use warp::reply::Response;
 use warp::{Filter, Rejection, Reply};
 
+use super::api::{DepartmentList, DepartmentsAdded, DepartmentsRemoved, ImportResult};
 use super::{actor, api_path, api_path2, ctx, get_with, ok, post_json, service_error, Session};
 use crate::app::App;
 use crate::service::departments::{self, validate_org};
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct DepartmentsChange {
+pub(super) struct DepartmentsChange {
     names: Vec<String>,
+    /// Sub-organization id; absent for the root organization.
     #[serde(default)]
     org: Option<String>,
 }
 
-#[derive(Deserialize)]
-struct OrgQuery {
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(super) struct OrgQuery {
+    /// Sub-organization id; absent for the root list.
     org: Option<String>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct Import {
+pub(super) struct Import {
     /// CSV text: one name a line, header optional.
     csv: String,
     #[serde(default)]
@@ -46,7 +50,11 @@ async fn list(_s: Session, app: Arc<App>, q: OrgQuery) -> Result<Response, Rejec
         .store
         .department_orgs()
         .map_err(|e| service_error(e.into()))?;
-    ok(serde_json::json!({ "org": org, "names": names, "orgs": orgs }))
+    ok(DepartmentList {
+        org: org.map(str::to_string),
+        names,
+        orgs,
+    })
 }
 
 async fn add(s: Session, req: DepartmentsChange, app: Arc<App>) -> Result<Response, Rejection> {
@@ -54,7 +62,7 @@ async fn add(s: Session, req: DepartmentsChange, app: Arc<App>) -> Result<Respon
     let added = departments::add(ctx(&app, &actor), req.org.as_deref(), &req.names)
         .await
         .map_err(service_error)?;
-    ok(serde_json::json!({ "added": added }))
+    ok(DepartmentsAdded { added })
 }
 
 async fn remove(s: Session, req: DepartmentsChange, app: Arc<App>) -> Result<Response, Rejection> {
@@ -62,7 +70,7 @@ async fn remove(s: Session, req: DepartmentsChange, app: Arc<App>) -> Result<Res
     let n = departments::remove(ctx(&app, &actor), req.org.as_deref(), &req.names)
         .await
         .map_err(service_error)?;
-    ok(serde_json::json!({ "removed": n }))
+    ok(DepartmentsRemoved { removed: n })
 }
 
 async fn import(s: Session, req: Import, app: Arc<App>) -> Result<Response, Rejection> {
@@ -78,7 +86,10 @@ async fn import(s: Session, req: Import, app: Arc<App>) -> Result<Response, Reje
     )
     .await
     .map_err(service_error)?;
-    ok(serde_json::json!({ "applied": req.apply, "plan": plan }))
+    ok(ImportResult {
+        applied: req.apply,
+        plan,
+    })
 }
 
 /// The list as CSV with a header line, which `import` reads back unchanged.

@@ -9,6 +9,9 @@ use warp::http::{HeaderMap, StatusCode};
 use warp::reply::Response;
 use warp::{Filter, Rejection};
 
+use super::api::{
+    AuthMode, CredentialInfo, CredentialList, EndpointInfo, NewCredentialInfo, Revoked,
+};
 use super::register::registration;
 use super::{
     actor, api_error, api_path, api_path2, bad, ctx, get_with, ok, post_json, service_error,
@@ -19,9 +22,9 @@ use crate::model::EndpointAuth;
 use crate::service::credentials as creds;
 use crate::service::ServiceError;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct NewCredentialReq {
+pub(super) struct NewCredentialReq {
     #[serde(rename = "type")]
     kind: String,
     #[serde(default)]
@@ -30,14 +33,15 @@ struct NewCredentialReq {
     header: Option<String>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct AuthChange {
+pub(super) struct AuthChange {
     auth: EndpointAuth,
 }
 
-#[derive(Deserialize)]
-struct RegistrationQuery {
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(super) struct RegistrationQuery {
     name: Option<String>,
     url: Option<String>,
     credential: Option<String>,
@@ -46,15 +50,10 @@ struct RegistrationQuery {
 /// The default action name in the WSO2 console.
 const DEFAULT_NAME: &str = "profilegate";
 
-fn credentials(app: &App) -> serde_json::Value {
+fn credentials(app: &App) -> Vec<CredentialInfo> {
     creds::list(&app.store)
         .iter()
-        .map(|c| {
-            serde_json::json!({
-                "id": c.id, "kind": c.kind, "type": c.kind.wso2_name(),
-                "created": c.created, "last_used": c.last_used,
-            })
-        })
+        .map(CredentialInfo::from)
         .collect()
 }
 
@@ -79,10 +78,7 @@ async fn create(s: Session, req: NewCredentialReq, app: Arc<App>) -> Result<Resp
             ServiceError::Conflict(m) => api_error(StatusCode::CONFLICT, m, Some("type")),
             e => service_error(e),
         })?;
-    let mut props = created.wso2_properties();
-    props.insert("id".into(), created.record.id.clone().into());
-    props.insert("type".into(), created.record.kind.wso2_name().into());
-    ok(serde_json::Value::Object(props))
+    ok(NewCredentialInfo::from(&created))
 }
 
 async fn revoke(id: String, s: Session, app: Arc<App>) -> Result<Response, Rejection> {
@@ -90,7 +86,7 @@ async fn revoke(id: String, s: Session, app: Arc<App>) -> Result<Response, Rejec
     creds::revoke(ctx(&app, &who), &id)
         .await
         .map_err(service_error)?;
-    ok(serde_json::json!({ "revoked": id }))
+    ok(Revoked { revoked: id })
 }
 
 async fn set_auth(s: Session, req: AuthChange, app: Arc<App>) -> Result<Response, Rejection> {
@@ -98,17 +94,17 @@ async fn set_auth(s: Session, req: AuthChange, app: Arc<App>) -> Result<Response
     creds::set_auth(ctx(&app, &who), req.auth)
         .await
         .map_err(service_error)?;
-    ok(serde_json::json!({ "auth": req.auth }))
+    ok(AuthMode { auth: req.auth })
 }
 
 async fn overview(_s: Session, app: Arc<App>, headers: HeaderMap) -> Result<Response, Rejection> {
-    ok(serde_json::json!({
-        "auth": app.store.settings().endpoint_auth,
-        "action_path": crate::conn::ACTION_PATH,
-        "default_url": default_url(&app, &headers),
-        "default_name": DEFAULT_NAME,
-        "credentials": credentials(&app),
-    }))
+    ok(EndpointInfo {
+        auth: app.store.settings().endpoint_auth,
+        action_path: crate::conn::ACTION_PATH,
+        default_url: default_url(&app, &headers),
+        default_name: DEFAULT_NAME,
+        credentials: credentials(&app),
+    })
 }
 
 async fn register(
@@ -137,7 +133,7 @@ async fn register(
         &settings.notify.sensitive,
     )
     .map_err(|e| bad(e.field, e.message))?;
-    ok(serde_json::to_value(r).map_err(|e| super::internal("registration", e))?)
+    ok(r)
 }
 
 pub(super) fn routes(app: Arc<App>) -> warp::filters::BoxedFilter<(Response,)> {
@@ -147,7 +143,9 @@ pub(super) fn routes(app: Arc<App>) -> warp::filters::BoxedFilter<(Response,)> {
             .map(|_s: Session, app: Arc<App>| {
                 super::json(
                     StatusCode::OK,
-                    &serde_json::json!({ "credentials": credentials(&app) }),
+                    &CredentialList {
+                        credentials: credentials(&app),
+                    },
                 )
             });
     let create = api_path("credentials")

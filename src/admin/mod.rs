@@ -9,13 +9,16 @@
 //!
 //! One file per page: `access` (login, setup, password), `overview`, `departments`,
 //! `endpoint` (credentials and the WSO2 registration values from the pure `register`),
-//! `notifications`, `audit`, `settings`; `ui` serves the embedded files.
+//! `notifications`, `audit`, `settings`; `ui` serves the embedded files. The answers' types are
+//! in `api`; `openapi` describes every operation from them and the request forms.
 
 mod access;
+pub mod api;
 mod audit;
 mod departments;
 mod endpoint;
 mod notifications;
+pub mod openapi;
 mod overview;
 pub mod register;
 mod settings;
@@ -88,8 +91,18 @@ fn internal(what: &str, e: impl std::fmt::Display) -> Rejection {
     )
 }
 
-fn json(status: StatusCode, v: &serde_json::Value) -> Response {
-    let mut r = warp::reply::json(v).into_response();
+/// A JSON answer. It goes through `serde_json::Value`, as the answers built with `json!` did,
+/// so the keys of every object (the typed answers' own and those of the domain types in them)
+/// keep coming out sorted.
+fn json<T: serde::Serialize>(status: StatusCode, v: &T) -> Response {
+    let v = match serde_json::to_value(v) {
+        Ok(v) => v,
+        Err(e) => {
+            tracing::error!(error = %e, "admin API: serializing an answer");
+            return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+        }
+    };
+    let mut r = warp::reply::json(&v).into_response();
     *r.status_mut() = status;
     r.headers_mut().insert(
         header::CACHE_CONTROL,
@@ -99,7 +112,7 @@ fn json(status: StatusCode, v: &serde_json::Value) -> Response {
 }
 
 /// A 200 JSON answer.
-fn ok(v: serde_json::Value) -> Result<Response, Rejection> {
+fn ok<T: serde::Serialize>(v: T) -> Result<Response, Rejection> {
     Ok(json(StatusCode::OK, &v))
 }
 
@@ -342,7 +355,7 @@ pub fn routes(app: Arc<App>) -> warp::filters::BoxedFilter<(Response,)> {
         .unify()
         .or(settings::routes(app))
         .unify()
-        .or(ui::routes())
+        .or(ui::routes(openapi::document()))
         .unify()
         .boxed()
 }
@@ -352,7 +365,10 @@ pub fn recover(r: &Rejection) -> Option<Response> {
     let e = r.find::<ApiError>()?;
     let mut resp = json(
         e.status,
-        &serde_json::json!({ "error": e.message, "field": e.field }),
+        &api::ErrorBody {
+            error: e.message.clone(),
+            field: e.field,
+        },
     );
     if let Some(secs) = e.retry_after {
         resp.headers_mut()

@@ -8,20 +8,23 @@ use serde::Deserialize;
 use warp::reply::Response;
 use warp::{Filter, Rejection};
 
+use super::api::{
+    ModeInfo, NotificationsInfo, OutboxEntry, OutboxInfo, RecipientList, Retried, Saved,
+    SensitiveList, SmtpInfo, TestSent,
+};
 use super::{
     actor, api_path, api_path2, ctx, get_with, ok, post_json, service_error, store_error, Session,
 };
 use crate::app::App;
 use crate::model::{DeliveryMode, Encryption};
 use crate::service::notifications::{self, ListEdit, Password, SmtpInput};
-use crate::store::outbox::OutboxItem;
 
 /// Outbox items listed at most.
 const OUTBOX_LIST: usize = 100;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct SmtpForm {
+pub(super) struct SmtpForm {
     host: String,
     port: u16,
     encryption: Encryption,
@@ -35,6 +38,7 @@ struct SmtpForm {
     clear_password: bool,
     from: String,
     #[serde(default = "default_timeout")]
+    #[schema(default = 3000, minimum = 100, maximum = 4000)]
     timeout_ms: u64,
     #[serde(default)]
     tls_ca_pem: Option<String>,
@@ -44,75 +48,65 @@ fn default_timeout() -> u64 {
     3000
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct Recipients {
+pub(super) struct Recipients {
     recipients: Vec<String>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct Sensitive {
+pub(super) struct Sensitive {
     claims: Vec<String>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct Mode {
+pub(super) struct Mode {
     mode: DeliveryMode,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct TestReq {
+pub(super) struct TestReq {
     #[serde(default)]
     to: Option<String>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct Retry {
+pub(super) struct Retry {
     /// One failed item, or all of them when absent.
     #[serde(default)]
     id: Option<u64>,
 }
 
-fn item_json(id: u64, it: &OutboxItem) -> serde_json::Value {
-    serde_json::json!({
-        "id": id, "status": it.status, "created": it.created, "request_id": it.request_id,
-        "subject": it.subject, "attempts": it.attempts, "last_error": it.last_error,
-        "next_attempt": (it.next_attempt_ms > 0)
-            .then(|| crate::store::format_unix_ms(it.next_attempt_ms)),
-    })
-}
-
-fn outbox_json(app: &App) -> Result<serde_json::Value, Rejection> {
+fn outbox_json(app: &App) -> Result<OutboxInfo, Rejection> {
     let sum = app.store.outbox_summary(OUTBOX_LIST).map_err(store_error)?;
     let items: Vec<_> = sum
         .items
         .iter()
-        .map(|(id, it)| item_json(*id, it))
+        .map(|(id, it)| OutboxEntry::new(*id, it))
         .collect();
-    Ok(serde_json::json!({
-        "pending": sum.pending, "failed": sum.failed, "oldest_pending": sum.oldest_pending,
-        "items": items,
-    }))
+    Ok(OutboxInfo {
+        pending: sum.pending,
+        failed: sum.failed,
+        oldest_pending: sum.oldest_pending,
+        items,
+    })
 }
 
 async fn show(_s: Session, app: Arc<App>) -> Result<Response, Rejection> {
     let st = app.store.settings();
     let n = &st.notify;
-    let smtp = n.smtp.as_ref().map(|s| {
-        serde_json::json!({
-            "host": s.host, "port": s.port, "encryption": s.encryption, "username": s.username,
-            "password_set": s.password.is_some(), "from": s.from, "timeout_ms": s.timeout_ms,
-            "tls_ca_pem": s.tls_ca_pem,
-        })
-    });
-    ok(serde_json::json!({
-        "smtp": smtp, "smtp_tested": n.smtp_tested, "recipients": n.recipients,
-        "sensitive": n.sensitive, "mode": n.mode, "outbox": outbox_json(&app)?,
-    }))
+    ok(NotificationsInfo {
+        smtp: n.smtp.as_ref().map(SmtpInfo::from),
+        smtp_tested: n.smtp_tested.clone(),
+        recipients: n.recipients.clone(),
+        sensitive: n.sensitive.clone(),
+        mode: n.mode,
+        outbox: outbox_json(&app)?,
+    })
 }
 
 async fn set_smtp(s: Session, f: SmtpForm, app: Arc<App>) -> Result<Response, Rejection> {
@@ -135,7 +129,7 @@ async fn set_smtp(s: Session, f: SmtpForm, app: Arc<App>) -> Result<Response, Re
     notifications::set_smtp(ctx(&app, &actor), input)
         .await
         .map_err(service_error)?;
-    ok(serde_json::json!({ "saved": true }))
+    ok(Saved { saved: true })
 }
 
 async fn set_recipients(s: Session, r: Recipients, app: Arc<App>) -> Result<Response, Rejection> {
@@ -143,7 +137,7 @@ async fn set_recipients(s: Session, r: Recipients, app: Arc<App>) -> Result<Resp
     let list = notifications::edit_recipients(ctx(&app, &actor), ListEdit::Replace(r.recipients))
         .await
         .map_err(service_error)?;
-    ok(serde_json::json!({ "recipients": list }))
+    ok(RecipientList { recipients: list })
 }
 
 async fn set_sensitive(s: Session, r: Sensitive, app: Arc<App>) -> Result<Response, Rejection> {
@@ -151,7 +145,7 @@ async fn set_sensitive(s: Session, r: Sensitive, app: Arc<App>) -> Result<Respon
     let list = notifications::edit_sensitive(ctx(&app, &actor), ListEdit::Replace(r.claims))
         .await
         .map_err(service_error)?;
-    ok(serde_json::json!({ "sensitive": list }))
+    ok(SensitiveList { sensitive: list })
 }
 
 async fn set_mode(s: Session, m: Mode, app: Arc<App>) -> Result<Response, Rejection> {
@@ -159,7 +153,7 @@ async fn set_mode(s: Session, m: Mode, app: Arc<App>) -> Result<Response, Reject
     let mode = notifications::set_mode(ctx(&app, &actor), m.mode)
         .await
         .map_err(service_error)?;
-    ok(serde_json::json!({ "mode": mode }))
+    ok(ModeInfo { mode })
 }
 
 /// Sends a test message with the stored settings; a failure is answered 502 with the
@@ -174,7 +168,7 @@ async fn send_test(s: Session, t: TestReq, app: Arc<App>) -> Result<Response, Re
     )
     .await
     .map_err(service_error)?;
-    ok(serde_json::json!({ "sent": true, "to": to }))
+    ok(TestSent { sent: true, to })
 }
 
 async fn retry(s: Session, r: Retry, app: Arc<App>) -> Result<Response, Rejection> {
@@ -183,7 +177,7 @@ async fn retry(s: Session, r: Retry, app: Arc<App>) -> Result<Response, Rejectio
         .await
         .map_err(service_error)?;
     app.outbox_wake.notify_one();
-    ok(serde_json::json!({ "retried": n }))
+    ok(Retried { retried: n })
 }
 
 pub(super) fn routes(app: Arc<App>) -> warp::filters::BoxedFilter<(Response,)> {

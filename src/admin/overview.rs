@@ -7,6 +7,7 @@ use std::sync::Arc;
 use warp::reply::Response;
 use warp::{Filter, Rejection};
 
+use super::api::{EmailHealth, Overview, TodayCounts};
 use super::{api_path, blocking, get_with, ok, store_error, Session};
 use crate::app::App;
 use crate::model::{AuditEntry, AuditRecord};
@@ -69,19 +70,22 @@ async fn overview(_s: Session, app: Arc<App>) -> Result<Response, Rejection> {
     })
     .await?
     .map_err(store_error)?;
-    ok(serde_json::json!({
-        "version": env!("CARGO_PKG_VERSION"),
-        "checklist": checks,
-        "today": { "counts": today.counts, "complete": today.complete },
-        "latest": today.latest,
-        "email": {
-            "configured": app.store.settings().notify.configured().is_some(),
-            "mode": app.store.settings().notify.mode,
-            "pending": outbox.pending,
-            "failed": outbox.failed,
-            "oldest_pending": outbox.oldest_pending,
+    ok(Overview {
+        version: env!("CARGO_PKG_VERSION"),
+        checklist: checks,
+        today: TodayCounts {
+            counts: today.counts,
+            complete: today.complete,
         },
-    }))
+        latest: today.latest,
+        email: EmailHealth {
+            configured: app.store.settings().notify.configured().is_some(),
+            mode: app.store.settings().notify.mode,
+            pending: outbox.pending,
+            failed: outbox.failed,
+            oldest_pending: outbox.oldest_pending,
+        },
+    })
 }
 
 pub(super) fn routes(app: Arc<App>) -> warp::filters::BoxedFilter<(Response,)> {

@@ -21,7 +21,7 @@ pub struct FieldError {
 }
 
 /// What the panel shows.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(utoipa::ToSchema, Debug, Clone, Serialize, PartialEq)]
 pub struct Registration {
     pub name: String,
     pub endpoint_url: String,

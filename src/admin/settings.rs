@@ -7,25 +7,26 @@ use serde::Deserialize;
 use warp::reply::Response;
 use warp::{Filter, Rejection};
 
+use super::api::{PolicyInfo, Saved};
 use super::{actor, api_path, ctx, get_with, ok, post_json, service_error, Session};
 use crate::app::App;
 use crate::policy::{MatchMode, Messages};
 use crate::service::settings;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct PolicyForm {
+pub(super) struct PolicyForm {
     department_match: MatchMode,
     messages: Messages,
 }
 
 async fn show(_s: Session, app: Arc<App>) -> Result<Response, Rejection> {
     let st = app.store.settings();
-    ok(serde_json::json!({
-        "department_match": st.policy.department_match,
-        "messages": st.policy.messages,
-        "defaults": Messages::default(),
-    }))
+    ok(PolicyInfo {
+        department_match: st.policy.department_match,
+        messages: st.policy.messages.clone(),
+        defaults: Messages::default(),
+    })
 }
 
 async fn save(s: Session, f: PolicyForm, app: Arc<App>) -> Result<Response, Rejection> {
@@ -37,7 +38,7 @@ async fn save(s: Session, f: PolicyForm, app: Arc<App>) -> Result<Response, Reje
     settings::save_policy(ctx(&app, &who), policy)
         .await
         .map_err(service_error)?;
-    ok(serde_json::json!({ "saved": true }))
+    ok(Saved { saved: true })
 }
 
 pub(super) fn routes(app: Arc<App>) -> warp::filters::BoxedFilter<(Response,)> {

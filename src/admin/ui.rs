@@ -20,9 +20,14 @@ fn asset(path: &str) -> Result<Response, Rejection> {
     let file = Assets::get(path)
         .ok_or_else(|| api_error(StatusCode::NOT_FOUND, format!("no file {path:?}"), None))?;
     let mime = file.metadata.mimetype().to_string();
-    let mut r = warp::http::Response::new(file.data.into_owned()).into_response();
+    Ok(page(file.data.into_owned().into(), &mime))
+}
+
+/// A file of the UI (or the API's description) with its type and the UI's headers.
+fn page(body: bytes::Bytes, mime: &str) -> Response {
+    let mut r = warp::http::Response::new(body).into_response();
     let h = r.headers_mut();
-    if let Ok(v) = HeaderValue::from_str(&mime) {
+    if let Ok(v) = HeaderValue::from_str(mime) {
         h.insert(header::CONTENT_TYPE, v);
     }
     h.insert(
@@ -39,10 +44,11 @@ fn asset(path: &str) -> Result<Response, Rejection> {
         HeaderValue::from_static("no-referrer"),
     );
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
-    Ok(r)
+    r
 }
 
-pub(super) fn routes() -> warp::filters::BoxedFilter<(Response,)> {
+/// The UI's routes; `openapi` is the API's description (generated once, served as is).
+pub(super) fn routes(openapi: bytes::Bytes) -> warp::filters::BoxedFilter<(Response,)> {
     let bare = warp::path("admin")
         .and(warp::path::end())
         .and(warp::get())
@@ -68,7 +74,7 @@ pub(super) fn routes() -> warp::filters::BoxedFilter<(Response,)> {
         .and(warp::path("openapi.json"))
         .and(warp::path::end())
         .and(warp::get())
-        .and_then(|| async { asset("openapi.json") });
+        .map(move || page(openapi.clone(), "application/json"));
     let file = warp::path("admin")
         .and(warp::path::param::<String>())
         .and(warp::path::end())

@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 
 /// A claim value as the caller sends it: a string for single-valued claims, an array of
 /// strings for multi-valued ones. `""` and `[]` mean the claim is being removed.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(untagged)]
 pub enum ClaimValue {
     Single(String),
@@ -134,7 +134,7 @@ pub struct Tenant {
     pub name: Option<String>,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Organization {
     #[serde(default)]

@@ -8,7 +8,7 @@ use crate::contract::Organization;
 use crate::policy::{ClaimChange, Rule};
 
 /// An action decision.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[derive(utoipa::ToSchema, Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
 pub struct DecisionEntry {
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub request_id: Option<String>,
@@ -56,7 +56,7 @@ pub struct DecisionEntry {
 }
 
 /// A change made by an administrator.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AdminEntry {
     /// Who: `cli`, or the admin session.
     pub actor: String,
@@ -69,7 +69,7 @@ pub struct AdminEntry {
 }
 
 /// What a record is about.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum AuditEntry {
     Decision(Box<DecisionEntry>),
@@ -77,7 +77,7 @@ pub enum AuditEntry {
 }
 
 /// A record as read back: its position in the chain, its time, its link and its content.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AuditRecord {
     pub seq: u64,
     pub time: String,

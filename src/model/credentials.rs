@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 /// How the identity server presents the credential (CONTRACT.md T4–T6).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum CredentialKind {
     /// `Authorization: Basic base64(username:password)`.

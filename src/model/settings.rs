@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use crate::policy::PolicySettings;
 
 /// Whether callers must authenticate.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum EndpointAuth {
     /// A valid endpoint credential is required (the default).
@@ -16,7 +16,7 @@ pub enum EndpointAuth {
 }
 
 /// How the SMTP connection is secured.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Encryption {
     /// Plain SMTP (a relay on localhost, say).
@@ -64,7 +64,7 @@ impl std::fmt::Debug for SmtpSettings {
 }
 
 /// When the security-team e-mail is sent.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum DeliveryMode {
     /// Before answering, within the SMTP timeout; a failure answers FAILED `email_error` (the

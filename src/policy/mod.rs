@@ -12,7 +12,7 @@ pub use directory::{normalize_department, Directory, DirectoryError};
 pub const DEPARTMENT_CLAIM: &str = "http://wso2.org/claims/department";
 
 /// How a department value is compared with the directory.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum MatchMode {
     /// Byte-for-byte, as the seed does.
@@ -24,14 +24,14 @@ pub enum MatchMode {
 
 /// A failure the user sees: reason code and description. Admin-editable later; the defaults
 /// are the seed's words.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FailureMessage {
     pub reason: String,
     pub description: String,
 }
 
 /// The failure texts, one per rule.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct Messages {
     pub invalid_action_type: FailureMessage,
@@ -67,7 +67,7 @@ pub struct PolicySettings {
 }
 
 /// Which rule decided, for the audit record and metrics.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Rule {
     /// Nothing objected.
@@ -91,7 +91,7 @@ pub struct Verdict {
 
 /// One claim touched by the update: its new value and, when the admin shared the attribute
 /// with the action, its current value.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ClaimChange {
     pub uri: String,
     /// Current value; `None` when the attribute was not shared with the action.

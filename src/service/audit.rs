@@ -35,10 +35,13 @@ pub fn export(store: &Store, out: &mut dyn Write) -> Result<u64, ServiceError> {
 const MAX_SCAN: usize = 100_000;
 
 /// The audit page's query, as the admin API receives it.
-#[derive(Debug, Deserialize, Default)]
+#[derive(Debug, Deserialize, Default, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct Query {
     /// Records older than this sequence number (paging backwards).
     pub before: Option<u64>,
+    /// Records per page (default 50; kept within 1..=500).
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<usize>,
     /// User id (exact).
     pub user: Option<String>,

@@ -10,7 +10,7 @@ use crate::model::{AdminEntry, AuditEntry};
 use crate::policy::{normalize_department, Directory};
 
 /// What an import changes (also the preview shown before applying it).
-#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
 pub struct ImportPlan {
     pub added: Vec<String>,
     pub removed: Vec<String>,

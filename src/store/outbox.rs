@@ -12,7 +12,7 @@ use super::{json_err, Result, Store, StoreError};
 pub const MAX_ATTEMPTS: u32 = 8;
 
 /// Where an item stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum OutboxStatus {
     Pending,

@@ -5,6 +5,7 @@ mod abuse;
 mod action;
 mod admin;
 mod admin_api;
+mod admin_openapi;
 mod auth;
 mod backup;
 mod browser;

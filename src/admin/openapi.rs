@@ -1,0 +1,637 @@
+//! The admin API's OpenAPI description, generated from the types the handlers answer with
+//! (`api`) and read (the request forms of each page's file). Served at
+//! `/admin/api/openapi.json`.
+//!
+//! The functions below only carry each operation's description (warp routes are filters, not
+//! attributed functions); the routes themselves are in the page files. The integration test
+//! `admin_openapi` calls every operation listed here and checks each answer against its schema.
+
+use utoipa::openapi::security::{ApiKey, ApiKeyValue, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+
+#[allow(unused_imports)]
+use super::api::*;
+
+/// The description, as served.
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "profilegate admin API",
+        description = "Admin API of profilegate. Every call except login, setup and this description needs the session cookie (pg_session) set by POST /admin/api/login (or /admin/api/setup on first start); every mutating call also needs the X-CSRF-Token header returned by login or GET /admin/api/session. Errors are {\"error\": string, \"field\": string|null}: the field is the form field the message belongs to. Bodies are limited to 1 MiB (413)."
+    ),
+    paths(login, setup, logout, session, change_password, overview, list_departments, add_departments, remove_departments, import_departments, export_departments, list_credentials, create_credential, revoke_credential, endpoint, set_endpoint_auth, registration, notifications, set_smtp, set_recipients, set_sensitive, set_mode, send_test, outbox, retry_outbox, audit, verify_audit, export_audit, settings, save_settings, openapi),
+    modifiers(&Security),
+    security(("session" = [])),
+    tags((name = "admin", description = "The admin UI's API"))
+)]
+pub struct ApiDoc;
+
+/// The session cookie and the CSRF header.
+struct Security;
+
+impl Modify for Security {
+    fn modify(&self, doc: &mut utoipa::openapi::OpenApi) {
+        let c = doc.components.get_or_insert_with(Default::default);
+        c.add_security_scheme(
+            "session",
+            SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::with_description(
+                super::COOKIE,
+                "the session, set by login or setup (HttpOnly, SameSite=Strict)",
+            ))),
+        );
+        c.add_security_scheme(
+            "csrf",
+            SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::with_description(
+                "X-CSRF-Token",
+                "the session's CSRF token, from login, setup or GET /admin/api/session; needed by every mutating call",
+            ))),
+        );
+    }
+}
+
+/// The description as JSON bytes, built once when the routes are.
+pub fn document() -> bytes::Bytes {
+    match ApiDoc::openapi().to_json() {
+        Ok(s) => bytes::Bytes::from(s),
+        Err(e) => {
+            tracing::error!(error = %e, "admin API: generating the OpenAPI description");
+            bytes::Bytes::from_static(b"{}")
+        }
+    }
+}
+
+#[utoipa::path(
+    post,
+    path = "/admin/api/login",
+    operation_id = "login",
+    tag = "admin",
+    summary = "Log in with the admin password",
+    description = "Sets the session cookie (HttpOnly, SameSite=Strict, Secure under TLS). Failed attempts are throttled per address and overall.",
+    security(()),
+    request_body = super::access::Login,
+    responses(
+        (status = 200, description = "logged in; sets the session cookie", body = SessionInfo),
+        (status = 400, description = "the value refused, and its field", body = ErrorBody),
+        (status = 401, description = "not logged in, or the session expired (login: a wrong password)", body = ErrorBody),
+        (status = 408, description = "the body did not arrive within 10 s", body = ErrorBody),
+        (status = 409, description = "a conflict with the current state", body = ErrorBody),
+        (status = 413, description = "the body is larger than 1 MiB", body = ErrorBody),
+        (status = 429, description = "too many attempts; Retry-After says how long to wait", body = ErrorBody),
+    ),
+)]
+#[allow(dead_code)]
+fn login() {}
+
+#[utoipa::path(
+    post,
+    path = "/admin/api/setup",
+    operation_id = "setup",
+    tag = "admin",
+    summary = "First start: set the admin password with the one-time setup link's token, and log in",
+    description = "The token is printed at start-up while no admin password is set; it works once, and only until the server restarts.",
+    security(()),
+    request_body = super::access::Setup,
+    responses(
+        (status = 200, description = "session started (cookie set)", body = SessionInfo),
+        (status = 400, description = "the value refused, and its field", body = ErrorBody),
+        (status = 403, description = "a cross-site request, or a missing or wrong CSRF token", body = ErrorBody),
+        (status = 408, description = "the body did not arrive within 10 s", body = ErrorBody),
+        (status = 409, description = "a conflict with the current state", body = ErrorBody),
+        (status = 413, description = "the body is larger than 1 MiB", body = ErrorBody),
+        (status = 429, description = "too many attempts; Retry-After says how long to wait", body = ErrorBody),
+    ),
+)]
+#[allow(dead_code)]
+fn setup() {}
+
+#[utoipa::path(
+    post,
+    path = "/admin/api/logout",
+    operation_id = "logout",
+    tag = "admin",
+    summary = "End the session",
+    security(("session" = [], "csrf" = [])),
+    responses(
+        (status = 200, description = "logged out; the cookie is cleared", body = LoggedOut),
+        (status = 401, description = "not logged in, or the session expired (login: a wrong password)", body = ErrorBody),
+        (status = 403, description = "a cross-site request, or a missing or wrong CSRF token", body = ErrorBody),
+    ),
+)]
+#[allow(dead_code)]
+fn logout() {}
+
+#[utoipa::path(
+    get,
+    path = "/admin/api/session",
+    operation_id = "session",
+    tag = "admin",
+    summary = "The session's CSRF token",
+    responses(
+        (status = 200, description = "the token", body = SessionInfo),
+        (status = 401, description = "not logged in, or the session expired (login: a wrong password)", body = ErrorBody),
+    ),
+)]
+#[allow(dead_code)]
+fn session() {}
+
+#[utoipa::path(
+    post,
+    path = "/admin/api/password",
+    operation_id = "change_password",
+    tag = "admin",
+    summary = "Change the admin password",
+    description = "The new password needs at least 12 characters and no control characters. Every other session ends.",
+    security(("session" = [], "csrf" = [])),
+    request_body = super::access::PasswordChange,
+    responses(
+        (status = 200, description = "changed; other sessions end", body = PasswordChanged),
+        (status = 400, description = "the value refused, and its field", body = ErrorBody),
+        (status = 401, description = "not logged in, or the session expired (login: a wrong password)", body = ErrorBody),
+        (status = 403, description = "a cross-site request, or a missing or wrong CSRF token", body = ErrorBody),
+        (status = 408, description = "the body did not arrive within 10 s", body = ErrorBody),
+        (status = 409, description = "a conflict with the current state", body = ErrorBody),
+        (status = 413, description = "the body is larger than 1 MiB", body = ErrorBody),
+        (status = 429, description = "too many attempts; Retry-After says how long to wait", body = ErrorBody),
+    ),
+)]
+#[allow(dead_code)]
+fn change_password() {}
+
+#[utoipa::path(
+    get,
+    path = "/admin/api/overview",
+    operation_id = "overview",
+    tag = "admin",
+    summary = "Setup checklist, today's decisions by outcome, latest decisions, queued e-mail health",
+    responses(
+        (status = 200, description = "the overview", body = Overview),
+        (status = 401, description = "not logged in, or the session expired (login: a wrong password)", body = ErrorBody),
+    ),
+)]
+#[allow(dead_code)]
+fn overview() {}
+
+#[utoipa::path(
+    get,
+    path = "/admin/api/departments",
+    operation_id = "list_departments",
+    tag = "admin",
+    summary = "A department list",
+    description = "The root organization's list, or a sub-organization's with `org`.",
+    params(super::departments::OrgQuery),
+    responses(
+        (status = 200, description = "the names", body = DepartmentList),
+        (status = 400, description = "the value refused, and its field", body = ErrorBody),
+        (status = 401, description = "not logged in, or the session expired (login: a wrong password)", body = ErrorBody),
+    ),
+)]
+#[allow(dead_code)]
+fn list_departments() {}
+
+#[utoipa::path(
+    post,
+    path = "/admin/api/departments",
+    operation_id = "add_departments",
+    tag = "admin",
+    summary = "Add names (all or nothing)",
+    security(("session" = [], "csrf" = [])),
+    request_body = super::departments::DepartmentsChange,
+    responses(
+        (status = 200, description = "the names added", body = DepartmentsAdded),
+        (status = 400, description = "the value refused, and its field", body = ErrorBody),
+        (status = 401, description = "not logged in, or the session expired (login: a wrong password)", body = ErrorBody),
+        (status = 403, description = "a cross-site request, or a missing or wrong CSRF token", body = ErrorBody),
+        (status = 408, description = "the body did not arrive within 10 s", body = ErrorBody),
+        (status = 413, description = "the body is larger than 1 MiB", body = ErrorBody),
+    ),
+)]
+#[allow(dead_code)]
+fn add_departments() {}
+
+#[utoipa::path(
+    post,
+    path = "/admin/api/departments/remove",
+    operation_id = "remove_departments",
+    tag = "admin",
+    summary = "Remove names; an unknown name changes nothing",
+    security(("session" = [], "csrf" = [])),
+    request_body = super::departments::DepartmentsChange,
+    responses(
+        (status = 200, description = "how many were removed", body = DepartmentsRemoved),
+        (status = 400, description = "the value refused, and its field", body = ErrorBody),
+        (status = 401, description = "not logged in, or the session expired (login: a wrong password)", body = ErrorBody),
+        (status = 403, description = "a cross-site request, or a missing or wrong CSRF token", body = ErrorBody),
+        (status = 408, description = "the body did not arrive within 10 s", body = ErrorBody),
+        (status = 413, description = "the body is larger than 1 MiB", body = ErrorBody),
+    ),
+)]
+#[allow(dead_code)]
+fn remove_departments() {}
+
+#[utoipa::path(
+    post,
+    path = "/admin/api/departments/import",
+    operation_id = "import_departments",
+    tag = "admin",
+    summary = "Import CSV: the plan, applied only with apply=true",
+    description = "One name a line, a header line optional. With `replace`, names not in the file are removed. Applied whole or not at all.",
+    security(("session" = [], "csrf" = [])),
+    request_body = super::departments::Import,
+    responses(
+        (status = 200, description = "the plan", body = ImportResult),
+        (status = 400, description = "the value refused, and its field", body = ErrorBody),
+        (status = 401, description = "not logged in, or the session expired (login: a wrong password)", body = ErrorBody),
+        (status = 403, description = "a cross-site request, or a missing or wrong CSRF token", body = ErrorBody),
+        (status = 408, description = "the body did not arrive within 10 s", body = ErrorBody),
+        (status = 413, description = "the body is larger than 1 MiB", body = ErrorBody),
+    ),
+)]
+#[allow(dead_code)]
+fn import_departments() {}
+
+#[utoipa::path(
+    get,
+    path = "/admin/api/departments/export",
+    operation_id = "export_departments",
+    tag = "admin",
+    summary = "The department list as CSV (header line 'department')",
+    description = "Read back unchanged by the import.",
+    params(super::departments::OrgQuery),
+    responses(
+        (status = 200, description = "CSV file", body = String, content_type = "text/csv"),
+        (status = 400, description = "the value refused, and its field", body = ErrorBody),
+        (status = 401, description = "not logged in, or the session expired (login: a wrong password)", body = ErrorBody),
+    ),
+)]
+#[allow(dead_code)]
+fn export_departments() {}
+
+#[utoipa::path(
+    get,
+    path = "/admin/api/credentials",
+    operation_id = "list_credentials",
+    tag = "admin",
+    summary = "Active endpoint credentials (never secrets)",
+    responses(
+        (status = 200, description = "the credentials", body = CredentialList),
+        (status = 401, description = "not logged in, or the session expired (login: a wrong password)", body = ErrorBody),
+    ),
+)]
+#[allow(dead_code)]
+fn list_credentials() {}
+
+#[utoipa::path(
+    post,
+    path = "/admin/api/credentials",
+    operation_id = "create_credential",
+    tag = "admin",
+    summary = "Create a credential; the secret is returned once",
+    description = "`type` is basic, bearer or api-key (or the WSO2 names BASIC, BEARER, API_KEY); `username` (basic, default profilegate) and `header` (api-key, default x-api-key) are optional.",
+    security(("session" = [], "csrf" = [])),
+    request_body = super::endpoint::NewCredentialReq,
+    responses(
+        (status = 200, description = "id, type and the WSO2 properties (username/password, accessToken or header/value)", body = NewCredentialInfo),
+        (status = 400, description = "the value refused, and its field", body = ErrorBody),
+        (status = 401, description = "not logged in, or the session expired (login: a wrong password)", body = ErrorBody),
+        (status = 403, description = "a cross-site request, or a missing or wrong CSRF token", body = ErrorBody),
+        (status = 408, description = "the body did not arrive within 10 s", body = ErrorBody),
+        (status = 409, description = "a conflict with the current state", body = ErrorBody),
+        (status = 413, description = "the body is larger than 1 MiB", body = ErrorBody),
+    ),
+)]
+#[allow(dead_code)]
+fn create_credential() {}
+
+#[utoipa::path(
+    delete,
+    path = "/admin/api/credentials/{id}",
+    operation_id = "revoke_credential",
+    tag = "admin",
+    summary = "Revoke a credential",
+    security(("session" = [], "csrf" = [])),
+    params(("id" = String, Path, description = "the credential's id")),
+    responses(
+        (status = 200, description = "revoked", body = Revoked),
+        (status = 401, description = "not logged in, or the session expired (login: a wrong password)", body = ErrorBody),
+        (status = 403, description = "a cross-site request, or a missing or wrong CSRF token", body = ErrorBody),
+        (status = 404, description = "no such item", body = ErrorBody),
+    ),
+)]
+#[allow(dead_code)]
+fn revoke_credential() {}
+
+#[utoipa::path(
+    get,
+    path = "/admin/api/endpoint",
+    operation_id = "endpoint",
+    tag = "admin",
+    summary = "Authentication mode, credentials, and defaults for the registration panel",
+    responses(
+        (status = 200, description = "the endpoint page", body = EndpointInfo),
+        (status = 401, description = "not logged in, or the session expired (login: a wrong password)", body = ErrorBody),
+    ),
+)]
+#[allow(dead_code)]
+fn endpoint() {}
+
+#[utoipa::path(
+    post,
+    path = "/admin/api/endpoint/auth",
+    operation_id = "set_endpoint_auth",
+    tag = "admin",
+    summary = "Require endpoint credentials, or switch authentication off",
+    security(("session" = [], "csrf" = [])),
+    request_body = super::endpoint::AuthChange,
+    responses(
+        (status = 200, description = "the mode as saved", body = AuthMode),
+        (status = 400, description = "the value refused, and its field", body = ErrorBody),
+        (status = 401, description = "not logged in, or the session expired (login: a wrong password)", body = ErrorBody),
+        (status = 403, description = "a cross-site request, or a missing or wrong CSRF token", body = ErrorBody),
+        (status = 408, description = "the body did not arrive within 10 s", body = ErrorBody),
+        (status = 413, description = "the body is larger than 1 MiB", body = ErrorBody),
+    ),
+)]
+#[allow(dead_code)]
+fn set_endpoint_auth() {}
+
+#[utoipa::path(
+    get,
+    path = "/admin/api/endpoint/registration",
+    operation_id = "registration",
+    tag = "admin",
+    summary = "Values for the WSO2 console and a ready Action Management REST API body (CONTRACT.md §8)",
+    params(super::endpoint::RegistrationQuery),
+    responses(
+        (status = 200, description = "the registration values", body = crate::admin::register::Registration),
+        (status = 400, description = "the value refused, and its field", body = ErrorBody),
+        (status = 401, description = "not logged in, or the session expired (login: a wrong password)", body = ErrorBody),
+    ),
+)]
+#[allow(dead_code)]
+fn registration() {}
+
+#[utoipa::path(
+    get,
+    path = "/admin/api/notifications",
+    operation_id = "notifications",
+    tag = "admin",
+    summary = "SMTP settings (the password never, only whether one is set), recipients, sensitive claims, mode, outbox summary",
+    responses(
+        (status = 200, description = "the notifications page", body = NotificationsInfo),
+        (status = 401, description = "not logged in, or the session expired (login: a wrong password)", body = ErrorBody),
+    ),
+)]
+#[allow(dead_code)]
+fn notifications() {}
+
+#[utoipa::path(
+    post,
+    path = "/admin/api/notifications/smtp",
+    operation_id = "set_smtp",
+    tag = "admin",
+    summary = "Set the SMTP server; a test message is needed again afterwards",
+    description = "An absent or empty `password` keeps the stored one; `clear_password` forgets it.",
+    security(("session" = [], "csrf" = [])),
+    request_body = super::notifications::SmtpForm,
+    responses(
+        (status = 200, description = "saved", body = Saved),
+        (status = 400, description = "the value refused, and its field", body = ErrorBody),
+        (status = 401, description = "not logged in, or the session expired (login: a wrong password)", body = ErrorBody),
+        (status = 403, description = "a cross-site request, or a missing or wrong CSRF token", body = ErrorBody),
+        (status = 408, description = "the body did not arrive within 10 s", body = ErrorBody),
+        (status = 413, description = "the body is larger than 1 MiB", body = ErrorBody),
+    ),
+)]
+#[allow(dead_code)]
+fn set_smtp() {}
+
+#[utoipa::path(
+    post,
+    path = "/admin/api/notifications/recipients",
+    operation_id = "set_recipients",
+    tag = "admin",
+    summary = "Replace the recipient list (all valid, or nothing changes)",
+    security(("session" = [], "csrf" = [])),
+    request_body = super::notifications::Recipients,
+    responses(
+        (status = 200, description = "the list as saved", body = RecipientList),
+        (status = 400, description = "the value refused, and its field", body = ErrorBody),
+        (status = 401, description = "not logged in, or the session expired (login: a wrong password)", body = ErrorBody),
+        (status = 403, description = "a cross-site request, or a missing or wrong CSRF token", body = ErrorBody),
+        (status = 408, description = "the body did not arrive within 10 s", body = ErrorBody),
+        (status = 413, description = "the body is larger than 1 MiB", body = ErrorBody),
+    ),
+)]
+#[allow(dead_code)]
+fn set_recipients() {}
+
+#[utoipa::path(
+    post,
+    path = "/admin/api/notifications/sensitive",
+    operation_id = "set_sensitive",
+    tag = "admin",
+    summary = "Replace the sensitive-claim list",
+    security(("session" = [], "csrf" = [])),
+    request_body = super::notifications::Sensitive,
+    responses(
+        (status = 200, description = "the list as saved", body = SensitiveList),
+        (status = 400, description = "the value refused, and its field", body = ErrorBody),
+        (status = 401, description = "not logged in, or the session expired (login: a wrong password)", body = ErrorBody),
+        (status = 403, description = "a cross-site request, or a missing or wrong CSRF token", body = ErrorBody),
+        (status = 408, description = "the body did not arrive within 10 s", body = ErrorBody),
+        (status = 413, description = "the body is larger than 1 MiB", body = ErrorBody),
+    ),
+)]
+#[allow(dead_code)]
+fn set_sensitive() {}
+
+#[utoipa::path(
+    post,
+    path = "/admin/api/notifications/mode",
+    operation_id = "set_mode",
+    tag = "admin",
+    summary = "Delivery mode",
+    description = "blocking: the e-mail is sent before the identity server is answered (a failure refuses the update); queued: it goes to the outbox with the audit record.",
+    security(("session" = [], "csrf" = [])),
+    request_body = super::notifications::Mode,
+    responses(
+        (status = 200, description = "the mode as saved", body = ModeInfo),
+        (status = 400, description = "the value refused, and its field", body = ErrorBody),
+        (status = 401, description = "not logged in, or the session expired (login: a wrong password)", body = ErrorBody),
+        (status = 403, description = "a cross-site request, or a missing or wrong CSRF token", body = ErrorBody),
+        (status = 408, description = "the body did not arrive within 10 s", body = ErrorBody),
+        (status = 413, description = "the body is larger than 1 MiB", body = ErrorBody),
+    ),
+)]
+#[allow(dead_code)]
+fn set_mode() {}
+
+#[utoipa::path(
+    post,
+    path = "/admin/api/notifications/test",
+    operation_id = "send_test",
+    tag = "admin",
+    summary = "Send a test message with the stored settings",
+    description = "To `to`, or to the recipients when absent. A failure is answered 502 with the mail server's words.",
+    security(("session" = [], "csrf" = [])),
+    request_body = super::notifications::TestReq,
+    responses(
+        (status = 200, description = "sent", body = TestSent),
+        (status = 400, description = "the value refused, and its field", body = ErrorBody),
+        (status = 401, description = "not logged in, or the session expired (login: a wrong password)", body = ErrorBody),
+        (status = 403, description = "a cross-site request, or a missing or wrong CSRF token", body = ErrorBody),
+        (status = 408, description = "the body did not arrive within 10 s", body = ErrorBody),
+        (status = 413, description = "the body is larger than 1 MiB", body = ErrorBody),
+        (status = 502, description = "the mail server refused or failed, in its own words", body = ErrorBody),
+    ),
+)]
+#[allow(dead_code)]
+fn send_test() {}
+
+#[utoipa::path(
+    get,
+    path = "/admin/api/outbox",
+    operation_id = "outbox",
+    tag = "admin",
+    summary = "Queued e-mails: counts and the first 100 items (failed first)",
+    responses(
+        (status = 200, description = "the outbox", body = OutboxInfo),
+        (status = 401, description = "not logged in, or the session expired (login: a wrong password)", body = ErrorBody),
+    ),
+)]
+#[allow(dead_code)]
+fn outbox() {}
+
+#[utoipa::path(
+    post,
+    path = "/admin/api/outbox/retry",
+    operation_id = "retry_outbox",
+    tag = "admin",
+    summary = "Queue failed e-mails again now (one by id, or all)",
+    security(("session" = [], "csrf" = [])),
+    request_body = super::notifications::Retry,
+    responses(
+        (status = 200, description = "how many were queued again", body = Retried),
+        (status = 400, description = "the value refused, and its field", body = ErrorBody),
+        (status = 401, description = "not logged in, or the session expired (login: a wrong password)", body = ErrorBody),
+        (status = 403, description = "a cross-site request, or a missing or wrong CSRF token", body = ErrorBody),
+        (status = 404, description = "no such item", body = ErrorBody),
+        (status = 408, description = "the body did not arrive within 10 s", body = ErrorBody),
+        (status = 413, description = "the body is larger than 1 MiB", body = ErrorBody),
+    ),
+)]
+#[allow(dead_code)]
+fn retry_outbox() {}
+
+#[utoipa::path(
+    get,
+    path = "/admin/api/audit",
+    operation_id = "audit",
+    tag = "admin",
+    summary = "Audit records, newest first, filtered; next_before continues the walk",
+    description = "At most 100,000 records are examined per page: a filter that matches nothing in a long chain still answers quickly, with `next_before` to go on.",
+    params(crate::service::audit::Query),
+    responses(
+        (status = 200, description = "the records", body = AuditPage),
+        (status = 400, description = "the value refused, and its field", body = ErrorBody),
+        (status = 401, description = "not logged in, or the session expired (login: a wrong password)", body = ErrorBody),
+    ),
+)]
+#[allow(dead_code)]
+fn audit() {}
+
+#[utoipa::path(
+    get,
+    path = "/admin/api/audit/verify",
+    operation_id = "verify_audit",
+    tag = "admin",
+    summary = "Walk the hash chain: ok, records checked, the first bad record",
+    responses(
+        (status = 200, description = "the result", body = Verification),
+        (status = 401, description = "not logged in, or the session expired (login: a wrong password)", body = ErrorBody),
+    ),
+)]
+#[allow(dead_code)]
+fn verify_audit() {}
+
+#[utoipa::path(
+    get,
+    path = "/admin/api/audit/export",
+    operation_id = "export_audit",
+    tag = "admin",
+    summary = "Every record as NDJSON, each with its hash",
+    responses(
+        (status = 200, description = "NDJSON file", body = String, content_type = "application/x-ndjson"),
+        (status = 401, description = "not logged in, or the session expired (login: a wrong password)", body = ErrorBody),
+    ),
+)]
+#[allow(dead_code)]
+fn export_audit() {}
+
+#[utoipa::path(
+    get,
+    path = "/admin/api/settings",
+    operation_id = "settings",
+    tag = "admin",
+    summary = "Policy settings: department match mode and failure messages (and their defaults)",
+    responses(
+        (status = 200, description = "the policy settings", body = PolicyInfo),
+        (status = 401, description = "not logged in, or the session expired (login: a wrong password)", body = ErrorBody),
+    ),
+)]
+#[allow(dead_code)]
+fn settings() {}
+
+#[utoipa::path(
+    post,
+    path = "/admin/api/settings",
+    operation_id = "save_settings",
+    tag = "admin",
+    summary = "Save policy settings; each message is checked against the identity server's charset and length rules",
+    description = "A message the identity server would turn into a 500 is refused, naming its field (e.g. `messages.invalid_department.reason`).",
+    security(("session" = [], "csrf" = [])),
+    request_body = super::settings::PolicyForm,
+    responses(
+        (status = 200, description = "saved", body = Saved),
+        (status = 400, description = "the value refused, and its field", body = ErrorBody),
+        (status = 401, description = "not logged in, or the session expired (login: a wrong password)", body = ErrorBody),
+        (status = 403, description = "a cross-site request, or a missing or wrong CSRF token", body = ErrorBody),
+        (status = 408, description = "the body did not arrive within 10 s", body = ErrorBody),
+        (status = 413, description = "the body is larger than 1 MiB", body = ErrorBody),
+    ),
+)]
+#[allow(dead_code)]
+fn save_settings() {}
+
+#[utoipa::path(
+    get,
+    path = "/admin/api/openapi.json",
+    operation_id = "openapi",
+    tag = "admin",
+    summary = "This document",
+    description = "Served without a session.",
+    security(()),
+    responses(
+        (status = 200, description = "OpenAPI 3.1", body = Object, content_type = "application/json"),
+    ),
+)]
+#[allow(dead_code)]
+fn openapi() {}
+
+#[cfg(test)]
+mod tests {
+    use utoipa::OpenApi;
+
+    /// The schema's password rule is a literal; it must be the one `validate_password` applies.
+    #[test]
+    fn the_password_rule_is_the_real_one() {
+        let doc = serde_json::to_value(super::ApiDoc::openapi()).unwrap();
+        for field in ["PasswordChange/properties/new", "Setup/properties/password"] {
+            assert_eq!(
+                doc.pointer(&format!("/components/schemas/{field}/minLength")),
+                Some(&serde_json::json!(crate::service::access::MIN_PASSWORD_LEN)),
+                "{field}"
+            );
+        }
+    }
+}

@@ -1,0 +1,339 @@
+//! The served OpenAPI description against the server: every operation it lists is called (the
+//! list comes from the document, not from this file), and every answer is checked against the
+//! schema the document gives for its status code.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde_json::{json, Value};
+
+use crate::admin::{client, PASSWORD};
+use crate::mail::MailServer;
+use crate::support::*;
+
+const SETUP_TOKEN: &str = "the-openapi-token";
+
+/// One operation as the document lists it.
+struct Op {
+    method: String,
+    path: String,
+    id: String,
+    public: bool,
+}
+
+/// Every operation in the document, by operationId.
+fn operations(doc: &Value) -> BTreeMap<String, Op> {
+    let mut ops = BTreeMap::new();
+    for (path, item) in doc["paths"].as_object().expect("paths") {
+        for (method, op) in item.as_object().expect("path item") {
+            if !["get", "put", "post", "delete", "patch", "head", "options"]
+                .contains(&method.as_str())
+            {
+                continue;
+            }
+            let id = op["operationId"]
+                .as_str()
+                .unwrap_or_else(|| panic!("{method} {path} has no operationId"))
+                .to_string();
+            // No requirement, or an empty one: callable without a session.
+            let public = op.get("security").is_some_and(|s| {
+                s.as_array()
+                    .expect("security")
+                    .iter()
+                    .all(|r| r.as_object().is_some_and(|r| r.is_empty()))
+            });
+            let prev = ops.insert(
+                id.clone(),
+                Op {
+                    method: method.clone(),
+                    path: path.clone(),
+                    id,
+                    public,
+                },
+            );
+            assert!(prev.is_none(), "operationId used twice: {method} {path}");
+        }
+    }
+    ops
+}
+
+/// Checks `body` against the schema `doc` gives for this operation's `status` answer; the
+/// document's components go along so that `#/components/schemas/...` resolves.
+fn check_answer(doc: &Value, op: &Op, status: u16, content_type: &str, body: &[u8]) {
+    let what = format!("{} {} ({}) {status}", op.method, op.path, op.id);
+    let resp = &doc["paths"][&op.path][&op.method]["responses"][status.to_string()];
+    assert!(resp.is_object(), "{what}: status not described");
+    let content = resp["content"].as_object().unwrap_or_else(|| {
+        panic!("{what}: the description gives no content, the server sent {content_type:?}")
+    });
+    let (media, media_obj) = content
+        .iter()
+        .find(|(m, _)| content_type.starts_with(m.as_str()))
+        .unwrap_or_else(|| panic!("{what}: answered {content_type:?}, described {content:?}"));
+    if media != "application/json" {
+        // CSV and NDJSON files: described as text.
+        assert_eq!(media_obj["schema"]["type"], "string", "{what}");
+        return;
+    }
+    let instance: Value = serde_json::from_slice(body)
+        .unwrap_or_else(|e| panic!("{what}: not JSON ({e}): {}", String::from_utf8_lossy(body)));
+    let schema = json!({
+        "components": doc["components"].clone(),
+        "allOf": [media_obj["schema"].clone()],
+    });
+    let validator = jsonschema::draft202012::new(&schema)
+        .unwrap_or_else(|e| panic!("{what}: the schema does not compile: {e}"));
+    let errors: Vec<String> = validator
+        .iter_errors(&instance)
+        .map(|e| format!("{} at {}", e, e.instance_path()))
+        .collect();
+    assert!(
+        errors.is_empty(),
+        "{what}: the answer does not fit its schema:\n{}\n{instance:#}",
+        errors.join("\n")
+    );
+}
+
+/// What each operation is called with: a JSON body (or none), keyed by operationId. Every
+/// operation in the document needs an entry, and every entry must be in the document.
+fn examples(mail_port: u16, outbox_id: u64) -> BTreeMap<&'static str, Option<Value>> {
+    BTreeMap::from([
+        (
+            "setup",
+            Some(json!({"token": SETUP_TOKEN, "password": PASSWORD})),
+        ),
+        ("login", Some(json!({"password": PASSWORD}))),
+        ("session", None),
+        ("overview", None),
+        ("list_departments", None),
+        ("add_departments", Some(json!({"names": ["Legal"]}))),
+        (
+            "remove_departments",
+            Some(json!({"names": ["Engineering"]})),
+        ),
+        (
+            "import_departments",
+            Some(json!({"csv": "department\nSales\nFinance\n", "apply": true})),
+        ),
+        ("export_departments", None),
+        ("list_credentials", None),
+        ("create_credential", Some(json!({"type": "basic"}))),
+        ("revoke_credential", None),
+        ("endpoint", None),
+        ("set_endpoint_auth", Some(json!({"auth": "required"}))),
+        ("registration", None),
+        ("notifications", None),
+        (
+            "set_smtp",
+            Some(
+                json!({"host": "127.0.0.1", "port": mail_port, "encryption": "none",
+                        "from": "profilegate@example.com", "timeout_ms": 2000}),
+            ),
+        ),
+        (
+            "set_recipients",
+            Some(json!({"recipients": ["security@example.com"]})),
+        ),
+        (
+            "set_sensitive",
+            Some(json!({"claims": ["http://wso2.org/claims/department"]})),
+        ),
+        ("set_mode", Some(json!({"mode": "queued"}))),
+        ("send_test", Some(json!({}))),
+        ("outbox", None),
+        ("retry_outbox", Some(json!({"id": outbox_id}))),
+        ("audit", None),
+        ("verify_audit", None),
+        ("export_audit", None),
+        ("settings", None),
+        // Filled in from the settings' own answer below.
+        ("save_settings", None),
+        ("openapi", None),
+        (
+            "change_password",
+            Some(json!({"current": PASSWORD, "new": "another long password"})),
+        ),
+        ("logout", Some(json!({}))),
+    ])
+}
+
+/// Operations that must come first (setup makes the password) or last (they end sessions).
+fn rank(id: &str) -> u8 {
+    match id {
+        "setup" => 0,
+        "login" => 1,
+        "change_password" => 8,
+        "logout" => 9,
+        _ => 5,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn every_described_operation_answers_as_described() {
+    use profilegate::store::outbox::{OutboxItem, OutboxStatus};
+    let mail = MailServer::start();
+    let dir = DataDir::new();
+    let cred = dir.standard();
+    // A failed e-mail for outbox/retry; a decision (below) for the overview and the audit.
+    // Mail settings stored, so the test message goes out whichever order the calls take.
+    dir.with_store(|s| {
+        s.update_settings("test", "notify", |st| {
+            st.notify.smtp = Some(profilegate::model::SmtpSettings {
+                host: "127.0.0.1".into(),
+                port: mail.addr.port(),
+                encryption: profilegate::model::Encryption::None,
+                username: None,
+                password: None,
+                from: "profilegate@example.com".into(),
+                timeout_ms: 2000,
+                tls_ca_pem: None,
+            });
+            st.notify.recipients = vec!["security@example.com".into()];
+        })
+        .unwrap()
+    });
+    let outbox_id = dir.with_store(|s| {
+        let item = OutboxItem {
+            created: "2026-01-01T00:00:00.000Z".into(),
+            request_id: Some("stuck-1".into()),
+            subject: "stuck".into(),
+            body: "a stuck message".into(),
+            status: OutboxStatus::Failed,
+            attempts: 8,
+            next_attempt_ms: 0,
+            last_error: Some("connection refused".into()),
+        };
+        let entry = br#"{"kind":"admin","actor":"test","action":"outbox.seed"}"#.to_vec();
+        s.append_entries_with_outbox(&[entry], &[(0, serde_json::to_vec(&item).unwrap())])
+            .unwrap()
+    });
+    let srv = Server::start_with(
+        &dir.path,
+        profilegate::Options {
+            setup_token: Some(SETUP_TOKEN.into()),
+            ..Default::default()
+        },
+    )
+    .await;
+    let decision = post(
+        &srv.action_url(),
+        &Auth::of(&cred),
+        profile_event(Some("openapi-1"), dept(json!("Nowhere"))).to_string(),
+    )
+    .await;
+    assert_eq!(decision.status, 200, "{decision:?}");
+
+    // The description, without a session.
+    let r = client()
+        .get(format!("{}/admin/api/openapi.json", srv.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let doc: Value = r.json().await.unwrap();
+    let ops = operations(&doc);
+
+    let mut table = examples(mail.addr.port(), outbox_id);
+    let described: BTreeSet<&str> = ops.keys().map(String::as_str).collect();
+    let tabled: BTreeSet<&str> = table.keys().copied().collect();
+    assert_eq!(
+        described, tabled,
+        "operations without an example (left only) or examples of no operation (right only)"
+    );
+
+    // Without a session every operation but the public ones is refused, as described.
+    let public: BTreeSet<&str> = ops
+        .values()
+        .filter(|o| o.public)
+        .map(|o| o.id.as_str())
+        .collect();
+    assert_eq!(
+        public,
+        BTreeSet::from(["login", "openapi", "setup"]),
+        "the operations callable without a session"
+    );
+    for op in ops.values().filter(|o| !o.public) {
+        let url = format!("{}{}", srv.url, op.path.replace("{id}", "some-id"));
+        let m: reqwest::Method = op.method.to_uppercase().parse().unwrap();
+        let r = client()
+            .request(m, &url)
+            .json(&json!({}))
+            .send()
+            .await
+            .unwrap();
+        let status = r.status().as_u16();
+        assert_eq!(status, 401, "{} {} without a session", op.method, op.path);
+        let ct = content_type(&r);
+        let body = r.bytes().await.unwrap();
+        check_answer(&doc, op, status, &ct, &body);
+    }
+
+    // Then each operation once, with a session from then on.
+    let mut order: Vec<&Op> = ops.values().collect();
+    order.sort_by_key(|o| (rank(&o.id), o.id.clone()));
+    let mut session: Option<(String, String)> = None;
+    let mut called = BTreeSet::new();
+    for op in order {
+        let mut body = table.remove(op.id.as_str()).expect("an example");
+        if op.id == "save_settings" {
+            let (cookie, _) = session.as_ref().expect("a session");
+            let current: Value = client()
+                .get(format!("{}/admin/api/settings", srv.url))
+                .header("cookie", cookie)
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            body = Some(json!({
+                "department_match": "case-insensitive",
+                "messages": current["messages"],
+            }));
+        }
+        let path = op.path.replace("{id}", &cred.record.id);
+        let m: reqwest::Method = op.method.to_uppercase().parse().unwrap();
+        let mut rb = client().request(m.clone(), format!("{}{path}", srv.url));
+        if let Some((cookie, csrf)) = &session {
+            rb = rb.header("cookie", cookie).header("x-csrf-token", csrf);
+        }
+        if let Some(b) = &body {
+            rb = rb.json(b);
+        }
+        let r = rb.send().await.unwrap();
+        let status = r.status().as_u16();
+        let ct = content_type(&r);
+        let cookie = r
+            .headers()
+            .get("set-cookie")
+            .map(|v| v.to_str().unwrap().split(';').next().unwrap().to_string());
+        let bytes = r.bytes().await.unwrap();
+        assert_eq!(
+            status,
+            200,
+            "{} {path} ({}): {}",
+            op.method,
+            op.id,
+            String::from_utf8_lossy(&bytes)
+        );
+        check_answer(&doc, op, status, &ct, &bytes);
+        if op.id == "login" || op.id == "setup" {
+            let v: Value = serde_json::from_slice(&bytes).unwrap();
+            session = Some((
+                cookie.expect("a session cookie"),
+                v["csrf_token"].as_str().unwrap().to_string(),
+            ));
+        }
+        called.insert(op.id.clone());
+    }
+    assert!(table.is_empty(), "examples never used: {table:?}");
+    assert_eq!(called.len(), ops.len());
+    assert!(called.len() >= 30, "{called:?}");
+    srv.stop().await;
+}
+
+fn content_type(r: &reqwest::Response) -> String {
+    r.headers()
+        .get("content-type")
+        .map(|v| v.to_str().unwrap().to_string())
+        .unwrap_or_default()
+}
