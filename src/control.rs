@@ -95,7 +95,7 @@ pub async fn serve(store: Arc<Store>) {
                             tx,
                             buf: Vec::new(),
                         };
-                        let r = store.backup(&mut w);
+                        let r = crate::service::backup::write(&store, &mut w);
                         let _ = w.flush();
                         r
                     });

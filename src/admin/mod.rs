@@ -116,19 +116,29 @@ fn ok<T: serde::Serialize>(v: T) -> Result<Response, Rejection> {
     Ok(json(StatusCode::OK, &v))
 }
 
-/// A use case's failure as the API answers it: the caller's mistakes 400 (or 404, 409) next
-/// to their field, a mail server's refusal 502, our own faults 503/500 (logged).
+/// The status a use case's failure gets: the caller's mistakes 4xx, a mail server's refusal
+/// 502, our own faults 503/500 — never a 400 for a fault of ours.
+fn status_of(e: &ServiceError) -> StatusCode {
+    match e {
+        ServiceError::Invalid { .. } => StatusCode::BAD_REQUEST,
+        ServiceError::NotFound(_) => StatusCode::NOT_FOUND,
+        ServiceError::Conflict(_) => StatusCode::CONFLICT,
+        ServiceError::Upstream { .. } => StatusCode::BAD_GATEWAY,
+        ServiceError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+        ServiceError::Internal(_) | ServiceError::Fault { .. } => StatusCode::INTERNAL_SERVER_ERROR,
+    }
+}
+
+/// A use case's failure as the API answers it ([`status_of`]), next to its field; ours logged.
 fn service_error(e: ServiceError) -> Rejection {
+    let status = status_of(&e);
     match e {
         ServiceError::Invalid { field, message } => bad(field, message),
-        ServiceError::NotFound(m) => api_error(StatusCode::NOT_FOUND, m, None),
-        ServiceError::Conflict(m) => api_error(StatusCode::CONFLICT, m, None),
-        ServiceError::Upstream { field, message } => {
-            api_error(StatusCode::BAD_GATEWAY, message, Some(field))
-        }
+        ServiceError::Upstream { field, message } => api_error(status, message, Some(field)),
+        ServiceError::NotFound(m) | ServiceError::Conflict(m) => api_error(status, m, None),
         ServiceError::Unavailable(m) => {
             tracing::error!(error = %m, "admin API: unavailable");
-            api_error(StatusCode::SERVICE_UNAVAILABLE, m, None)
+            api_error(status, m, None)
         }
         ServiceError::Internal(e) => internal("storage", e),
         ServiceError::Fault { what, detail } => internal(what, detail),
@@ -375,4 +385,44 @@ pub fn recover(r: &Rejection) -> Option<Response> {
             .insert(header::RETRY_AFTER, warp::http::HeaderValue::from(secs));
     }
     Some(resp)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::{CommitError, StoreError};
+
+    /// Storage faults that once reached an admin as 400 are 503 (not durable now) or 500.
+    #[test]
+    fn faults_of_ours_are_never_a_400() {
+        let io = || std::io::Error::other("disk gone");
+        let cases = [
+            (StoreError::Unavailable(CommitError::Stopped), 503),
+            (
+                StoreError::Io {
+                    what: "write the backup",
+                    source: io(),
+                },
+                500,
+            ),
+            (StoreError::Precondition("bad key".into()), 500),
+            (
+                StoreError::Task {
+                    what: "a read",
+                    detail: "panicked".into(),
+                },
+                500,
+            ),
+            (StoreError::Invalid("read back a bad record".into()), 500),
+            (StoreError::NotFound("no credential x".into()), 404),
+        ];
+        for (e, want) in cases {
+            let shown = e.to_string();
+            assert_eq!(status_of(&ServiceError::from(e)).as_u16(), want, "{shown}");
+        }
+        assert_eq!(
+            status_of(&ServiceError::invalid("name", "empty")).as_u16(),
+            400
+        );
+    }
 }

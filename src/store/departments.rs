@@ -113,7 +113,7 @@ impl Store {
         // An empty id would land in the root list and a NUL would split the key: the service
         // refuses both before this; here they are a fault, not input.
         if org.is_some_and(|o| o.is_empty() || o.contains('\0')) {
-            return Err(StoreError::Invalid(format!(
+            return Err(StoreError::Precondition(format!(
                 "organization id {org:?} cannot be a key"
             )));
         }

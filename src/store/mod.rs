@@ -72,6 +72,9 @@ pub enum StoreError {
         #[source]
         source: std::io::Error,
     },
+    /// A caller broke a precondition the layer above checks (a bug of ours, not input).
+    #[error("internal error: {0}")]
+    Precondition(String),
     /// A blocking storage task panicked or was cancelled before it finished.
     #[error("{what} did not finish: {detail}")]
     Task { what: &'static str, detail: String },
