@@ -1,24 +1,16 @@
 //! All integration tests, in one binary so the build stays fast. Each test starts the real
-//! server in-process on 127.0.0.1:0 with a temporary data dir and talks HTTP to it.
+//! server in-process on 127.0.0.1:0 with a temporary data dir and talks HTTP to it. The
+//! folders mirror `src/`; `support/` holds the harnesses (server, mail server, admin
+//! session, test CA); `security/` the attacker's-review regression tests, by threat.
 
-mod abuse;
 mod action;
 mod admin;
-mod admin_api;
-mod admin_openapi;
 mod auth;
-mod backup;
-mod browser;
 mod cli;
 mod config;
-mod crash;
-mod durability;
-mod hardening;
-mod held;
+mod http;
 mod install;
-mod mail;
 mod notify;
-mod ops;
-mod props;
+mod security;
+mod store;
 mod support;
-mod tls;

@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 
-use crate::mail::{closed_port, silent_listener, silent_server, MailServer};
+use crate::support::mail::{closed_port, silent_listener, silent_server, MailServer};
 use crate::support::*;
 use profilegate::model::{Encryption, SmtpSettings};
 
@@ -340,7 +340,7 @@ fn set_queued(dir: &DataDir) {
     });
 }
 
-async fn wait_for_mails(mail: &MailServer, n: usize) -> Vec<crate::mail::Mail> {
+async fn wait_for_mails(mail: &MailServer, n: usize) -> Vec<crate::support::mail::Mail> {
     for _ in 0..100 {
         let m = mail.mails();
         if m.len() >= n {

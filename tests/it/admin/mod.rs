@@ -1,44 +1,13 @@
 //! The admin API over HTTP: login, sessions, CSRF, throttling, validation errors.
 
+mod api;
+mod browser;
+mod openapi;
+
 use serde_json::{json, Value};
 
+use crate::support::admin::{client, login, set_password, Admin, PASSWORD};
 use crate::support::*;
-
-pub const PASSWORD: &str = "correct horse battery";
-
-pub fn client() -> reqwest::Client {
-    reqwest::Client::builder().build().unwrap()
-}
-
-/// Logs in; returns the session cookie header value and the CSRF token.
-async fn login(url: &str) -> (String, String) {
-    let r = client()
-        .post(format!("{url}/admin/api/login"))
-        .json(&json!({ "password": PASSWORD }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 200);
-    let cookie = r.headers()["set-cookie"].to_str().unwrap().to_string();
-    assert!(
-        cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"),
-        "{cookie}"
-    );
-    let v: Value = r.json().await.unwrap();
-    (
-        cookie.split(';').next().unwrap().to_string(),
-        v["csrf_token"].as_str().unwrap().to_string(),
-    )
-}
-
-pub fn set_password(dir: &DataDir) {
-    let o = cli_with_input(
-        &dir.path,
-        &["admin", "set-password", "--password-stdin"],
-        Some(&format!("{PASSWORD}\n")),
-    );
-    assert!(o.status.success(), "{}", stderr(&o));
-}
 
 #[test]
 fn short_passwords_are_refused() {
@@ -227,66 +196,6 @@ async fn logins_are_throttled() {
     assert!(r.headers().contains_key("retry-after"));
     assert_eq!(r.json::<Value>().await.unwrap()["field"], "current");
     srv.stop().await;
-}
-
-/// A logged-in admin's requests.
-pub struct Admin {
-    url: String,
-    pub cookie: String,
-    pub csrf: String,
-}
-
-impl Admin {
-    pub async fn new(url: &str) -> Admin {
-        let (cookie, csrf) = login(url).await;
-        Admin {
-            url: url.to_string(),
-            cookie,
-            csrf,
-        }
-    }
-
-    pub async fn get(&self, path: &str) -> (u16, Value) {
-        let r = client()
-            .get(format!("{}{path}", self.url))
-            .header("cookie", &self.cookie)
-            .send()
-            .await
-            .unwrap();
-        (r.status().as_u16(), r.json().await.unwrap_or(Value::Null))
-    }
-
-    /// GET returning the raw answer (for files).
-    pub async fn get_raw(&self, path: &str) -> reqwest::Response {
-        client()
-            .get(format!("{}{path}", self.url))
-            .header("cookie", &self.cookie)
-            .send()
-            .await
-            .unwrap()
-    }
-
-    /// A POST with the session and CSRF token.
-    pub async fn post(&self, path: &str, body: Value) -> (u16, Value) {
-        self.send(reqwest::Method::POST, path, Some(body)).await
-    }
-
-    pub async fn send(
-        &self,
-        method: reqwest::Method,
-        path: &str,
-        body: Option<Value>,
-    ) -> (u16, Value) {
-        let mut rb = client()
-            .request(method, format!("{}{path}", self.url))
-            .header("cookie", &self.cookie)
-            .header("x-csrf-token", &self.csrf);
-        if let Some(b) = body {
-            rb = rb.json(&b);
-        }
-        let r = rb.send().await.unwrap();
-        (r.status().as_u16(), r.json().await.unwrap_or(Value::Null))
-    }
 }
 
 #[tokio::test(flavor = "multi_thread")]

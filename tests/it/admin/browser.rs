@@ -15,7 +15,7 @@ use fantoccini::wd::WebDriverCompatibleCommand;
 use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::{json, Value};
 
-use crate::mail::MailServer;
+use crate::support::mail::MailServer;
 use crate::support::*;
 
 const PASSWORD: &str = "a long admin password";

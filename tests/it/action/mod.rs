@@ -1,5 +1,8 @@
 //! The action endpoint over HTTP: fixtures, rules, bad input, idempotency.
 
+mod abuse;
+mod props;
+
 use serde_json::{json, Value};
 
 use crate::support::*;

@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
-use crate::admin::{client, set_password, PASSWORD};
+use crate::support::admin::{client, set_password, PASSWORD};
 use crate::support::*;
 
 /// The value of a counter on a server's `/metrics` page, `None` when the page has no such line.

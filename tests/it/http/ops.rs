@@ -4,7 +4,7 @@ use std::process::Command;
 
 use serde_json::json;
 
-use crate::mail::MailServer;
+use crate::support::mail::MailServer;
 use crate::support::*;
 
 /// The value of one sample line of a Prometheus text page.

@@ -1,5 +1,9 @@
 //! Shared test harness: a real server on a real socket over a real sled data dir.
 
+pub mod admin;
+pub mod mail;
+pub mod tls;
+
 use std::path::{Path, PathBuf};
 use std::process::Output;
 

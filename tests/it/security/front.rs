@@ -8,7 +8,7 @@ use serde_json::{json, Value};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use crate::admin::{client, set_password, Admin};
+use crate::support::admin::{client, set_password, Admin};
 use crate::support::*;
 
 /// Sends raw bytes, then reads until the server closes or `wait` passes; returns the text.
@@ -257,7 +257,7 @@ async fn hsts_under_tls() {
     let dir = DataDir::new();
     set_password(&dir);
     let tmp = tempfile::tempdir().unwrap();
-    let (cert, key, ca) = crate::tls::generate(tmp.path());
+    let (cert, key, ca) = crate::support::tls::generate(tmp.path());
     let loaded = profilegate::http::tls::load(&cert, &key).unwrap();
     let srv = Server::start_with(
         &dir.path,
@@ -274,7 +274,7 @@ async fn hsts_under_tls() {
         "/admin/api/openapi.json",
         "/healthz",
     ] {
-        let r = crate::tls::client_trusting(&ca, true)
+        let r = crate::support::tls::client_trusting(&ca, true)
             .get(format!("{https}{path}"))
             .send()
             .await
@@ -414,7 +414,7 @@ async fn the_admin_side_answers_only_to_its_own_host_names() {
     }
     // A login from a rebinding page is refused before the password is looked at.
     let mut s = TcpStream::connect(&host).await.unwrap();
-    let login = json!({ "password": crate::admin::PASSWORD }).to_string();
+    let login = json!({ "password": crate::support::admin::PASSWORD }).to_string();
     s.write_all(
         format!(
             "POST /admin/api/login HTTP/1.1\r\nHost: evil.example:{port}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{login}",

@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 use profilegate::model::Encryption;
 use serde_json::{json, Value};
 
-use crate::admin::{set_password, Admin};
+use crate::support::admin::{set_password, Admin};
 use crate::support::*;
 
 const BACKUP_HEADER: &[u8] = b"PROFILEGATE-BACKUP 1";

@@ -4,8 +4,8 @@
 
 use serde_json::{json, Value};
 
-use crate::admin::{client, set_password, Admin, PASSWORD};
-use crate::mail::MailServer;
+use crate::support::admin::{client, set_password, Admin, PASSWORD};
+use crate::support::mail::MailServer;
 use crate::support::*;
 
 fn closed_port() -> u16 {

@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
-use crate::mail::MailServer;
+use crate::support::mail::MailServer;
 use crate::support::*;
 
 /// Kills per run. Whether a restart needs the commit journal depends on where sled's own log
@@ -312,7 +312,7 @@ async fn sigkill_under_load_loses_nothing() {
     }
     // Every acknowledged e-mail arrived; no request id was notified twice.
     let mails = mail.mails();
-    let mut by_request: HashMap<String, Vec<&crate::mail::Mail>> = HashMap::new();
+    let mut by_request: HashMap<String, Vec<&crate::support::mail::Mail>> = HashMap::new();
     for m in &mails {
         let (rid, _) = ids_of(&m.data);
         by_request

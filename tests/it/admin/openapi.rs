@@ -6,8 +6,8 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::{json, Value};
 
-use crate::admin::{client, PASSWORD};
-use crate::mail::MailServer;
+use crate::support::admin::{client, PASSWORD};
+use crate::support::mail::MailServer;
 use crate::support::*;
 
 const SETUP_TOKEN: &str = "the-openapi-token";

@@ -3,3 +3,4 @@
 mod access;
 mod files;
 mod front;
+mod held;

@@ -1,0 +1,5 @@
+//! What the data dir keeps through crashes, restarts and backups.
+
+mod backup;
+mod crash;
+mod durability;
