@@ -241,9 +241,8 @@ mod tests {
         }
     }
 
-    /// The rules the CLI and the admin API used to keep apart (a password needs a username;
-    /// the stored password is kept unless replaced or cleared; a change is "not tested"),
-    /// checked once here where both adapters meet them.
+    /// The SMTP rules both adapters meet here (a password needs a username; the stored
+    /// password is kept unless replaced or cleared; a change is "not tested").
     #[test]
     fn smtp_rules() {
         let t = TestStore::new();

@@ -1,64 +1,7 @@
-//! The admin API's OpenAPI description, generated from the types the handlers answer with
-//! (`api`) and read (the request forms of each page's file). Served at
-//! `/admin/api/openapi.json`.
-//!
-//! The functions below only carry each operation's description (warp routes are filters, not
-//! attributed functions); the routes themselves are in the page files. The integration test
-//! `admin_openapi` calls every operation listed here and checks each answer against its schema.
-
-use utoipa::openapi::security::{ApiKey, ApiKeyValue, SecurityScheme};
-use utoipa::{Modify, OpenApi};
+//! One description-only function per operation of the admin API (see the module above).
 
 #[allow(unused_imports)]
-use super::api::*;
-
-/// The description, as served.
-#[derive(OpenApi)]
-#[openapi(
-    info(
-        title = "profilegate admin API",
-        description = "Admin API of profilegate. Every call except login, setup and this description needs the session cookie (pg_session) set by POST /admin/api/login (or /admin/api/setup on first start); every mutating call also needs the X-CSRF-Token header returned by login or GET /admin/api/session. Errors are {\"error\": string, \"field\": string|null}: the field is the form field the message belongs to. Bodies are limited to 1 MiB (413)."
-    ),
-    paths(login, setup, logout, session, change_password, overview, list_departments, add_departments, remove_departments, import_departments, export_departments, list_credentials, create_credential, revoke_credential, endpoint, set_endpoint_auth, registration, notifications, set_smtp, set_recipients, set_sensitive, set_mode, send_test, outbox, retry_outbox, audit, verify_audit, export_audit, settings, save_settings, openapi),
-    modifiers(&Security),
-    security(("session" = [])),
-    tags((name = "admin", description = "The admin UI's API"))
-)]
-pub struct ApiDoc;
-
-/// The session cookie and the CSRF header.
-struct Security;
-
-impl Modify for Security {
-    fn modify(&self, doc: &mut utoipa::openapi::OpenApi) {
-        let c = doc.components.get_or_insert_with(Default::default);
-        c.add_security_scheme(
-            "session",
-            SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::with_description(
-                super::COOKIE,
-                "the session, set by login or setup (HttpOnly, SameSite=Strict)",
-            ))),
-        );
-        c.add_security_scheme(
-            "csrf",
-            SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::with_description(
-                "X-CSRF-Token",
-                "the session's CSRF token, from login, setup or GET /admin/api/session; needed by every mutating call",
-            ))),
-        );
-    }
-}
-
-/// The description as JSON bytes, built once when the routes are.
-pub fn document() -> bytes::Bytes {
-    match ApiDoc::openapi().to_json() {
-        Ok(s) => bytes::Bytes::from(s),
-        Err(e) => {
-            tracing::error!(error = %e, "admin API: generating the OpenAPI description");
-            bytes::Bytes::from_static(b"{}")
-        }
-    }
-}
+use super::super::api::*;
 
 #[utoipa::path(
     post,
@@ -68,7 +11,7 @@ pub fn document() -> bytes::Bytes {
     summary = "Log in with the admin password",
     description = "Sets the session cookie (HttpOnly, SameSite=Strict, Secure under TLS). Failed attempts are throttled per address and overall.",
     security(()),
-    request_body = super::access::Login,
+    request_body = crate::admin::access::Login,
     responses(
         (status = 200, description = "logged in; sets the session cookie", body = SessionInfo),
         (status = 400, description = "the value refused, and its field", body = ErrorBody),
@@ -90,7 +33,7 @@ fn login() {}
     summary = "First start: set the admin password with the one-time setup link's token, and log in",
     description = "The token is printed at start-up while no admin password is set; it works once, and only until the server restarts.",
     security(()),
-    request_body = super::access::Setup,
+    request_body = crate::admin::access::Setup,
     responses(
         (status = 200, description = "session started (cookie set)", body = SessionInfo),
         (status = 400, description = "the value refused, and its field", body = ErrorBody),
@@ -142,7 +85,7 @@ fn session() {}
     summary = "Change the admin password",
     description = "The new password needs at least 12 characters and no control characters. Every other session ends.",
     security(("session" = [], "csrf" = [])),
-    request_body = super::access::PasswordChange,
+    request_body = crate::admin::access::PasswordChange,
     responses(
         (status = 200, description = "changed; other sessions end", body = PasswordChanged),
         (status = 400, description = "the value refused, and its field", body = ErrorBody),
@@ -178,7 +121,7 @@ fn overview() {}
     tag = "admin",
     summary = "A department list",
     description = "The root organization's list, or a sub-organization's with `org`.",
-    params(super::departments::OrgQuery),
+    params(crate::admin::departments::OrgQuery),
     responses(
         (status = 200, description = "the names", body = DepartmentList),
         (status = 400, description = "the value refused, and its field", body = ErrorBody),
@@ -195,7 +138,7 @@ fn list_departments() {}
     tag = "admin",
     summary = "Add names (all or nothing)",
     security(("session" = [], "csrf" = [])),
-    request_body = super::departments::DepartmentsChange,
+    request_body = crate::admin::departments::DepartmentsChange,
     responses(
         (status = 200, description = "the names added", body = DepartmentsAdded),
         (status = 400, description = "the value refused, and its field", body = ErrorBody),
@@ -215,7 +158,7 @@ fn add_departments() {}
     tag = "admin",
     summary = "Remove names; an unknown name changes nothing",
     security(("session" = [], "csrf" = [])),
-    request_body = super::departments::DepartmentsChange,
+    request_body = crate::admin::departments::DepartmentsChange,
     responses(
         (status = 200, description = "how many were removed", body = DepartmentsRemoved),
         (status = 400, description = "the value refused, and its field", body = ErrorBody),
@@ -236,7 +179,7 @@ fn remove_departments() {}
     summary = "Import CSV: the plan, applied only with apply=true",
     description = "One name a line, a header line optional. With `replace`, names not in the file are removed. Applied whole or not at all.",
     security(("session" = [], "csrf" = [])),
-    request_body = super::departments::Import,
+    request_body = crate::admin::departments::Import,
     responses(
         (status = 200, description = "the plan", body = ImportResult),
         (status = 400, description = "the value refused, and its field", body = ErrorBody),
@@ -256,7 +199,7 @@ fn import_departments() {}
     tag = "admin",
     summary = "The department list as CSV (header line 'department')",
     description = "Read back unchanged by the import.",
-    params(super::departments::OrgQuery),
+    params(crate::admin::departments::OrgQuery),
     responses(
         (status = 200, description = "CSV file", body = String, content_type = "text/csv"),
         (status = 400, description = "the value refused, and its field", body = ErrorBody),
@@ -288,7 +231,7 @@ fn list_credentials() {}
     summary = "Create a credential; the secret is returned once",
     description = "`type` is basic, bearer or api-key (or the WSO2 names BASIC, BEARER, API_KEY); `username` (basic, default profilegate) and `header` (api-key, default x-api-key) are optional.",
     security(("session" = [], "csrf" = [])),
-    request_body = super::endpoint::NewCredentialReq,
+    request_body = crate::admin::endpoint::NewCredentialReq,
     responses(
         (status = 200, description = "id, type and the WSO2 properties (username/password, accessToken or header/value)", body = NewCredentialInfo),
         (status = 400, description = "the value refused, and its field", body = ErrorBody),
@@ -341,7 +284,7 @@ fn endpoint() {}
     tag = "admin",
     summary = "Require endpoint credentials, or switch authentication off",
     security(("session" = [], "csrf" = [])),
-    request_body = super::endpoint::AuthChange,
+    request_body = crate::admin::endpoint::AuthChange,
     responses(
         (status = 200, description = "the mode as saved", body = AuthMode),
         (status = 400, description = "the value refused, and its field", body = ErrorBody),
@@ -360,7 +303,7 @@ fn set_endpoint_auth() {}
     operation_id = "registration",
     tag = "admin",
     summary = "Values for the WSO2 console and a ready Action Management REST API body (CONTRACT.md §8)",
-    params(super::endpoint::RegistrationQuery),
+    params(crate::admin::endpoint::RegistrationQuery),
     responses(
         (status = 200, description = "the registration values", body = crate::admin::register::Registration),
         (status = 400, description = "the value refused, and its field", body = ErrorBody),
@@ -392,7 +335,7 @@ fn notifications() {}
     summary = "Set the SMTP server; a test message is needed again afterwards",
     description = "An absent or empty `password` keeps the stored one; `clear_password` forgets it.",
     security(("session" = [], "csrf" = [])),
-    request_body = super::notifications::SmtpForm,
+    request_body = crate::admin::notifications::SmtpForm,
     responses(
         (status = 200, description = "saved", body = Saved),
         (status = 400, description = "the value refused, and its field", body = ErrorBody),
@@ -412,7 +355,7 @@ fn set_smtp() {}
     tag = "admin",
     summary = "Replace the recipient list (all valid, or nothing changes)",
     security(("session" = [], "csrf" = [])),
-    request_body = super::notifications::Recipients,
+    request_body = crate::admin::notifications::Recipients,
     responses(
         (status = 200, description = "the list as saved", body = RecipientList),
         (status = 400, description = "the value refused, and its field", body = ErrorBody),
@@ -432,7 +375,7 @@ fn set_recipients() {}
     tag = "admin",
     summary = "Replace the sensitive-claim list",
     security(("session" = [], "csrf" = [])),
-    request_body = super::notifications::Sensitive,
+    request_body = crate::admin::notifications::Sensitive,
     responses(
         (status = 200, description = "the list as saved", body = SensitiveList),
         (status = 400, description = "the value refused, and its field", body = ErrorBody),
@@ -453,7 +396,7 @@ fn set_sensitive() {}
     summary = "Delivery mode",
     description = "blocking: the e-mail is sent before the identity server is answered (a failure refuses the update); queued: it goes to the outbox with the audit record.",
     security(("session" = [], "csrf" = [])),
-    request_body = super::notifications::Mode,
+    request_body = crate::admin::notifications::Mode,
     responses(
         (status = 200, description = "the mode as saved", body = ModeInfo),
         (status = 400, description = "the value refused, and its field", body = ErrorBody),
@@ -474,7 +417,7 @@ fn set_mode() {}
     summary = "Send a test message with the stored settings",
     description = "To `to`, or to the recipients when absent. A failure is answered 502 with the mail server's words.",
     security(("session" = [], "csrf" = [])),
-    request_body = super::notifications::TestReq,
+    request_body = crate::admin::notifications::TestReq,
     responses(
         (status = 200, description = "sent", body = TestSent),
         (status = 400, description = "the value refused, and its field", body = ErrorBody),
@@ -509,7 +452,7 @@ fn outbox() {}
     tag = "admin",
     summary = "Queue failed e-mails again now (one by id, or all)",
     security(("session" = [], "csrf" = [])),
-    request_body = super::notifications::Retry,
+    request_body = crate::admin::notifications::Retry,
     responses(
         (status = 200, description = "how many were queued again", body = Retried),
         (status = 400, description = "the value refused, and its field", body = ErrorBody),
@@ -590,7 +533,7 @@ fn settings() {}
     summary = "Save policy settings; each message is checked against the identity server's charset and length rules",
     description = "A message the identity server would turn into a 500 is refused, naming its field (e.g. `messages.invalid_department.reason`).",
     security(("session" = [], "csrf" = [])),
-    request_body = super::settings::PolicyForm,
+    request_body = crate::admin::settings::PolicyForm,
     responses(
         (status = 200, description = "saved", body = Saved),
         (status = 400, description = "the value refused, and its field", body = ErrorBody),
@@ -617,21 +560,3 @@ fn save_settings() {}
 )]
 #[allow(dead_code)]
 fn openapi() {}
-
-#[cfg(test)]
-mod tests {
-    use utoipa::OpenApi;
-
-    /// The schema's password rule is a literal; it must be the one `validate_password` applies.
-    #[test]
-    fn the_password_rule_is_the_real_one() {
-        let doc = serde_json::to_value(super::ApiDoc::openapi()).unwrap();
-        for field in ["PasswordChange/properties/new", "Setup/properties/password"] {
-            assert_eq!(
-                doc.pointer(&format!("/components/schemas/{field}/minLength")),
-                Some(&serde_json::json!(crate::service::access::MIN_PASSWORD_LEN)),
-                "{field}"
-            );
-        }
-    }
-}

@@ -1,0 +1,78 @@
+//! The admin API's OpenAPI description, generated from the types the handlers answer with
+//! (`api`) and read (the request forms of each page's file). Served at
+//! `/admin/api/openapi.json`.
+//!
+//! The functions in `ops.rs` only carry each operation's description (warp routes are filters, not
+//! attributed functions); the routes themselves are in the page files. The integration test
+//! `admin_openapi` calls every operation listed here and checks each answer against its schema.
+
+use utoipa::openapi::security::{ApiKey, ApiKeyValue, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+
+mod ops;
+
+/// The description, as served.
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "profilegate admin API",
+        description = "Admin API of profilegate. Every call except login, setup and this description needs the session cookie (pg_session) set by POST /admin/api/login (or /admin/api/setup on first start); every mutating call also needs the X-CSRF-Token header returned by login or GET /admin/api/session. Errors are {\"error\": string, \"field\": string|null}: the field is the form field the message belongs to. Bodies are limited to 1 MiB (413)."
+    ),
+    paths(ops::login, ops::setup, ops::logout, ops::session, ops::change_password, ops::overview, ops::list_departments, ops::add_departments, ops::remove_departments, ops::import_departments, ops::export_departments, ops::list_credentials, ops::create_credential, ops::revoke_credential, ops::endpoint, ops::set_endpoint_auth, ops::registration, ops::notifications, ops::set_smtp, ops::set_recipients, ops::set_sensitive, ops::set_mode, ops::send_test, ops::outbox, ops::retry_outbox, ops::audit, ops::verify_audit, ops::export_audit, ops::settings, ops::save_settings, ops::openapi),
+    modifiers(&Security),
+    security(("session" = [])),
+    tags((name = "admin", description = "The admin UI's API"))
+)]
+pub struct ApiDoc;
+
+/// The session cookie and the CSRF header.
+struct Security;
+
+impl Modify for Security {
+    fn modify(&self, doc: &mut utoipa::openapi::OpenApi) {
+        let c = doc.components.get_or_insert_with(Default::default);
+        c.add_security_scheme(
+            "session",
+            SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::with_description(
+                super::COOKIE,
+                "the session, set by login or setup (HttpOnly, SameSite=Strict)",
+            ))),
+        );
+        c.add_security_scheme(
+            "csrf",
+            SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::with_description(
+                "X-CSRF-Token",
+                "the session's CSRF token, from login, setup or GET /admin/api/session; needed by every mutating call",
+            ))),
+        );
+    }
+}
+
+/// The description as JSON bytes, built once when the routes are.
+pub fn document() -> bytes::Bytes {
+    match ApiDoc::openapi().to_json() {
+        Ok(s) => bytes::Bytes::from(s),
+        Err(e) => {
+            tracing::error!(error = %e, "admin API: generating the OpenAPI description");
+            bytes::Bytes::from_static(b"{}")
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use utoipa::OpenApi;
+
+    /// The schema's password rule is a literal; it must be the one `validate_password` applies.
+    #[test]
+    fn the_password_rule_is_the_real_one() {
+        let doc = serde_json::to_value(super::ApiDoc::openapi()).unwrap();
+        for field in ["PasswordChange/properties/new", "Setup/properties/password"] {
+            assert_eq!(
+                doc.pointer(&format!("/components/schemas/{field}/minLength")),
+                Some(&serde_json::json!(crate::service::access::MIN_PASSWORD_LEN)),
+                "{field}"
+            );
+        }
+    }
+}
