@@ -150,10 +150,12 @@ pub enum NotifyCmd {
         port: u16,
         #[arg(long, value_enum)]
         encryption: EncryptionArg,
-        #[arg(long, requires = "password_stdin")]
+        /// The login's username (with `--password-stdin`; both or neither: the rule is the
+        /// service's, shared with the admin API).
+        #[arg(long)]
         username: Option<String>,
         /// Read the SMTP password from standard input (never from the command line).
-        #[arg(long, requires = "username")]
+        #[arg(long)]
         password_stdin: bool,
         /// Sender address.
         #[arg(long)]

@@ -112,6 +112,13 @@ pub fn check_smtp(s: &SmtpSettings) -> Result<(), Invalid> {
     if s.password.is_some() && s.username.is_none() {
         return Err(invalid("username", "a password needs a username"));
     }
+    // A username alone would silently send no login at all.
+    if s.username.is_some() && s.password.is_none() {
+        return Err(invalid(
+            "password",
+            "a username needs a password (leave both empty for a relay that needs no login)",
+        ));
+    }
     Ok(())
 }
 

@@ -241,8 +241,10 @@ mod tests {
         }
     }
 
-    /// The SMTP rules both adapters meet here (a password needs a username; the stored
-    /// password is kept unless replaced or cleared; a change is "not tested").
+    /// The SMTP rules both adapters meet here (a password needs a username and a username a
+    /// password; the stored password is kept unless replaced or cleared; a change is "not
+    /// tested"). The integration test `cli::smtp_login_rules_are_the_same_in_the_cli_and_the_admin_api`
+    /// shows both adapters answering with them.
     #[test]
     fn smtp_rules() {
         let t = TestStore::new();
@@ -272,6 +274,17 @@ mod tests {
         assert!(
             store.settings().notify.smtp_tested.is_some(),
             "unchanged settings stay tested"
+        );
+        let e = run(set_smtp(ctx, input(Password::Clear, Some("u")))).unwrap_err();
+        assert!(
+            matches!(
+                &e,
+                ServiceError::Invalid {
+                    field: "password",
+                    ..
+                }
+            ),
+            "a username alone would send no login: {e:?}"
         );
         let s = run(set_smtp(ctx, input(Password::Clear, None))).unwrap();
         assert_eq!(s.password, None);

@@ -300,3 +300,62 @@ fn data_dir_is_private() {
         "the data dir holds the SMTP password and credential hashes"
     );
 }
+
+/// The SMTP login rules (a password needs a username, a username a password) live once, in
+/// `service::notifications`: the CLI and the admin API refuse the same input with the same
+/// words, and neither stores anything.
+#[tokio::test(flavor = "multi_thread")]
+async fn smtp_login_rules_are_the_same_in_the_cli_and_the_admin_api() {
+    let base = [
+        "notify",
+        "smtp",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        "2525",
+        "--encryption",
+        "none",
+        "--from",
+        "pg@example.com",
+    ];
+    let cases: [(&[&str], Option<&str>, serde_json::Value, &str); 2] = [
+        (
+            &["--username", "mailer"],
+            None,
+            serde_json::json!({"username": "mailer"}),
+            "a username needs a password",
+        ),
+        (
+            &["--password-stdin"],
+            Some("s3cret-smtp-pass\n"),
+            serde_json::json!({"password": "s3cret-smtp-pass"}),
+            "a password needs a username",
+        ),
+    ];
+
+    let cli_dir = DataDir::new();
+    let api_dir = DataDir::new();
+    crate::support::admin::set_password(&api_dir);
+    let srv = Server::start(&api_dir.path).await;
+    let a = crate::support::admin::Admin::new(&srv.url).await;
+    for (args, input, extra, words) in cases {
+        let argv: Vec<&str> = base.iter().chain(args.iter()).copied().collect();
+        let o = cli_with_input(&cli_dir.path, &argv, input);
+        assert!(!o.status.success(), "{argv:?}");
+        assert!(stderr(&o).contains(words), "{argv:?}: {}", stderr(&o));
+
+        let mut body = serde_json::json!({"host": "127.0.0.1", "port": 2525,
+            "encryption": "none", "from": "pg@example.com", "timeout_ms": 2000});
+        for (k, v) in extra.as_object().unwrap() {
+            body[k] = v.clone();
+        }
+        let (st, v) = a.post("/admin/api/notifications/smtp", body).await;
+        assert_eq!(st, 400, "{v}");
+        assert!(v["error"].as_str().unwrap().contains(words), "{v}");
+    }
+    let o = cli(&cli_dir.path, &["check-config"]);
+    assert!(!stdout(&o).contains("mailer"), "{}", stdout(&o));
+    let (_, v) = a.get("/admin/api/notifications").await;
+    assert!(v["smtp"].is_null(), "{v}");
+    srv.stop().await;
+}
