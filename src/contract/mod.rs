@@ -1,6 +1,7 @@
 //! The caller's wire format (CONTRACT.md §2 and §4): what WSO2 Identity Server / Asgardeo
 //! sends us and the only responses it accepts. Nothing in here does I/O.
 
+pub mod credential;
 pub mod password;
 pub mod request;
 pub mod response;

@@ -1,4 +1,6 @@
 use super::*;
+use crate::contract::credential::HASH_SHAPE;
+use base64::Engine as _;
 
 fn fixture(name: &str) -> Vec<u8> {
     let path = format!(
