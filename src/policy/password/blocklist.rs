@@ -6,12 +6,15 @@
 //!
 //! Built once at start-up into two sets: the passwords themselves (a plain password is compared
 //! lower-cased) and the SHA-256 digests of each entry as listed, upper-cased and capitalized
-//! (the HASH form can only be compared exactly).
+//! (the HASH form can only be compared exactly). A third set holds the digests of generated
+//! repetitive and sequential strings (`patterns::generated`), also for the HASH form.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use base64::Engine as _;
 use sha2::{Digest, Sha256};
+
+use super::patterns::{self, PatternKind};
 
 /// The list as bundled.
 pub const COMMON_PASSWORDS: &str = include_str!("common_passwords.txt");
@@ -25,6 +28,8 @@ pub const COMMON_PASSWORDS_SOURCE: &str =
 pub struct Blocklist {
     plain: HashSet<&'static str>,
     digests: HashSet<[u8; 32]>,
+    /// Digests of generated repetitive and sequential strings, for the HASH form.
+    patterns: HashMap<[u8; 32], PatternKind>,
 }
 
 impl Blocklist {
@@ -55,7 +60,15 @@ impl Blocklist {
                 }
             }
         }
-        Blocklist { plain, digests }
+        let patterns = patterns::generated()
+            .into_iter()
+            .map(|(s, kind)| (sha256(&s), kind))
+            .collect();
+        Blocklist {
+            plain,
+            digests,
+            patterns,
+        }
     }
 
     /// Whether the lower-cased password is on the list.
@@ -66,6 +79,11 @@ impl Blocklist {
     /// Whether a HASH-form digest is that of an entry (as listed, upper-case or capitalized).
     pub fn contains_digest(&self, digest: &[u8; 32]) -> bool {
         self.digests.contains(digest)
+    }
+
+    /// Whether a HASH-form digest is that of a generated repetitive or sequential string.
+    pub fn pattern_of_digest(&self, digest: &[u8; 32]) -> Option<PatternKind> {
+        self.patterns.get(digest).copied()
     }
 
     /// Number of passwords on the list.
@@ -88,6 +106,12 @@ impl Blocklist {
         // hashbrown: one control byte per bucket plus the slot.
         self.plain.capacity() * (std::mem::size_of::<&str>() + 1)
             + self.digests.capacity() * (32 + 1)
+            + self.patterns.capacity() * (32 + std::mem::size_of::<PatternKind>() + 1)
+    }
+
+    /// Number of generated pattern digests.
+    pub fn pattern_count(&self) -> usize {
+        self.patterns.len()
     }
 }
 
@@ -145,9 +169,10 @@ mod tests {
         let took = start.elapsed();
         let after = rss_kib();
         println!(
-            "bundled list: {} passwords, {} digests, built in {:.1} ms; tables ~{} KiB; RSS +{} KiB",
+            "bundled list: {} passwords, {} digests, {} pattern digests, built in {:.1} ms; tables ~{} KiB; RSS +{} KiB",
             b.len(),
             b.digest_count(),
+            b.pattern_count(),
             took.as_secs_f64() * 1e3,
             b.approx_heap_bytes() / 1024,
             after.saturating_sub(before)

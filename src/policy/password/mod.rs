@@ -5,8 +5,8 @@
 //!
 //! A plain password is checked raw and NFC-normalized (the identity server stores it as typed):
 //! either form failing a rule fails it. A HASH-form password can only be compared exactly, so
-//! only the common-password list and the context-word variants apply; the verdict lists what
-//! could not be checked.
+//! only the common-password list, the context-word variants and a generated set of repetitive
+//! and sequential strings apply; the verdict lists what could not be checked.
 
 pub mod blocklist;
 pub mod context;
@@ -21,6 +21,7 @@ use crate::contract::Credential;
 use crate::policy::FailureMessage;
 pub use blocklist::{hash_form, sha256, Blocklist, COMMON_PASSWORDS_SOURCE};
 pub use context::ContextWords;
+pub use patterns::PatternKind;
 pub use rules::{FactorMode, PasswordMessages, PasswordRules, RulesError};
 
 /// The password being checked, as the credential carries it.
@@ -272,7 +273,13 @@ fn evaluate_digest(
         run.unchecked.push(Rule::ContextContains);
     }
     if rules.patterns {
-        run.unchecked.extend([Rule::Repetitive, Rule::Sequential]);
+        // Only a generated set can be compared; finding nothing there proves little, so the
+        // rules stay listed as unchecked unless they fail.
+        match ctx.blocklist.pattern_of_digest(digest) {
+            Some(PatternKind::Repetitive) => run.check(Rule::Repetitive, true)?,
+            Some(PatternKind::Sequential) => run.check(Rule::Sequential, true)?,
+            None => run.unchecked.extend([Rule::Repetitive, Rule::Sequential]),
+        }
     }
     if ctx.breached.is_some() {
         run.unchecked.push(Rule::Breached);

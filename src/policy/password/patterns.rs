@@ -89,6 +89,57 @@ fn run_len(s: &[char], follows: &dyn Fn(char, char) -> bool) -> usize {
     1 + s.windows(2).take_while(|w| follows(w[0], w[1])).count()
 }
 
+/// Which pattern a generated string is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PatternKind {
+    Repetitive,
+    Sequential,
+}
+
+/// Longest generated string, in characters: covers the NIST single-factor minimum and more.
+const MAX_GENERATED: usize = 32;
+
+/// A bounded set of repetitive and sequential strings, for the HASH form (which can only be
+/// compared exactly): every printable ASCII character repeated 4 to 32 times, and every run of
+/// 4 or more characters of each order in [`BASES`] (forwards and backwards, lower-case,
+/// upper-case and capitalized; the digit order continued up to 32 characters). About 25,000.
+pub fn generated() -> Vec<(String, PatternKind)> {
+    let mut out = Vec::new();
+    for c in (0x20u8..0x7f).map(char::from) {
+        for n in 4..=MAX_GENERATED {
+            out.push((std::iter::repeat_n(c, n).collect(), PatternKind::Repetitive));
+        }
+    }
+    let digits: String = "0123456789".repeat(4);
+    let mut orders: Vec<String> = BASES.iter().map(|b| b.to_string()).collect();
+    orders.push(digits);
+    for base in orders {
+        let fwd: Vec<char> = base.chars().collect();
+        let back: Vec<char> = fwd.iter().rev().copied().collect();
+        for chars in [fwd, back] {
+            for start in 0..chars.len() {
+                for end in start + 4..=chars.len().min(start + MAX_GENERATED) {
+                    let lower: String = chars[start..end].iter().collect();
+                    let upper = lower.to_uppercase();
+                    if upper != lower {
+                        let mut it = lower.chars();
+                        let cap: String = it
+                            .next()
+                            .into_iter()
+                            .flat_map(char::to_uppercase)
+                            .chain(it)
+                            .collect();
+                        out.push((cap, PatternKind::Sequential));
+                        out.push((upper, PatternKind::Sequential));
+                    }
+                    out.push((lower, PatternKind::Sequential));
+                }
+            }
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -134,5 +185,19 @@ mod tests {
         ] {
             assert!(!is_sequential(p), "{p}");
         }
+    }
+
+    #[test]
+    fn generated_strings_are_what_the_checks_refuse() {
+        let all = generated();
+        assert!(all.len() < 40_000, "{}", all.len());
+        for (s, kind) in &all {
+            match kind {
+                PatternKind::Repetitive => assert!(is_repetitive(s), "{s}"),
+                PatternKind::Sequential => assert!(is_sequential(s), "{s}"),
+            }
+        }
+        assert!(all.iter().any(|(s, _)| s == "1234567890123456"));
+        assert!(all.iter().any(|(s, _)| s == "Qwertyuiop"));
     }
 }

@@ -326,6 +326,19 @@ fn hash_form_exact_matches_only() {
     ] {
         assert_eq!(check(pw).failed_rule(), Some(Rule::ContextWord), "{pw}");
     }
+    assert_eq!(
+        check("aaaaaaaaaaaaaaaa").failed_rule(),
+        Some(Rule::Repetitive)
+    );
+    assert_eq!(
+        check("1234567890123456").failed_rule(),
+        Some(Rule::Sequential)
+    );
+    assert_eq!(
+        check("QWERTYUIOPASDFGH").failed_rule(),
+        None,
+        "only generated runs match"
+    );
     let v = check("violet hammock sunrise");
     assert!(v.is_accepted());
     assert_eq!(v.applied, [Rule::Common, Rule::ContextWord]);
