@@ -418,3 +418,36 @@ fn rules_are_settings_with_defaults() {
     );
     assert!(!format!("{:?}", Candidate::Plain("tangerine")).contains("tangerine"));
 }
+
+/// Per-request cost. Run with
+/// `cargo test --release --lib evaluation_cost -- --ignored --nocapture`.
+#[test]
+#[ignore = "a measurement; run in --release"]
+fn evaluation_cost() {
+    let list = Blocklist::bundled();
+    let words = seed_words();
+    let ctx = PasswordContext {
+        blocklist: &list,
+        words: &words,
+        year: Some(2026),
+        breached: None,
+    };
+    let rules = PasswordRules::default();
+    let digest = sha256("violet hammock sunrise");
+    let n = 1000;
+    let start = std::time::Instant::now();
+    for _ in 0..n {
+        assert!(evaluate(&rules, Candidate::Sha256(&digest), &ctx).is_accepted());
+    }
+    let hash = start.elapsed() / n;
+    let start = std::time::Instant::now();
+    for _ in 0..n {
+        assert!(evaluate(&rules, Candidate::Plain(GOOD), &ctx).is_accepted());
+    }
+    let plain = start.elapsed() / n;
+    println!(
+        "evaluate: HASH form {hash:?} ({} context words, {} variant digests), PLAIN_TEXT {plain:?}",
+        words.words().len(),
+        words.variant_digests(Some(2026)).len()
+    );
+}
