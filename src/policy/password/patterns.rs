@@ -2,6 +2,8 @@
 //! look at the whole password, lower-cased: a password is refused only when all of it is the
 //! pattern, never because a part of it is.
 
+use zeroize::Zeroizing;
+
 /// Orders the user may type in: the alphabet and digits (wrapping 9 to 0), keyboard rows and
 /// the columns of a US keyboard as people walk them (`1qaz2wsx`). Each is also read backwards.
 const BASES: &[&str] = &[
@@ -26,13 +28,15 @@ const MIN_RUN: usize = 3;
 /// True when the password is one character or a short pattern repeated (`aaaa`, `abcabcab`),
 /// or uses at most two distinct characters (`aaaaaaab`, `abababba`).
 pub fn is_repetitive(password: &str) -> bool {
-    let chars: Vec<char> = password.chars().flat_map(char::to_lowercase).collect();
+    // Wiped on drop: it is the password.
+    let chars: Zeroizing<Vec<char>> =
+        Zeroizing::new(password.chars().flat_map(char::to_lowercase).collect());
     let n = chars.len();
     if n < 2 {
         return false;
     }
     let mut distinct: Vec<char> = Vec::with_capacity(3);
-    for c in &chars {
+    for c in chars.iter() {
         if !distinct.contains(c) {
             distinct.push(*c);
             if distinct.len() > 2 {
@@ -51,7 +55,9 @@ pub fn is_repetitive(password: &str) -> bool {
 /// other in one order: a base of [`BASES`] forwards or backwards, or Unicode code points going
 /// up or down by one (`abc123`, `qwertyuiop`, `9876543210`, `zyxw`).
 pub fn is_sequential(password: &str) -> bool {
-    let chars: Vec<char> = password.chars().flat_map(char::to_lowercase).collect();
+    // Wiped on drop: it is the password.
+    let chars: Zeroizing<Vec<char>> =
+        Zeroizing::new(password.chars().flat_map(char::to_lowercase).collect());
     if chars.len() < MIN_RUN {
         return false;
     }
