@@ -17,7 +17,7 @@ use serde::Serialize;
 use unicode_normalization::UnicodeNormalization;
 use zeroize::Zeroizing;
 
-use crate::contract::Credential;
+use crate::contract::{ActionResponse, Credential};
 use crate::policy::FailureMessage;
 pub use blocklist::{hash_form, sha256, Blocklist, COMMON_PASSWORDS_SOURCE};
 pub use context::ContextWords;
@@ -117,6 +117,17 @@ pub struct Verdict {
 impl Verdict {
     pub fn is_accepted(&self) -> bool {
         self.outcome == Outcome::Accepted
+    }
+
+    /// The answer to the caller: SUCCESS, or FAILED with the rule's texts (sanitized again by
+    /// the constructor, so even unvalidated stored texts give a contract-valid answer).
+    pub fn to_response(&self) -> ActionResponse {
+        match &self.outcome {
+            Outcome::Accepted => ActionResponse::Success,
+            Outcome::Rejected { message, .. } => {
+                ActionResponse::failed(&message.reason, &message.description)
+            }
+        }
     }
 
     /// The rule that failed, if any.
@@ -287,5 +298,7 @@ fn evaluate_digest(
     Ok(())
 }
 
+#[cfg(test)]
+mod samples_tests;
 #[cfg(test)]
 mod tests;
