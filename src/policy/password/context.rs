@@ -154,18 +154,37 @@ impl ContextWords {
             .any(|w| w.chars().count() >= min_chars && pw.contains(w.as_str()))
     }
 
+    /// Whether a HASH-form digest is that of one of the words' likely variants (see
+    /// [`Self::variant_digests`]); stops at the first match.
+    pub fn matches_digest(&self, digest: &[u8; 32], year: Option<i32>) -> bool {
+        self.each_variant(year, |d| d == digest)
+    }
+
     /// SHA-256 digests of each word's likely variants, for the HASH form, where only exact
     /// matches are possible: as written, lower, upper and capitalized, each bare and with a
     /// common suffix (`1`, `123`, `!`, the year given, ...). At most
     /// `MAX_WORDS * 4 * (SUFFIXES + 4)` digests.
     pub fn variant_digests(&self, year: Option<i32>) -> Vec<[u8; 32]> {
+        let mut out = Vec::new();
+        self.each_variant(year, |d| {
+            out.push(*d);
+            false
+        });
+        out
+    }
+
+    /// Hashes the variants in turn until `stop` says so; true if it did.
+    fn each_variant(&self, year: Option<i32>, mut stop: impl FnMut(&[u8; 32]) -> bool) -> bool {
         let years: Vec<String> = year
             .map(|y| {
-                let y = y.to_string();
-                vec![y.clone(), format!("{y}!"), format!("@{y}"), format!("#{y}")]
+                vec![
+                    y.to_string(),
+                    format!("{y}!"),
+                    format!("@{y}"),
+                    format!("#{y}"),
+                ]
             })
             .unwrap_or_default();
-        let mut out = Vec::new();
         for w in &self.words {
             let lower = w.to_lowercase();
             let mut forms = vec![
@@ -182,15 +201,16 @@ impl ContextWords {
                     .copied()
                     .chain(years.iter().map(String::as_str))
                 {
-                    let mut candidate =
-                        zeroize::Zeroizing::new(String::with_capacity(form.len() + 8));
+                    let mut candidate = String::with_capacity(form.len() + suffix.len());
                     candidate.push_str(form);
                     candidate.push_str(suffix);
-                    out.push(sha256(&candidate));
+                    if stop(&sha256(&candidate)) {
+                        return true;
+                    }
                 }
             }
         }
-        out
+        false
     }
 }
 

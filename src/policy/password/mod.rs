@@ -273,12 +273,10 @@ fn evaluate_digest(
         run.check(Rule::Common, ctx.blocklist.contains_digest(digest))?;
     }
     if rules.context_words {
-        let hit = ctx
-            .words
-            .variant_digests(ctx.year)
-            .iter()
-            .any(|d| d == digest);
-        run.check(Rule::ContextWord, hit)?;
+        run.check(
+            Rule::ContextWord,
+            ctx.words.matches_digest(digest, ctx.year),
+        )?;
     }
     if rules.context_contains {
         run.unchecked.push(Rule::ContextContains);
