@@ -1,10 +1,16 @@
 //! The caller's wire format (CONTRACT.md §2 and §4): what WSO2 Identity Server / Asgardeo
 //! sends us and the only responses it accepts. Nothing in here does I/O.
 
+pub mod credential;
+pub mod password;
 pub mod request;
 pub mod response;
 pub mod sanitize;
 
+pub use password::{
+    parse_credential, parse_password_request, Credential, InitiatorType, PasswordAction,
+    PasswordDigest, PasswordRequest, Secret, UpdatingCredential, PRE_UPDATE_PASSWORD,
+};
 pub use request::{
     parse_request, ActionRequest, Claim, ClaimValue, Event, Organization, ParseError,
 };

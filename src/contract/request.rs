@@ -249,6 +249,10 @@ pub enum ParseError {
     Shape { path: String, message: String },
     #[error("actionType is missing")]
     MissingActionType,
+    /// A well-formed request for another action at an action's endpoint; answered FAILED
+    /// `invalid_input` like a wrong actionType at the profile endpoint, not 400.
+    #[error("actionType is not the one this endpoint serves")]
+    OtherActionType,
 }
 
 impl ParseError {

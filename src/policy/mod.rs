@@ -2,6 +2,7 @@
 //! so every rule is tested without a server and the same input always gives the same answer.
 
 pub mod directory;
+pub mod password;
 
 use serde::{Deserialize, Serialize};
 
