@@ -16,6 +16,7 @@ mod durability;
 mod hardening;
 mod held;
 mod install;
+mod jwe;
 mod mail;
 mod notify;
 mod ops;
