@@ -334,3 +334,10 @@ fn error_messages_carry_no_secret() {
     assert!(!shown.contains(secret), "{shown}");
     assert!(!shown.contains(&bad[..20]));
 }
+
+#[test]
+fn a_ring_can_be_shared_between_threads() {
+    fn shared<T: Send + Sync>() {}
+    shared::<KeyRing>();
+    shared::<crate::keys::Credential>();
+}
