@@ -16,6 +16,7 @@ pub mod contract;
 pub mod control;
 pub mod http;
 pub mod idempotency;
+pub mod keys;
 pub mod loglimit;
 pub mod metrics;
 pub mod model;

@@ -10,6 +10,7 @@ mod cli;
 mod config;
 mod http;
 mod install;
+mod keys;
 mod notify;
 mod security;
 mod store;
