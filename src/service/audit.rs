@@ -221,7 +221,7 @@ mod tests {
     use crate::contract::{ClaimValue, Organization};
     use crate::model::{AdminEntry, DecisionEntry};
     use crate::policy::ClaimChange;
-    use crate::service::testing::{run, TestStore};
+    use crate::service::testing::{run, Full, TestStore};
 
     fn rec(time: &str, entry: AuditEntry) -> AuditRecord {
         AuditRecord {
@@ -336,16 +336,6 @@ mod tests {
             ),
             "{e:?}"
         );
-    }
-
-    struct Full;
-    impl Write for Full {
-        fn write(&mut self, _: &[u8]) -> std::io::Result<usize> {
-            Err(std::io::Error::other("disk full"))
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
     }
 
     #[test]

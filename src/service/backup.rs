@@ -97,17 +97,7 @@ pub fn restore(data_dir: &Path, file: &Path) -> Result<BackupSummary, ServiceErr
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::service::testing::{run, TestStore};
-
-    struct Full;
-    impl Write for Full {
-        fn write(&mut self, _: &[u8]) -> std::io::Result<usize> {
-            Err(std::io::Error::other("disk full"))
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
+    use crate::service::testing::{run, Full, TestStore};
 
     #[test]
     fn save_and_restore() {

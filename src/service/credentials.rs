@@ -175,14 +175,7 @@ pub async fn set_auth(ctx: Ctx<'_>, mode: EndpointAuth) -> Result<EndpointAuth, 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::service::testing::{run, TestStore};
-
-    fn field(e: &ServiceError) -> Option<&'static str> {
-        match e {
-            ServiceError::Invalid { field, .. } => Some(field),
-            _ => None,
-        }
-    }
+    use crate::service::testing::{field, run, TestStore};
 
     #[test]
     fn header_names_and_usernames() {

@@ -183,14 +183,7 @@ pub async fn set_match(ctx: Ctx<'_>, mode: MatchMode) -> Result<MatchMode, Servi
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::service::testing::{run, TestStore};
-
-    fn field(e: &ServiceError) -> Option<&'static str> {
-        match e {
-            ServiceError::Invalid { field, .. } => Some(field),
-            _ => None,
-        }
-    }
+    use crate::service::testing::{field, run, TestStore};
 
     fn names(v: &[&str]) -> Vec<String> {
         v.iter().map(|s| s.to_string()).collect()

@@ -175,6 +175,26 @@ pub(crate) mod testing {
         }
     }
 
+    /// An output that always fails, as a full disk does.
+    pub struct Full;
+
+    impl std::io::Write for Full {
+        fn write(&mut self, _: &[u8]) -> std::io::Result<usize> {
+            Err(std::io::Error::other("disk full"))
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    /// The form field a use case's refusal names, if it is the caller's mistake.
+    pub fn field(e: &super::ServiceError) -> Option<&'static str> {
+        match e {
+            super::ServiceError::Invalid { field, .. } => Some(field),
+            _ => None,
+        }
+    }
+
     /// Runs a use case to completion.
     pub fn run<T>(f: impl std::future::Future<Output = T>) -> T {
         tokio::runtime::Builder::new_current_thread()
