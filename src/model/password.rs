@@ -73,8 +73,10 @@ mod tests {
     fn an_org_without_rules_falls_back_to_the_root() {
         let mut p = PasswordPolicy::default();
         p.root.min_length = 20;
-        let mut own = PasswordRules::default();
-        own.min_length = 16;
+        let own = PasswordRules {
+            min_length: 16,
+            ..PasswordRules::default()
+        };
         p.orgs.insert("org-1".into(), own);
         assert_eq!(p.rules_for(None).min_length, 20);
         assert_eq!(p.rules_for(Some("org-1")).min_length, 16);

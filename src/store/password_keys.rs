@@ -67,7 +67,7 @@ fn public_view(k: &PasswordKeyInfo) -> serde_json::Value {
 }
 
 /// The message when there is no room for another active key: names the keys to retire.
-fn no_room(active: &[PasswordKeyInfo]) -> String {
+pub fn no_room(active: &[PasswordKeyInfo]) -> String {
     let names: Vec<String> = active
         .iter()
         .map(|k| format!("{} (created {})", k.id, k.created))

@@ -7,7 +7,8 @@ use serde::Serialize;
 use super::super::{blocking, Ctx, ServiceError};
 use crate::keys::{KeySize, PasswordKey, MAX_ACTIVE_KEYS};
 use crate::model::PasswordKeyInfo;
-use crate::store::{Store, StoreError};
+use crate::store::password_keys::no_room;
+use crate::store::Store;
 
 /// What the identity server is given for a key: its certificate, as PEM and as the base64 of
 /// the PEM (`passwordSharing.certificate` in the Action Management REST API). Never the
@@ -46,17 +47,9 @@ fn check_room(store: &Store) -> Result<(), ServiceError> {
         .filter(PasswordKeyInfo::is_active)
         .collect();
     if active.len() >= MAX_ACTIVE_KEYS {
-        let ids: Vec<&str> = active.iter().map(|k| k.id.as_str()).collect();
-        return Err(ServiceError::Conflict(format!(
-            "{MAX_ACTIVE_KEYS} password-sharing keys are active already: {}. Retire the one the identity server no longer uses first (`profilegate password keys retire ID`)",
-            ids.join(" and ")
-        )));
+        return Err(ServiceError::Conflict(no_room(&active)));
     }
     Ok(())
-}
-
-fn store_err(e: StoreError) -> ServiceError {
-    e.into()
 }
 
 /// Generates a key pair and its certificate, stores it (audited: id, bits, fingerprint) and
@@ -73,10 +66,7 @@ pub async fn generate_key(
     })
     .await?
     .map_err(|e| ServiceError::fault("generating a password-sharing key", e))?;
-    let info = ctx
-        .store
-        .add_password_key(ctx.actor, &key)
-        .map_err(store_err)?;
+    let info = ctx.store.add_password_key(ctx.actor, &key)?;
     ctx.durable().await?;
     Ok((info, KeyExport::of(&key)))
 }
