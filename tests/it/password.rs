@@ -3,6 +3,7 @@
 //! rules), `password check` and its exit codes. No output ever carries a private key.
 
 use base64::Engine as _;
+use profilegate::store::Store;
 
 use crate::support::*;
 
@@ -275,4 +276,55 @@ fn check_exit_codes_and_nothing_stored() {
         before.lines().count() + 1,
         "only the policy change"
     );
+}
+
+/// Keys travel in backups: restored into an empty dir, the same keys are listed and export the
+/// same certificate. Key commands, like the others, refuse a data dir a server holds.
+#[tokio::test(flavor = "multi_thread")]
+async fn keys_come_back_from_a_backup_and_a_running_server_is_named() {
+    let dir = DataDir::new();
+    let p = dir.path.clone();
+    let o = cli(&p, &["password", "keys", "generate"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let list = stdout(&cli(&p, &["password", "keys", "list"]));
+    let id = list.split_whitespace().next().unwrap().to_string();
+    let pem = stdout(&cli(&p, &["password", "keys", "export", &id]));
+
+    let tmp = tempfile::tempdir().unwrap();
+    let file = tmp.path().join("pg.backup");
+    assert!(cli(&p, &["backup", file.to_str().unwrap()])
+        .status
+        .success());
+    let restored = tmp.path().join("restored");
+    let o = cli(&restored, &["restore", file.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(stdout(&cli(&restored, &["password", "keys", "list"])), list);
+    assert_eq!(
+        stdout(&cli(&restored, &["password", "keys", "export", &id])),
+        pem
+    );
+    let keys = |d: &std::path::Path| {
+        Store::open(d)
+            .unwrap()
+            .password_keyring()
+            .keys()
+            .iter()
+            .map(|k| k.pkcs8_der().to_vec())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(keys(&restored), keys(&p));
+
+    let srv = Server::start(&p).await;
+    let q = p.clone();
+    let o = tokio::task::spawn_blocking(move || cli(&q, &["password", "keys", "generate"]))
+        .await
+        .unwrap();
+    assert!(!o.status.success());
+    assert!(
+        stderr(&o).contains("in use by a running profilegate server"),
+        "{}",
+        stderr(&o)
+    );
+    srv.stop().await;
+    assert_eq!(stdout(&cli(&p, &["password", "keys", "list"])), list);
 }
