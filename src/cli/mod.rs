@@ -1,13 +1,14 @@
 //! The command line: `serve` and the commands that manage the data dir before the admin UI
 //! exists. `main.rs` only parses and dispatches here. This file holds the clap types and the
 //! dispatch; `serve`, the whole-data-dir commands (`backup`) and one adapter per capability
-//! (`departments`, `credentials`, `notify`, `admin`) have their own files.
+//! (`departments`, `credentials`, `notify`, `admin`, `password`) have their own files.
 
 mod admin;
 mod backup;
 mod credentials;
 mod departments;
 mod notify;
+mod password;
 mod serve;
 
 use std::io::Write;
@@ -20,6 +21,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use crate::service::{Ctx, Durability, ServiceError};
 use crate::store::{Store, StoreError};
 use crate::ServeError;
+pub use password::PasswordCmd;
 
 /// profilegate: the pre-update profile action service for WSO2 Identity Server and Asgardeo.
 #[derive(Debug, Parser)]
@@ -106,6 +108,9 @@ pub enum Command {
     /// Admin UI access.
     #[command(subcommand)]
     Admin(AdminCmd),
+    /// The pre-update-password action: its keys, its rules, and checking a password.
+    #[command(subcommand)]
+    Password(PasswordCmd),
     /// Check the configuration (file, environment, flags) and print the effective values
     /// with where each came from; secrets are not shown.
     CheckConfig,
@@ -423,6 +428,7 @@ pub fn run_admin(store: &Store, cmd: Command, out: &mut dyn Write) -> Result<Exi
         Command::Audit(cmd) => admin::audit(store, cmd, out),
         Command::Notify(cmd) => notify::run(store, cmd, out),
         Command::Admin(cmd) => admin::admin(store, cmd, out),
+        Command::Password(cmd) => password::run(store, cmd, out),
         Command::SendTestEmail { to } => notify::send_test_email(store, to, out),
     }
 }

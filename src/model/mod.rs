@@ -5,10 +5,12 @@
 
 pub mod audit;
 pub mod credentials;
+pub mod password;
 pub mod settings;
 
 pub use audit::{AdminEntry, AuditEntry, AuditRecord, DecisionEntry, VerifyReport};
 pub use credentials::{CredentialKind, CredentialRecord};
+pub use password::{PasswordEventMail, PasswordKeyInfo, PasswordPolicy};
 pub use settings::{
     DeliveryMode, Encryption, EndpointAuth, NotifySettings, Settings, SmtpSettings,
     DEFAULT_SENSITIVE,

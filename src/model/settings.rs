@@ -2,6 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::password::PasswordPolicy;
 use crate::policy::PolicySettings;
 
 /// Whether callers must authenticate.
@@ -131,6 +132,9 @@ pub struct Settings {
     /// How long a decision is replayed for a retried request id. The caller's worst case
     /// is two attempts of 2 s connect + 5 s read, so anything at or above 14 s covers it.
     pub idempotency_window_secs: u64,
+    /// The pre-update-password action's policy (absent in settings stored before it existed:
+    /// the defaults, NIST's).
+    pub password: PasswordPolicy,
 }
 
 impl Default for Settings {
@@ -140,6 +144,7 @@ impl Default for Settings {
             endpoint_auth: EndpointAuth::Required,
             notify: NotifySettings::default(),
             idempotency_window_secs: 120,
+            password: PasswordPolicy::default(),
         }
     }
 }
@@ -154,5 +159,21 @@ impl Settings {
             }
         }
         s
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Settings stored before the password action existed still load, with its defaults.
+    #[test]
+    fn settings_without_the_password_policy_still_load() {
+        let old = r#"{"policy":{},"endpoint_auth":"required","notify":{"recipients":["sec@example.com"]},"idempotency_window_secs":300}"#;
+        let s: Settings = serde_json::from_str(old).unwrap();
+        assert_eq!(s.idempotency_window_secs, 300);
+        assert_eq!(s.notify.recipients, ["sec@example.com"]);
+        assert_eq!(s.password, PasswordPolicy::default());
+        assert_eq!(s.password.rules_for(Some("any")).min_length, 15);
     }
 }

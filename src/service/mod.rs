@@ -9,6 +9,7 @@ pub mod backup;
 pub mod credentials;
 pub mod departments;
 pub mod notifications;
+pub mod password;
 pub mod settings;
 
 use crate::store::{GroupCommit, Store, StoreError};
@@ -109,6 +110,7 @@ impl From<StoreError> for ServiceError {
     fn from(e: StoreError) -> Self {
         match e {
             StoreError::NotFound(m) => ServiceError::NotFound(m),
+            StoreError::Conflict(m) => ServiceError::Conflict(m),
             StoreError::Unavailable(e) => ServiceError::Unavailable(e.to_string()),
             other => ServiceError::Internal(other),
         }

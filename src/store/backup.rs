@@ -17,12 +17,14 @@ const MAGIC: &[u8] = b"PROFILEGATE-BACKUP 1\n";
 const END: u8 = 0xFF;
 
 /// The trees, by their number in the file.
-const TREES: [(u8, &str); 5] = [
+/// `request_keys` is left out: it is rebuilt from the audit chain.
+const TREES: [(u8, &str); 6] = [
     (1, "departments"),
     (2, "settings"),
     (3, "credentials"),
     (4, "audit"),
     (5, "outbox"),
+    (6, "password_keys"),
 ];
 
 /// What a backup or restore covered.
@@ -72,6 +74,7 @@ impl Store {
             "settings" => &self.settings_tree,
             "credentials" => &self.credentials,
             "audit" => &self.audit,
+            "password_keys" => &self.password_keys,
             _ => &self.outbox,
         }
     }
@@ -159,7 +162,7 @@ pub fn restore(dir: &Path, input: &mut dyn Read) -> Result<BackupSummary> {
         }
         store.flush()?;
         drop(store);
-        // Reopen so every snapshot (chain head, directory, settings) is read from disk.
+        // Reopen so every snapshot (chain head, directory, settings, keys) is read from disk.
         let store = Store::open(dir)?;
         let report = store.verify_audit()?;
         if let Some((seq, why)) = report.first_bad {

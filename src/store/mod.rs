@@ -10,6 +10,7 @@ pub mod credentials;
 pub mod departments;
 pub mod durable;
 pub mod outbox;
+pub mod password_keys;
 mod settings_tree;
 
 use std::fs;
@@ -19,6 +20,7 @@ use std::sync::Arc;
 use parking_lot::{Mutex, RwLock};
 use serde::{Deserialize, Serialize};
 
+use crate::keys::KeyRing;
 use crate::model::{CredentialRecord, Settings};
 use crate::policy::Directory;
 pub use audit::ChainHead;
@@ -61,6 +63,9 @@ pub enum StoreError {
     NoRoom(#[from] crate::model::credentials::NoRoom),
     #[error("not found: {0}")]
     NotFound(String),
+    /// The change does not fit what is stored (a third active password-sharing key).
+    #[error("{0}")]
+    Conflict(String),
     /// A change could not be made durable now (the committer has stopped, or writing or
     /// syncing its batch failed); nothing of it was acknowledged.
     #[error(transparent)]
@@ -128,6 +133,8 @@ pub struct Store {
     departments: sled::Tree,
     settings_tree: sled::Tree,
     credentials: sled::Tree,
+    /// Password-sharing keys (id -> record with the PKCS#8 private key; see `password_keys`).
+    password_keys: sled::Tree,
     audit: sled::Tree,
     outbox: sled::Tree,
     /// Request keys of recent decisions, one value per batch (see `audit::keylog`): what a
@@ -143,6 +150,10 @@ pub struct Store {
     settings: RwLock<Arc<Settings>>,
     /// Active credentials snapshot, read on every authenticated request.
     credential_list: RwLock<Arc<Vec<CredentialRecord>>>,
+    /// The active password-sharing keys, newest first; replaced whole after each change.
+    password_ring: RwLock<Arc<KeyRing>>,
+    /// Makes "is there room for another key" and the write one step.
+    password_keys_lock: Mutex<()>,
 }
 
 impl std::fmt::Debug for Store {
@@ -151,7 +162,8 @@ impl std::fmt::Debug for Store {
     }
 }
 
-/// Creates the data dir (mode 0700: it holds the SMTP password and credential hashes).
+/// Creates the data dir (mode 0700: it holds the SMTP password, credential hashes and the
+/// password-sharing private keys).
 fn create_data_dir(dir: &Path) -> Result<()> {
     let err = |source| StoreError::DataDir {
         dir: dir.to_path_buf(),
@@ -187,7 +199,8 @@ fn create_data_dir(dir: &Path) -> Result<()> {
 }
 
 /// A data dir made beforehand (`mkdir`, an image, an older install) may let the group or
-/// others in. It holds the SMTP password and credential hashes, so everything in it is made
+/// others in. It holds the SMTP password, credential hashes and the password-sharing private
+/// keys (in sled's files under `db/`, which this walk covers like every file), so everything in it is made
 /// private to the owner (0700 directories, no group or other bits on files), with a warning.
 #[cfg(unix)]
 fn tighten_modes(dir: &Path) -> std::io::Result<()> {
@@ -272,6 +285,7 @@ impl Store {
             departments: db.open_tree("departments")?,
             settings_tree: db.open_tree("settings")?,
             credentials: db.open_tree("credentials")?,
+            password_keys: db.open_tree("password_keys")?,
             audit: db.open_tree("audit")?,
             outbox: db.open_tree("outbox")?,
             request_keys: db.open_tree("request_keys")?,
@@ -281,12 +295,15 @@ impl Store {
             directory: RwLock::new(Arc::new(Directory::default())),
             settings: RwLock::new(Arc::new(Settings::default())),
             credential_list: RwLock::new(Arc::new(Vec::new())),
+            password_ring: RwLock::new(Arc::new(KeyRing::default())),
+            password_keys_lock: Mutex::new(()),
         };
         let head = store.recover(recovery)?;
         *store.chain.lock() = head;
         store.reload_directory()?;
         store.reload_settings()?;
         store.reload_credentials()?;
+        store.reload_password_keys()?;
         Ok(store)
     }
 

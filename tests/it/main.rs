@@ -12,6 +12,7 @@ mod http;
 mod install;
 mod keys;
 mod notify;
+mod password;
 mod security;
 mod store;
 mod support;

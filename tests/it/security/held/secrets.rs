@@ -121,7 +121,9 @@ fn no_secret_in_logs_metrics_or_the_audit() {
         logs.contains("refused an action call"),
         "the log was expected to record the refusals:\n{logs}"
     );
-    let tail = |s: &str| s.rsplit('_').next().unwrap().to_string();
+    // The random part is everything after `pg_<id>_`: it is base64url, so it may hold '_'
+    // itself (splitting at the last '_' once gave a 2-character "part" that a log line held).
+    let tail = |s: &str| s.splitn(3, '_').nth(2).unwrap().to_string();
     for (what, secret) in [
         ("basic secret", basic_secret.clone()),
         ("basic secret's random part", tail(&basic_secret)),

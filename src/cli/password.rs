@@ -1,0 +1,384 @@
+//! `password`: adapters over `service::password` (keys, policy, check). A private key is never
+//! printed; a password to check is read from standard input and stored nowhere.
+
+use std::io::{Read, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::builder::TypedValueParser as _;
+use clap::{Args, Subcommand, ValueEnum};
+use zeroize::Zeroizing;
+
+use super::{block_on, cli_ctx, io_err, w, CliError};
+use crate::model::PasswordEventMail;
+use crate::policy::password::{FactorMode, Outcome, PasswordRules, COMMON_PASSWORDS_SOURCE};
+use crate::service::password::{self as service, KeyExport, PolicyView};
+use crate::store::Store;
+
+/// Longest password `password check` reads (the rules' highest maximum is 1024 characters).
+const MAX_CHECK_BYTES: u64 = 16 * 1024;
+
+#[derive(Debug, Subcommand)]
+pub enum PasswordCmd {
+    /// The keys the identity server encrypts passwords to (`passwordSharing.certificate`).
+    #[command(subcommand)]
+    Keys(KeysCmd),
+    /// The password rules, per organization.
+    #[command(subcommand)]
+    Policy(PolicyCmd),
+    /// Check a password (read from standard input) against the rules; stores nothing. Exit
+    /// 0 when accepted, 1 when refused.
+    Check {
+        /// Sub-organization id (default: the root organization).
+        #[arg(long)]
+        org: Option<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeysCmd {
+    /// Generate a key pair and certificate (at most two keys are active).
+    Generate {
+        #[arg(long, default_value_t = 2048, value_parser = clap::builder::PossibleValuesParser::new(["2048", "3072"]).map(|s| s.parse::<u32>().unwrap_or(2048)))]
+        bits: u32,
+    },
+    /// List the keys, active and retired (never a private key).
+    List,
+    /// Print an active key's certificate as PEM (or as base64 of the PEM).
+    Export {
+        id: String,
+        /// Print base64 of the PEM, as WSO2's `passwordSharing.certificate` takes it.
+        #[arg(long)]
+        base64: bool,
+    },
+    /// Retire a key: its private key is erased and credentials encrypted to it no longer open.
+    Retire { id: String },
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum OnOff {
+    On,
+    Off,
+}
+
+impl From<OnOff> for bool {
+    fn from(v: OnOff) -> bool {
+        matches!(v, OnOff::On)
+    }
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum EventMailArg {
+    None,
+    AdminInitiated,
+    All,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PolicyCmd {
+    /// Show the rules in force for an organization.
+    Show {
+        #[arg(long)]
+        org: Option<String>,
+        /// Print the rules as JSON (what `policy set --file` takes).
+        #[arg(long)]
+        json: bool,
+    },
+    /// Change the rules of an organization (the root's without --org): the given fields
+    /// change, the others keep their values in force (an organization without rules of its
+    /// own starts from the root's).
+    Set(SetArgs),
+    /// Remove a sub-organization's own rules: it uses the root's again.
+    Reset {
+        #[arg(long)]
+        org: String,
+    },
+    /// Which password events are mailed to the security team (default none).
+    Notify {
+        #[arg(value_enum)]
+        mode: EventMailArg,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct SetArgs {
+    #[arg(long)]
+    pub org: Option<String>,
+    /// Take the whole rules from a JSON file (as `policy show --json` prints them).
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["mfa", "single_factor", "min_length", "max_length", "common", "patterns", "context_words", "contains", "extra_word"])]
+    pub file: Option<PathBuf>,
+    /// The password is one factor of MFA: the minimum may go down to 8.
+    #[arg(long, conflicts_with = "single_factor")]
+    pub mfa: bool,
+    /// The password is the only factor: the minimum is at least 15.
+    #[arg(long)]
+    pub single_factor: bool,
+    /// Minimum length in characters.
+    #[arg(long, value_name = "N")]
+    pub min_length: Option<u32>,
+    /// Maximum length in characters (64 to 1024).
+    #[arg(long, value_name = "N")]
+    pub max_length: Option<u32>,
+    /// Refuse the bundled common passwords.
+    #[arg(long, value_enum)]
+    pub common: Option<OnOff>,
+    /// Refuse repetitive and sequential passwords.
+    #[arg(long, value_enum)]
+    pub patterns: Option<OnOff>,
+    /// Refuse a password equal to a context word (user names, organization, product).
+    #[arg(long, value_enum)]
+    pub context_words: Option<OnOff>,
+    /// Stricter: refuse a password containing a context word of 4 or more characters.
+    #[arg(long, value_enum)]
+    pub contains: Option<OnOff>,
+    /// More context words (repeatable; replaces the list; `--extra-word ''` empties it).
+    #[arg(long, value_name = "WORD")]
+    pub extra_word: Vec<String>,
+}
+
+pub(super) fn run(
+    store: &Store,
+    cmd: PasswordCmd,
+    out: &mut dyn Write,
+) -> Result<ExitCode, CliError> {
+    match cmd {
+        PasswordCmd::Keys(cmd) => keys(store, cmd, out),
+        PasswordCmd::Policy(cmd) => policy(store, cmd, out),
+        PasswordCmd::Check { org } => {
+            check(store, org.as_deref(), &mut std::io::stdin().lock(), out)
+        }
+    }
+}
+
+fn keys(store: &Store, cmd: KeysCmd, out: &mut dyn Write) -> Result<ExitCode, CliError> {
+    match cmd {
+        KeysCmd::Generate { bits } => {
+            let (info, export) = block_on(service::generate_key(cli_ctx(store), bits))??;
+            w(out, format!(
+                "Generated password-sharing key {} (RSA {}).\nFingerprint (SHA-256): {}\n\n\
+                 Certificate (PEM):\n{}\n\
+                 For the identity server (Action Management REST API, passwordSharing.certificate: base64 of the PEM):\n{}\n\n\
+                 The private key stays in the data dir and is never shown.\n",
+                info.id, info.bits, info.fingerprint,
+                export.certificate_pem.trim_end(), export.certificate_base64
+            ))?;
+        }
+        KeysCmd::List => {
+            let keys = service::list_keys(store)?;
+            if keys.is_empty() {
+                w(out, "No password-sharing keys. Generate one with `profilegate password keys generate`.\n".into())?;
+            }
+            for k in keys {
+                let status = match &k.retired {
+                    None => "active".to_string(),
+                    Some(when) => format!("retired {when}"),
+                };
+                w(
+                    out,
+                    format!(
+                        "{}  RSA {}  created {}  {}  {}\n",
+                        k.id, k.bits, k.created, status, k.fingerprint
+                    ),
+                )?;
+            }
+        }
+        KeysCmd::Export { id, base64 } => {
+            let KeyExport {
+                certificate_pem,
+                certificate_base64,
+                ..
+            } = service::export_key(store, &id)?;
+            let text = if base64 {
+                certificate_base64
+            } else {
+                certificate_pem
+            };
+            w(out, format!("{}\n", text.trim_end()))?;
+        }
+        KeysCmd::Retire { id } => {
+            let info = block_on(service::retire_key(cli_ctx(store), &id))??;
+            w(out, format!(
+                "Retired password-sharing key {}: its private key is erased; credentials encrypted to its certificate no longer open.\n",
+                info.id
+            ))?;
+            if store.password_keyring().keys().is_empty() {
+                w(out, "WARNING: no key is active now. If the identity server still has a certificate, every password change with an encrypted credential fails: generate a key and give the identity server its certificate, or remove the certificate there.\n".into())?;
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn on(b: bool) -> &'static str {
+    if b {
+        "on"
+    } else {
+        "off"
+    }
+}
+
+fn render_policy(v: &PolicyView) -> String {
+    let r = &v.rules;
+    let whose = match &v.org {
+        None => "the root organization".to_string(),
+        Some(o) if v.own => format!("organization {o} (its own)"),
+        Some(o) => format!("organization {o} (the root organization's; it has none of its own)"),
+    };
+    let notify = serde_json::to_value(v.notify)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_default();
+    format!(
+        "Password rules for {whose}:\n  factor mode: {}\n  min length: {} (in force: {})\n  max length: {} (in force: {})\n  common passwords: {} ({COMMON_PASSWORDS_SOURCE})\n  repetitive and sequential: {}\n  context words: {}\n  contains context words: {}\n  extra words: {}\nSecurity-team e-mail for password events: {notify}\n",
+        match r.factor_mode { FactorMode::SingleFactor => "single-factor", FactorMode::Mfa => "mfa" },
+        r.min_length, r.effective_min(), r.max_length, r.effective_max(),
+        on(r.common_passwords), on(r.patterns), on(r.context_words), on(r.context_contains),
+        if r.extra_words.is_empty() { "(none)".to_string() } else { r.extra_words.join(", ") },
+    )
+}
+
+/// The rules a `policy set` asks for: a file's, or the ones in force with the flags applied.
+fn requested_rules(store: &Store, a: SetArgs) -> Result<PasswordRules, CliError> {
+    if let Some(file) = &a.file {
+        let text = std::fs::read_to_string(file)
+            .map_err(io_err(format!("cannot read {}", file.display())))?;
+        return serde_json::from_str(&text).map_err(|e| {
+            CliError::Input(format!(
+                "{} is not the JSON of password rules: {e}",
+                file.display()
+            ))
+        });
+    }
+    let mut r = service::show_policy(store, a.org.as_deref())?.rules;
+    let before = r.clone();
+    if a.mfa {
+        r.factor_mode = FactorMode::Mfa;
+    }
+    if a.single_factor {
+        r.factor_mode = FactorMode::SingleFactor;
+    }
+    if let Some(n) = a.min_length {
+        r.min_length = n;
+    }
+    if let Some(n) = a.max_length {
+        r.max_length = n;
+    }
+    let flags = [
+        (a.common, &mut r.common_passwords),
+        (a.patterns, &mut r.patterns),
+        (a.context_words, &mut r.context_words),
+        (a.contains, &mut r.context_contains),
+    ];
+    for (flag, field) in flags {
+        if let Some(v) = flag {
+            *field = v.into();
+        }
+    }
+    if !a.extra_word.is_empty() {
+        r.extra_words = a
+            .extra_word
+            .into_iter()
+            .map(|s| s.trim().to_owned())
+            .filter(|s| !s.is_empty())
+            .collect();
+    }
+    if r == before && a.org.is_none() {
+        return Err(CliError::Input("nothing to change: give --file or at least one rule flag (see `profilegate password policy set --help`)".into()));
+    }
+    Ok(r)
+}
+
+fn policy(store: &Store, cmd: PolicyCmd, out: &mut dyn Write) -> Result<ExitCode, CliError> {
+    match cmd {
+        PolicyCmd::Show { org, json } => {
+            let view = service::show_policy(store, org.as_deref())?;
+            if json {
+                let text = serde_json::to_string_pretty(&view.rules)
+                    .map_err(|e| CliError::Input(e.to_string()))?;
+                w(out, format!("{text}\n"))?;
+            } else {
+                w(out, render_policy(&view))?;
+            }
+        }
+        PolicyCmd::Set(args) => {
+            let org = args.org.clone();
+            let rules = requested_rules(store, args)?;
+            block_on(service::set_policy(cli_ctx(store), org.as_deref(), rules))??;
+            w(
+                out,
+                render_policy(&service::show_policy(store, org.as_deref())?),
+            )?;
+        }
+        PolicyCmd::Reset { org } => {
+            block_on(service::clear_policy(cli_ctx(store), &org))??;
+            w(
+                out,
+                format!("Organization {org} uses the root organization's password rules again.\n"),
+            )?;
+        }
+        PolicyCmd::Notify { mode } => {
+            let mode = match mode {
+                EventMailArg::None => PasswordEventMail::None,
+                EventMailArg::AdminInitiated => PasswordEventMail::AdminInitiated,
+                EventMailArg::All => PasswordEventMail::All,
+            };
+            block_on(service::set_event_mail(cli_ctx(store), mode))??;
+            w(out, render_policy(&service::show_policy(store, None)?))?;
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Reads the password (one trailing line break dropped), evaluates it, prints the verdict.
+fn check(
+    store: &Store,
+    org: Option<&str>,
+    input: &mut dyn Read,
+    out: &mut dyn Write,
+) -> Result<ExitCode, CliError> {
+    let mut bytes = Zeroizing::new(Vec::new());
+    input
+        .take(MAX_CHECK_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(io_err("cannot read the password from standard input"))?;
+    if bytes.len() as u64 > MAX_CHECK_BYTES {
+        return Err(CliError::Input(format!(
+            "the password is over {MAX_CHECK_BYTES} bytes"
+        )));
+    }
+    let text = std::str::from_utf8(&bytes)
+        .map_err(|_| CliError::Input("the password is not UTF-8".into()))?;
+    let password = text
+        .strip_suffix('\n')
+        .map(|p| p.strip_suffix('\r').unwrap_or(p))
+        .unwrap_or(text);
+    let verdict = service::check(store, org, password)?;
+    let name = |r| {
+        serde_json::to_value(r)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_owned))
+            .unwrap_or_default()
+    };
+    let applied: Vec<String> = verdict.applied.iter().map(|r| name(*r)).collect();
+    match &verdict.outcome {
+        Outcome::Accepted => {
+            w(
+                out,
+                format!("accepted (rules checked: {})\n", applied.join(", ")),
+            )?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Outcome::Rejected { rule, message } => {
+            w(
+                out,
+                format!(
+                    "rejected by rule {}: {}\n{}\n",
+                    name(*rule),
+                    message.reason,
+                    message.description
+                ),
+            )?;
+            Ok(ExitCode::from(1))
+        }
+    }
+}
