@@ -12,7 +12,6 @@ mod http;
 mod install;
 mod keys;
 mod notify;
-mod password;
 mod security;
 mod store;
 mod support;

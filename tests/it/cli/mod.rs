@@ -1,5 +1,7 @@
 //! The command line against a real data dir, through the real binary.
 
+mod password;
+
 use serde_json::Value;
 
 use crate::support::*;
