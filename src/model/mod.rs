@@ -7,7 +7,9 @@ pub mod audit;
 pub mod credentials;
 pub mod settings;
 
-pub use audit::{AdminEntry, AuditEntry, AuditRecord, DecisionEntry, VerifyReport};
+pub use audit::{
+    AdminEntry, AuditEntry, AuditRecord, DecisionEntry, PasswordDecision, VerifyReport,
+};
 pub use credentials::{CredentialKind, CredentialRecord};
 pub use settings::{
     DeliveryMode, Encryption, EndpointAuth, NotifySettings, Settings, SmtpSettings,

@@ -10,6 +10,7 @@ pub mod credentials;
 pub mod departments;
 pub mod durable;
 pub mod outbox;
+mod password_stub; // stub until h-pwstore merges
 mod settings_tree;
 
 use std::fs;

@@ -78,7 +78,7 @@ pub struct PasswordContext<'a> {
 }
 
 /// A rule of the policy, as the audit record and the admin UI name it.
-#[derive(utoipa::ToSchema, Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Rule {
     MinLength,
