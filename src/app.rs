@@ -97,7 +97,11 @@ fn random_salt() -> [u8; 32] {
     if getrandom::fill(&mut salt).is_err() {
         use sha2::{Digest, Sha256};
         let mut h = Sha256::new();
-        h.update(format!("{:?}{:?}", std::time::SystemTime::now(), Instant::now()));
+        h.update(format!(
+            "{:?}{:?}",
+            std::time::SystemTime::now(),
+            Instant::now()
+        ));
         h.update(std::process::id().to_le_bytes());
         h.update((&salt as *const _ as usize).to_le_bytes());
         salt.copy_from_slice(&h.finalize());

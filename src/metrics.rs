@@ -90,7 +90,12 @@ pub enum ActionKind {
     Unparsed = 2,
     PreUpdatePassword = 3,
 }
-const KINDS: [&str; 4] = ["PRE_UPDATE_PROFILE", "other", "unparsed", "PRE_UPDATE_PASSWORD"];
+const KINDS: [&str; 4] = [
+    "PRE_UPDATE_PROFILE",
+    "other",
+    "unparsed",
+    "PRE_UPDATE_PASSWORD",
+];
 const OUTCOMES: [&str; 3] = ["SUCCESS", "FAILED", "ERROR"];
 const AUTH_REASONS: [&str; 4] = ["missing", "invalid", "throttled", "not_configured"];
 

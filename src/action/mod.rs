@@ -62,8 +62,11 @@ impl App {
         e: &ParseError,
         started: Instant,
     ) -> ActionResponse {
-        let resp =
-            ActionResponse::error(ErrorStatus::BadRequest, "Invalid request body", &e.to_string());
+        let resp = ActionResponse::error(
+            ErrorStatus::BadRequest,
+            "Invalid request body",
+            &e.to_string(),
+        );
         let entry = DecisionEntry {
             idempotency_key: key_hex(&self.body_key(b"malformed", body)),
             decision: resp.status_name().into(),
@@ -174,7 +177,11 @@ impl App {
         resp: ActionResponse,
     ) -> ActionResponse {
         match self
-            .record(&AuditEntry::Decision(Box::new(entry)), Some(key), outbox_item)
+            .record(
+                &AuditEntry::Decision(Box::new(entry)),
+                Some(key),
+                outbox_item,
+            )
             .await
         {
             Ok(()) => resp,

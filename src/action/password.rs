@@ -124,9 +124,13 @@ impl App {
         let tenant = req.tenant.as_ref().and_then(|t| t.id.as_deref());
         let key = self.password_key(tenant, req.request_id.as_deref(), &body);
         let rid = span_id(req.request_id.as_deref());
-        self.decide_keyed(key, rid, ActionKind::PreUpdatePassword, started, move || {
-            self.decide_password(req, caller, key, settings, started)
-        })
+        self.decide_keyed(
+            key,
+            rid,
+            ActionKind::PreUpdatePassword,
+            started,
+            move || self.decide_password(req, caller, key, settings, started),
+        )
         .await
     }
 

@@ -17,21 +17,32 @@ fn seal(key: &PasswordKey, payload: &[u8]) -> String {
     rng.fill(&mut iv).unwrap();
     let private = PrivateDecryptingKey::from_pkcs8(key.pkcs8_der()).unwrap();
     let spki = private.public_key().as_der().unwrap();
-    let rsa =
-        OaepPublicEncryptingKey::new(PublicEncryptingKey::from_der(spki.as_ref()).unwrap()).unwrap();
+    let rsa = OaepPublicEncryptingKey::new(PublicEncryptingKey::from_der(spki.as_ref()).unwrap())
+        .unwrap();
     let mut wrapped = vec![0u8; rsa.ciphertext_size()];
     let wrapped = rsa
         .encrypt(&OAEP_SHA256_MGF1SHA256, &cek, &mut wrapped, None)
         .unwrap()
         .to_vec();
-    let header = URL_SAFE_NO_PAD.encode(r#"{"cty":"application/json","enc":"A256GCM","alg":"RSA-OAEP-256"}"#);
+    let header = URL_SAFE_NO_PAD
+        .encode(r#"{"cty":"application/json","enc":"A256GCM","alg":"RSA-OAEP-256"}"#);
     let aead = LessSafeKey::new(UnboundKey::new(&AES_256_GCM, &cek).unwrap());
     let mut body = payload.to_vec();
     let tag = aead
-        .seal_in_place_separate_tag(Nonce::assume_unique_for_key(iv), Aad::from(header.as_bytes()), &mut body)
+        .seal_in_place_separate_tag(
+            Nonce::assume_unique_for_key(iv),
+            Aad::from(header.as_bytes()),
+            &mut body,
+        )
         .unwrap();
     let b = |x: &[u8]| URL_SAFE_NO_PAD.encode(x);
-    format!("{header}.{}.{}.{}.{}", b(&wrapped), b(&iv), b(&body), b(tag.as_ref()))
+    format!(
+        "{header}.{}.{}.{}.{}",
+        b(&wrapped),
+        b(&iv),
+        b(&body),
+        b(tag.as_ref())
+    )
 }
 
 #[test]
@@ -46,19 +57,26 @@ fn a_decrypted_credential_becomes_the_policy_type() {
     }
     let digest = crate::policy::password::sha256("p4ss");
     let b64 = base64::engine::general_purpose::STANDARD.encode(digest);
-    let json = format!(r#"{{"type":"PASSWORD","format":"HASH","value":"{b64}","additionalData":{{"algorithm":"SHA256"}}}}"#);
+    let json = format!(
+        r#"{{"type":"PASSWORD","format":"HASH","value":"{b64}","additionalData":{{"algorithm":"SHA256"}}}}"#
+    );
     match Credential::try_from(keys::Credential::from_payload(json.as_bytes()).unwrap()).unwrap() {
         Credential::Sha256(d) => assert_eq!(d.bytes(), &digest),
         other => panic!("{other:?}"),
     }
-    let bad = keys::Credential::from_payload(br#"{"type":"PASSWORD","format":"HASH","value":"abc"}"#)
-        .unwrap();
+    let bad =
+        keys::Credential::from_payload(br#"{"type":"PASSWORD","format":"HASH","value":"abc"}"#)
+            .unwrap();
     assert!(Credential::try_from(bad).is_err());
 }
 
 #[test]
 fn refusals_are_contract_valid_and_fixed() {
-    for r in [Refusal::NoKeys, Refusal::Jwe(JweError::NoKey), Refusal::Task] {
+    for r in [
+        Refusal::NoKeys,
+        Refusal::Jwe(JweError::NoKey),
+        Refusal::Task,
+    ] {
         let resp = r.response();
         let (m, d) = (resp.reason().unwrap(), resp.description().unwrap());
         crate::contract::validate_message(m, crate::contract::MessageKind::Reason).unwrap();
@@ -108,9 +126,17 @@ fn password_costs() {
     }
     // And a JWE through the whole step the blocking pool runs.
     let key = PasswordKey::generate(KeySize::Rsa2048).unwrap();
-    let token = Secret::new(seal(&key, br#"{"type":"PASSWORD","format":"PLAIN_TEXT","value":["p","4","s","s"]}"#));
+    let token = Secret::new(seal(
+        &key,
+        br#"{"type":"PASSWORD","format":"PLAIN_TEXT","value":["p","4","s","s"]}"#,
+    ));
     let ring = KeyRing::new(vec![key]).unwrap();
-    let v = open_and_check(&ring, &token, &rules, &blocklist, &words, Some(2026)).ok().unwrap();
-    assert_eq!(v.failed_rule(), Some(crate::policy::password::Rule::MinLength));
+    let v = open_and_check(&ring, &token, &rules, &blocklist, &words, Some(2026))
+        .ok()
+        .unwrap();
+    assert_eq!(
+        v.failed_rule(),
+        Some(crate::policy::password::Rule::MinLength)
+    );
     println!("evaluate: HASH form {hash_cost:?}, PLAIN_TEXT {plain_cost:?}");
 }

@@ -242,7 +242,10 @@ pub fn routes(app: Arc<App>, scope: Scope) -> Routes {
             )
     };
     let action = action_route("pre-update-profile", ActionEndpoint::Profile)
-        .or(action_route("pre-update-password", ActionEndpoint::Password))
+        .or(action_route(
+            "pre-update-password",
+            ActionEndpoint::Password,
+        ))
         .unify();
 
     let ready = warp::path("readyz")
