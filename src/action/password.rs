@@ -248,14 +248,15 @@ impl App {
         };
         let (resp, record, detail) = match checked {
             Ok(verdict) => {
+                let resp = verdict.to_response();
                 let record = PasswordDecision {
                     action: String::new(),
                     form: form.into(),
                     failed_rule: verdict.failed_rule(),
-                    rules_applied: verdict.applied.clone(),
-                    rules_unchecked: verdict.unchecked.clone(),
+                    rules_applied: verdict.applied,
+                    rules_unchecked: verdict.unchecked,
                 };
-                (verdict.to_response(), record, None)
+                (resp, record, None)
             }
             Err(refusal) => {
                 if self.log_limit.allow("password credential") {

@@ -71,6 +71,26 @@ fn a_decrypted_credential_becomes_the_policy_type() {
 }
 
 #[test]
+fn records_without_the_password_sub_record_still_decode() {
+    let old = r#"{"idempotency_key":"00","decision":"SUCCESS","http_status":200,"latency_us":5}"#;
+    let d: DecisionEntry = serde_json::from_str(old).unwrap();
+    assert_eq!(d.password, None);
+    let new = DecisionEntry {
+        password: Some(PasswordDecision {
+            action: "REGISTER".into(),
+            form: "JWE".into(),
+            rules_applied: vec![crate::policy::password::Rule::MinLength],
+            rules_unchecked: vec![crate::policy::password::Rule::Breached],
+            failed_rule: Some(crate::policy::password::Rule::MinLength),
+        }),
+        ..d
+    };
+    let json = serde_json::to_string(&new).unwrap();
+    assert!(json.contains(r#""failed_rule":"min_length""#), "{json}");
+    assert_eq!(serde_json::from_str::<DecisionEntry>(&json).unwrap(), new);
+}
+
+#[test]
 fn refusals_are_contract_valid_and_fixed() {
     for r in [
         Refusal::NoKeys,

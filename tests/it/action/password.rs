@@ -58,7 +58,7 @@ fn jwe_token() -> String {
 }
 
 fn password_decisions(dir: &DataDir) -> Vec<profilegate::model::DecisionEntry> {
-    dir.with_store(|s| decisions(s))
+    dir.with_store(decisions)
         .into_iter()
         .filter(|d| d.action_type.as_deref() == Some("PRE_UPDATE_PASSWORD"))
         .collect()
