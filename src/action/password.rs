@@ -246,6 +246,8 @@ impl App {
                 }
             }
         };
+        // A failed task (a bug of ours) is not remembered for retries: the caller retries a 500.
+        let remember = !matches!(checked, Err(Refusal::Task));
         let (resp, record, detail) = match checked {
             Ok(verdict) => {
                 let resp = verdict.to_response();
@@ -278,7 +280,14 @@ impl App {
         );
         let mut entry = password_entry(req, &key, &resp, record, &caller, started);
         entry.detail = detail;
-        self.record_decision(entry, key, None, resp).await
+        if remember {
+            return self.record_decision(entry, key, None, resp).await;
+        }
+        let entry = crate::model::AuditEntry::Decision(Box::new(entry));
+        match self.record(&entry, None, None).await {
+            Ok(()) => resp,
+            Err(e) => super::store_failure(&e),
+        }
     }
 }
 
