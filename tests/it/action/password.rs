@@ -198,6 +198,15 @@ async fn a_retry_is_answered_the_same_with_one_record() {
     let profile = profile_event(Some("retry-pw-1"), dept(json!("HR")));
     let p = post(&srv.action_url(), &auth, profile.to_string()).await;
     assert_eq!(p.json["actionStatus"], "SUCCESS");
+    // Both answers count under the password action's own label.
+    let metrics = reqwest::get(format!("{}/metrics", srv.url))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let line = r#"profilegate_action_requests_total{action_type="PRE_UPDATE_PASSWORD",outcome="FAILED"} 2"#;
+    assert!(metrics.contains(line), "{metrics}");
     srv.stop().await;
     let recorded = password_decisions(&dir);
     assert_eq!(recorded.len(), 1, "{recorded:?}");
