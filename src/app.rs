@@ -12,6 +12,7 @@ use crate::auth::Authenticator;
 use crate::contract::ActionResponse;
 use crate::idempotency::IdempotencyIndex;
 use crate::notify::Notifier;
+use crate::policy::password::Blocklist;
 use crate::singleflight::SingleFlight;
 use crate::store::{GroupCommit, Store};
 
@@ -43,6 +44,14 @@ pub struct App {
     pub readiness: tokio::sync::Mutex<Option<(Instant, Result<(), String>)>>,
     /// Limits the log lines strangers can cause.
     pub log_limit: crate::loglimit::LogLimiter,
+    /// The bundled common-password list (and its SHA-256 digests for the HASH form), built
+    /// once at start-up: about 8 MB and tens of milliseconds, too much for a request.
+    pub password_blocklist: Arc<Blocklist>,
+    /// This process's random salt for request keys derived from a whole body: a password
+    /// body without a `requestId` must not leave an unsalted hash of the password in the
+    /// audit record (see `action::password`). Retries across a restart then get a second
+    /// record (the same answer: password decisions are pure).
+    pub(crate) body_salt: [u8; 32],
 }
 
 /// What a server is built from; everything else in [`App`] starts empty.
@@ -54,6 +63,8 @@ pub struct Parts {
     pub outbox_wake: Arc<tokio::sync::Notify>,
     pub setup_token: Option<String>,
     pub tls: bool,
+    /// `Blocklist::bundled()`, built by the caller once.
+    pub password_blocklist: Arc<Blocklist>,
 }
 
 impl App {
@@ -73,6 +84,27 @@ impl App {
             metrics: crate::metrics::Metrics::default(),
             readiness: tokio::sync::Mutex::new(None),
             log_limit: crate::loglimit::LogLimiter::default(),
+            password_blocklist: p.password_blocklist,
+            body_salt: random_salt(),
         }
     }
+}
+
+/// 32 random bytes; if the system cannot give them, a hash of what differs between processes
+/// (still unknown to whoever reads the audit export later).
+fn random_salt() -> [u8; 32] {
+    let mut salt = [0u8; 32];
+    if getrandom::fill(&mut salt).is_err() {
+        use sha2::{Digest, Sha256};
+        let mut h = Sha256::new();
+        h.update(format!(
+            "{:?}{:?}",
+            std::time::SystemTime::now(),
+            Instant::now()
+        ));
+        h.update(std::process::id().to_le_bytes());
+        h.update((&salt as *const _ as usize).to_le_bytes());
+        salt.copy_from_slice(&h.finalize());
+    }
+    salt
 }

@@ -123,6 +123,8 @@ pub async fn run_with(
         outbox_wake: outbox_wake.clone(),
         setup_token: options.setup_token,
         tls: options.tls.is_some(),
+        // Once per server, before it serves (tens of milliseconds).
+        password_blocklist: Arc::new(policy::password::Blocklist::bundled()),
     }));
 
     let maintenance = tokio::spawn(maintenance(app.clone()));

@@ -81,22 +81,28 @@ impl Default for Histogram {
     }
 }
 
-/// The action type label: the one this service handles, anything else, or a body that did
+/// The action type label: the two this service handles, anything else, or a body that did
 /// not parse.
 #[derive(Debug, Clone, Copy)]
 pub enum ActionKind {
     PreUpdateProfile = 0,
     Other = 1,
     Unparsed = 2,
+    PreUpdatePassword = 3,
 }
-const KINDS: [&str; 3] = ["PRE_UPDATE_PROFILE", "other", "unparsed"];
+const KINDS: [&str; 4] = [
+    "PRE_UPDATE_PROFILE",
+    "other",
+    "unparsed",
+    "PRE_UPDATE_PASSWORD",
+];
 const OUTCOMES: [&str; 3] = ["SUCCESS", "FAILED", "ERROR"];
 const AUTH_REASONS: [&str; 4] = ["missing", "invalid", "throttled", "not_configured"];
 
 /// The service's counters.
 #[derive(Default)]
 pub struct Metrics {
-    requests: [[AtomicU64; 3]; 3],
+    requests: [[AtomicU64; 3]; 4],
     latency: Histogram,
     auth_failures: [AtomicU64; 4],
     /// Readiness probes run against the store.

@@ -30,7 +30,7 @@ pub use server::serve;
 /// Largest action body accepted. Real requests are a few KiB; 64 KiB leaves room for ten
 /// multi-valued attributes and refuses anything meant to exhaust memory.
 pub const MAX_BODY: usize = 64 * 1024;
-pub use crate::conn::{PeerAddr, ACTION_PATH, BODY_TIMEOUT};
+pub use crate::conn::{ActionEndpoint, PeerAddr, ACTION_PATH, BODY_TIMEOUT, PASSWORD_ACTION_PATH};
 
 /// Turns an action response into an HTTP response with `Content-Type: application/json`.
 pub fn json_reply(r: &ActionResponse) -> Response {
@@ -73,12 +73,14 @@ fn with_app(
     warp::any().map(move || app.clone())
 }
 
-/// The action endpoint once its route matched: authenticates from the headers alone (a refused
+/// An action endpoint once its route matched: authenticates from the headers alone (a refused
 /// caller's body is never read), reads the body within its limits, and decides. Both ways in
-/// call this: the warp route, and the connection loop's direct path for the exact route (see
-/// `server::serve`), so the endpoint behaves the same whichever took the request.
+/// call this: the warp routes, and the connection loop's direct path for the exact routes (see
+/// `server::serve`), so an endpoint behaves the same whichever took the request. Both action
+/// endpoints share authentication, content type and body limits.
 pub(crate) async fn action_call<S, B, E>(
     app: Arc<App>,
+    endpoint: ActionEndpoint,
     headers: &HeaderMap,
     peer: Option<PeerAddr>,
     body: S,
@@ -122,7 +124,10 @@ where
         },
     };
     match read_limited(len, body).await {
-        Ok(body) => json_reply(&app.handle(caller, body, settings).await),
+        Ok(body) => json_reply(&match endpoint {
+            ActionEndpoint::Profile => app.handle(caller, body, settings).await,
+            ActionEndpoint::Password => app.handle_password(caller, body, settings).await,
+        }),
         Err(refusal) => json_reply(&refusal),
     }
 }
@@ -221,19 +226,27 @@ pub fn routes(app: Arc<App>, scope: Scope) -> Routes {
         .and(warp::get())
         .map(|| json_response(200, br#"{"status":"ok"}"#.to_vec()));
 
-    let action = warp::path("actions")
-        .and(warp::path("pre-update-profile"))
-        .and(warp::path::end())
-        .and(warp::post())
-        .and(with_app(app.clone()))
-        .and(warp::header::headers_cloned())
-        .and(warp::ext::optional::<PeerAddr>())
-        .and(warp::body::stream())
-        .then(
-            |app: Arc<App>, headers: HeaderMap, peer: Option<PeerAddr>, body| async move {
-                action_call(app, &headers, peer, body).await
-            },
-        );
+    let action_route = |segment: &'static str, endpoint: ActionEndpoint| {
+        warp::path("actions")
+            .and(warp::path(segment))
+            .and(warp::path::end())
+            .and(warp::post())
+            .and(with_app(app.clone()))
+            .and(warp::header::headers_cloned())
+            .and(warp::ext::optional::<PeerAddr>())
+            .and(warp::body::stream())
+            .then(
+                move |app: Arc<App>, headers: HeaderMap, peer: Option<PeerAddr>, body| async move {
+                    action_call(app, endpoint, &headers, peer, body).await
+                },
+            )
+    };
+    let action = action_route("pre-update-profile", ActionEndpoint::Profile)
+        .or(action_route(
+            "pre-update-password",
+            ActionEndpoint::Password,
+        ))
+        .unify();
 
     let ready = warp::path("readyz")
         .and(warp::path::end())

@@ -38,10 +38,13 @@ async fn refuse(mut stream: tokio::net::TcpStream, _permit: tokio::sync::OwnedSe
     .await;
 }
 
-/// Whether a request is a POST to the action endpoint's exact path. (warp's route also takes
-/// other spellings, such as a trailing slash; those go through warp to the same handler.)
-fn is_action_route<B>(req: &hyper::Request<B>) -> bool {
-    req.method() == hyper::Method::POST && req.uri().path() == super::ACTION_PATH
+/// The action endpoint a POST to its exact path is for. (warp's routes also take other
+/// spellings, such as a trailing slash; those go through warp to the same handler.)
+fn action_route<B>(req: &hyper::Request<B>) -> Option<super::ActionEndpoint> {
+    if req.method() != hyper::Method::POST {
+        return None;
+    }
+    super::ActionEndpoint::of_path(req.uri().path())
 }
 
 /// Refused connections that are sent an answer at once (the rest are just closed).
@@ -107,17 +110,18 @@ pub async fn serve(
                 let direct = routes.action.clone();
                 let hosts = hosts.clone();
                 let svc = hyper::service::service_fn(move |mut req: hyper::Request<Incoming>| {
-                    // The action endpoint's exact route skips warp's filter tree: it is the hot
+                    // The action endpoints' exact routes skip warp's filter tree: it is the hot
                     // path, and warp's layers (a copy of the header map, nested filter futures,
                     // a future boxed per request) cost it 5-10 % of its CPU in the load
                     // benchmark. Any other spelling of the route (a trailing slash) still
                     // reaches the same `action_call` through warp.
-                    if let Some(app) = direct.as_ref().filter(|_| is_action_route(&req)) {
+                    let endpoint = direct.as_ref().and_then(|app| Some((app, action_route(&req)?)));
+                    if let Some((app, endpoint)) = endpoint {
                         let app = app.clone();
                         return Either::Left(async move {
                             let (parts, body) = req.into_parts();
                             let body = http_body_util::BodyExt::into_data_stream(body);
-                            let mut r = super::action_call(app, &parts.headers, Some(PeerAddr(addr)), body).await;
+                            let mut r = super::action_call(app, endpoint, &parts.headers, Some(PeerAddr(addr)), body).await;
                             front::decorate(&mut r, false, tls);
                             Ok(r)
                         });

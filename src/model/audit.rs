@@ -5,6 +5,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::contract::Organization;
+use crate::policy::password::Rule as PasswordRule;
 use crate::policy::{ClaimChange, Rule};
 
 /// An action decision.
@@ -53,6 +54,29 @@ pub struct DecisionEntry {
     pub credential: Option<String>,
     /// Microseconds from receiving the request to writing this record.
     pub latency_us: u64,
+    /// A password decision's own facts (absent on profile decisions and on records written
+    /// before the password action existed). Never the password, its hash or the JWE.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub password: Option<PasswordDecision>,
+}
+
+/// What a pre-update-password decision rests on, beside the common fields (user id, or
+/// `new user` on REGISTER; organizations; initiator; the answer).
+#[derive(utoipa::ToSchema, Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct PasswordDecision {
+    /// `event.action`: UPDATE, RESET, INVITE, REGISTER (or a later contract's label).
+    pub action: String,
+    /// How the credential arrived: PLAIN_TEXT, HASH or JWE.
+    pub form: String,
+    /// Rules checked, up to and including the one that failed.
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub rules_applied: Vec<PasswordRule>,
+    /// Enabled rules that could not be checked (the HASH form, a breach source that did not answer).
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub rules_unchecked: Vec<PasswordRule>,
+    /// The rule that refused the password.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub failed_rule: Option<PasswordRule>,
 }
 
 /// A change made by an administrator.

@@ -8,7 +8,9 @@ pub mod credentials;
 pub mod password;
 pub mod settings;
 
-pub use audit::{AdminEntry, AuditEntry, AuditRecord, DecisionEntry, VerifyReport};
+pub use audit::{
+    AdminEntry, AuditEntry, AuditRecord, DecisionEntry, PasswordDecision, VerifyReport,
+};
 pub use credentials::{CredentialKind, CredentialRecord};
 pub use password::{PasswordEventMail, PasswordKeyInfo, PasswordPolicy};
 pub use settings::{

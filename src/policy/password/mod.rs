@@ -78,8 +78,9 @@ pub struct PasswordContext<'a> {
 }
 
 /// A rule of the policy, as the audit record and the admin UI name it.
-#[derive(utoipa::ToSchema, Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[schema(as = PasswordRule)] // the profile policy has a `Rule` schema too
 pub enum Rule {
     MinLength,
     MaxLength,

@@ -1,6 +1,7 @@
 //! The action endpoint over HTTP: fixtures, rules, bad input, idempotency.
 
 mod abuse;
+mod password;
 mod props;
 
 use serde_json::{json, Value};
