@@ -201,4 +201,4 @@ fn check_header(json: &[u8]) -> Result<(), JweError> {
 
 #[cfg(test)]
 #[path = "jwe_tests.rs"]
-mod tests;
+pub(crate) mod tests;

@@ -64,7 +64,8 @@ fn seal_with(key: &PasswordKey, header: &str, payload: &str, sha1: bool, cek_len
     )
 }
 
-fn seal(key: &PasswordKey, payload: &str) -> String {
+/// A token as WSO2 makes it for `key` (also for other modules' tests).
+pub(crate) fn seal(key: &PasswordKey, payload: &str) -> String {
     seal_with(key, HEADER, payload, false, 32)
 }
 

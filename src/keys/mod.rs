@@ -17,6 +17,10 @@ mod credential;
 mod jwe;
 mod key;
 
+/// Seals a token as WSO2 does, for tests elsewhere in the crate.
+#[cfg(test)]
+pub(crate) use jwe::tests::seal as seal_for_tests;
+
 pub use credential::{Credential, CredentialFormat};
 pub use jwe::{JweError, KeyRing, MAX_ACTIVE_KEYS, MAX_TOKEN_LEN};
 pub use key::{KeyError, KeySize, PasswordKey, CERTIFICATE_SUBJECT};

@@ -2,15 +2,6 @@
 //! conflict, the ring's order, a backup and restore that brings them back), the policy (set,
 //! show, fallback, validation named by field) and `check`.
 
-use aws_lc_rs::aead::{Aad, LessSafeKey, Nonce, UnboundKey, AES_256_GCM};
-use aws_lc_rs::encoding::AsDer as _;
-use aws_lc_rs::rand::{SecureRandom as _, SystemRandom};
-use aws_lc_rs::rsa::{
-    OaepPublicEncryptingKey, PrivateDecryptingKey, PublicEncryptingKey, OAEP_SHA256_MGF1SHA256,
-};
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use base64::Engine as _;
-
 use super::*;
 use crate::keys::KeyRing;
 use crate::model::PasswordEventMail;
@@ -19,48 +10,14 @@ use crate::service::testing::{run, TestStore};
 use crate::service::ServiceError;
 use crate::store::Store;
 
-/// A compact JWE as WSO2 (Nimbus) makes it, for the key with this certificate: RSA-OAEP-256
-/// with the certificate's public key, A256GCM.
+/// A compact JWE as WSO2 (Nimbus) makes it, for the ring's key with this certificate.
 fn token_for(cert_pem: &str, key_ring: &KeyRing, payload: &str) -> String {
     let key = key_ring
         .keys()
         .iter()
         .find(|k| k.certificate_pem() == cert_pem)
         .expect("the key is in the ring");
-    let spki = PrivateDecryptingKey::from_pkcs8(key.pkcs8_der())
-        .unwrap()
-        .public_key()
-        .as_der()
-        .unwrap();
-    let rsa = OaepPublicEncryptingKey::new(PublicEncryptingKey::from_der(spki.as_ref()).unwrap())
-        .unwrap();
-    let rng = SystemRandom::new();
-    let (mut cek, mut iv) = ([0u8; 32], [0u8; 12]);
-    rng.fill(&mut cek).unwrap();
-    rng.fill(&mut iv).unwrap();
-    let mut wrapped = vec![0u8; rsa.ciphertext_size()];
-    let wrapped = rsa
-        .encrypt(&OAEP_SHA256_MGF1SHA256, &cek, &mut wrapped, None)
-        .unwrap()
-        .to_vec();
-    let b64 = |b: &[u8]| URL_SAFE_NO_PAD.encode(b);
-    let header = b64(br#"{"cty":"application/json","enc":"A256GCM","alg":"RSA-OAEP-256"}"#);
-    let aead = LessSafeKey::new(UnboundKey::new(&AES_256_GCM, &cek).unwrap());
-    let mut body = payload.as_bytes().to_vec();
-    let tag = aead
-        .seal_in_place_separate_tag(
-            Nonce::assume_unique_for_key(iv),
-            Aad::from(header.as_bytes()),
-            &mut body,
-        )
-        .unwrap();
-    format!(
-        "{header}.{}.{}.{}.{}",
-        b64(&wrapped),
-        b64(&iv),
-        b64(&body),
-        b64(tag.as_ref())
-    )
+    crate::keys::seal_for_tests(key, payload)
 }
 
 const PAYLOAD: &str = r#"{"type":"PASSWORD","format":"PLAIN_TEXT","value":["p","4","s","s"]}"#;
