@@ -209,43 +209,26 @@ async fn jwes_for_active_keys_open_and_are_judged() {
     let send = |vectors: &Value, name: &str, id: &str| {
         request(json!(vectors["tokens"][name].as_str().unwrap()), Some(id)).to_string()
     };
-    let r = post(
-        &password_url(&srv),
-        &auth,
-        send(&by_new, "good", "jwe-new-good"),
-    )
-    .await;
-    assert_eq!(
-        (r.status, r.json["actionStatus"].as_str()),
-        (200, Some("SUCCESS")),
-        "{}",
-        r.json
-    );
-    let r = post(
-        &password_url(&srv),
-        &auth,
-        send(&by_old, "good", "jwe-old-good"),
-    )
-    .await;
-    assert_eq!(
-        (r.status, r.json["actionStatus"].as_str()),
-        (200, Some("SUCCESS")),
-        "{}",
-        r.json
-    );
-    let r = post(
-        &password_url(&srv),
-        &auth,
-        send(&by_new, "short", "jwe-new-short"),
-    )
-    .await;
-    assert_eq!(
-        (r.status, r.json["actionStatus"].as_str()),
-        (200, Some("FAILED")),
-        "{}",
-        r.json
-    );
-    assert_eq!(r.json["failureReason"], "password_too_short", "{}", r.json);
+    for (vectors, name, id, status, reason) in [
+        (&by_new, "good", "jwe-new-good", "SUCCESS", None),
+        (&by_old, "good", "jwe-old-good", "SUCCESS", None),
+        (
+            &by_new,
+            "short",
+            "jwe-new-short",
+            "FAILED",
+            Some("password_too_short"),
+        ),
+    ] {
+        let r = post(&password_url(&srv), &auth, send(vectors, name, id)).await;
+        assert_eq!(
+            (r.status, r.json["actionStatus"].as_str()),
+            (200, Some(status)),
+            "{id}: {}",
+            r.json
+        );
+        assert_eq!(r.json["failureReason"].as_str(), reason, "{id}: {}", r.json);
+    }
     srv.stop().await;
 
     dir.with_store(|store| store.retire_password_key("test", old.id()).unwrap());

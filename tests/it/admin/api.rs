@@ -5,7 +5,7 @@
 use serde_json::{json, Value};
 
 use crate::support::admin::{client, set_password, Admin, PASSWORD};
-use crate::support::mail::MailServer;
+use crate::support::mail::{seed_failed_mail, MailServer};
 use crate::support::*;
 
 fn closed_port() -> u16 {
@@ -218,7 +218,6 @@ async fn notification_settings_validate_and_the_test_message_names_the_failure()
 #[tokio::test(flavor = "multi_thread")]
 async fn failed_outbox_items_are_listed_and_retried_from_the_api() {
     use profilegate::model::{Encryption, SmtpSettings};
-    use profilegate::store::outbox::{OutboxItem, OutboxStatus};
     let mail = MailServer::start();
     let dir = DataDir::new();
     set_password(&dir);
@@ -237,19 +236,7 @@ async fn failed_outbox_items_are_listed_and_retried_from_the_api() {
             st.notify.recipients = vec!["soc@example.com".into()];
         })
         .unwrap();
-        let item = OutboxItem {
-            created: "2026-01-01T00:00:00.000Z".into(),
-            request_id: Some("stuck-1".into()),
-            subject: "stuck".into(),
-            body: "a stuck message".into(),
-            status: OutboxStatus::Failed,
-            attempts: 8,
-            next_attempt_ms: 0,
-            last_error: Some("connection refused".into()),
-        };
-        let entry = br#"{"kind":"admin","actor":"test","action":"outbox.seed"}"#.to_vec();
-        s.append_entries_with_outbox(&[entry], &[(0, serde_json::to_vec(&item).unwrap())])
-            .unwrap()
+        seed_failed_mail(s)
     });
     let srv = Server::start(&dir.path).await;
     let a = Admin::new(&srv.url).await;

@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde_json::{json, Value};
 
 use crate::support::admin::{client, PASSWORD};
-use crate::support::mail::MailServer;
+use crate::support::mail::{seed_failed_mail, MailServer};
 use crate::support::*;
 
 const SETUP_TOKEN: &str = "the-openapi-token";
@@ -169,7 +169,6 @@ fn rank(id: &str) -> u8 {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn every_described_operation_answers_as_described() {
-    use profilegate::store::outbox::{OutboxItem, OutboxStatus};
     let mail = MailServer::start();
     let dir = DataDir::new();
     let cred = dir.standard();
@@ -191,21 +190,7 @@ async fn every_described_operation_answers_as_described() {
         })
         .unwrap()
     });
-    let outbox_id = dir.with_store(|s| {
-        let item = OutboxItem {
-            created: "2026-01-01T00:00:00.000Z".into(),
-            request_id: Some("stuck-1".into()),
-            subject: "stuck".into(),
-            body: "a stuck message".into(),
-            status: OutboxStatus::Failed,
-            attempts: 8,
-            next_attempt_ms: 0,
-            last_error: Some("connection refused".into()),
-        };
-        let entry = br#"{"kind":"admin","actor":"test","action":"outbox.seed"}"#.to_vec();
-        s.append_entries_with_outbox(&[entry], &[(0, serde_json::to_vec(&item).unwrap())])
-            .unwrap()
-    });
+    let outbox_id = dir.with_store(seed_failed_mail);
     let srv = Server::start_with(
         &dir.path,
         profilegate::Options {

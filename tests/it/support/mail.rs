@@ -326,3 +326,22 @@ pub fn closed_port() -> SocketAddr {
     let l = TcpListener::bind("127.0.0.1:0").expect("bind");
     l.local_addr().unwrap()
 }
+
+/// Puts one e-mail that failed for good (8 attempts) into the outbox, with its audit record;
+/// returns its outbox id, for the outbox and retry routes.
+pub fn seed_failed_mail(s: &profilegate::store::Store) -> u64 {
+    use profilegate::store::outbox::{OutboxItem, OutboxStatus};
+    let item = OutboxItem {
+        created: "2026-01-01T00:00:00.000Z".into(),
+        request_id: Some("stuck-1".into()),
+        subject: "stuck".into(),
+        body: "a stuck message".into(),
+        status: OutboxStatus::Failed,
+        attempts: 8,
+        next_attempt_ms: 0,
+        last_error: Some("connection refused".into()),
+    };
+    let entry = br#"{"kind":"admin","actor":"test","action":"outbox.seed"}"#.to_vec();
+    s.append_entries_with_outbox(&[entry], &[(0, serde_json::to_vec(&item).unwrap())])
+        .unwrap()
+}

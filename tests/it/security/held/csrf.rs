@@ -39,28 +39,13 @@ type Attack<'a> = (&'a str, Option<&'a str>, Vec<(&'a str, &'a str)>);
 /// was the CSRF defence and not a bad body.
 #[tokio::test(flavor = "multi_thread")]
 async fn csrf_refusals_on_every_mutating_route_change_nothing() {
-    use profilegate::store::outbox::{OutboxItem, OutboxStatus};
     let mail = MailServer::start();
     let dir = DataDir::new();
     let cred = dir.standard();
     set_password(&dir);
     configure_mail(&dir, plain_smtp(mail.addr.port(), Encryption::None));
     // A failed e-mail for outbox/retry.
-    let outbox_id = dir.with_store(|s| {
-        let item = OutboxItem {
-            created: "2026-01-01T00:00:00.000Z".into(),
-            request_id: Some("stuck-1".into()),
-            subject: "stuck".into(),
-            body: "a stuck message".into(),
-            status: OutboxStatus::Failed,
-            attempts: 8,
-            next_attempt_ms: 0,
-            last_error: Some("connection refused".into()),
-        };
-        let entry = br#"{"kind":"admin","actor":"test","action":"outbox.seed"}"#.to_vec();
-        s.append_entries_with_outbox(&[entry], &[(0, serde_json::to_vec(&item).unwrap())])
-            .unwrap()
-    });
+    let outbox_id = dir.with_store(seed_failed_mail);
     let srv = Server::start(&dir.path).await;
     let victim = Admin::new(&srv.url).await;
     let attacker = Admin::new(&srv.url).await;

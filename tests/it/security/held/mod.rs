@@ -25,7 +25,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 use crate::support::admin::{client, set_password, Admin, PASSWORD};
-use crate::support::mail::MailServer;
+use crate::support::mail::{seed_failed_mail, MailServer};
 use crate::support::*;
 use profilegate::model::{Encryption, SmtpSettings};
 
