@@ -209,11 +209,12 @@ impl App {
         if let Some(resp) = self.try_replay(&key) {
             return resp;
         }
-        let org = req.organization.as_ref().and_then(|o| o.id.as_deref());
-        let rules = settings
-            .password
-            .rules_for(org.filter(|o| !o.is_empty()))
-            .clone();
+        let org = req
+            .organization
+            .as_ref()
+            .and_then(|o| o.id.clone())
+            .filter(|o| !o.is_empty());
+        let rules = settings.password.rules_for(org.as_deref());
         let words = ContextWords::from_request(&req, &rules.extra_words);
         let year = Some(time::OffsetDateTime::now_utc().year());
         // The secret moves out of the request (no copy); what stays is recorded.
@@ -224,7 +225,7 @@ impl App {
             // Inline: a clear credential costs ~0.1 ms (HASH form, release) or less (PLAIN_TEXT
             // 68 us in a debug build; test `password_costs`), near a hop to the blocking pool.
             UpdatingCredential::Clear(c) => {
-                Ok(check(&rules, &c, &self.password_blocklist, &words, year))
+                Ok(check(rules, &c, &self.password_blocklist, &words, year))
             }
             UpdatingCredential::Encrypted(token) => {
                 let ring = self.store.password_keyring();
@@ -234,8 +235,10 @@ impl App {
                     // Blocking pool: opening costs 0.32 ms (RSA-2048) to 0.88 ms (3072) per key
                     // tried (`password_costs`): too long to hold one of the runtime's 2 workers.
                     let blocklist = self.password_blocklist.clone();
+                    let settings = settings.clone();
                     tokio::task::spawn_blocking(move || {
-                        open_and_check(&ring, &token, &rules, &blocklist, &words, year)
+                        let rules = settings.password.rules_for(org.as_deref());
+                        open_and_check(&ring, &token, rules, &blocklist, &words, year)
                     })
                     .await
                     .unwrap_or(Err(Refusal::Task))
