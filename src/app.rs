@@ -52,6 +52,9 @@ pub struct App {
     /// audit record (see `action::password`). Retries across a restart then get a second
     /// record (the same answer: password decisions are pure).
     pub(crate) body_salt: [u8; 32],
+    /// The online breach check's HTTP client, built on first use (it loads the system's
+    /// trusted roots, which only a server with the check enabled needs).
+    pub range_client: std::sync::OnceLock<Result<Arc<crate::online_breach::RangeClient>, String>>,
 }
 
 /// What a server is built from; everything else in [`App`] starts empty.
@@ -86,6 +89,7 @@ impl App {
             log_limit: crate::loglimit::LogLimiter::default(),
             password_blocklist: p.password_blocklist,
             body_salt: random_salt(),
+            range_client: std::sync::OnceLock::new(),
         }
     }
 }

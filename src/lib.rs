@@ -21,6 +21,7 @@ pub mod loglimit;
 pub mod metrics;
 pub mod model;
 pub mod notify;
+pub mod online_breach;
 pub mod policy;
 pub mod service;
 pub mod singleflight;

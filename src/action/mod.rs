@@ -7,6 +7,7 @@
 //!   malformed bodies, concurrent retries decided once, replay of a recorded decision, and the
 //!   durable record through group commit.
 
+mod mail;
 mod password;
 mod profile;
 

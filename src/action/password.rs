@@ -11,6 +11,7 @@ use base64::Engine as _;
 use sha2::{Digest, Sha256};
 use zeroize::Zeroizing;
 
+use super::mail::Mailed;
 use super::{elapsed_us, span_id};
 use crate::app::App;
 use crate::auth::Caller;
@@ -25,10 +26,13 @@ use crate::idempotency::key_hex;
 use crate::keys::{self, CredentialFormat, JweError, KeyRing};
 use crate::metrics::ActionKind;
 use crate::model::{DecisionEntry, PasswordDecision, Settings};
+use crate::notify::message;
+use crate::online_breach;
 use crate::policy::password::{
-    evaluate, Blocklist, Candidate, ContextWords, PasswordContext, PasswordRules, Verdict,
+    evaluate, Blocklist, BreachAnswer, Candidate, ContextWords, PasswordContext, PasswordRules,
+    Verdict,
 };
-use crate::policy::Rule;
+use crate::policy::{notification_failed, Rule};
 
 /// The one place the decrypted payload becomes the credential the policy reads, so the policy
 /// sees one type whichever form the password came in.
@@ -221,12 +225,18 @@ impl App {
         let empty = UpdatingCredential::Encrypted(Secret::new(String::new()));
         let credential = std::mem::replace(&mut req.credential, empty);
         let form = credential.form();
+        let online = settings.password.online.enabled;
         let checked = match credential {
             // Inline: a clear credential costs ~0.1 ms (HASH form, release) or less (PLAIN_TEXT
             // 68 us in a debug build; test `password_costs`), near a hop to the blocking pool.
-            UpdatingCredential::Clear(c) => {
-                Ok(check(rules, &c, &self.password_blocklist, &words, year))
-            }
+            UpdatingCredential::Clear(c) => Ok(check(
+                rules,
+                &c,
+                &self.password_blocklist,
+                &words,
+                year,
+                online,
+            )),
             UpdatingCredential::Encrypted(token) => {
                 let ring = self.store.password_keyring();
                 if ring.keys().is_empty() {
@@ -238,7 +248,7 @@ impl App {
                     let settings = settings.clone();
                     tokio::task::spawn_blocking(move || {
                         let rules = settings.password.rules_for(org.as_deref());
-                        open_and_check(&ring, &token, rules, &blocklist, &words, year)
+                        open_and_check(&ring, &token, rules, &blocklist, &words, year, online)
                     })
                     .await
                     .unwrap_or(Err(Refusal::Task))
@@ -247,17 +257,36 @@ impl App {
         };
         // A failed task (a bug of ours) is not remembered for retries: the caller retries a 500.
         let remember = !matches!(checked, Err(Refusal::Task));
+        let mut notification = None;
+        let mut queued = None;
         let (resp, record, detail) = match checked {
-            Ok(verdict) => {
-                let resp = verdict.to_response();
+            Ok(Checked { verdict, sha1 }) => {
+                let (verdict, note) = match sha1 {
+                    Some(sha1) => self.ask_online(&settings, verdict, rules, &sha1).await,
+                    None => (verdict, None),
+                };
+                let mut resp = verdict.to_response();
+                let mut detail = None;
+                if verdict.is_accepted() && settings.password.notify.wants(&req.initiator) {
+                    let (note, item, failed) =
+                        self.mail_password_event(&req, form, &settings).await;
+                    notification = note;
+                    queued = item;
+                    if let Some(e) = failed {
+                        let v = notification_failed(&settings.policy, e);
+                        resp = v.response;
+                        detail = v.detail;
+                    }
+                }
                 let record = PasswordDecision {
                     action: String::new(),
                     form: form.into(),
                     failed_rule: verdict.failed_rule(),
                     rules_applied: verdict.applied,
                     rules_unchecked: verdict.unchecked,
+                    note,
                 };
-                (resp, record, None)
+                (resp, record, detail)
             }
             Err(refusal) => {
                 if self.log_limit.allow("password credential") {
@@ -279,8 +308,9 @@ impl App {
         );
         let mut entry = password_entry(req, &key, &resp, record, &caller, started);
         entry.detail = detail;
+        entry.notification = notification;
         if remember {
-            return self.record_decision(entry, key, None, resp).await;
+            return self.record_decision(entry, key, queued, resp).await;
         }
         let entry = crate::model::AuditEntry::Decision(Box::new(entry));
         match self.record(&entry, None, None).await {
@@ -290,6 +320,81 @@ impl App {
     }
 }
 
+impl App {
+    /// Asks the online breach source about an accepted password; returns the verdict with its
+    /// answer folded in and the audit note when the source did not answer.
+    async fn ask_online(
+        &self,
+        settings: &Settings,
+        verdict: Verdict,
+        rules: &PasswordRules,
+        sha1: &str,
+    ) -> (Verdict, Option<String>) {
+        let online = &settings.password.online;
+        let client = self
+            .range_client
+            .get_or_init(|| online_breach::RangeClient::new().map(Arc::new));
+        let (answer, problem) = match client {
+            Ok(c) => c.answer(online, sha1).await,
+            Err(e) => (
+                BreachAnswer::Unknown,
+                Some(online_breach::LookupError::Connect(e.clone())),
+            ),
+        };
+        let note = problem.map(|p| {
+            if self.log_limit.allow("online breach check") {
+                tracing::warn!(problem = %p, "the online breach source did not answer");
+            }
+            let then = if online.fail_closed {
+                "refused (fails closed)"
+            } else {
+                "accepted (fails open)"
+            };
+            format!("online breach check: {p}; {then}")
+        });
+        (
+            verdict.with_online_breach(rules, answer, online.fail_closed),
+            note,
+        )
+    }
+
+    /// The security-team e-mail of an accepted password change: the audit note, the outbox
+    /// item to commit (queued mode) and, in blocking mode, why sending failed.
+    async fn mail_password_event(
+        &self,
+        req: &PasswordRequest,
+        form: &str,
+        settings: &Settings,
+    ) -> (Option<String>, Option<Vec<u8>>, Option<String>) {
+        if settings.notify.configured().is_none() {
+            let note = "not configured: a password event is to be mailed and no SMTP server or recipient is set";
+            return (Some(note.into()), None, None);
+        }
+        let now = crate::store::now_rfc3339();
+        let initiator = initiator_label(&req.initiator);
+        let action = action_label(&req.action);
+        let body = message::password_body(req, &action, &initiator, form, &now);
+        let rid = req.request_id.clone();
+        let mailed = self
+            .mail_security_team(settings, rid, message::PASSWORD_SUBJECT, body)
+            .await;
+        let note = mailed.note();
+        match mailed {
+            Mailed::Queued(item) => (note, Some(item), None),
+            Mailed::Failed(e) => (note, None, Some(e)),
+            Mailed::Sent(_) | Mailed::NotConfigured => (note, None, None),
+        }
+    }
+}
+
+/// A verdict and, when the online breach source is to be asked, the password's SHA-1 (only
+/// for an accepted PLAIN_TEXT password: a refused one never leaves the machine, even as a
+/// hash prefix, and the HASH form cannot give a SHA-1).
+struct Checked {
+    verdict: Verdict,
+    sha1: Option<Zeroizing<String>>,
+}
+
 /// Evaluates a clear credential.
 fn check(
     rules: &PasswordRules,
@@ -297,14 +402,22 @@ fn check(
     blocklist: &Blocklist,
     words: &ContextWords,
     year: Option<i32>,
-) -> Verdict {
+    online: bool,
+) -> Checked {
     let ctx = PasswordContext {
         blocklist,
         words,
         year,
         breached: None,
     };
-    evaluate(rules, Candidate::from(credential), &ctx)
+    let verdict = evaluate(rules, Candidate::from(credential), &ctx);
+    let sha1 = match credential {
+        Credential::Plain(p) if online && verdict.is_accepted() => {
+            Some(online_breach::sha1_hex(p.expose()))
+        }
+        _ => None,
+    };
+    Checked { verdict, sha1 }
 }
 
 /// Opens the JWE with the ring and evaluates what it holds; the decrypted payload is wiped
@@ -316,10 +429,11 @@ fn open_and_check(
     blocklist: &Blocklist,
     words: &ContextWords,
     year: Option<i32>,
-) -> Result<Verdict, Refusal> {
+    online: bool,
+) -> Result<Checked, Refusal> {
     let opened = ring.decrypt(token.expose()).map_err(Refusal::Jwe)?;
     let credential = Credential::try_from(opened).map_err(Refusal::Jwe)?;
-    Ok(check(rules, &credential, blocklist, words, year))
+    Ok(check(rules, &credential, blocklist, words, year, online))
 }
 
 fn initiator_label(i: &InitiatorType) -> String {

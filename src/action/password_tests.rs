@@ -82,6 +82,7 @@ fn records_without_the_password_sub_record_still_decode() {
             rules_applied: vec![crate::policy::password::Rule::MinLength],
             rules_unchecked: vec![crate::policy::password::Rule::Breached],
             failed_rule: Some(crate::policy::password::Rule::MinLength),
+            note: None,
         }),
         ..d
     };
@@ -126,7 +127,7 @@ fn password_costs() {
     let time = |c: &Credential| {
         let start = Instant::now();
         for _ in 0..n {
-            std::hint::black_box(check(&rules, c, &blocklist, &words, Some(2026)));
+            std::hint::black_box(check(&rules, c, &blocklist, &words, Some(2026), true));
         }
         start.elapsed() / n
     };
@@ -151,11 +152,13 @@ fn password_costs() {
         br#"{"type":"PASSWORD","format":"PLAIN_TEXT","value":["p","4","s","s"]}"#,
     ));
     let ring = KeyRing::new(vec![key]).unwrap();
-    let v = open_and_check(&ring, &token, &rules, &blocklist, &words, Some(2026))
+    let v = open_and_check(&ring, &token, &rules, &blocklist, &words, Some(2026), true)
         .ok()
         .unwrap();
+    // Refused: no SHA-1 is made for the online source.
+    assert!(v.sha1.is_none());
     assert_eq!(
-        v.failed_rule(),
+        v.verdict.failed_rule(),
         Some(crate::policy::password::Rule::MinLength)
     );
     println!("evaluate: HASH form {hash_cost:?}, PLAIN_TEXT {plain_cost:?}");

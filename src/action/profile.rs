@@ -4,16 +4,16 @@
 use std::sync::Arc;
 use std::time::Instant;
 
+use super::mail::Mailed;
 use super::{elapsed_us, span_id};
 use crate::app::App;
 use crate::auth::Caller;
 use crate::contract::{parse_request, ActionRequest, ActionResponse};
 use crate::idempotency::{idempotency_key, key_hex};
 use crate::metrics::ActionKind;
-use crate::model::{DecisionEntry, DeliveryMode, Settings};
+use crate::model::{DecisionEntry, Settings};
 use crate::notify::message;
 use crate::policy::{decide, notification_failed, take_claim_changes, ClaimChange, Rule, Verdict};
-use crate::store::outbox::{OutboxItem, OutboxStatus};
 
 impl App {
     /// Decides an authenticated profile request body under `settings` (the snapshot it was
@@ -120,58 +120,24 @@ impl App {
         if sensitive.is_empty() {
             return (verdict, None, None);
         }
-        let Some(smtp) = settings.notify.configured() else {
+        if settings.notify.configured().is_none() {
             let note = format!(
                 "not configured: {} sensitive claim(s) changed and no SMTP server or recipient is set",
                 sensitive.len()
             );
             return (verdict, Some(note), None);
-        };
+        }
         let now = crate::store::now_rfc3339();
         let body = message::body(req, &sensitive, &now);
-        if settings.notify.mode == DeliveryMode::Queued {
-            let item = OutboxItem {
-                created: now,
-                request_id: req.request_id.clone(),
-                subject: message::SUBJECT.into(),
-                body,
-                status: OutboxStatus::Pending,
-                attempts: 0,
-                next_attempt_ms: 0,
-                last_error: None,
-            };
-            return match serde_json::to_vec(&item) {
-                Ok(bytes) => (
-                    verdict,
-                    Some("queued (outbox item = this record's seq)".into()),
-                    Some(bytes),
-                ),
-                Err(e) => (
-                    notification_failed(&settings.policy, e.to_string()),
-                    Some(format!("failed: {e}")),
-                    None,
-                ),
-            };
-        }
-        let recipients = &settings.notify.recipients;
-        match self
-            .notifier
-            .send(smtp, recipients, message::SUBJECT, body)
-            .await
-        {
-            Ok(()) => (
-                verdict,
-                Some(format!("sent to {} recipient(s)", recipients.len())),
-                None,
-            ),
-            Err(e) => {
-                tracing::warn!(error = %e, "could not notify the security team");
-                (
-                    notification_failed(&settings.policy, e.to_string()),
-                    Some(format!("failed: {e}")),
-                    None,
-                )
-            }
+        let rid = req.request_id.clone();
+        let mailed = self
+            .mail_security_team(settings, rid, message::SUBJECT, body)
+            .await;
+        let note = mailed.note();
+        match mailed {
+            Mailed::Queued(item) => (verdict, note, Some(item)),
+            Mailed::Failed(e) => (notification_failed(&settings.policy, e), note, None),
+            Mailed::Sent(_) | Mailed::NotConfigured => (verdict, note, None),
         }
     }
 }

@@ -10,6 +10,7 @@ use clap::{Args, Subcommand, ValueEnum};
 use zeroize::Zeroizing;
 
 use super::{block_on, cli_ctx, io_err, w, CliError};
+use crate::model::password::OnlineBreachCheck;
 use crate::model::PasswordEventMail;
 use crate::policy::password::{FactorMode, Outcome, PasswordRules, COMMON_PASSWORDS_SOURCE};
 use crate::service::password::{self as service, KeyExport, PolicyView};
@@ -98,6 +99,32 @@ pub enum PolicyCmd {
         #[arg(value_enum)]
         mode: EventMailArg,
     },
+    /// The optional online breach check: a k-anonymity range API (only the first 5 hex
+    /// digits of the password's SHA-1 are sent). Off by default.
+    Online(OnlineArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct OnlineArgs {
+    /// Switch the check on or off (the other settings are kept).
+    #[arg(value_enum)]
+    pub state: OnOff,
+    /// The range URL; the prefix is appended (`https://host/range/` asks `.../range/5BAA6`).
+    #[arg(long)]
+    pub url: Option<String>,
+    /// The whole lookup's limit, 50 to 1000 ms (default 800).
+    #[arg(long, value_name = "MS")]
+    pub timeout_ms: Option<u32>,
+    /// When the source does not answer in time: accept the password and note it in the audit
+    /// record (open, the default) or refuse it (closed).
+    #[arg(long, value_enum)]
+    pub on_failure: Option<FailMode>,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum FailMode {
+    Open,
+    Closed,
 }
 
 #[derive(Debug, Args)]
@@ -217,6 +244,21 @@ fn on(b: bool) -> &'static str {
     }
 }
 
+fn render_online(o: &OnlineBreachCheck) -> String {
+    if !o.enabled {
+        return "off".into();
+    }
+    let fails = if o.fail_closed {
+        "refuses"
+    } else {
+        "accepts (noted in the audit record)"
+    };
+    format!(
+        "on: {} (timeout {} ms; when it does not answer, {fails})",
+        o.url, o.timeout_ms
+    )
+}
+
 fn render_policy(v: &PolicyView) -> String {
     let r = &v.rules;
     let whose = match &v.org {
@@ -229,11 +271,12 @@ fn render_policy(v: &PolicyView) -> String {
         .and_then(|v| v.as_str().map(str::to_owned))
         .unwrap_or_default();
     format!(
-        "Password rules for {whose}:\n  factor mode: {}\n  min length: {} (in force: {})\n  max length: {} (in force: {})\n  common passwords: {} ({COMMON_PASSWORDS_SOURCE})\n  repetitive and sequential: {}\n  context words: {}\n  contains context words: {}\n  extra words: {}\nSecurity-team e-mail for password events: {notify}\n",
+        "Password rules for {whose}:\n  factor mode: {}\n  min length: {} (in force: {})\n  max length: {} (in force: {})\n  common passwords: {} ({COMMON_PASSWORDS_SOURCE})\n  repetitive and sequential: {}\n  context words: {}\n  contains context words: {}\n  extra words: {}\nSecurity-team e-mail for password events: {notify}\nOnline breach check: {}\n",
         match r.factor_mode { FactorMode::SingleFactor => "single-factor", FactorMode::Mfa => "mfa" },
         r.min_length, r.effective_min(), r.max_length, r.effective_max(),
         on(r.common_passwords), on(r.patterns), on(r.context_words), on(r.context_contains),
         if r.extra_words.is_empty() { "(none)".to_string() } else { r.extra_words.join(", ") },
+        render_online(&v.online),
     )
 }
 
@@ -323,6 +366,21 @@ fn policy(store: &Store, cmd: PolicyCmd, out: &mut dyn Write) -> Result<ExitCode
                 EventMailArg::All => PasswordEventMail::All,
             };
             block_on(service::set_event_mail(cli_ctx(store), mode))??;
+            w(out, render_policy(&service::show_policy(store, None)?))?;
+        }
+        PolicyCmd::Online(a) => {
+            let mut online = service::show_policy(store, None)?.online;
+            online.enabled = a.state.into();
+            if let Some(url) = a.url {
+                online.url = url.trim().to_owned();
+            }
+            if let Some(ms) = a.timeout_ms {
+                online.timeout_ms = ms;
+            }
+            if let Some(mode) = a.on_failure {
+                online.fail_closed = matches!(mode, FailMode::Closed);
+            }
+            block_on(service::set_online(cli_ctx(store), online))??;
             w(out, render_policy(&service::show_policy(store, None)?))?;
         }
     }

@@ -77,6 +77,9 @@ pub struct PasswordDecision {
     /// The rule that refused the password.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub failed_rule: Option<PasswordRule>,
+    /// What went wrong around the rules (an online breach source that did not answer).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub note: Option<String>,
 }
 
 /// A change made by an administrator.

@@ -22,6 +22,20 @@ pub enum PasswordEventMail {
     All,
 }
 
+impl PasswordEventMail {
+    /// Whether an accepted change by this initiator is mailed.
+    pub fn wants(self, initiator: &crate::contract::InitiatorType) -> bool {
+        use crate::contract::InitiatorType;
+        match self {
+            PasswordEventMail::None => false,
+            PasswordEventMail::AdminInitiated => {
+                matches!(initiator, InitiatorType::Admin | InitiatorType::Application)
+            }
+            PasswordEventMail::All => true,
+        }
+    }
+}
+
 /// The password policy: the root organization's rules and each sub-organization's own.
 #[derive(utoipa::ToSchema, Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
@@ -32,6 +46,40 @@ pub struct PasswordPolicy {
     pub orgs: BTreeMap<String, PasswordRules>,
     /// Which password events are mailed to the security team.
     pub notify: PasswordEventMail,
+    /// The optional online breach check (a k-anonymity range API); off by default.
+    pub online: OnlineBreachCheck,
+}
+
+/// Shortest and longest timeout of the online breach check, in milliseconds: the lookup
+/// runs inside the identity server's 5 s, after the local rules.
+pub const MIN_ONLINE_TIMEOUT_MS: u32 = 50;
+pub const MAX_ONLINE_TIMEOUT_MS: u32 = 1000;
+
+/// The online breach check: a range API in the Pwned Passwords shape at an admin-set URL,
+/// asked only when every local rule passed, with the first 5 hex digits of the SHA-1.
+#[derive(utoipa::ToSchema, Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct OnlineBreachCheck {
+    pub enabled: bool,
+    /// The range URL; the 5-digit prefix is appended (`https://host/range/` asks
+    /// `https://host/range/5BAA6`).
+    pub url: String,
+    /// The whole lookup's limit (connect, TLS, answer), 50 to 1000 ms.
+    pub timeout_ms: u32,
+    /// Refuse the password when the source does not answer in time. The default (false)
+    /// accepts it and notes the missed check in the audit record.
+    pub fail_closed: bool,
+}
+
+impl Default for OnlineBreachCheck {
+    fn default() -> Self {
+        OnlineBreachCheck {
+            enabled: false,
+            url: String::new(),
+            timeout_ms: 800,
+            fail_closed: false,
+        }
+    }
 }
 
 impl PasswordPolicy {

@@ -1,7 +1,7 @@
 //! The security-team e-mail: which changes are reported and the text that reports them. Pure:
 //! no I/O, so the content rules are tested without a mail server.
 
-use crate::contract::{ActionRequest, ClaimValue};
+use crate::contract::{ActionRequest, ClaimValue, PasswordRequest};
 use crate::policy::ClaimChange;
 
 /// Fixed subject: nothing from the request reaches a header.
@@ -125,6 +125,60 @@ pub fn body(req: &ActionRequest, changes: &[ClaimChange], time: &str) -> String 
     out
 }
 
+/// Fixed subject of the password-event e-mail.
+pub const PASSWORD_SUBJECT: &str = "[profilegate] Password change allowed";
+
+/// The e-mail body for an allowed password change: who, where, by whom and how the credential
+/// arrived. Never the password or anything derived from it (not even its length).
+pub fn password_body(
+    req: &PasswordRequest,
+    action: &str,
+    initiator: &str,
+    form: &str,
+    time: &str,
+) -> String {
+    let field = |v: Option<&str>| v.map_or_else(|| "(not given)".to_string(), one_line);
+    let username = req
+        .user
+        .claims
+        .iter()
+        .find(|c| c.uri == USERNAME_CLAIM)
+        .map(|c| show(&c.value));
+    let user_id = match (&req.user.id, action) {
+        (Some(id), _) => one_line(id),
+        (None, "REGISTER") => "(new user)".into(),
+        (None, _) => "(not given)".into(),
+    };
+    let mut out = String::new();
+    out.push_str("profilegate allowed a password change.\n\n");
+    out.push_str(&format!("User id:        {user_id}\n"));
+    if let Some(name) = username {
+        out.push_str(&format!("Username:       {name}\n"));
+    }
+    let tenant = req.tenant.as_ref();
+    out.push_str(&format!(
+        "Tenant:         {} ({})\n",
+        field(tenant.and_then(|t| t.name.as_deref())),
+        field(tenant.and_then(|t| t.id.as_deref()))
+    ));
+    if let Some(o) = &req.organization {
+        out.push_str(&format!(
+            "Organization:   {} ({})\n",
+            field(o.name.as_deref()),
+            field(o.id.as_deref())
+        ));
+    }
+    out.push_str(&format!("Action:         {}\n", one_line(action)));
+    out.push_str(&format!("Initiator:      {}\n", one_line(initiator)));
+    out.push_str(&format!("Credential:     {}\n", one_line(form)));
+    out.push_str(&format!(
+        "Request id:     {}\n",
+        field(req.request_id.as_deref())
+    ));
+    out.push_str(&format!("Time:           {time}\n"));
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -165,5 +219,34 @@ mod tests {
             b.contains("Username:       bob") && b.contains("bar.com (1)") && b.contains("r1"),
             "{b}"
         );
+    }
+
+    #[test]
+    fn the_password_mail_names_the_event_and_never_the_password() {
+        let body = std::fs::read(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/fixtures/password/v2.0-application-register-plain.json"
+        ))
+        .unwrap();
+        let req = crate::contract::parse_password_request(&body).unwrap();
+        let secret = match &req.credential {
+            crate::contract::UpdatingCredential::Clear(crate::contract::Credential::Plain(s)) => {
+                s.expose().to_string()
+            }
+            _ => panic!("a PLAIN_TEXT sample"),
+        };
+        let text = password_body(
+            &req,
+            "REGISTER",
+            "APPLICATION\r\nBcc: x@y",
+            "PLAIN_TEXT",
+            "T",
+        );
+        assert!(text.contains("User id:        (new user)"), "{text}");
+        assert!(
+            text.contains("Initiator:      APPLICATION  Bcc: x@y"),
+            "{text}"
+        );
+        assert!(!text.contains(&secret), "{text}");
     }
 }

@@ -9,7 +9,7 @@ use crate::support::mail::{closed_port, silent_listener, silent_server, MailServ
 use crate::support::*;
 use profilegate::model::{Encryption, SmtpSettings};
 
-fn configure(dir: &DataDir, addr: SocketAddr, timeout_ms: u64) {
+pub(crate) fn configure(dir: &DataDir, addr: SocketAddr, timeout_ms: u64) {
     dir.with_store(|s| {
         s.update_settings("test", "notify", |st| {
             st.notify.smtp = Some(SmtpSettings {
@@ -330,7 +330,7 @@ fn cli_settings_and_test_email() {
     assert!(stderr(&o).contains("5 s read timeout"), "{}", stderr(&o));
 }
 
-fn set_queued(dir: &DataDir) {
+pub(crate) fn set_queued(dir: &DataDir) {
     dir.with_store(|s| {
         s.update_settings("test", "notify", |st| {
             st.notify.mode = profilegate::model::DeliveryMode::Queued;
@@ -340,7 +340,7 @@ fn set_queued(dir: &DataDir) {
     });
 }
 
-async fn wait_for_mails(mail: &MailServer, n: usize) -> Vec<crate::support::mail::Mail> {
+pub(crate) async fn wait_for_mails(mail: &MailServer, n: usize) -> Vec<crate::support::mail::Mail> {
     for _ in 0..100 {
         let m = mail.mails();
         if m.len() >= n {

@@ -90,6 +90,8 @@ pub enum Rule {
     Repetitive,
     Sequential,
     Breached,
+    /// The online breach source did not answer and the check is set to fail closed.
+    BreachUnavailable,
 }
 
 /// The decision.
@@ -131,6 +133,44 @@ impl Verdict {
         }
     }
 
+    /// Folds in the online breach source's answer, asked only after the local rules accepted
+    /// the password (a refused one never leaves the machine, even as a hash prefix). A source
+    /// that did not answer leaves the rule unchecked, or refuses when set to fail closed.
+    pub fn with_online_breach(
+        mut self,
+        rules: &PasswordRules,
+        answer: BreachAnswer,
+        fail_closed: bool,
+    ) -> Verdict {
+        if !self.is_accepted() {
+            return self;
+        }
+        let failed = match answer {
+            BreachAnswer::Found => Some(Rule::Breached),
+            BreachAnswer::NotFound => None,
+            BreachAnswer::Unknown => {
+                if !self.unchecked.contains(&Rule::Breached) {
+                    self.unchecked.push(Rule::Breached);
+                }
+                fail_closed.then_some(Rule::BreachUnavailable)
+            }
+        };
+        if answer != BreachAnswer::Unknown && !self.applied.contains(&Rule::Breached) {
+            self.unchecked.retain(|r| *r != Rule::Breached);
+            self.applied.push(Rule::Breached);
+        }
+        if let Some(rule) = failed {
+            if rule == Rule::BreachUnavailable {
+                self.applied.push(rule);
+            }
+            self.outcome = Outcome::Rejected {
+                rule,
+                message: message(rules, rule),
+            };
+        }
+        self
+    }
+
     /// The rule that failed, if any.
     pub fn failed_rule(&self) -> Option<Rule> {
         match &self.outcome {
@@ -151,6 +191,7 @@ fn message(rules: &PasswordRules, rule: Rule) -> FailureMessage {
         Rule::Repetitive => &m.repetitive,
         Rule::Sequential => &m.sequential,
         Rule::Breached => &m.breached,
+        Rule::BreachUnavailable => &m.breach_unavailable,
     };
     FailureMessage {
         reason: msg.reason.clone(),

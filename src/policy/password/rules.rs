@@ -89,6 +89,8 @@ pub struct PasswordMessages {
     pub sequential: FailureMessage,
     pub context_word: FailureMessage,
     pub breached: FailureMessage,
+    /// When the online breach check is set to fail closed and its source did not answer.
+    pub breach_unavailable: FailureMessage,
 }
 
 fn msg(reason: &str, description: &str) -> FailureMessage {
@@ -126,13 +128,17 @@ impl Default for PasswordMessages {
                 "password_breached",
                 "This password has appeared in a data breach and is not safe to use. Choose a different one.",
             ),
+            breach_unavailable: msg(
+                "password_check_unavailable",
+                "This password could not be checked against known data breaches just now. Try again in a few minutes.",
+            ),
         }
     }
 }
 
 impl PasswordMessages {
     /// Every text with its field name, for validation and the admin UI.
-    pub fn all(&self) -> [(&'static str, &FailureMessage); 7] {
+    pub fn all(&self) -> [(&'static str, &FailureMessage); 8] {
         [
             ("too_short", &self.too_short),
             ("too_long", &self.too_long),
@@ -141,6 +147,7 @@ impl PasswordMessages {
             ("sequential", &self.sequential),
             ("context_word", &self.context_word),
             ("breached", &self.breached),
+            ("breach_unavailable", &self.breach_unavailable),
         ]
     }
 }

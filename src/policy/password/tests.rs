@@ -347,3 +347,37 @@ fn rules_are_settings_with_defaults() {
     );
     assert!(!format!("{:?}", Candidate::Plain("tangerine")).contains("tangerine"));
 }
+
+#[test]
+fn the_online_answer_folds_into_an_accepting_verdict_only() {
+    let none = ContextWords::default();
+    let rules = PasswordRules::default();
+    let ok = eval_with(&rules, &none, "violet hammock sunrise");
+    assert!(ok.is_accepted());
+    let found = ok
+        .clone()
+        .with_online_breach(&rules, BreachAnswer::Found, false);
+    assert_eq!(found.failed_rule(), Some(Rule::Breached));
+    assert_eq!(
+        found.to_response(),
+        ActionResponse::failed(
+            &rules.messages.breached.reason,
+            &rules.messages.breached.description
+        )
+    );
+    let clean = ok
+        .clone()
+        .with_online_breach(&rules, BreachAnswer::NotFound, true);
+    assert!(clean.is_accepted() && clean.applied.contains(&Rule::Breached));
+    let open = ok
+        .clone()
+        .with_online_breach(&rules, BreachAnswer::Unknown, false);
+    assert!(open.is_accepted() && open.unchecked.contains(&Rule::Breached));
+    let closed = ok.with_online_breach(&rules, BreachAnswer::Unknown, true);
+    assert_eq!(closed.failed_rule(), Some(Rule::BreachUnavailable));
+    assert!(closed.unchecked.contains(&Rule::Breached));
+    // A refused password stays refused for its own rule (and is never sent out).
+    let short = eval_with(&rules, &none, "tangerine lamp");
+    let still = short.with_online_breach(&rules, BreachAnswer::Found, true);
+    assert_eq!(still.failed_rule(), Some(Rule::MinLength));
+}

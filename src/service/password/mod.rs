@@ -7,8 +7,8 @@ mod policy;
 
 pub use keys::{export_key, generate_key, key_size, list_keys, retire_key, KeyExport};
 pub use policy::{
-    bundled_blocklist, check, clear_policy, rules_error, set_event_mail, set_policy, show_policy,
-    PolicyView,
+    bundled_blocklist, check, clear_policy, rules_error, set_event_mail, set_online, set_policy,
+    show_policy, PolicyView,
 };
 
 #[cfg(test)]

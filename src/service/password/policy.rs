@@ -7,6 +7,7 @@ use std::sync::OnceLock;
 use serde::Serialize;
 
 use super::super::{Ctx, ServiceError};
+use crate::model::password::OnlineBreachCheck;
 use crate::model::PasswordEventMail;
 use crate::policy::password::context::PRODUCT_WORDS;
 use crate::policy::password::{
@@ -27,6 +28,8 @@ pub struct PolicyView {
     pub own: bool,
     pub rules: PasswordRules,
     pub notify: PasswordEventMail,
+    /// The online breach check (one setting for every organization).
+    pub online: OnlineBreachCheck,
 }
 
 /// The field a rule error concerns, as the admin UI and the CLI name it.
@@ -64,6 +67,7 @@ pub fn show_policy(store: &Store, org: Option<&str>) -> Result<PolicyView, Servi
         own: p.has_own(org),
         rules: p.rules_for(org).clone(),
         notify: p.notify,
+        online: p.online.clone(),
     })
 }
 
@@ -109,6 +113,17 @@ pub async fn clear_policy(ctx: Ctx<'_>, org: &str) -> Result<(), ServiceError> {
 pub async fn set_event_mail(ctx: Ctx<'_>, mode: PasswordEventMail) -> Result<(), ServiceError> {
     ctx.store
         .update_settings(ctx.actor, "password.notify", |s| s.password.notify = mode)?;
+    ctx.durable().await?;
+    Ok(())
+}
+
+/// Sets the online breach check (validated: URL, timeout); audited. The URL is kept when
+/// the check is switched off, so switching it on again needs no retyping.
+pub async fn set_online(ctx: Ctx<'_>, online: OnlineBreachCheck) -> Result<(), ServiceError> {
+    crate::online_breach::validate(&online)
+        .map_err(|(field, why)| ServiceError::invalid(field, why))?;
+    ctx.store
+        .update_settings(ctx.actor, "password.online", |s| s.password.online = online)?;
     ctx.durable().await?;
     Ok(())
 }

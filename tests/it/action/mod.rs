@@ -1,7 +1,9 @@
 //! The action endpoint over HTTP: fixtures, rules, bad input, idempotency.
 
 mod abuse;
+mod online_breach;
 mod password;
+mod password_mail;
 mod props;
 
 use serde_json::{json, Value};

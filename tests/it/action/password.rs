@@ -8,7 +8,7 @@ use serde_json::{json, Value};
 
 use crate::support::*;
 
-fn password_url(srv: &Server) -> String {
+pub(super) fn password_url(srv: &Server) -> String {
     format!("{}/actions/pre-update-password", srv.url)
 }
 
@@ -20,7 +20,7 @@ fn sample_dir() -> PathBuf {
 }
 
 /// The v1.1 sample (user `emily.rose`, org `bar.com`) with the given credential and request id.
-fn request(credential: Value, request_id: Option<&str>) -> Value {
+pub(super) fn request(credential: Value, request_id: Option<&str>) -> Value {
     let body = std::fs::read(sample_dir().join("v1.1-user-reset-plain.json")).unwrap();
     let mut v: Value = serde_json::from_slice(&body).unwrap();
     v["event"]["user"]["updatingCredential"] = credential;
@@ -33,7 +33,7 @@ fn request(credential: Value, request_id: Option<&str>) -> Value {
     v
 }
 
-fn plain(password: &str) -> Value {
+pub(super) fn plain(password: &str) -> Value {
     json!({"type": "PASSWORD", "format": "PLAIN_TEXT", "value": password})
 }
 
@@ -42,7 +42,7 @@ fn hash_of(password: &str) -> String {
     base64::engine::general_purpose::STANDARD.encode(sha2::Sha256::digest(password.as_bytes()))
 }
 
-fn hashed(password: &str) -> Value {
+pub(super) fn hashed(password: &str) -> Value {
     json!({"type": "PASSWORD", "format": "HASH", "value": hash_of(password),
            "additionalData": {"algorithm": "SHA256"}})
 }
@@ -57,7 +57,7 @@ fn jwe_token() -> String {
         .to_string()
 }
 
-fn password_decisions(dir: &DataDir) -> Vec<profilegate::model::DecisionEntry> {
+pub(super) fn password_decisions(dir: &DataDir) -> Vec<profilegate::model::DecisionEntry> {
     dir.with_store(decisions)
         .into_iter()
         .filter(|d| d.action_type.as_deref() == Some("PRE_UPDATE_PASSWORD"))

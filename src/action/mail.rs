@@ -1,0 +1,70 @@
+//! The security-team e-mail of a decision, for both actions: queued into the outbox with the
+//! decision's record, or sent before answering (blocking mode, where a failure refuses the
+//! change, as in the seed). What to say is the callers' (`notify::message`); how it goes is here.
+
+use crate::app::App;
+use crate::model::{DeliveryMode, Settings};
+use crate::store::outbox::{OutboxItem, OutboxStatus};
+
+/// What became of one e-mail.
+pub(super) enum Mailed {
+    /// No SMTP server or recipient is set.
+    NotConfigured,
+    /// The outbox item to commit with the decision (its id is the record's sequence number).
+    Queued(Vec<u8>),
+    /// Sent to this many recipients (blocking mode).
+    Sent(usize),
+    /// Could not be sent or queued: the change is refused.
+    Failed(String),
+}
+
+impl Mailed {
+    /// The audit record's note, for all but "not configured" (whose note names the cause).
+    pub(super) fn note(&self) -> Option<String> {
+        match self {
+            Mailed::NotConfigured => None,
+            Mailed::Queued(_) => Some("queued (outbox item = this record's seq)".into()),
+            Mailed::Sent(n) => Some(format!("sent to {n} recipient(s)")),
+            Mailed::Failed(e) => Some(format!("failed: {e}")),
+        }
+    }
+}
+
+impl App {
+    /// Mails `body` to the security team in the configured mode.
+    pub(super) async fn mail_security_team(
+        &self,
+        settings: &Settings,
+        request_id: Option<String>,
+        subject: &str,
+        body: String,
+    ) -> Mailed {
+        let Some(smtp) = settings.notify.configured() else {
+            return Mailed::NotConfigured;
+        };
+        if settings.notify.mode == DeliveryMode::Queued {
+            let item = OutboxItem {
+                created: crate::store::now_rfc3339(),
+                request_id,
+                subject: subject.into(),
+                body,
+                status: OutboxStatus::Pending,
+                attempts: 0,
+                next_attempt_ms: 0,
+                last_error: None,
+            };
+            return match serde_json::to_vec(&item) {
+                Ok(bytes) => Mailed::Queued(bytes),
+                Err(e) => Mailed::Failed(e.to_string()),
+            };
+        }
+        let recipients = &settings.notify.recipients;
+        match self.notifier.send(smtp, recipients, subject, body).await {
+            Ok(()) => Mailed::Sent(recipients.len()),
+            Err(e) => {
+                tracing::warn!(error = %e, "could not notify the security team");
+                Mailed::Failed(e.to_string())
+            }
+        }
+    }
+}
