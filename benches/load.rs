@@ -55,7 +55,18 @@ enum Scenario {
         auth: String,
         tag: String,
     },
+    /// The password action with one of these `updatingCredential` values (JSON), in turn.
+    Password {
+        auth: String,
+        tag: String,
+        credentials: Arc<Vec<String>>,
+    },
 }
+
+/// The password action's v1.1 sample (a user's reset).
+const PASSWORD_SAMPLE: &str = include_str!("../tests/fixtures/password/v1.1-user-reset-plain.json");
+/// A password every default rule accepts.
+const GOOD_PASSWORD: &str = "amber kettle across the meadow";
 
 struct Outcome {
     requests: u64,
@@ -126,6 +137,12 @@ async fn connection(
     seed["requestId"] = "@RID@".into();
     let template = seed.to_string();
     let (head, tail) = template.split_once("@RID@").expect("placeholder");
+    let mut sample: serde_json::Value = serde_json::from_str(PASSWORD_SAMPLE).expect("sample");
+    sample["requestId"] = "@RID@".into();
+    sample["event"]["user"]["updatingCredential"] = "@CRED@".into();
+    let sample = sample.to_string();
+    let (p_head, rest) = sample.split_once("\"@RID@\"").expect("placeholder");
+    let (p_mid, p_tail) = rest.split_once("\"@CRED@\"").expect("placeholder");
     let (mut ok, mut errors, mut lat) = (0u64, 0u64, Vec::with_capacity(100_000));
     let mut i = 0u64;
     while !stop.load(Ordering::Relaxed) {
@@ -137,6 +154,19 @@ async fn connection(
             Scenario::Action { auth, tag } => {
                 let body = format!("{head}bench-{tag}-{conn_no}-{i}{tail}");
                 Request::post("/actions/pre-update-profile")
+                    .header("host", "bench")
+                    .header("content-type", "application/json")
+                    .header("authorization", auth.as_str())
+                    .body(Full::new(Bytes::from(body)))
+            }
+            Scenario::Password {
+                auth,
+                tag,
+                credentials,
+            } => {
+                let cred = &credentials[i as usize % credentials.len()];
+                let body = format!("{p_head}\"bench-{tag}-{conn_no}-{i}\"{p_mid}{cred}{p_tail}");
+                Request::post("/actions/pre-update-password")
                     .header("host", "bench")
                     .header("content-type", "application/json")
                     .header("authorization", auth.as_str())
@@ -351,6 +381,10 @@ fn main() {
             big_store(env_u64("PG_BENCH_RECORDS", 1_000_000), conns, warmup, secs, &report).await;
             return;
         }
+        if only == "password" {
+            password_scenarios(&dir, &auth, conns, warmup, secs, &report).await;
+            return;
+        }
 
         // (a) and (b) run in alternating slices (PG_BENCH_SLICES, default 5; the time split
         // among them; each slice's new connections warm up for a fifth of the warm-up, the
@@ -417,11 +451,83 @@ fn main() {
                 received.load(Ordering::Relaxed) - before
             );
         }
+        password_scenarios(&dir, &auth, conns, warmup, secs, &report).await;
         let records = env_u64("PG_BENCH_RECORDS", 1_000_000);
         if records > 0 {
             big_store(records, conns, warmup, secs, &report).await;
         }
     });
+}
+
+/// Scenarios (f)-(h): the password action with a PLAIN_TEXT credential and with JWEs for an
+/// RSA-2048 and an RSA-3072 key (one key active at a time: the ring tries the newest first),
+/// each in slices alternating with (a) so the ratio to healthz comes from the same minutes.
+async fn password_scenarios(
+    dir: &std::path::Path,
+    auth: &str,
+    conns: usize,
+    warmup: Duration,
+    secs: Duration,
+    report: &dyn Fn(&str, &Outcome),
+) {
+    use profilegate::keys::{seal, KeySize, PasswordKey};
+    let payload =
+        serde_json::json!({"type": "PASSWORD", "format": "PLAIN_TEXT", "value": GOOD_PASSWORD})
+            .to_string();
+    let plain = Arc::new(vec![payload.clone()]);
+    let mut old_key: Option<String> = None;
+    let phases = [
+        ("(f) password action, PLAIN_TEXT", None, "f"),
+        (
+            "(g) password action, JWE RSA-2048",
+            Some(KeySize::Rsa2048),
+            "g",
+        ),
+        (
+            "(h) password action, JWE RSA-3072",
+            Some(KeySize::Rsa3072),
+            "h",
+        ),
+    ];
+    for (label, size, tag) in phases {
+        let mut creds = plain.clone();
+        let store = Store::open(dir).expect("store");
+        if let Some(size) = size {
+            let key = PasswordKey::generate(size).expect("key");
+            if let Some(id) = old_key.take() {
+                store.retire_password_key("bench", &id).expect("retire");
+            }
+            store.add_password_key("bench", &key).expect("add key");
+            old_key = Some(key.id().to_string());
+            // 64 distinct tokens (each opened anew: nothing caches a token).
+            creds = Arc::new(
+                (0..64)
+                    .map(|_| {
+                        serde_json::Value::String(seal(&key, &payload).expect("seal")).to_string()
+                    })
+                    .collect(),
+            );
+        }
+        store.flush().expect("flush");
+        drop(store);
+        let srv = start(dir, |_| {}).await;
+        let slices = env_u64("PG_BENCH_SLICES", 5).max(1) as u32;
+        let (mut health, mut action) = (Outcome::empty(), Outcome::empty());
+        for slice in 0..slices {
+            let warm = if slice == 0 { warmup } else { warmup / slices };
+            health.add(run(srv.addr, Scenario::Health, conns, warm, secs / slices, None).await);
+            let scenario = Scenario::Password {
+                auth: auth.to_string(),
+                tag: format!("{tag}{slice}"),
+                credentials: creds.clone(),
+            };
+            action.add(run(srv.addr, scenario, conns, warm, secs / slices, None).await);
+        }
+        report("    (a) GET /healthz, same minutes", &health);
+        report(label, &action);
+        println!("    ratio to (a): {:.2}", action.rps() / health.rps());
+        srv.stop().await;
+    }
 }
 
 /// A data dir with the benchmark's departments and a Basic credential; the store and the

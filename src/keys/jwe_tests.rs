@@ -1,72 +1,36 @@
 //! Tokens built here with aws-lc-rs's encrypting side; the independent vectors (node's crypto)
 //! are in tests/it/keys.rs.
 
-use aws_lc_rs::aead::{Aad, LessSafeKey, Nonce, UnboundKey, AES_128_GCM, AES_256_GCM};
-use aws_lc_rs::encoding::AsDer as _;
-use aws_lc_rs::rand::{SecureRandom as _, SystemRandom};
-use aws_lc_rs::rsa::{
-    OaepPublicEncryptingKey, PrivateDecryptingKey, PublicEncryptingKey, OAEP_SHA1_MGF1SHA1,
-    OAEP_SHA256_MGF1SHA256,
-};
+use aws_lc_rs::aead::{AES_128_GCM, AES_256_GCM};
+use aws_lc_rs::rsa::{OAEP_SHA1_MGF1SHA1, OAEP_SHA256_MGF1SHA256};
 
 use super::*;
 use crate::keys::{CredentialFormat, KeySize};
 
-const HEADER: &str = r#"{"cty":"application/json","enc":"A256GCM","alg":"RSA-OAEP-256"}"#;
+use super::super::seal::HEADER;
 const PAYLOAD: &str = r#"{"type":"PASSWORD","format":"PLAIN_TEXT","value":["p","4","s","s"]}"#;
 
 fn b64(bytes: &[u8]) -> String {
     URL_SAFE_NO_PAD.encode(bytes)
 }
 
-fn public(key: &PasswordKey) -> OaepPublicEncryptingKey {
-    let private = PrivateDecryptingKey::from_pkcs8(key.pkcs8_der()).unwrap();
-    let spki = private.public_key().as_der().unwrap();
-    OaepPublicEncryptingKey::new(PublicEncryptingKey::from_der(spki.as_ref()).unwrap()).unwrap()
-}
-
-/// A compact JWE as Nimbus builds it, with the given header and content key length.
 fn seal_with(key: &PasswordKey, header: &str, payload: &str, sha1: bool, cek_len: usize) -> String {
-    let rng = SystemRandom::new();
-    let mut cek = vec![0u8; cek_len];
-    rng.fill(&mut cek).unwrap();
-    let mut iv = [0u8; 12];
-    rng.fill(&mut iv).unwrap();
-    let rsa = public(key);
-    let mut wrapped = vec![0u8; rsa.ciphertext_size()];
     let alg = if sha1 {
         &OAEP_SHA1_MGF1SHA1
     } else {
         &OAEP_SHA256_MGF1SHA256
     };
-    let wrapped = rsa.encrypt(alg, &cek, &mut wrapped, None).unwrap().to_vec();
-    let header = b64(header.as_bytes());
     let gcm = if cek_len == 16 {
         &AES_128_GCM
     } else {
         &AES_256_GCM
     };
-    let aead = LessSafeKey::new(UnboundKey::new(gcm, &cek).unwrap());
-    let mut body = payload.as_bytes().to_vec();
-    let tag = aead
-        .seal_in_place_separate_tag(
-            Nonce::assume_unique_for_key(iv),
-            Aad::from(header.as_bytes()),
-            &mut body,
-        )
-        .unwrap();
-    format!(
-        "{header}.{}.{}.{}.{}",
-        b64(&wrapped),
-        b64(&iv),
-        b64(&body),
-        b64(tag.as_ref())
-    )
+    super::super::seal::seal_with(key, header, payload, alg, gcm).unwrap()
 }
 
 /// A token as WSO2 makes it for `key` (also for other modules' tests).
 pub(crate) fn seal(key: &PasswordKey, payload: &str) -> String {
-    seal_with(key, HEADER, payload, false, 32)
+    super::super::seal::seal(key, payload).unwrap()
 }
 
 fn ring(keys: Vec<PasswordKey>) -> KeyRing {

@@ -16,6 +16,7 @@
 mod credential;
 mod jwe;
 mod key;
+mod seal;
 
 /// Seals a token as WSO2 does, for tests elsewhere in the crate.
 #[cfg(test)]
@@ -24,3 +25,4 @@ pub(crate) use jwe::tests::seal as seal_for_tests;
 pub use credential::{Credential, CredentialFormat};
 pub use jwe::{JweError, KeyRing, MAX_ACTIVE_KEYS, MAX_TOKEN_LEN};
 pub use key::{KeyError, KeySize, PasswordKey, CERTIFICATE_SUBJECT};
+pub use seal::{seal, HEADER as JWE_HEADER};
