@@ -196,7 +196,7 @@ fn policy_set_show_fallback_and_validation() {
     let mut bad_text = PasswordRules::default();
     bad_text.messages.too_short.description = "Too short, sorry".into();
     let e = run(set_policy(ctx, None, bad_text)).unwrap_err();
-    assert_eq!(field(&e), Some("messages"));
+    assert_eq!(field(&e), Some("messages.too_short.description"));
     assert!(
         e.to_string().contains("messages.too_short.description"),
         "{e}"
