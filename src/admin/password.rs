@@ -21,7 +21,6 @@ use super::{
     actor, api_path2, bad, ctx, get_with, ok, post_json, service_error, session, with_app, Session,
 };
 use crate::app::App;
-use crate::keys::MAX_ACTIVE_KEYS;
 use crate::model::PasswordEventMail;
 use crate::policy::password::{Outcome, PasswordRules};
 use crate::service::password as pw;
@@ -181,7 +180,7 @@ async fn keys(_s: Session, app: Arc<App>) -> Result<Response, Rejection> {
     let keys = pw::list_keys(&app.store).map_err(service_error)?;
     ok(PasswordKeyList {
         keys,
-        max_active: MAX_ACTIVE_KEYS,
+        max_active: pw::MAX_ACTIVE_KEYS,
     })
 }
 

@@ -5,6 +5,8 @@
 mod keys;
 mod policy;
 
+/// How many keys may be active at once (the one WSO2 has and, during a rotation, the next).
+pub use crate::keys::MAX_ACTIVE_KEYS;
 pub use keys::{
     export_key, generate_key, key_size, list_keys, newest_active_key, retire_key, KeyExport,
 };

@@ -702,6 +702,28 @@ async fn password_policy_page() {
         b.unlabelled().await
     );
 
+    // An organization's own rules: chosen, saved, used by a try, then removed (confirmed).
+    let org = "10084a8d-113f-4211-a0d5-efe36b082211";
+    b.fill("form.org-picker", "org", org).await;
+    b.click("form.org-picker button[type=submit]").await;
+    b.text_contains("h2", &format!("Rules of organization {org}"))
+        .await;
+    b.text_contains("#pw-rules-whose", "uses the root rules")
+        .await;
+    b.fill(rules, "min_length", "25").await;
+    b.click(&format!("{rules} button[type=submit]")).await;
+    b.text_contains("#pw-rules-whose", "rules of its own").await;
+    b.text_contains(&format!("{rules} .form-notice"), "Saved")
+        .await;
+    b.fill(try_form, "password", "violet hammock sunrise").await;
+    b.click(&format!("{try_form} button[type=submit]")).await;
+    let t = b.text_contains("#try-result", "minimum length").await;
+    assert!(t.contains(&format!("the rules of {org}")), "{t}");
+    b.click("#pw-remove-org").await;
+    b.client.accept_alert().await.expect("confirm the removal");
+    b.text_contains("#pw-rules-whose", "uses the root rules")
+        .await;
+
     b.close().await;
     srv.stop().await;
     let export = stdout(&cli(&dir.path, &["password", "policy", "show"]));
