@@ -99,7 +99,7 @@ pub(super) struct PasswordRegistrationQuery {
     /// The endpoint credential to register (default: the newest).
     credential: Option<String>,
     /// PLAIN_TEXT (default, recommended with the certificate) or SHA256_HASHED.
-    format: Option<PasswordFormat>,
+    format: Option<String>,
 }
 
 async fn show(_s: Session, app: Arc<App>) -> Result<Response, Rejection> {
@@ -222,13 +222,18 @@ async fn register(
     let url = q
         .url
         .unwrap_or_else(|| default_url_for(&app, &headers, crate::conn::PASSWORD_ACTION_PATH));
+    let format = match q.format.as_deref().filter(|f| !f.is_empty()) {
+        None => PasswordFormat::default(),
+        Some(f) => PasswordFormat::from_wso2_name(f)
+            .ok_or_else(|| bad("format", "the format is PLAIN_TEXT or SHA256_HASHED"))?,
+    };
     let key = pw::newest_active_key(&app.store);
     let r = password_registration(
         q.name.as_deref().unwrap_or(DEFAULT_NAME),
         &url,
         settings.endpoint_auth,
         credential,
-        q.format.unwrap_or_default(),
+        format,
         key.as_ref()
             .map(|k| (k.id.as_str(), k.certificate_base64.as_str())),
     )

@@ -87,19 +87,11 @@ pub fn registration(
     credential: Option<&CredentialRecord>,
     sensitive: &[String],
 ) -> Result<Registration, FieldError> {
-    check_name(name).map_err(|message| FieldError {
-        field: "name",
-        message,
-    })?;
-    check_url(endpoint_url).map_err(|message| FieldError {
-        field: "url",
-        message,
-    })?;
-    let mut notes = Vec::new();
-    let (authentication_type, properties) = authentication(auth, credential, &mut notes)?;
-    if endpoint_url.starts_with("http://") {
-        notes.push(PLAIN_HTTP_NOTE.into());
-    }
+    let EndpointValues {
+        authentication_type,
+        properties,
+        mut notes,
+    } = endpoint_values(name, endpoint_url, auth, credential)?;
     let mut attributes = Vec::new();
     let mut attributes_left_out = Vec::new();
     for claim in sensitive {
@@ -181,6 +173,41 @@ fn authentication(
     })
 }
 
+/// What both actions register alike.
+struct EndpointValues {
+    authentication_type: &'static str,
+    properties: Map<String, Value>,
+    /// So far: authentication off, plain HTTP.
+    notes: Vec<String>,
+}
+
+/// Checks the name and URL and gives the values both actions register alike.
+fn endpoint_values(
+    name: &str,
+    endpoint_url: &str,
+    auth: EndpointAuth,
+    credential: Option<&CredentialRecord>,
+) -> Result<EndpointValues, FieldError> {
+    check_name(name).map_err(|message| FieldError {
+        field: "name",
+        message,
+    })?;
+    check_url(endpoint_url).map_err(|message| FieldError {
+        field: "url",
+        message,
+    })?;
+    let mut notes = Vec::new();
+    let (authentication_type, properties) = authentication(auth, credential, &mut notes)?;
+    if endpoint_url.starts_with("http://") {
+        notes.push(PLAIN_HTTP_NOTE.into());
+    }
+    Ok(EndpointValues {
+        authentication_type,
+        properties,
+        notes,
+    })
+}
+
 /// A plain-HTTP endpoint URL's warning.
 const PLAIN_HTTP_NOTE: &str = "The URL is plain HTTP: the credential crosses the network readable. Asgardeo needs a public HTTPS URL.";
 
@@ -191,10 +218,8 @@ const PLAIN_HTTP_NOTE: &str = "The URL is plain HTTP: the credential crosses the
 pub enum PasswordFormat {
     /// The password itself (encrypted to our certificate when one is given): every rule applies.
     #[default]
-    #[serde(rename = "PLAIN_TEXT")]
     PlainText,
     /// base64(SHA-256(password)): only exact-match checks are possible.
-    #[serde(rename = "SHA256_HASHED")]
     Sha256Hashed,
 }
 
@@ -204,6 +229,13 @@ impl PasswordFormat {
             PasswordFormat::PlainText => "PLAIN_TEXT",
             PasswordFormat::Sha256Hashed => "SHA256_HASHED",
         }
+    }
+
+    /// The format WSO2 names so; `None` for any other name.
+    pub fn from_wso2_name(name: &str) -> Option<Self> {
+        [PasswordFormat::PlainText, PasswordFormat::Sha256Hashed]
+            .into_iter()
+            .find(|f| f.wso2_name() == name)
     }
 }
 
@@ -247,19 +279,11 @@ pub fn password_registration(
     format: PasswordFormat,
     certificate: Option<(&str, &str)>,
 ) -> Result<PasswordRegistration, FieldError> {
-    check_name(name).map_err(|message| FieldError {
-        field: "name",
-        message,
-    })?;
-    check_url(endpoint_url).map_err(|message| FieldError {
-        field: "url",
-        message,
-    })?;
-    let mut notes = Vec::new();
-    let (authentication_type, properties) = authentication(auth, credential, &mut notes)?;
-    if endpoint_url.starts_with("http://") {
-        notes.push(PLAIN_HTTP_NOTE.into());
-    }
+    let EndpointValues {
+        authentication_type,
+        properties,
+        mut notes,
+    } = endpoint_values(name, endpoint_url, auth, credential)?;
     match (format, certificate) {
         (PasswordFormat::Sha256Hashed, _) => notes.push(
             "SHA256_HASHED allows only exact-match checks (the common-password list and context words): length, patterns and the stricter contains rule cannot be checked. PLAIN_TEXT with the certificate is recommended."

@@ -75,4 +75,27 @@ mod tests {
             );
         }
     }
+
+    /// The password page's operations carry an example of each request body they read, for
+    /// whoever scripts against them.
+    #[test]
+    fn password_request_bodies_have_examples() {
+        let doc = serde_json::to_value(super::ApiDoc::openapi()).unwrap();
+        let mut bodies = 0;
+        for (path, item) in doc["paths"].as_object().unwrap() {
+            if !path.starts_with("/admin/api/password/") {
+                continue;
+            }
+            for (method, op) in item.as_object().unwrap() {
+                if let Some(body) = op.get("requestBody") {
+                    bodies += 1;
+                    assert!(
+                        body["content"]["application/json"]["example"].is_object(),
+                        "{method} {path}: no example body"
+                    );
+                }
+            }
+        }
+        assert_eq!(bodies, 5, "policy, policy/remove, notify, try, keys");
+    }
 }

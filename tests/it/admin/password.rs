@@ -539,6 +539,7 @@ async fn registration_values_carry_the_newest_certificate() {
         ("name=x", "name"),
         ("url=ftp%3A%2F%2Fx", "url"),
         ("credential=nosuch", "credential"),
+        ("format=HASH", "format"),
     ] {
         let (st, v) = a
             .get(&format!("/admin/api/password/registration?{query}"))
