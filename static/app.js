@@ -529,7 +529,7 @@ pages.endpoint = async () => {
   (d) => {
     const json = JSON.stringify(d.rest_body, null, 2);
     out.replaceChildren(
-      d.notes.map((t) => h('p', { class: 'notice warn' }, t)),
+      ...d.notes.map((t) => h('p', { class: 'notice warn' }, t)),
       h('h2', {}, 'In the console (Actions → Pre Update Profile)'),
       h('table', {}, h('tbody', {},
         h('tr', {}, h('th', { scope: 'row' }, 'Action name'), h('td', {}, h('code', {}, d.name))),
@@ -892,9 +892,9 @@ pages.password = async () => {
     const json = JSON.stringify(d.rest_body, null, 2);
     const ps = d.passwordSharing;
     regOut.replaceChildren(
-      d.notes.map((t) => h('p', { class: 'notice warn' }, t)),
+      ...d.notes.map((t) => h('p', { class: 'notice warn' }, t)),
       h('h2', {}, 'In the console (Actions → Pre Update Password)'),
-      h('table', {}, h('tbody', {},
+      h('table', { class: 'copyable' }, h('tbody', {},
         copyRow('Action name', d.name),
         copyRow('Endpoint', d.endpoint_url, 'pw-reg-url'),
         copyRow('Authentication', d.authentication_type),

@@ -694,6 +694,11 @@ async fn password_policy_page() {
     let cert = b.text_contains("#pw-reg-cert", "LS0tLS1CRUdJTi").await;
     assert_eq!(cert.trim(), b64.trim());
     b.text_contains("#pw-reg-format", "PLAIN_TEXT").await;
+    // The notes are drawn as notes (plain HTTP here), not as an object's name.
+    b.text_contains("#pw-registration .notice", "plain HTTP")
+        .await;
+    let panel = b.find("#pw-registration").await.text().await.unwrap();
+    assert!(!panel.contains("[object "), "{panel}");
     let body = b.text_contains("#pw-rest-body", "passwordSharing").await;
     assert!(body.contains("/actions/pre-update-password"), "{body}");
     assert!(
