@@ -553,7 +553,9 @@ pages.endpoint = async () => {
     h('div', { class: 'grid' },
       h('section', { class: 'card' }, h('h2', {}, 'New credential'), create),
       h('section', { class: 'card' }, h('h2', {}, 'Authentication'), auth)),
-    h('section', { class: 'card' }, h('h2', {}, 'Register in WSO2'), register, out));
+    h('section', { class: 'card' }, h('h2', {}, 'Register in WSO2'),
+      h('p', { class: 'muted' }, 'These values register the pre-update-profile action. The pre-update-password action has its own on the ', h('a', { href: '#password' }, 'Password policy'), ' page.'),
+      register, out));
 };
 
 // ---------- Audit log ----------
