@@ -72,7 +72,7 @@ pub(super) struct TryContextForm {
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(super) struct TryForm {
-    /// Wiped when the request is done.
+    /// Never stored, logged or echoed; the parsed copy is wiped after the check.
     password: String,
     /// Whose rules; absent or empty for the root's.
     #[serde(default)]
