@@ -529,7 +529,7 @@ pages.endpoint = async () => {
   (d) => {
     const json = JSON.stringify(d.rest_body, null, 2);
     out.replaceChildren(
-      d.notes.map((t) => h('p', { class: 'notice warn' }, t)),
+      ...d.notes.map((t) => h('p', { class: 'notice warn' }, t)),
       h('h2', {}, 'In the console (Actions → Pre Update Profile)'),
       h('table', {}, h('tbody', {},
         h('tr', {}, h('th', { scope: 'row' }, 'Action name'), h('td', {}, h('code', {}, d.name))),
@@ -553,7 +553,9 @@ pages.endpoint = async () => {
     h('div', { class: 'grid' },
       h('section', { class: 'card' }, h('h2', {}, 'New credential'), create),
       h('section', { class: 'card' }, h('h2', {}, 'Authentication'), auth)),
-    h('section', { class: 'card' }, h('h2', {}, 'Register in WSO2'), register, out));
+    h('section', { class: 'card' }, h('h2', {}, 'Register in WSO2'),
+      h('p', { class: 'muted' }, 'These values register the pre-update-profile action. The pre-update-password action has its own on the ', h('a', { href: '#password' }, 'Password policy'), ' page.'),
+      register, out));
 };
 
 // ---------- Audit log ----------
@@ -693,6 +695,243 @@ pages.settings = async () => {
     h('div', { class: 'grid' },
       h('section', { class: 'card' }, h('h2', {}, 'Admin password'), password),
       h('section', { class: 'card' }, h('h2', {}, 'Policy'), policy)));
+};
+
+// ---------- Password policy ----------
+
+const pwMessageLabels = [
+  ['too_short', 'Too short'], ['too_long', 'Too long'], ['common', 'Common password'],
+  ['repetitive', 'Repetitive'], ['sequential', 'Sequential or keyboard row'],
+  ['context_word', 'Name, e-mail or organization'], ['breached', 'Found in a breach'],
+];
+
+const pwRuleNames = {
+  min_length: 'minimum length', max_length: 'maximum length', common: 'common passwords',
+  context_word: 'context words', context_contains: 'contains a context word',
+  repetitive: 'repetitive', sequential: 'sequential', breached: 'breached passwords',
+};
+const ruleName = (r) => pwRuleNames[r] || r;
+
+/** A value with its copy button, as a table row. */
+function copyRow(label, value, id) {
+  return h('tr', {}, h('th', { scope: 'row' }, label),
+    h('td', {}, h('code', { id: id || null }, value)),
+    h('td', {}, copyButton(() => value, 'Copy')));
+}
+
+/** A key's certificate: PEM and base64 of the PEM, each with a copy button. */
+function keyCertificate(x) {
+  return h('div', { class: 'keycert', role: 'status' },
+    h('p', {}, h('strong', {}, `Certificate of key ${x.id}`), ` (RSA ${x.bits}, SHA-256 ${x.fingerprint})`),
+    h('h3', {}, 'PEM'),
+    h('pre', { id: 'key-pem' }, x.certificate_pem),
+    h('div', { class: 'actions' }, copyButton(() => x.certificate_pem, 'Copy PEM')),
+    h('h3', {}, 'Base64 of the PEM (passwordSharing.certificate in the REST API)'),
+    h('pre', { id: 'key-base64' }, x.certificate_base64),
+    h('div', { class: 'actions' }, copyButton(() => x.certificate_base64, 'Copy base64')));
+}
+
+pages.password = async () => {
+  const params = new URLSearchParams(location.hash.split('?')[1] || '');
+  const org = (params.get('org') || '').trim();
+  const [pr, kr, cr] = await Promise.all([api('GET', 'password/policy'), api('GET', 'password/keys'), api('GET', 'credentials')]);
+  const failed = [pr, kr, cr].find((x) => !x.ok);
+  if (failed) { page('Password policy', h('p', { class: 'notice bad' }, failed.data.error)); return; }
+  const p = pr.data;
+  const own = org ? p.orgs[org] : p.root;
+  const rules = own || p.root;
+  const reload = () => pages.password();
+  const orgBody = () => (org ? { org } : {});
+
+  // The rules: the root's, or one organization's own (starting from the root's when it has none).
+  const orgForm = h('form', { class: 'actions org-picker', onsubmit: (e) => { e.preventDefault(); const v = e.target.elements.org.value.trim(); location.hash = '#password' + (v ? '?org=' + encodeURIComponent(v) : ''); } },
+    h('label', { for: 'pw-org-pick' }, 'Organization'),
+    h('input', { id: 'pw-org-pick', name: 'org', list: 'pw-orgs', value: org, placeholder: 'root (empty) or organization id' }),
+    h('datalist', { id: 'pw-orgs' }, Object.keys(p.orgs).map((o) => h('option', { value: o }))),
+    h('button', { type: 'submit', class: 'secondary' }, 'Show'));
+
+  const fillRules = (f, r) => {
+    const set = (name, v) => { const el = f.querySelector(`[name="${name}"]`); if (el.type === 'checkbox') el.checked = !!v; else el.value = v; };
+    for (const k of ['factor_mode', 'min_length', 'max_length', 'common_passwords', 'patterns', 'context_words', 'context_contains']) set(k, r[k]);
+    set('extra_words', r.extra_words.join('\n'));
+    for (const [k] of pwMessageLabels) for (const part of ['reason', 'description']) set(`messages.${k}.${part}`, r.messages[k][part]);
+  };
+  const rulesForm = apiForm({ 'aria-label': 'Password rules' }, [
+    field({ name: 'factor_mode', label: 'The password is', value: rules.factor_mode, options: [['single-factor', 'the only factor (NIST minimum 15)'], ['mfa', 'one factor of MFA (NIST minimum 8)']] }),
+    field({ name: 'min_length', label: 'Minimum length (characters, counted as Unicode code points)', type: 'number', value: rules.min_length }),
+    field({ name: 'max_length', label: 'Maximum length (64 to 1024; longer passwords are refused, never cut)', type: 'number', value: rules.max_length }),
+    field({ name: 'common_passwords', label: 'Refuse common passwords (the bundled list)', type: 'checkbox', value: rules.common_passwords }),
+    field({ name: 'patterns', label: 'Refuse repetitive and sequential passwords (aaaa, abcabc, 12345, qwerty)', type: 'checkbox', value: rules.patterns }),
+    field({ name: 'context_words', label: "Refuse the user's names, user name, e-mail, the organization's and the product's names", type: 'checkbox', value: rules.context_words }),
+    field({ name: 'context_contains', label: 'Stricter: refuse a password that contains such a word (4 or more characters)', type: 'checkbox', value: rules.context_contains }),
+    field({ name: 'extra_words', label: 'More words to refuse (brand or product names), one a line', type: 'textarea', rows: 3, value: rules.extra_words.join('\n') }),
+    h('details', {}, h('summary', {}, 'Messages the user sees'),
+      h('p', { class: 'muted' }, 'Letters, digits, spaces and - _ . ! ? ; : \' ( ) [ ] only: the identity server rejects anything else. [min] and [max] become the numbers in force.'),
+      pwMessageLabels.map(([k, label]) => [
+        h('h3', {}, label),
+        field({ name: `messages.${k}.reason`, label: 'Reason code', value: rules.messages[k].reason }),
+        field({ name: `messages.${k}.description`, label: 'Message', value: rules.messages[k].description }),
+      ])),
+    h('div', { class: 'actions' },
+      h('button', { type: 'submit' }, org ? 'Save the rules of this organization' : 'Save the root rules'),
+      h('button', { type: 'button', class: 'secondary', onclick: (ev) => { const f = ev.target.closest('form'); fillRules(f, p.defaults); notice(f, 'Defaults filled in; save to apply them.', 'warn'); } }, 'Fill in the defaults'),
+      org && own ? h('button', {
+        type: 'button', class: 'danger', id: 'pw-remove-org',
+        onclick: async (ev) => {
+          const f = ev.target.closest('form');
+          if (!confirm(`Remove the own rules of ${org}? It then uses the root rules.`)) return;
+          clearErrors(f);
+          const res = await api('POST', 'password/policy/remove', { org });
+          if (res.ok) reload(); else showError(f, res.data);
+        },
+      }, 'Remove own rules') : null),
+  ], async (f) => {
+    const messages = {};
+    for (const [k] of pwMessageLabels) messages[k] = { reason: val(f, `messages.${k}.reason`), description: val(f, `messages.${k}.description`) };
+    for (const n of ['min_length', 'max_length']) {
+      if (!/^\d{1,6}$/.test(val(f, n).trim())) return { ok: false, data: { error: 'enter a whole number', field: n } };
+    }
+    const num = (n) => Number(val(f, n).trim());
+    const res = await api('POST', 'password/policy', {
+      ...orgBody(),
+      rules: {
+        factor_mode: val(f, 'factor_mode'), min_length: num('min_length'), max_length: num('max_length'),
+        common_passwords: val(f, 'common_passwords'), patterns: val(f, 'patterns'),
+        context_words: val(f, 'context_words'), context_contains: val(f, 'context_contains'),
+        extra_words: val(f, 'extra_words').split('\n').map((w) => w.trim()).filter((w) => w),
+        messages,
+      },
+    });
+    // A refused message is inside the closed list: open it so the reason shows.
+    if (!res.ok && (res.data.field || '').startsWith('messages.')) f.querySelector('details').open = true;
+    return res;
+  }, async (d, f) => {
+    if (org && !own) { await reload(); notice(document.querySelector('form[aria-label="Password rules"]'), 'Saved. New password changes use these rules.'); return; }
+    notice(f, 'Saved. New password changes use these rules.');
+  });
+
+  const mail = apiForm({ 'aria-label': 'Security-team e-mail' }, [
+    h('fieldset', { 'data-field': 'notify' }, h('legend', {}, 'Mail the security team about password changes'),
+      [['none', 'Never'], ['admin-initiated', 'When an administrator or an application changed the password'], ['all', 'Every password change']].map(([v, t]) => [
+        h('label', { class: 'inline' }, h('input', { type: 'radio', name: 'notify', value: v, checked: p.notify === v }), t), h('br')]),
+      h('p', { class: 'error', role: 'alert' })),
+    h('p', { class: 'muted' }, 'Through the recipients, SMTP server and delivery mode of the Notifications page.'),
+    h('div', { class: 'actions' }, h('button', { type: 'submit' }, 'Save')),
+  ], (f) => api('POST', 'password/notify', { notify: (f.querySelector('[name=notify]:checked') || {}).value }), (d, f) => notice(f, 'Saved.'));
+
+  const tryOut = h('div', { id: 'try-result', 'aria-live': 'polite' });
+  const tryForm = apiForm({ 'aria-label': 'Try a password' }, [
+    field({ name: 'password', label: 'Password', type: 'password', attrs: { autocomplete: 'off' } }),
+    field({ name: 'org', label: 'Organization (empty: root rules)', value: org }),
+    h('details', {}, h('summary', {}, 'As this user (for the context-word rules)'),
+      h('div', { class: 'filters' },
+        field({ name: 'username', label: 'User name' }),
+        field({ name: 'email', label: 'E-mail' }),
+        field({ name: 'given_name', label: 'Given name' }),
+        field({ name: 'family_name', label: 'Family name' }),
+        field({ name: 'organization_name', label: 'Organization name' }))),
+    h('p', { class: 'muted' }, 'Nothing is stored, logged or written to the audit log. The breached-password check is not part of a try.'),
+    h('div', { class: 'actions' }, h('button', { type: 'submit' }, 'Try')),
+    tryOut,
+  ], (f) => {
+    const context = {};
+    for (const k of ['username', 'email', 'given_name', 'family_name', 'organization_name']) if (val(f, k)) context[k] = val(f, k);
+    tryOut.replaceChildren();
+    return api('POST', 'password/try', { password: val(f, 'password'), org: val(f, 'org') || undefined, context });
+  }, (d) => {
+    const whose = d.org ? (d.own ? `the rules of ${d.org}` : `the root rules (${d.org} has none of its own)`) : 'the root rules';
+    tryOut.replaceChildren(
+      d.accepted
+        ? h('p', { class: 'notice', 'data-outcome': 'accepted' }, `Accepted by ${whose}.`)
+        : h('div', { class: 'notice bad', 'data-outcome': 'rejected' },
+          h('p', {}, 'Refused by the rule ', h('strong', { 'data-rule': d.rule }, ruleName(d.rule)), ` of ${whose}.`),
+          h('p', {}, 'The user would see: ', h('q', {}, d.description), ' ', h('span', { class: 'muted' }, `(${d.reason})`))),
+      h('p', { class: 'muted' }, `Rules checked: ${d.applied.map(ruleName).join(', ') || 'none'}.`,
+        d.unchecked.length ? ` Not checked: ${d.unchecked.map(ruleName).join(', ')}.` : ''));
+  });
+
+  // Keys: generate, show the certificate (PEM and base64), retire.
+  const certBox = h('div', { id: 'key-cert' });
+  const showCert = (x) => { certBox.replaceChildren(keyCertificate(x)); };
+  const keys = kr.data.keys;
+  const active = keys.filter((k) => !k.retired);
+  const keyRows = keys.map((k) => h('tr', { 'data-key': k.id },
+    h('td', {}, h('code', {}, k.id)), h('td', {}, k.bits), h('td', {}, h('code', { class: 'fp' }, k.fingerprint)),
+    h('td', {}, fmtTime(k.created)), h('td', {}, k.retired ? `retired ${fmtTime(k.retired)}` : 'active'),
+    h('td', {}, k.retired ? null : [
+      h('button', {
+        type: 'button', class: 'secondary',
+        onclick: async () => {
+          const res = await api('GET', 'password/keys/' + encodeURIComponent(k.id));
+          if (res.ok) showCert(res.data); else alert(res.data.error);
+        },
+      }, 'Certificate'), ' ',
+      h('button', {
+        type: 'button', class: 'danger',
+        onclick: async () => {
+          if (!confirm(`Retire key ${k.id}? Its private key is erased: passwords WSO2 encrypts to its certificate can no longer be read, and those changes are refused.`)) return;
+          const res = await api('POST', 'password/keys/' + encodeURIComponent(k.id) + '/retire');
+          if (res.ok) reload(); else alert(res.data.error);
+        },
+      }, 'Retire')])));
+  const generate = apiForm({ 'aria-label': 'Generate a key' }, [
+    field({ name: 'bits', label: 'RSA key size', value: '3072', options: [['3072', '3072 bits (recommended)'], ['2048', '2048 bits']] }),
+    h('div', { class: 'actions' }, h('button', { type: 'submit' }, 'Generate key')),
+  ], (f) => { notice(f, 'Generating… (3072 bits can take a few seconds)', 'warn'); return api('POST', 'password/keys', { bits: Number(val(f, 'bits')) }); },
+  async (d) => { await reload(); document.getElementById('key-cert').replaceChildren(keyCertificate(d.export)); });
+
+  // Registration values: console fields and the REST body, with passwordSharing.
+  const regOut = h('div', { id: 'pw-registration' });
+  const creds = cr.data.credentials;
+  const register = apiForm({ 'aria-label': 'Register the password action in WSO2' }, [
+    field({ name: 'name', label: 'Action name', value: 'profilegate-password' }),
+    field({ name: 'url', label: 'Endpoint URL as the identity server reaches it', value: location.origin + '/actions/pre-update-password' }),
+    field({ name: 'credential', label: 'Credential', value: creds.length ? creds[creds.length - 1].id : '', options: creds.length ? creds.map((c) => [c.id, `${c.id} (${c.type})`]) : [['', 'none yet']] }),
+    field({ name: 'format', label: 'Password sharing format', value: 'PLAIN_TEXT', options: [['PLAIN_TEXT', 'PLAIN_TEXT, encrypted to the certificate (recommended)'], ['SHA256_HASHED', 'SHA256_HASHED (exact-match checks only)']] }),
+    h('div', { class: 'actions' }, h('button', { type: 'submit' }, 'Show the values')),
+  ], (f) => api('GET', 'password/registration?' + new URLSearchParams({ name: val(f, 'name'), url: val(f, 'url'), credential: val(f, 'credential') || '', format: val(f, 'format') }).toString()),
+  (d) => {
+    const json = JSON.stringify(d.rest_body, null, 2);
+    const ps = d.passwordSharing;
+    regOut.replaceChildren(
+      ...d.notes.map((t) => h('p', { class: 'notice warn' }, t)),
+      h('h2', {}, 'In the console (Actions → Pre Update Password)'),
+      h('table', { class: 'copyable' }, h('tbody', {},
+        copyRow('Action name', d.name),
+        copyRow('Endpoint', d.endpoint_url, 'pw-reg-url'),
+        copyRow('Authentication', d.authentication_type),
+        Object.entries(d.properties).map(([k, v]) => copyRow(k, v)),
+        copyRow('Password sharing format', ps.format, 'pw-reg-format'),
+        ps.certificate ? copyRow(`Certificate (key ${d.certificate_key_id})`, ps.certificate, 'pw-reg-cert') : null)),
+      h('h2', {}, 'With the Action Management REST API'),
+      h('p', {}, 'POST this to ', h('code', {}, 'https://<identity-server>/t/<tenant>/api/server/v1/actions/preUpdatePassword'), ', then activate it with ', h('code', {}, 'POST …/preUpdatePassword/<id>/activate'), '. Put the secret in place of the placeholder.'),
+      h('pre', { id: 'pw-rest-body' }, json),
+      h('div', { class: 'actions' }, copyButton(() => json, 'Copy JSON')));
+  });
+
+  page('Password policy',
+    h('section', { class: 'card' },
+      h('h2', {}, org ? `Rules of organization ${org}` : 'Root rules'),
+      h('p', { class: 'muted', id: 'pw-rules-whose' }, org
+        ? (own ? 'This organization has rules of its own.' : 'This organization uses the root rules; saving here gives it rules of its own.')
+        : 'Used for the root organization, and for every organization without rules of its own.'),
+      orgForm, rulesForm),
+    h('div', { class: 'grid' },
+      h('section', { class: 'card' }, h('h2', {}, 'Try a password'), tryForm),
+      h('section', { class: 'card' }, h('h2', {}, 'Security-team e-mail'), mail)),
+    // The breached-password panel (filter status and import) goes here.
+    h('div', { id: 'password-breached' }),
+    h('section', { class: 'card' }, h('h2', {}, 'Password-sharing keys'),
+      h('p', { class: 'muted' }, 'WSO2 encrypts the new password to the certificate of a key generated here (JWE); only this server can read it. Private keys never leave the data directory.'),
+      h('p', { class: 'muted' }, `Rotation: at most ${kr.data.max_active} keys are active. Generate the new key, give WSO2 its certificate, check that password changes still pass, then retire the old key.`),
+      keys.length ? h('table', {},
+        h('thead', {}, h('tr', {}, ['Id', 'Bits', 'SHA-256 fingerprint', 'Created', 'Status', ''].map((t) => h('th', { scope: 'col' }, t)))),
+        h('tbody', {}, keyRows)) : h('p', { class: 'notice warn' }, 'No key yet: without a certificate WSO2 sends passwords unencrypted.'),
+      active.length >= kr.data.max_active ? h('p', { class: 'muted' }, 'Two keys are active: retire one before generating another.') : null,
+      generate, certBox),
+    h('section', { class: 'card' }, h('h2', {}, 'Register in WSO2'),
+      h('p', { class: 'muted' }, 'PLAIN_TEXT with the certificate is recommended: every rule applies and the password crosses the network encrypted. With SHA256_HASHED only exact-match checks are possible (the common-password list and context words); length, patterns and the stricter contains rule cannot be checked.'),
+      register, regOut));
 };
 
 route();

@@ -12,8 +12,10 @@ use utoipa::ToSchema;
 
 use crate::checklist::Check;
 use crate::model::{AuditRecord, CredentialKind, CredentialRecord, DeliveryMode, EndpointAuth};
-use crate::model::{Encryption, SmtpSettings};
+use crate::model::{Encryption, PasswordEventMail, PasswordKeyInfo, SmtpSettings};
+use crate::policy::password::{PasswordRules, Rule as PasswordRule};
 use crate::policy::{MatchMode, Messages};
+use crate::service::password::KeyExport;
 use crate::store::departments::ImportPlan;
 use crate::store::outbox::{OutboxItem, OutboxStatus};
 
@@ -354,4 +356,74 @@ pub struct PolicyInfo {
     pub department_match: MatchMode,
     pub messages: Messages,
     pub defaults: Messages,
+}
+
+/// The password policy: the root's rules, each organization's own, the e-mail choice, and the
+/// default rules (to fill a form with).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PasswordPolicyInfo {
+    pub root: PasswordRules,
+    /// Sub-organizations (by id) with rules of their own; the others use the root's.
+    pub orgs: BTreeMap<String, PasswordRules>,
+    pub notify: PasswordEventMail,
+    pub defaults: PasswordRules,
+}
+
+/// Rules as saved, and whose (null: the root's).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PasswordRulesSaved {
+    pub org: Option<String>,
+    pub rules: PasswordRules,
+}
+
+/// The organization that uses the root's rules again.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PasswordRulesRemoved {
+    pub removed: String,
+}
+
+/// The e-mail choice as saved.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PasswordNotifyInfo {
+    pub notify: PasswordEventMail,
+}
+
+/// A tried password's verdict (the password itself is never echoed).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PasswordTryResult {
+    pub accepted: bool,
+    /// The rule that failed; null when accepted.
+    pub rule: Option<PasswordRule>,
+    /// The failureReason the identity server would get; null when accepted.
+    pub reason: Option<String>,
+    /// The failureDescription the user would see; null when accepted.
+    pub description: Option<String>,
+    /// Rules checked, up to and including the one that failed.
+    pub applied: Vec<PasswordRule>,
+    /// Enabled rules that could not be checked.
+    pub unchecked: Vec<PasswordRule>,
+    /// Whose rules were applied (null: the root's).
+    pub org: Option<String>,
+    /// False when the organization uses the root's rules.
+    pub own: bool,
+}
+
+/// The password-sharing keys, newest first, and how many may be active at once.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PasswordKeyList {
+    pub keys: Vec<PasswordKeyInfo>,
+    pub max_active: usize,
+}
+
+/// A new key and its certificate (never the private key).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PasswordKeyCreated {
+    pub key: PasswordKeyInfo,
+    pub export: KeyExport,
+}
+
+/// The key as retired.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PasswordKeyRetired {
+    pub retired: PasswordKeyInfo,
 }

@@ -57,15 +57,20 @@ fn credentials(app: &App) -> Vec<CredentialInfo> {
         .collect()
 }
 
-/// The endpoint URL as this browser reached us: a starting point the admin corrects when the
-/// identity server reaches profilegate under another name.
-fn default_url(app: &App, headers: &HeaderMap) -> String {
+/// An action's endpoint URL (`path`) as this browser reached us: a starting point the admin
+/// corrects when the identity server reaches profilegate under another name.
+pub(super) fn default_url_for(app: &App, headers: &HeaderMap, path: &str) -> String {
     let host = headers
         .get(warp::http::header::HOST)
         .and_then(|v| v.to_str().ok())
         .unwrap_or("localhost");
     let scheme = if app.tls { "https" } else { "http" };
-    format!("{scheme}://{host}{}", crate::conn::ACTION_PATH)
+    format!("{scheme}://{host}{path}")
+}
+
+/// The profile action's endpoint URL as this browser reached us.
+fn default_url(app: &App, headers: &HeaderMap) -> String {
+    default_url_for(app, headers, crate::conn::ACTION_PATH)
 }
 
 async fn create(s: Session, req: NewCredentialReq, app: Arc<App>) -> Result<Response, Rejection> {
@@ -107,6 +112,21 @@ async fn overview(_s: Session, app: Arc<App>, headers: HeaderMap) -> Result<Resp
     })
 }
 
+/// The credential to register: the one asked for, or the newest.
+pub(super) fn chosen_credential<'c>(
+    creds: &'c [crate::model::CredentialRecord],
+    id: Option<&str>,
+) -> Result<Option<&'c crate::model::CredentialRecord>, Rejection> {
+    match id.filter(|c| !c.is_empty()) {
+        Some(id) => creds
+            .iter()
+            .find(|c| c.id == id)
+            .map(Some)
+            .ok_or_else(|| bad("credential", format!("no active credential {id:?}"))),
+        None => Ok(creds.last()),
+    }
+}
+
 async fn register(
     _s: Session,
     app: Arc<App>,
@@ -114,15 +134,7 @@ async fn register(
     q: RegistrationQuery,
 ) -> Result<Response, Rejection> {
     let creds = app.store.credentials();
-    let credential = match q.credential.as_deref().filter(|c| !c.is_empty()) {
-        Some(id) => Some(
-            creds
-                .iter()
-                .find(|c| c.id == id)
-                .ok_or_else(|| bad("credential", format!("no active credential {id:?}")))?,
-        ),
-        None => creds.last(),
-    };
+    let credential = chosen_credential(&creds, q.credential.as_deref())?;
     let settings = app.store.settings();
     let url = q.url.unwrap_or_else(|| default_url(&app, &headers));
     let r = registration(

@@ -9,7 +9,8 @@
 //!
 //! One file per page: `access` (login, setup, password), `overview`, `departments`,
 //! `endpoint` (credentials and the WSO2 registration values from the pure `register`),
-//! `notifications`, `audit`, `settings`; `ui` serves the embedded files. The answers' types are
+//! `notifications`, `audit`, `settings`, `password` (the password action's policy, keys and
+//! registration); `ui` serves the embedded files. The answers' types are
 //! in `api`; `openapi` describes every operation from them and the request forms.
 
 mod access;
@@ -20,6 +21,7 @@ mod endpoint;
 mod notifications;
 pub mod openapi;
 mod overview;
+mod password;
 pub mod register;
 mod settings;
 mod ui;
@@ -362,6 +364,8 @@ pub fn routes(app: Arc<App>) -> warp::filters::BoxedFilter<(Response,)> {
         .or(notifications::routes(app.clone()))
         .unify()
         .or(audit::routes(app.clone()))
+        .unify()
+        .or(password::routes(app.clone()))
         .unify()
         .or(settings::routes(app))
         .unify()

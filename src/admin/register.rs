@@ -1,5 +1,6 @@
 //! The values an administrator enters in the WSO2 console or sends to the Action Management
-//! REST API to register profilegate (CONTRACT.md §8). Pure: the same inputs give the same
+//! REST API to register profilegate (CONTRACT.md §8): the profile action, and the password
+//! action with its `passwordSharing` block (the same authentication settings). Pure: the same inputs give the same
 //! panel, so every rule is unit-tested.
 
 use serde::Serialize;
@@ -86,16 +87,55 @@ pub fn registration(
     credential: Option<&CredentialRecord>,
     sensitive: &[String],
 ) -> Result<Registration, FieldError> {
-    check_name(name).map_err(|message| FieldError {
-        field: "name",
-        message,
-    })?;
-    check_url(endpoint_url).map_err(|message| FieldError {
-        field: "url",
-        message,
-    })?;
-    let mut notes = Vec::new();
-    let (authentication_type, properties) = match (auth, credential) {
+    let EndpointValues {
+        authentication_type,
+        properties,
+        mut notes,
+    } = endpoint_values(name, endpoint_url, auth, credential)?;
+    let mut attributes = Vec::new();
+    let mut attributes_left_out = Vec::new();
+    for claim in sensitive {
+        if claim == ROLES_CLAIM || attributes.len() == MAX_ATTRIBUTES {
+            attributes_left_out.push(claim.clone());
+        } else if !attributes.contains(claim) {
+            attributes.push(claim.clone());
+        }
+    }
+    if !attributes_left_out.is_empty() {
+        notes.push(format!(
+            "The identity server shares at most {MAX_ATTRIBUTES} attributes and never roles; left out: {}. Their old values will be missing from the e-mails.",
+            attributes_left_out.join(", ")
+        ));
+    }
+    let rest_body = json!({
+        "name": name,
+        "description": "profilegate: department directory check, security-team e-mail and audit",
+        "endpoint": {
+            "uri": endpoint_url,
+            "authentication": { "type": authentication_type, "properties": properties },
+        },
+        "attributes": attributes,
+    });
+    Ok(Registration {
+        name: name.into(),
+        endpoint_url: endpoint_url.into(),
+        authentication_type,
+        properties,
+        attributes,
+        attributes_left_out,
+        rest_body,
+        notes,
+    })
+}
+
+/// The authentication settings, the same for both actions: NONE, or the credential's type and
+/// properties with a placeholder for the secret (it was shown once).
+fn authentication(
+    auth: EndpointAuth,
+    credential: Option<&CredentialRecord>,
+    notes: &mut Vec<String>,
+) -> Result<(&'static str, Map<String, Value>), FieldError> {
+    Ok(match (auth, credential) {
         (EndpointAuth::None, _) => {
             notes.push(
                 "Endpoint authentication is off: anyone who can reach the endpoint can call it."
@@ -130,41 +170,151 @@ pub fn registration(
             }
             (c.kind.wso2_name(), m)
         }
-    };
+    })
+}
+
+/// What both actions register alike.
+struct EndpointValues {
+    authentication_type: &'static str,
+    properties: Map<String, Value>,
+    /// So far: authentication off, plain HTTP.
+    notes: Vec<String>,
+}
+
+/// Checks the name and URL and gives the values both actions register alike.
+fn endpoint_values(
+    name: &str,
+    endpoint_url: &str,
+    auth: EndpointAuth,
+    credential: Option<&CredentialRecord>,
+) -> Result<EndpointValues, FieldError> {
+    check_name(name).map_err(|message| FieldError {
+        field: "name",
+        message,
+    })?;
+    check_url(endpoint_url).map_err(|message| FieldError {
+        field: "url",
+        message,
+    })?;
+    let mut notes = Vec::new();
+    let (authentication_type, properties) = authentication(auth, credential, &mut notes)?;
     if endpoint_url.starts_with("http://") {
-        notes.push("The URL is plain HTTP: the credential crosses the network readable. Asgardeo needs a public HTTPS URL.".into());
+        notes.push(PLAIN_HTTP_NOTE.into());
     }
-    let mut attributes = Vec::new();
-    let mut attributes_left_out = Vec::new();
-    for claim in sensitive {
-        if claim == ROLES_CLAIM || attributes.len() == MAX_ATTRIBUTES {
-            attributes_left_out.push(claim.clone());
-        } else if !attributes.contains(claim) {
-            attributes.push(claim.clone());
+    Ok(EndpointValues {
+        authentication_type,
+        properties,
+        notes,
+    })
+}
+
+/// A plain-HTTP endpoint URL's warning.
+const PLAIN_HTTP_NOTE: &str = "The URL is plain HTTP: the credential crosses the network readable. Asgardeo needs a public HTTPS URL.";
+
+/// How the identity server shares the new password (`passwordSharing.format`, its names).
+#[derive(
+    utoipa::ToSchema, Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, serde::Deserialize,
+)]
+pub enum PasswordFormat {
+    /// The password itself (encrypted to our certificate when one is given): every rule applies.
+    #[default]
+    PlainText,
+    /// base64(SHA-256(password)): only exact-match checks are possible.
+    Sha256Hashed,
+}
+
+impl PasswordFormat {
+    pub const fn wso2_name(self) -> &'static str {
+        match self {
+            PasswordFormat::PlainText => "PLAIN_TEXT",
+            PasswordFormat::Sha256Hashed => "SHA256_HASHED",
         }
     }
-    if !attributes_left_out.is_empty() {
-        notes.push(format!(
-            "The identity server shares at most {MAX_ATTRIBUTES} attributes and never roles; left out: {}. Their old values will be missing from the e-mails.",
-            attributes_left_out.join(", ")
-        ));
+
+    /// The format WSO2 names so; `None` for any other name.
+    pub fn from_wso2_name(name: &str) -> Option<Self> {
+        [PasswordFormat::PlainText, PasswordFormat::Sha256Hashed]
+            .into_iter()
+            .find(|f| f.wso2_name() == name)
     }
+}
+
+/// The `passwordSharing` block: the format, and the certificate (base64 of its PEM) when there
+/// is an active key.
+#[derive(utoipa::ToSchema, Debug, Clone, Serialize, PartialEq)]
+pub struct PasswordSharing {
+    /// PLAIN_TEXT or SHA256_HASHED.
+    pub format: &'static str,
+    /// base64 of the PEM of the newest active key's certificate; absent without a key.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub certificate: Option<String>,
+}
+
+/// What the password action's registration panel shows.
+#[derive(utoipa::ToSchema, Debug, Clone, Serialize, PartialEq)]
+pub struct PasswordRegistration {
+    pub name: String,
+    pub endpoint_url: String,
+    /// NONE, BASIC, BEARER or API_KEY.
+    pub authentication_type: &'static str,
+    /// Property names and values; the secret is a placeholder (it was shown once).
+    pub properties: Map<String, Value>,
+    #[serde(rename = "passwordSharing")]
+    pub password_sharing: PasswordSharing,
+    /// The id of the key whose certificate is given; null without an active key.
+    pub certificate_key_id: Option<String>,
+    /// The body for `POST /t/{tenant}/api/server/v1/actions/preUpdatePassword`.
+    pub rest_body: Value,
+    /// Things to know, e.g. plain HTTP, the HASH format's limits.
+    pub notes: Vec<String>,
+}
+
+/// Builds the password action's panel. `certificate` is the newest active key's id and the
+/// base64 of its certificate's PEM.
+pub fn password_registration(
+    name: &str,
+    endpoint_url: &str,
+    auth: EndpointAuth,
+    credential: Option<&CredentialRecord>,
+    format: PasswordFormat,
+    certificate: Option<(&str, &str)>,
+) -> Result<PasswordRegistration, FieldError> {
+    let EndpointValues {
+        authentication_type,
+        properties,
+        mut notes,
+    } = endpoint_values(name, endpoint_url, auth, credential)?;
+    match (format, certificate) {
+        (PasswordFormat::Sha256Hashed, _) => notes.push(
+            "SHA256_HASHED allows only exact-match checks (the common-password list and context words): length, patterns and the stricter contains rule cannot be checked. PLAIN_TEXT with the certificate is recommended."
+                .into(),
+        ),
+        (PasswordFormat::PlainText, None) => notes.push(
+            "No active password-sharing key: without a certificate the identity server sends the password unencrypted. Generate a key first."
+                .into(),
+        ),
+        (PasswordFormat::PlainText, Some(_)) => {}
+    }
+    let sharing = PasswordSharing {
+        format: format.wso2_name(),
+        certificate: certificate.map(|(_, c)| c.to_owned()),
+    };
     let rest_body = json!({
         "name": name,
-        "description": "profilegate: department directory check, security-team e-mail and audit",
+        "description": "profilegate: password policy (length, common and breached passwords, context words) and audit",
         "endpoint": {
             "uri": endpoint_url,
             "authentication": { "type": authentication_type, "properties": properties },
         },
-        "attributes": attributes,
+        "passwordSharing": sharing,
     });
-    Ok(Registration {
+    Ok(PasswordRegistration {
         name: name.into(),
         endpoint_url: endpoint_url.into(),
         authentication_type,
         properties,
-        attributes,
-        attributes_left_out,
+        password_sharing: sharing,
+        certificate_key_id: certificate.map(|(id, _)| id.to_owned()),
         rest_body,
         notes,
     })
@@ -241,5 +391,51 @@ mod tests {
         let r = registration("ok", "http://pg/a", EndpointAuth::None, None, &[]).unwrap();
         assert_eq!(r.authentication_type, "NONE");
         assert_eq!(r.notes.len(), 2);
+    }
+
+    #[test]
+    fn password_registration_carries_the_sharing_block() {
+        let c = cred(CredentialKind::Bearer);
+        let r = password_registration(
+            "profilegate-password",
+            "https://pg/actions/pre-update-password",
+            EndpointAuth::Required,
+            Some(&c),
+            PasswordFormat::PlainText,
+            Some(("k1", "LS0tLS1CRUdJTi")),
+        )
+        .unwrap();
+        assert_eq!(r.authentication_type, "BEARER");
+        assert_eq!(r.rest_body["passwordSharing"]["format"], "PLAIN_TEXT");
+        assert_eq!(
+            r.rest_body["passwordSharing"]["certificate"],
+            "LS0tLS1CRUdJTi"
+        );
+        assert_eq!(r.rest_body["endpoint"]["authentication"]["type"], "BEARER");
+        assert_eq!(r.certificate_key_id.as_deref(), Some("k1"));
+        assert!(r.notes.is_empty(), "{:?}", r.notes);
+
+        let r = password_registration(
+            "pw",
+            "http://pg/a",
+            EndpointAuth::None,
+            None,
+            PasswordFormat::Sha256Hashed,
+            None,
+        )
+        .unwrap();
+        assert_eq!(r.rest_body["passwordSharing"]["format"], "SHA256_HASHED");
+        assert!(r.rest_body["passwordSharing"].get("certificate").is_none());
+        assert!(r.notes.iter().any(|n| n.contains("exact-match")));
+        let e = password_registration(
+            "pw",
+            "https://pg/a",
+            EndpointAuth::Required,
+            None,
+            PasswordFormat::PlainText,
+            None,
+        )
+        .unwrap_err();
+        assert_eq!(e.field, "credential");
     }
 }

@@ -2,6 +2,8 @@
 
 #[allow(unused_imports)]
 use super::super::api::*;
+#[allow(unused_imports)]
+use serde_json::json;
 
 #[utoipa::path(
     post,
@@ -560,3 +562,187 @@ fn save_settings() {}
 )]
 #[allow(dead_code)]
 fn openapi() {}
+
+#[utoipa::path(
+    get,
+    path = "/admin/api/password/policy",
+    operation_id = "password_policy",
+    tag = "admin",
+    summary = "The password policy: the root's rules, each organization's own, the security-team e-mail choice, the default rules",
+    responses(
+        (status = 200, description = "the policy", body = PasswordPolicyInfo),
+        (status = 401, description = "not logged in, or the session expired (login: a wrong password)", body = ErrorBody),
+    ),
+)]
+#[allow(dead_code)]
+fn password_policy() {}
+
+#[utoipa::path(
+    post,
+    path = "/admin/api/password/policy",
+    operation_id = "save_password_policy",
+    tag = "admin",
+    summary = "Save one organization's password rules (without `org`: the root's)",
+    description = "Checked before saving: `min_length` at least the factor mode's floor (15, or 8 for mfa), `max_length` 64..1024, at most 50 extra words, every message in the identity server's charset. A refusal names its field (e.g. `min_length`, `messages.too_short.description`).",
+    security(("session" = [], "csrf" = [])),
+    request_body(content = crate::admin::password::RulesForm, example = json!({"org": "10084a8d-113f-4211-a0d5-efe36b082211", "rules": {"factor_mode": "single-factor", "min_length": 16, "max_length": 256, "common_passwords": true, "patterns": true, "context_words": true, "context_contains": false, "extra_words": ["acme"]}})),
+    responses(
+        (status = 200, description = "the rules as saved", body = PasswordRulesSaved, example = json!({"org": "10084a8d-113f-4211-a0d5-efe36b082211", "rules": {"factor_mode": "single-factor", "min_length": 16, "max_length": 256}})),
+        (status = 400, description = "the value refused, and its field", body = ErrorBody, example = json!({"error": "min_length must be at least 15 for SingleFactor", "field": "min_length"})),
+        (status = 401, description = "not logged in, or the session expired (login: a wrong password)", body = ErrorBody),
+        (status = 403, description = "a cross-site request, or a missing or wrong CSRF token", body = ErrorBody),
+        (status = 408, description = "the body did not arrive within 10 s", body = ErrorBody),
+        (status = 413, description = "the body is larger than 1 MiB", body = ErrorBody),
+    ),
+)]
+#[allow(dead_code)]
+fn save_password_policy() {}
+
+#[utoipa::path(
+    post,
+    path = "/admin/api/password/policy/remove",
+    operation_id = "remove_password_policy",
+    tag = "admin",
+    summary = "Remove an organization's own password rules: it uses the root's again",
+    security(("session" = [], "csrf" = [])),
+    request_body(content = crate::admin::password::OrgForm, example = json!({"org": "10084a8d-113f-4211-a0d5-efe36b082211"})),
+    responses(
+        (status = 200, description = "the organization", body = PasswordRulesRemoved, example = json!({"removed": "10084a8d-113f-4211-a0d5-efe36b082211"})),
+        (status = 400, description = "the value refused, and its field", body = ErrorBody),
+        (status = 401, description = "not logged in, or the session expired (login: a wrong password)", body = ErrorBody),
+        (status = 403, description = "a cross-site request, or a missing or wrong CSRF token", body = ErrorBody),
+        (status = 404, description = "no such item", body = ErrorBody),
+        (status = 408, description = "the body did not arrive within 10 s", body = ErrorBody),
+        (status = 413, description = "the body is larger than 1 MiB", body = ErrorBody),
+    ),
+)]
+#[allow(dead_code)]
+fn remove_password_policy() {}
+
+#[utoipa::path(
+    post,
+    path = "/admin/api/password/notify",
+    operation_id = "set_password_notify",
+    tag = "admin",
+    summary = "Which password events are mailed to the security team: none, admin-initiated or all",
+    security(("session" = [], "csrf" = [])),
+    request_body(content = crate::admin::password::NotifyForm, example = json!({"notify": "admin-initiated"})),
+    responses(
+        (status = 200, description = "the choice as saved", body = PasswordNotifyInfo, example = json!({"notify": "admin-initiated"})),
+        (status = 400, description = "the value refused, and its field", body = ErrorBody),
+        (status = 401, description = "not logged in, or the session expired (login: a wrong password)", body = ErrorBody),
+        (status = 403, description = "a cross-site request, or a missing or wrong CSRF token", body = ErrorBody),
+        (status = 408, description = "the body did not arrive within 10 s", body = ErrorBody),
+        (status = 413, description = "the body is larger than 1 MiB", body = ErrorBody),
+    ),
+)]
+#[allow(dead_code)]
+fn set_password_notify() {}
+
+#[utoipa::path(
+    post,
+    path = "/admin/api/password/try",
+    operation_id = "try_password",
+    tag = "admin",
+    summary = "Try a password against an organization's rules (without `org`: the root's)",
+    description = "Evaluates only: nothing is stored, audited, counted or logged, and the password is not echoed. `context` plays the event's user (names, e-mail, organization name) so the context-word rules can be tried. The breached-password check is not part of a try. At most 16 KiB.",
+    security(("session" = [], "csrf" = [])),
+    request_body(content = crate::admin::password::TryForm, example = json!({"password": "acme-password", "org": null, "context": {"username": "alice", "email": "alice@acme.example", "given_name": "Alice", "family_name": "Smith"}})),
+    responses(
+        (status = 200, description = "the verdict", body = PasswordTryResult, example = json!({"accepted": false, "rule": "min_length", "reason": "password_too_short", "description": "Use at least 15 characters. A passphrase of several unrelated words is long and easy to remember.", "applied": ["min_length"], "unchecked": [], "org": null, "own": true})),
+        (status = 400, description = "the value refused, and its field", body = ErrorBody),
+        (status = 401, description = "not logged in, or the session expired (login: a wrong password)", body = ErrorBody),
+        (status = 403, description = "a cross-site request, or a missing or wrong CSRF token", body = ErrorBody),
+        (status = 408, description = "the body did not arrive within 10 s", body = ErrorBody),
+        (status = 413, description = "the body is larger than 1 MiB", body = ErrorBody),
+    ),
+)]
+#[allow(dead_code)]
+fn try_password() {}
+
+#[utoipa::path(
+    get,
+    path = "/admin/api/password/keys",
+    operation_id = "password_keys",
+    tag = "admin",
+    summary = "The password-sharing keys, active and retired, newest first (never key bytes)",
+    responses(
+        (status = 200, description = "the keys", body = PasswordKeyList),
+        (status = 401, description = "not logged in, or the session expired (login: a wrong password)", body = ErrorBody),
+    ),
+)]
+#[allow(dead_code)]
+fn password_keys() {}
+
+#[utoipa::path(
+    post,
+    path = "/admin/api/password/keys",
+    operation_id = "generate_password_key",
+    tag = "admin",
+    summary = "Generate an RSA key pair (2048 or 3072 bits) and its self-signed certificate",
+    description = "At most two keys are active (rotation: generate the new one, give WSO2 its certificate, retire the old one); a third is refused with 409 before any work. 3072-bit generation can take seconds.",
+    security(("session" = [], "csrf" = [])),
+    request_body(content = crate::admin::password::GenerateForm, example = json!({"bits": 2048})),
+    responses(
+        (status = 200, description = "the key and its certificate (PEM and base64 of the PEM)", body = PasswordKeyCreated),
+        (status = 400, description = "the value refused, and its field", body = ErrorBody, example = json!({"error": "unsupported key size 1024", "field": "bits"})),
+        (status = 401, description = "not logged in, or the session expired (login: a wrong password)", body = ErrorBody),
+        (status = 403, description = "a cross-site request, or a missing or wrong CSRF token", body = ErrorBody),
+        (status = 408, description = "the body did not arrive within 10 s", body = ErrorBody),
+        (status = 409, description = "two keys are active already; retire one first", body = ErrorBody),
+        (status = 413, description = "the body is larger than 1 MiB", body = ErrorBody),
+    ),
+)]
+#[allow(dead_code)]
+fn generate_password_key() {}
+
+#[utoipa::path(
+    get,
+    path = "/admin/api/password/keys/{id}",
+    operation_id = "export_password_key",
+    tag = "admin",
+    summary = "An active key's certificate as PEM and as base64 of the PEM (passwordSharing.certificate)",
+    params(("id" = String, Path, description = "the key's id")),
+    responses(
+        (status = 200, description = "the certificate", body = crate::service::password::KeyExport),
+        (status = 401, description = "not logged in, or the session expired (login: a wrong password)", body = ErrorBody),
+        (status = 404, description = "no such item", body = ErrorBody),
+    ),
+)]
+#[allow(dead_code)]
+fn export_password_key() {}
+
+#[utoipa::path(
+    post,
+    path = "/admin/api/password/keys/{id}/retire",
+    operation_id = "retire_password_key",
+    tag = "admin",
+    summary = "Retire an active key: its private key is erased; passwords encrypted to its certificate no longer open",
+    security(("session" = [], "csrf" = [])),
+    params(("id" = String, Path, description = "the key's id")),
+    responses(
+        (status = 200, description = "the key as retired", body = PasswordKeyRetired),
+        (status = 401, description = "not logged in, or the session expired (login: a wrong password)", body = ErrorBody),
+        (status = 403, description = "a cross-site request, or a missing or wrong CSRF token", body = ErrorBody),
+        (status = 404, description = "no such item", body = ErrorBody),
+        (status = 409, description = "a conflict with the current state", body = ErrorBody),
+    ),
+)]
+#[allow(dead_code)]
+fn retire_password_key() {}
+
+#[utoipa::path(
+    get,
+    path = "/admin/api/password/registration",
+    operation_id = "password_registration",
+    tag = "admin",
+    summary = "Values to register the pre-update-password action in WSO2: endpoint, authentication, passwordSharing (format and the newest active key's certificate) and a ready Action Management REST API body",
+    params(crate::admin::password::PasswordRegistrationQuery),
+    responses(
+        (status = 200, description = "the registration values", body = crate::admin::register::PasswordRegistration),
+        (status = 400, description = "the value refused, and its field", body = ErrorBody),
+        (status = 401, description = "not logged in, or the session expired (login: a wrong password)", body = ErrorBody),
+    ),
+)]
+#[allow(dead_code)]
+fn password_registration() {}

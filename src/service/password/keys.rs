@@ -88,6 +88,12 @@ pub fn export_key(store: &Store, id: &str) -> Result<KeyExport, ServiceError> {
         })
 }
 
+/// The newest active key's certificate: the one to give the identity server (a rotation's new
+/// key once generated). `None` without an active key.
+pub fn newest_active_key(store: &Store) -> Option<KeyExport> {
+    store.password_keyring().keys().first().map(KeyExport::of)
+}
+
 /// Retires an active key: encrypted credentials made with its certificate no longer open.
 pub async fn retire_key(ctx: Ctx<'_>, id: &str) -> Result<PasswordKeyInfo, ServiceError> {
     let info = ctx.store.retire_password_key(ctx.actor, id)?;

@@ -5,10 +5,14 @@
 mod keys;
 mod policy;
 
-pub use keys::{export_key, generate_key, key_size, list_keys, retire_key, KeyExport};
+/// How many keys may be active at once (the one WSO2 has and, during a rotation, the next).
+pub use crate::keys::MAX_ACTIVE_KEYS;
+pub use keys::{
+    export_key, generate_key, key_size, list_keys, newest_active_key, retire_key, KeyExport,
+};
 pub use policy::{
-    bundled_blocklist, check, clear_policy, rules_error, set_event_mail, set_online, set_policy,
-    show_policy, PolicyView,
+    bundled_blocklist, check, check_with, clear_policy, rules_error, set_event_mail, set_online,
+    set_policy, show_policy, PolicyView, TryContext, MAX_TRY_BYTES,
 };
 
 #[cfg(test)]

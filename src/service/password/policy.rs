@@ -38,9 +38,46 @@ pub fn rules_error(e: RulesError) -> ServiceError {
         RulesError::MinTooLow { .. } => "min_length",
         RulesError::MaxOutOfRange => "max_length",
         RulesError::TooManyWords(_) => "extra_words",
-        RulesError::Message { .. } => "messages",
+        RulesError::Message { field, part, .. } => message_field(field, part),
     };
     ServiceError::invalid(field, e.to_string())
+}
+
+/// A message's form field (`messages.too_short.reason`), so the admin UI shows the reason next
+/// to the very text that is refused; `messages` for a name this table does not know.
+fn message_field(field: &str, part: &str) -> &'static str {
+    const FIELDS: [(&str, &str, &str); 14] = [
+        ("too_short", "reason", "messages.too_short.reason"),
+        ("too_short", "description", "messages.too_short.description"),
+        ("too_long", "reason", "messages.too_long.reason"),
+        ("too_long", "description", "messages.too_long.description"),
+        ("common", "reason", "messages.common.reason"),
+        ("common", "description", "messages.common.description"),
+        ("repetitive", "reason", "messages.repetitive.reason"),
+        (
+            "repetitive",
+            "description",
+            "messages.repetitive.description",
+        ),
+        ("sequential", "reason", "messages.sequential.reason"),
+        (
+            "sequential",
+            "description",
+            "messages.sequential.description",
+        ),
+        ("context_word", "reason", "messages.context_word.reason"),
+        (
+            "context_word",
+            "description",
+            "messages.context_word.description",
+        ),
+        ("breached", "reason", "messages.breached.reason"),
+        ("breached", "description", "messages.breached.description"),
+    ];
+    FIELDS
+        .iter()
+        .find(|(f, p, _)| *f == field && *p == part)
+        .map_or("messages", |(_, _, name)| name)
 }
 
 /// An organization id as given (`None` or empty: the root).
@@ -135,18 +172,75 @@ pub fn bundled_blocklist() -> &'static Blocklist {
     LIST.get_or_init(Blocklist::bundled)
 }
 
+/// Longest password tried (the action's own bound on a plain credential).
+pub const MAX_TRY_BYTES: usize = crate::contract::credential::MAX_PLAINTEXT_BYTES;
+
+/// What a try may say about the user, as an event would: each value becomes context words.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct TryContext<'a> {
+    pub username: Option<&'a str>,
+    pub email: Option<&'a str>,
+    pub given_name: Option<&'a str>,
+    pub family_name: Option<&'a str>,
+    pub organization_name: Option<&'a str>,
+}
+
+impl TryContext<'_> {
+    /// Every value given, and the full name in either order.
+    fn values(&self) -> Vec<String> {
+        let mut v: Vec<String> = [
+            self.username,
+            self.email,
+            self.given_name,
+            self.family_name,
+            self.organization_name,
+        ]
+        .into_iter()
+        .flatten()
+        .filter(|s| !s.trim().is_empty())
+        .map(str::to_owned)
+        .collect();
+        if let (Some(g), Some(f)) = (self.given_name, self.family_name) {
+            if !g.trim().is_empty() && !f.trim().is_empty() {
+                v.push(format!("{g} {f}"));
+                v.push(format!("{f} {g}"));
+            }
+        }
+        v
+    }
+}
+
 /// Tries a password against an organization's rules (`None`: the root's), with the bundled
 /// list, the product names and the rules' extra words as context (there is no event, so no
 /// user names). Stores nothing, counts nothing, logs nothing.
 pub fn check(store: &Store, org: Option<&str>, password: &str) -> Result<Verdict, ServiceError> {
+    check_with(store, org, password, &TryContext::default())
+}
+
+/// [`check`] with the user's names, e-mail and organization name as an event would give them,
+/// so the context-word rules can be tried. Stores nothing, counts nothing, logs nothing.
+pub fn check_with(
+    store: &Store,
+    org: Option<&str>,
+    password: &str,
+    context: &TryContext<'_>,
+) -> Result<Verdict, ServiceError> {
     let org = checked_org(org)?;
+    if password.len() > MAX_TRY_BYTES {
+        return Err(ServiceError::invalid(
+            "password",
+            format!("a password to try is at most {MAX_TRY_BYTES} bytes"),
+        ));
+    }
     let settings = store.settings();
     let rules = settings.password.rules_for(org);
+    let given = context.values();
     let words = ContextWords::from_words(
         PRODUCT_WORDS
             .iter()
             .copied()
-            .chain(rules.extra_words.iter().map(String::as_str)),
+            .chain(rules.extra_words.iter().map(String::as_str))
+            .chain(given.iter().map(String::as_str)),
     );
     let ctx = PasswordContext {
         blocklist: bundled_blocklist(),

@@ -196,7 +196,7 @@ fn policy_set_show_fallback_and_validation() {
     let mut bad_text = PasswordRules::default();
     bad_text.messages.too_short.description = "Too short, sorry".into();
     let e = run(set_policy(ctx, None, bad_text)).unwrap_err();
-    assert_eq!(field(&e), Some("messages"));
+    assert_eq!(field(&e), Some("messages.too_short.description"));
     assert!(
         e.to_string().contains("messages.too_short.description"),
         "{e}"
@@ -265,4 +265,39 @@ fn check_evaluates_and_stores_nothing() {
     // Checking recorded nothing.
     assert_ne!(head.seq, head_after_set.seq);
     assert_eq!(store.chain_head().seq, head_after_set.seq);
+}
+
+#[test]
+fn check_with_takes_the_users_words_as_context() {
+    let t = TestStore::new();
+    let store = &t.store;
+    let head = store.chain_head();
+    let pw = "margaret-thornbury";
+    assert!(check(store, None, pw).unwrap().is_accepted());
+    // The given and family name together, in either order, as an event would give them.
+    let named = TryContext {
+        given_name: Some("Margaret"),
+        family_name: Some("Thornbury"),
+        ..TryContext::default()
+    };
+    let v = check_with(store, None, pw, &named).unwrap();
+    assert_eq!(v.failed_rule(), Some(Rule::ContextWord), "{v:?}");
+    // The e-mail's local part.
+    let mail = TryContext {
+        email: Some("margaret-thornbury@example.com"),
+        ..TryContext::default()
+    };
+    let v = check_with(store, None, pw, &mail).unwrap();
+    assert_eq!(v.failed_rule(), Some(Rule::ContextWord), "{v:?}");
+    // Blank values add nothing.
+    let blank = TryContext {
+        username: Some("  "),
+        ..TryContext::default()
+    };
+    assert!(check_with(store, None, pw, &blank).unwrap().is_accepted());
+    // A password over the bound is refused by name, not evaluated.
+    let long = "x".repeat(MAX_TRY_BYTES + 1);
+    let e = check_with(store, None, &long, &TryContext::default()).unwrap_err();
+    assert_eq!(field(&e), Some("password"));
+    assert_eq!(store.chain_head().seq, head.seq, "nothing recorded");
 }

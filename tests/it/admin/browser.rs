@@ -313,6 +313,7 @@ impl Browser {
             ("departments", "Departments"),
             ("notifications", "Notifications"),
             ("endpoint", "Endpoint"),
+            ("password", "Password policy"),
             ("audit", "Audit log"),
             ("settings", "Settings"),
         ] {
@@ -599,6 +600,139 @@ async fn login_and_failure_messages() {
 
     b.close().await;
     srv.stop().await;
+}
+
+/// The password policy page: a rule change saved and still there after a reload, a refused
+/// value with the reason next to its field, a weak password tried and its failing rule shown,
+/// a key generated and its certificate shown, and the registration values carrying it.
+#[tokio::test(flavor = "multi_thread")]
+async fn password_policy_page() {
+    let Some(b) = Browser::start().await else {
+        return;
+    };
+    let dir = DataDir::new();
+    dir.standard();
+    let o = cli_with_input(
+        &dir.path,
+        &["admin", "set-password", "--password-stdin"],
+        Some(&format!("{PASSWORD}\n")),
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let srv = Server::start(&dir.path).await;
+    b.goto(&format!("{}/admin", srv.url)).await;
+    b.text_contains("h1", "Log in").await;
+    b.fill(
+        "form",
+        "password",
+        &format!("{PASSWORD}{}", char::from(fantoccini::key::Key::Enter)),
+    )
+    .await;
+    b.text_contains("h1", "Overview").await;
+    b.open("password", "Password policy").await;
+    // The breached-password panel's place is there, separate from the other sections.
+    b.find("main > #password-breached").await;
+
+    // A refused value: the server's reason next to the field.
+    let rules = "form[aria-label='Password rules']";
+    b.fill(rules, "min_length", "10").await;
+    b.click(&format!("{rules} button[type=submit]")).await;
+    b.field_error(rules, "min_length", "at least 15").await;
+    b.shot("password-rules-error").await;
+    // A message outside the identity server's charset: shown next to that message.
+    b.fill(rules, "min_length", "18").await;
+    b.click(&format!("{rules} details summary")).await;
+    let desc = "messages.common.description";
+    b.fill(rules, desc, "Too common, sorry").await;
+    b.click(&format!("{rules} button[type=submit]")).await;
+    b.field_error(rules, desc, "','").await;
+    b.fill(rules, desc, "Too common. Choose another one.").await;
+    b.click(&format!("{rules} button[type=submit]")).await;
+    b.text_contains(&format!("{rules} .form-notice"), "Saved")
+        .await;
+    // Saved: another page and back shows it, and the server has it.
+    b.open("overview", "Overview").await;
+    b.open("password", "Password policy").await;
+    let min = b
+        .find(&format!("{rules} [name=min_length]"))
+        .await
+        .prop("value")
+        .await
+        .unwrap();
+    assert_eq!(min.as_deref(), Some("18"));
+
+    // A weak password: the failing rule and the text the user would see.
+    let try_form = "form[aria-label='Try a password']";
+    b.fill(try_form, "password", "short").await;
+    b.click(&format!("{try_form} button[type=submit]")).await;
+    let t = b.text_contains("#try-result", "minimum length").await;
+    assert!(t.contains("Use at least 18 characters"), "{t}");
+    b.fill(try_form, "password", "12345678900987654321").await;
+    b.click(&format!("{try_form} button[type=submit]")).await;
+    let t = b.text_contains("#try-result", "common passwords").await;
+    assert!(t.contains("Too common. Choose another one."), "{t}");
+    b.fill(try_form, "password", "violet hammock sunrise").await;
+    b.click(&format!("{try_form} button[type=submit]")).await;
+    b.text_contains("#try-result", "Accepted").await;
+
+    // A key: generated, its certificate shown as PEM and base64 of the PEM.
+    let gen = "form[aria-label='Generate a key']";
+    b.find(&format!("{gen} [name=bits]"))
+        .await
+        .select_by_value("2048")
+        .await
+        .expect("select 2048");
+    b.click(&format!("{gen} button[type=submit]")).await;
+    b.text_contains("#key-pem", "-----BEGIN CERTIFICATE-----")
+        .await;
+    let b64 = b.text_contains("#key-base64", "LS0tLS1CRUdJTi").await;
+    b.text_contains("table [data-key]", "active").await;
+    b.shot("password-key").await;
+
+    // The registration values carry that certificate.
+    let reg = "form[aria-label='Register the password action in WSO2']";
+    b.click(&format!("{reg} button[type=submit]")).await;
+    let cert = b.text_contains("#pw-reg-cert", "LS0tLS1CRUdJTi").await;
+    assert_eq!(cert.trim(), b64.trim());
+    b.text_contains("#pw-reg-format", "PLAIN_TEXT").await;
+    // The notes are drawn as notes (plain HTTP here), not as an object's name.
+    b.text_contains("#pw-registration .notice", "plain HTTP")
+        .await;
+    let panel = b.find("#pw-registration").await.text().await.unwrap();
+    assert!(!panel.contains("[object "), "{panel}");
+    let body = b.text_contains("#pw-rest-body", "passwordSharing").await;
+    assert!(body.contains("/actions/pre-update-password"), "{body}");
+    assert!(
+        b.unlabelled().await.is_empty(),
+        "{:?}",
+        b.unlabelled().await
+    );
+
+    // An organization's own rules: chosen, saved, used by a try, then removed (confirmed).
+    let org = "10084a8d-113f-4211-a0d5-efe36b082211";
+    b.fill("form.org-picker", "org", org).await;
+    b.click("form.org-picker button[type=submit]").await;
+    b.text_contains("h2", &format!("Rules of organization {org}"))
+        .await;
+    b.text_contains("#pw-rules-whose", "uses the root rules")
+        .await;
+    b.fill(rules, "min_length", "25").await;
+    b.click(&format!("{rules} button[type=submit]")).await;
+    b.text_contains("#pw-rules-whose", "rules of its own").await;
+    b.text_contains(&format!("{rules} .form-notice"), "Saved")
+        .await;
+    b.fill(try_form, "password", "violet hammock sunrise").await;
+    b.click(&format!("{try_form} button[type=submit]")).await;
+    let t = b.text_contains("#try-result", "minimum length").await;
+    assert!(t.contains(&format!("the rules of {org}")), "{t}");
+    b.click("#pw-remove-org").await;
+    b.client.accept_alert().await.expect("confirm the removal");
+    b.text_contains("#pw-rules-whose", "uses the root rules")
+        .await;
+
+    b.close().await;
+    srv.stop().await;
+    let export = stdout(&cli(&dir.path, &["password", "policy", "show"]));
+    assert!(export.contains("18"), "{export}");
 }
 
 /// Notifications: SMTP set from the page, a test message reaches a real mail server and the

@@ -3,6 +3,7 @@
 mod api;
 mod browser;
 mod openapi;
+mod password;
 
 use serde_json::{json, Value};
 

@@ -11,6 +11,8 @@ use crate::support::mail::{seed_failed_mail, MailServer};
 use crate::support::*;
 
 const SETUP_TOKEN: &str = "the-openapi-token";
+/// A sub-organization with password rules of its own (removed, then set again).
+const PW_ORG: &str = "10084a8d-113f-4211-a0d5-efe36b082211";
 
 /// One operation as the document lists it.
 struct Op {
@@ -147,6 +149,28 @@ fn examples(mail_port: u16, outbox_id: u64) -> BTreeMap<&'static str, Option<Val
         ("settings", None),
         // Filled in from the settings' own answer below.
         ("save_settings", None),
+        ("password_policy", None),
+        (
+            "save_password_policy",
+            Some(json!({"org": PW_ORG, "rules": {"min_length": 16, "extra_words": ["acme"]}})),
+        ),
+        ("remove_password_policy", Some(json!({"org": PW_ORG}))),
+        (
+            "set_password_notify",
+            Some(json!({"notify": "admin-initiated"})),
+        ),
+        (
+            "try_password",
+            Some(
+                json!({"password": "alice-smith-2026", "context": {"username": "alice",
+                        "email": "alice@acme.example", "given_name": "Alice", "family_name": "Smith"}}),
+            ),
+        ),
+        ("password_keys", None),
+        ("generate_password_key", Some(json!({"bits": 2048}))),
+        ("export_password_key", None),
+        ("retire_password_key", None),
+        ("password_registration", None),
         ("openapi", None),
         (
             "change_password",
@@ -191,6 +215,17 @@ async fn every_described_operation_answers_as_described() {
         .unwrap()
     });
     let outbox_id = dir.with_store(seed_failed_mail);
+    // A password-sharing key to export and retire, and an organization's own password rules
+    // to remove.
+    let key_id = dir.with_store(|s| {
+        use profilegate::keys::{KeySize, PasswordKey};
+        let key = PasswordKey::generate(KeySize::Rsa2048).unwrap();
+        s.update_settings("test", "password.policy", |st| {
+            st.password.orgs.insert(PW_ORG.into(), Default::default());
+        })
+        .unwrap();
+        s.add_password_key("test", &key).unwrap().id
+    });
     let srv = Server::start_with(
         &dir.path,
         profilegate::Options {
@@ -275,7 +310,12 @@ async fn every_described_operation_answers_as_described() {
                 "messages": current["messages"],
             }));
         }
-        let path = op.path.replace("{id}", &cred.record.id);
+        let id = if op.path.starts_with("/admin/api/password/keys/") {
+            &key_id
+        } else {
+            &cred.record.id
+        };
+        let path = op.path.replace("{id}", id);
         let m: reqwest::Method = op.method.to_uppercase().parse().unwrap();
         let mut rb = client().request(m.clone(), format!("{}{path}", srv.url));
         if let Some((cookie, csrf)) = &session {
