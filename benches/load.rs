@@ -140,9 +140,10 @@ async fn connection(
     let mut sample: serde_json::Value = serde_json::from_str(PASSWORD_SAMPLE).expect("sample");
     sample["requestId"] = "@RID@".into();
     sample["event"]["user"]["updatingCredential"] = "@CRED@".into();
+    // serde_json orders keys, so the credential (under `event`) comes before `requestId`.
     let sample = sample.to_string();
-    let (p_head, rest) = sample.split_once("\"@RID@\"").expect("placeholder");
-    let (p_mid, p_tail) = rest.split_once("\"@CRED@\"").expect("placeholder");
+    let (p_head, rest) = sample.split_once("\"@CRED@\"").expect("placeholder");
+    let (p_mid, p_tail) = rest.split_once("\"@RID@\"").expect("placeholder");
     let (mut ok, mut errors, mut lat) = (0u64, 0u64, Vec::with_capacity(100_000));
     let mut i = 0u64;
     while !stop.load(Ordering::Relaxed) {
@@ -165,7 +166,7 @@ async fn connection(
                 credentials,
             } => {
                 let cred = &credentials[i as usize % credentials.len()];
-                let body = format!("{p_head}\"bench-{tag}-{conn_no}-{i}\"{p_mid}{cred}{p_tail}");
+                let body = format!("{p_head}{cred}{p_mid}\"bench-{tag}-{conn_no}-{i}\"{p_tail}");
                 Request::post("/actions/pre-update-password")
                     .header("host", "bench")
                     .header("content-type", "application/json")
