@@ -703,12 +703,14 @@ const pwMessageLabels = [
   ['too_short', 'Too short'], ['too_long', 'Too long'], ['common', 'Common password'],
   ['repetitive', 'Repetitive'], ['sequential', 'Sequential or keyboard row'],
   ['context_word', 'Name, e-mail or organization'], ['breached', 'Found in a breach'],
+  ['breach_unavailable', 'Breach check unavailable (online check set to refuse)'],
 ];
 
 const pwRuleNames = {
   min_length: 'minimum length', max_length: 'maximum length', common: 'common passwords',
   context_word: 'context words', context_contains: 'contains a context word',
   repetitive: 'repetitive', sequential: 'sequential', breached: 'breached passwords',
+  breach_unavailable: 'breach check unavailable',
 };
 const ruleName = (r) => pwRuleNames[r] || r;
 
@@ -819,6 +821,19 @@ pages.password = async () => {
     h('div', { class: 'actions' }, h('button', { type: 'submit' }, 'Save')),
   ], (f) => api('POST', 'password/notify', { notify: (f.querySelector('[name=notify]:checked') || {}).value }), (d, f) => notice(f, 'Saved.'));
 
+  const on = p.online;
+  const online = apiForm({ 'aria-label': 'Online breach check' }, [
+    field({ name: 'enabled', label: 'Also ask an online range API (off by default)', type: 'checkbox', value: on.enabled }),
+    field({ name: 'url', label: 'Range URL (the first 5 hex digits of the SHA-1 are appended)', value: on.url, attrs: { placeholder: 'https://range.example/range/' } }),
+    field({ name: 'timeout_ms', label: 'Timeout (50 to 1000 ms; the identity server waits 5 s in all)', type: 'number', value: on.timeout_ms }),
+    field({ name: 'fail_closed', label: 'Refuse the password when the source does not answer in time (otherwise accept it and note it in the audit log)', type: 'checkbox', value: on.fail_closed }),
+    h('p', { class: 'muted' }, 'Asked only for a password every other rule accepted, with Add-Padding; only the hash prefix leaves this machine (k-anonymity). A HASH-form password cannot be checked.'),
+    h('div', { class: 'actions' }, h('button', { type: 'submit' }, 'Save')),
+  ], (f) => {
+    if (!/^\d{1,6}$/.test(val(f, 'timeout_ms').trim())) return { ok: false, data: { error: 'enter a whole number of milliseconds', field: 'timeout_ms' } };
+    return api('POST', 'password/online', { enabled: val(f, 'enabled'), url: val(f, 'url').trim(), timeout_ms: Number(val(f, 'timeout_ms').trim()), fail_closed: val(f, 'fail_closed') });
+  }, (d, f) => notice(f, d.enabled ? 'Saved: the online check is on.' : 'Saved: the online check is off.'));
+
   const tryOut = h('div', { id: 'try-result', 'aria-live': 'polite' });
   const tryForm = apiForm({ 'aria-label': 'Try a password' }, [
     field({ name: 'password', label: 'Password', type: 'password', attrs: { autocomplete: 'off' } }),
@@ -919,8 +934,8 @@ pages.password = async () => {
     h('div', { class: 'grid' },
       h('section', { class: 'card' }, h('h2', {}, 'Try a password'), tryForm),
       h('section', { class: 'card' }, h('h2', {}, 'Security-team e-mail'), mail)),
-    // The breached-password panel (filter status and import) goes here.
-    h('div', { id: 'password-breached' }),
+    h('div', { id: 'password-breached', class: 'grid' },
+      h('section', { class: 'card' }, h('h2', {}, 'Online breach check'), online)),
     h('section', { class: 'card' }, h('h2', {}, 'Password-sharing keys'),
       h('p', { class: 'muted' }, 'WSO2 encrypts the new password to the certificate of a key generated here (JWE); only this server can read it. Private keys never leave the data directory.'),
       h('p', { class: 'muted' }, `Rotation: at most ${kr.data.max_active} keys are active. Generate the new key, give WSO2 its certificate, check that password changes still pass, then retire the old key.`),

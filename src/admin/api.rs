@@ -366,6 +366,8 @@ pub struct PasswordPolicyInfo {
     /// Sub-organizations (by id) with rules of their own; the others use the root's.
     pub orgs: BTreeMap<String, PasswordRules>,
     pub notify: PasswordEventMail,
+    /// The optional online breach check (one setting for every organization).
+    pub online: crate::model::password::OnlineBreachCheck,
     pub defaults: PasswordRules,
 }
 

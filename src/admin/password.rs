@@ -21,6 +21,7 @@ use super::{
     actor, api_path2, bad, ctx, get_with, ok, post_json, service_error, session, with_app, Session,
 };
 use crate::app::App;
+use crate::model::password::OnlineBreachCheck;
 use crate::model::PasswordEventMail;
 use crate::policy::password::{Outcome, PasswordRules};
 use crate::service::password as pw;
@@ -50,6 +51,18 @@ pub(super) struct OrgForm {
 #[serde(deny_unknown_fields)]
 pub(super) struct NotifyForm {
     notify: PasswordEventMail,
+}
+
+/// The online breach check as set in the form.
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(super) struct OnlineForm {
+    enabled: bool,
+    #[serde(default)]
+    url: String,
+    timeout_ms: u32,
+    #[serde(default)]
+    fail_closed: bool,
 }
 
 /// What an event would say about the user, for the context-word rules.
@@ -109,6 +122,7 @@ async fn show(_s: Session, app: Arc<App>) -> Result<Response, Rejection> {
         root: p.root.clone(),
         orgs: p.orgs.clone(),
         notify: p.notify,
+        online: p.online.clone(),
         defaults: PasswordRules::default(),
     })
 }
@@ -142,6 +156,20 @@ async fn notify(s: Session, req: NotifyForm, app: Arc<App>) -> Result<Response, 
         .await
         .map_err(service_error)?;
     ok(PasswordNotifyInfo { notify: req.notify })
+}
+
+async fn online(s: Session, req: OnlineForm, app: Arc<App>) -> Result<Response, Rejection> {
+    let actor = actor(&s);
+    let online = OnlineBreachCheck {
+        enabled: req.enabled,
+        url: req.url.trim().to_owned(),
+        timeout_ms: req.timeout_ms,
+        fail_closed: req.fail_closed,
+    };
+    pw::set_online(ctx(&app, &actor), online.clone())
+        .await
+        .map_err(service_error)?;
+    ok(online)
 }
 
 /// Evaluates only: no store write, no audit record, no log line with the password.
@@ -267,6 +295,9 @@ pub(super) fn routes(app: Arc<App>) -> warp::filters::BoxedFilter<(Response,)> {
     let notify = password_path("notify")
         .and(post_json::<NotifyForm>(app.clone()))
         .and_then(notify);
+    let online = password_path("online")
+        .and(post_json::<OnlineForm>(app.clone()))
+        .and_then(online);
     let try_it = password_path("try")
         .and(post_json::<TryForm>(app.clone()))
         .and_then(try_password);
@@ -299,6 +330,8 @@ pub(super) fn routes(app: Arc<App>) -> warp::filters::BoxedFilter<(Response,)> {
         .or(remove)
         .unify()
         .or(notify)
+        .unify()
+        .or(online)
         .unify()
         .or(try_it)
         .unify()

@@ -641,6 +641,27 @@ fn set_password_notify() {}
 
 #[utoipa::path(
     post,
+    path = "/admin/api/password/online",
+    operation_id = "set_password_online",
+    tag = "admin",
+    summary = "The optional online breach check: a k-anonymity range API (only 5 hex digits of the SHA-1 leave)",
+    description = "Asked only for a password every local rule accepted, within `timeout_ms` (50 to 1000). When the source does not answer: accepted with an audit note, or refused with `fail_closed`. The URL is kept when the check is switched off.",
+    security(("session" = [], "csrf" = [])),
+    request_body(content = crate::admin::password::OnlineForm, example = json!({"enabled": false, "url": "https://range.example/range/", "timeout_ms": 800, "fail_closed": false})),
+    responses(
+        (status = 200, description = "the setting as saved", body = crate::model::password::OnlineBreachCheck, example = json!({"enabled": false, "url": "https://range.example/range/", "timeout_ms": 800, "fail_closed": false})),
+        (status = 400, description = "the value refused, and its field (`url`, `timeout_ms`)", body = ErrorBody),
+        (status = 401, description = "not logged in, or the session expired (login: a wrong password)", body = ErrorBody),
+        (status = 403, description = "a cross-site request, or a missing or wrong CSRF token", body = ErrorBody),
+        (status = 408, description = "the body did not arrive within 10 s", body = ErrorBody),
+        (status = 413, description = "the body is larger than 1 MiB", body = ErrorBody),
+    ),
+)]
+#[allow(dead_code)]
+fn set_password_online() {}
+
+#[utoipa::path(
+    post,
     path = "/admin/api/password/try",
     operation_id = "try_password",
     tag = "admin",

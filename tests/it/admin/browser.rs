@@ -674,6 +674,17 @@ async fn password_policy_page() {
     b.click(&format!("{try_form} button[type=submit]")).await;
     b.text_contains("#try-result", "Accepted").await;
 
+    // The online breach check: switched on without a URL, the reason next to the URL.
+    let online = "form[aria-label='Online breach check']";
+    b.click(&format!("{online} [name=enabled]")).await;
+    b.click(&format!("{online} button[type=submit]")).await;
+    b.field_error(online, "url", "range URL").await;
+    b.fill(online, "url", "http://127.0.0.1:9/range/").await;
+    b.fill(online, "timeout_ms", "300").await;
+    b.click(&format!("{online} button[type=submit]")).await;
+    b.text_contains(&format!("{online} .form-notice"), "is on")
+        .await;
+
     // A key: generated, its certificate shown as PEM and base64 of the PEM.
     let gen = "form[aria-label='Generate a key']";
     b.find(&format!("{gen} [name=bits]"))

@@ -160,6 +160,12 @@ fn examples(mail_port: u16, outbox_id: u64) -> BTreeMap<&'static str, Option<Val
             Some(json!({"notify": "admin-initiated"})),
         ),
         (
+            "set_password_online",
+            Some(
+                json!({"enabled": false, "url": "https://range.example/range/", "timeout_ms": 800}),
+            ),
+        ),
+        (
             "try_password",
             Some(
                 json!({"password": "alice-smith-2026", "context": {"username": "alice",

@@ -552,3 +552,40 @@ async fn registration_values_carry_the_newest_certificate() {
     }
     srv.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_online_check_is_set_with_its_fields_checked() {
+    let (dir, srv, a) = started().await;
+    let (_, v) = a.get("/admin/api/password/policy").await;
+    assert_eq!(v["online"]["enabled"], false);
+    assert_eq!(v["online"]["timeout_ms"], 800);
+    for (body, field) in [
+        (
+            json!({"enabled": true, "url": "", "timeout_ms": 800}),
+            "url",
+        ),
+        (
+            json!({"enabled": true, "url": "ftp://r.example/", "timeout_ms": 800}),
+            "url",
+        ),
+        (
+            json!({"enabled": true, "url": "https://r.example/range/", "timeout_ms": 5000}),
+            "timeout_ms",
+        ),
+    ] {
+        let (st, v) = a.post("/admin/api/password/online", body).await;
+        assert_eq!(st, 400, "{v}");
+        assert_eq!(v["field"], field, "{v}");
+    }
+    let on = json!({"enabled": true, "url": "https://r.example/range/", "timeout_ms": 500, "fail_closed": true});
+    let before = audit_len(&a).await;
+    let (st, v) = a.post("/admin/api/password/online", on.clone()).await;
+    assert_eq!(st, 200, "{v}");
+    assert_eq!(v, on);
+    assert_eq!(audit_len(&a).await, before + 1);
+    let (_, v) = a.get("/admin/api/password/policy").await;
+    assert_eq!(v["online"], on);
+    srv.stop().await;
+    let stored = dir.with_store(|s| s.settings().password.online.clone());
+    assert!(stored.enabled && stored.fail_closed && stored.timeout_ms == 500);
+}

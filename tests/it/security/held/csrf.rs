@@ -147,6 +147,11 @@ async fn csrf_refusals_on_every_mutating_route_change_nothing() {
         ),
         (
             "post",
+            "/admin/api/password/online".into(),
+            json!({"enabled": true, "url": "https://r.example/range/", "timeout_ms": 800}),
+        ),
+        (
+            "post",
             "/admin/api/password/try".into(),
             json!({"password": "short"}),
         ),
