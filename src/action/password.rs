@@ -14,6 +14,7 @@ use zeroize::Zeroizing;
 use super::{elapsed_us, span_id};
 use crate::app::App;
 use crate::auth::Caller;
+use crate::breached::Filter;
 use crate::contract::credential::MAX_PLAINTEXT_BYTES;
 use crate::contract::response::ErrorStatus;
 use crate::contract::{
@@ -26,7 +27,8 @@ use crate::keys::{self, CredentialFormat, JweError, KeyRing};
 use crate::metrics::ActionKind;
 use crate::model::{DecisionEntry, PasswordDecision, Settings};
 use crate::policy::password::{
-    evaluate, Blocklist, Candidate, ContextWords, PasswordContext, PasswordRules, Verdict,
+    evaluate, Blocklist, BreachedCheck, Candidate, ContextWords, PasswordContext, PasswordRules,
+    Verdict,
 };
 use crate::policy::Rule;
 
@@ -221,11 +223,19 @@ impl App {
         let empty = UpdatingCredential::Encrypted(Secret::new(String::new()));
         let credential = std::mem::replace(&mut req.credential, empty);
         let form = credential.form();
+        // The filter in use now; a reload replaces it for later requests, not this one.
+        let breached = self.breached.get();
         let checked = match credential {
             // Inline: a clear credential costs ~0.1 ms (HASH form, release) or less (PLAIN_TEXT
             // 68 us in a debug build; test `password_costs`), near a hop to the blocking pool.
             UpdatingCredential::Clear(c) => {
-                Ok(check(rules, &c, &self.password_blocklist, &words, year))
+                let ctx = Context {
+                    blocklist: &self.password_blocklist,
+                    words: &words,
+                    year,
+                    breached: breached.as_deref(),
+                };
+                Ok(check(rules, &c, &ctx))
             }
             UpdatingCredential::Encrypted(token) => {
                 let ring = self.store.password_keyring();
@@ -238,7 +248,13 @@ impl App {
                     let settings = settings.clone();
                     tokio::task::spawn_blocking(move || {
                         let rules = settings.password.rules_for(org.as_deref());
-                        open_and_check(&ring, &token, rules, &blocklist, &words, year)
+                        let ctx = Context {
+                            blocklist: &blocklist,
+                            words: &words,
+                            year,
+                            breached: breached.as_deref(),
+                        };
+                        open_and_check(&ring, &token, rules, &ctx)
                     })
                     .await
                     .unwrap_or(Err(Refusal::Task))
@@ -290,19 +306,22 @@ impl App {
     }
 }
 
-/// Evaluates a clear credential.
-fn check(
-    rules: &PasswordRules,
-    credential: &Credential,
-    blocklist: &Blocklist,
-    words: &ContextWords,
+/// What a decision looks at besides the rules and the credential.
+struct Context<'a> {
+    blocklist: &'a Blocklist,
+    words: &'a ContextWords,
     year: Option<i32>,
-) -> Verdict {
+    /// The breached-password filter in use, if one is loaded.
+    breached: Option<&'a Filter>,
+}
+
+/// Evaluates a clear credential.
+fn check(rules: &PasswordRules, credential: &Credential, c: &Context<'_>) -> Verdict {
     let ctx = PasswordContext {
-        blocklist,
-        words,
-        year,
-        breached: None,
+        blocklist: c.blocklist,
+        words: c.words,
+        year: c.year,
+        breached: c.breached.map(|f| f as &dyn BreachedCheck),
     };
     evaluate(rules, Candidate::from(credential), &ctx)
 }
@@ -313,13 +332,11 @@ fn open_and_check(
     ring: &KeyRing,
     token: &Secret,
     rules: &PasswordRules,
-    blocklist: &Blocklist,
-    words: &ContextWords,
-    year: Option<i32>,
+    ctx: &Context<'_>,
 ) -> Result<Verdict, Refusal> {
     let opened = ring.decrypt(token.expose()).map_err(Refusal::Jwe)?;
     let credential = Credential::try_from(opened).map_err(Refusal::Jwe)?;
-    Ok(check(rules, &credential, blocklist, words, year))
+    Ok(check(rules, &credential, ctx))
 }
 
 fn initiator_label(i: &InitiatorType) -> String {

@@ -10,8 +10,8 @@ use super::super::{Ctx, ServiceError};
 use crate::model::PasswordEventMail;
 use crate::policy::password::context::PRODUCT_WORDS;
 use crate::policy::password::{
-    evaluate, Blocklist, Candidate, ContextWords, PasswordContext, PasswordRules, RulesError,
-    Verdict,
+    evaluate, Blocklist, BreachedCheck, Candidate, ContextWords, PasswordContext, PasswordRules,
+    RulesError, Verdict,
 };
 use crate::store::Store;
 
@@ -124,6 +124,16 @@ pub fn bundled_blocklist() -> &'static Blocklist {
 /// list, the product names and the rules' extra words as context (there is no event, so no
 /// user names). Stores nothing, counts nothing, logs nothing.
 pub fn check(store: &Store, org: Option<&str>, password: &str) -> Result<Verdict, ServiceError> {
+    check_with(store, org, password, None)
+}
+
+/// [`check`] with a breached-password filter (`None`: none loaded, the rule is unchecked).
+pub fn check_with(
+    store: &Store,
+    org: Option<&str>,
+    password: &str,
+    breached: Option<&dyn BreachedCheck>,
+) -> Result<Verdict, ServiceError> {
     let org = checked_org(org)?;
     let settings = store.settings();
     let rules = settings.password.rules_for(org);
@@ -137,7 +147,7 @@ pub fn check(store: &Store, org: Option<&str>, password: &str) -> Result<Verdict
         blocklist: bundled_blocklist(),
         words: &words,
         year: Some(time::OffsetDateTime::now_utc().year()),
-        breached: None,
+        breached,
     };
     Ok(evaluate(rules, Candidate::Plain(password), &ctx))
 }
