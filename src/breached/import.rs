@@ -97,6 +97,13 @@ struct WorkDir {
 
 impl WorkDir {
     fn create(data_dir: &Path) -> Result<WorkDir, BreachedError> {
+        // A data dir no server has used yet: made as the store makes it (owner only).
+        let mut b = std::fs::DirBuilder::new();
+        b.recursive(true);
+        #[cfg(unix)]
+        std::os::unix::fs::DirBuilderExt::mode(&mut b, 0o700);
+        b.create(data_dir)
+            .map_err(io_err(format!("cannot create {}", data_dir.display())))?;
         let mut nonce = [0u8; 6];
         let _ = getrandom::fill(&mut nonce);
         let dir = data_dir.join(format!(
