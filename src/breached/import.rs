@@ -104,6 +104,7 @@ impl WorkDir {
         std::os::unix::fs::DirBuilderExt::mode(&mut b, 0o700);
         b.create(data_dir)
             .map_err(io_err(format!("cannot create {}", data_dir.display())))?;
+        remove_abandoned(data_dir);
         let mut nonce = [0u8; 6];
         let _ = getrandom::fill(&mut nonce);
         let dir = data_dir.join(format!(
@@ -121,6 +122,30 @@ impl WorkDir {
 
     fn shard(&self, i: usize) -> PathBuf {
         self.dir.join(format!("shard-{i:03}"))
+    }
+}
+
+/// Removes the temporary dirs of imports whose process is gone (killed mid-import: up to 8
+/// bytes a hash of shard files would stay behind). Linux only (`/proc`); best effort.
+fn remove_abandoned(data_dir: &Path) {
+    if !Path::new("/proc/self").exists() {
+        return;
+    }
+    let Ok(entries) = std::fs::read_dir(data_dir) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        let pid = name
+            .strip_prefix("breached-import-")
+            .filter(|_| name.ends_with(".tmp"))
+            .and_then(|rest| rest.split('-').next())
+            .and_then(|pid| pid.parse::<u32>().ok());
+        if let Some(pid) = pid {
+            if !Path::new(&format!("/proc/{pid}")).exists() {
+                let _ = std::fs::remove_dir_all(e.path());
+            }
+        }
     }
 }
 

@@ -103,9 +103,20 @@ fn import_load_lookup_and_status() {
 #[test]
 fn bad_input_changes_nothing() {
     let dir = tempfile::tempdir().expect("dir");
+    // What a killed import left (a pid that cannot be running), and a live one's (ours).
+    let abandoned = dir.path().join("breached-import-4294967295-00.tmp");
+    let running = dir
+        .path()
+        .join(format!("breached-import-{}-00.tmp", std::process::id()));
+    std::fs::create_dir(&abandoned).expect("mkdir");
+    std::fs::create_dir(&running).expect("mkdir");
     let good = write(dir.path(), "good.txt", &format!("{}\n", sha1_hex("first")));
     import(dir.path(), &good, 1, &mut quiet).expect("import");
     let before = std::fs::read(path(dir.path())).expect("read");
+    if Path::new("/proc/self").exists() {
+        assert!(!abandoned.exists());
+    }
+    assert!(running.exists());
 
     let damaged = write(
         dir.path(),
