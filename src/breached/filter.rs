@@ -95,12 +95,7 @@ impl Filter {
             path: path.display().to_string(),
             problem: problem.into(),
         };
-        let file =
-            std::fs::File::open(path).map_err(io_err(format!("cannot open {}", path.display())))?;
-        let file_size = file
-            .metadata()
-            .map_err(io_err(format!("cannot read {}", path.display())))?
-            .len();
+        let (file, file_size) = open_sized(path)?;
         let mut r = BufReader::with_capacity(1 << 20, file);
         let (mut meta, table, expected) = read_header(&mut r, path)?;
         meta.file_size = file_size;
@@ -166,12 +161,7 @@ impl Filter {
 
 /// Reads only the header (for `status`): no fingerprints are read, the checksum is not checked.
 pub fn read_meta(path: &Path) -> Result<Meta, BreachedError> {
-    let file =
-        std::fs::File::open(path).map_err(io_err(format!("cannot open {}", path.display())))?;
-    let file_size = file
-        .metadata()
-        .map_err(io_err(format!("cannot read {}", path.display())))?
-        .len();
+    let (file, file_size) = open_sized(path)?;
     let (mut meta, table, _) = read_header(&mut BufReader::new(file), path)?;
     let body: u64 = table.iter().map(|e| e.len).sum();
     let header_len = FIXED_HEADER as u64 + meta.source_name.len() as u64 + 24 * SHARDS as u64 + 32;
@@ -183,6 +173,17 @@ pub fn read_meta(path: &Path) -> Result<Meta, BreachedError> {
     }
     meta.file_size = file_size;
     Ok(meta)
+}
+
+/// The file opened for reading, and its size.
+fn open_sized(path: &Path) -> Result<(std::fs::File, u64), BreachedError> {
+    let file =
+        std::fs::File::open(path).map_err(io_err(format!("cannot open {}", path.display())))?;
+    let size = file
+        .metadata()
+        .map_err(io_err(format!("cannot read {}", path.display())))?
+        .len();
+    Ok((file, size))
 }
 
 /// The header's bytes up to the checksum, and the checksum.
