@@ -47,6 +47,9 @@ pub struct App {
     /// The bundled common-password list (and its SHA-256 digests for the HASH form), built
     /// once at start-up: about 8 MB and tens of milliseconds, too much for a request.
     pub password_blocklist: Arc<Blocklist>,
+    /// The breached-password filter in use (none until one is imported), replaced whole when a
+    /// new file is loaded (control socket `reload-breached`, or the periodic check).
+    pub breached: Arc<crate::breached::Live>,
     /// This process's random salt for request keys derived from a whole body: a password
     /// body without a `requestId` must not leave an unsalted hash of the password in the
     /// audit record (see `action::password`). Retries across a restart then get a second
@@ -68,6 +71,8 @@ pub struct Parts {
     pub tls: bool,
     /// `Blocklist::bundled()`, built by the caller once.
     pub password_blocklist: Arc<Blocklist>,
+    /// The breached-password filter, loaded by the caller at start-up if the file exists.
+    pub breached: Arc<crate::breached::Live>,
 }
 
 impl App {
@@ -88,6 +93,7 @@ impl App {
             readiness: tokio::sync::Mutex::new(None),
             log_limit: crate::loglimit::LogLimiter::default(),
             password_blocklist: p.password_blocklist,
+            breached: p.breached,
             body_salt: random_salt(),
             range_client: std::sync::OnceLock::new(),
         }

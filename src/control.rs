@@ -2,7 +2,8 @@
 //! server that holds the data dir (sled allows one process). Only the data dir's owner can
 //! reach it: the dir is 0700 and the socket 0600, and each connection's peer must run as the
 //! server's user (SO_PEERCRED), in case the modes were loosened by hand. One command a
-//! connection, one line: `backup` streams a backup of the running store.
+//! connection, one line: `backup` streams a backup of the running store; `reload-breached`
+//! loads a newly imported breached-password filter (and audits it), answering one line.
 
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
@@ -11,7 +12,8 @@ use std::sync::Arc;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::sync::mpsc;
 
-use crate::store::Store;
+use crate::app::App;
+use crate::service::{Ctx, Durability};
 
 /// The socket's path in a data dir.
 pub fn socket_path(data_dir: &Path) -> PathBuf {
@@ -44,7 +46,8 @@ impl Write for ChannelWriter {
 }
 
 /// Serves the control socket until the task is aborted.
-pub async fn serve(store: Arc<Store>) {
+pub async fn serve(app: Arc<App>) {
+    let store = app.store.clone();
     let path = socket_path(store.dir());
     // A socket left by a killed server is stale: we hold the data dir's lock, so remove it.
     let _ = std::fs::remove_file(&path);
@@ -80,6 +83,7 @@ pub async fn serve(store: Arc<Store>) {
             }
         }
         let store = store.clone();
+        let app = app.clone();
         tokio::spawn(async move {
             let (rd, mut wr) = stream.into_split();
             let mut line = String::new();
@@ -110,6 +114,36 @@ pub async fn serve(store: Arc<Store>) {
                         Err(e) => tracing::error!(error = %e, "backup task failed"),
                     }
                 }
+                "reload-breached" => {
+                    let ctx = Ctx {
+                        store: &app.store,
+                        durability: Durability::Commit(&app.commit),
+                        actor: "cli",
+                    };
+                    let reply = match crate::service::password::reload_breached(ctx, &app.breached)
+                        .await
+                    {
+                        Ok(Some(info)) => {
+                            tracing::info!(
+                                entries = info.entries,
+                                "loaded a new breached-password filter"
+                            );
+                            format!("loaded the new filter ({} entries)\n", info.entries)
+                        }
+                        Ok(None) => match app.breached.get() {
+                            Some(f) => format!(
+                                "the filter in use is current ({} entries)\n",
+                                f.meta().entries
+                            ),
+                            None => "no filter is loaded\n".to_string(),
+                        },
+                        Err(e) => {
+                            tracing::warn!(error = %e, "could not load the breached-password filter; the previous one stays in use");
+                            format!("could not load the new filter ({e}); the previous one stays in use\n")
+                        }
+                    };
+                    let _ = wr.write_all(reply.as_bytes()).await;
+                }
                 other => {
                     let _ = wr
                         .write_all(format!("unknown command {other:?}\n").as_bytes())
@@ -127,5 +161,15 @@ pub fn request_backup(data_dir: &Path) -> std::io::Result<Vec<u8>> {
     s.write_all(b"backup\n")?;
     let mut out = Vec::new();
     s.read_to_end(&mut out)?;
+    Ok(out)
+}
+
+/// Sends one command line to the server holding `data_dir` and returns its one-line answer.
+pub fn request_line(data_dir: &Path, command: &str) -> std::io::Result<String> {
+    let mut s = std::os::unix::net::UnixStream::connect(socket_path(data_dir))?;
+    s.set_read_timeout(Some(std::time::Duration::from_secs(120)))?;
+    s.write_all(format!("{command}\n").as_bytes())?;
+    let mut out = String::new();
+    s.take(4096).read_to_string(&mut out)?;
     Ok(out)
 }

@@ -7,6 +7,7 @@ pub mod action;
 pub mod admin;
 pub mod app;
 pub mod auth;
+pub mod breached;
 pub mod checklist;
 pub mod cli;
 pub mod config;
@@ -116,6 +117,19 @@ pub async fn run_with(
                 source,
             },
         )?;
+    let breached = Arc::new(breached::Live::default());
+    match breached.reload_if_changed(store.dir()) {
+        Ok(breached::Reload::Loaded(f)) => {
+            tracing::info!(
+                entries = f.meta().entries,
+                "breached-password filter loaded"
+            )
+        }
+        Ok(breached::Reload::Unchanged) => {}
+        Err(e) => {
+            tracing::warn!(error = %e, "no breached-password filter: the breached rule is not checked until a good one is imported")
+        }
+    }
     let app = Arc::new(App::new(app::Parts {
         store: store.clone(),
         commit,
@@ -126,6 +140,7 @@ pub async fn run_with(
         tls: options.tls.is_some(),
         // Once per server, before it serves (tens of milliseconds).
         password_blocklist: Arc::new(policy::password::Blocklist::bundled()),
+        breached,
     }));
 
     let maintenance = tokio::spawn(maintenance(app.clone()));
@@ -149,7 +164,7 @@ pub async fn run_with(
         app.commit.clone(),
     ));
     #[cfg(unix)]
-    let control = tokio::spawn(control::serve(store.clone()));
+    let control = tokio::spawn(control::serve(app.clone()));
     let front = http::front::Front {
         tls: options.tls.clone(),
         max_connections: options.max_connections,
@@ -194,11 +209,39 @@ pub async fn run_with(
     Ok(())
 }
 
-/// Periodic housekeeping: record when credentials were last used.
+/// How often the server looks at the breached-password filter's file (length, modification
+/// time, inode: one `stat`), for a new import that did not reach the control socket.
+const BREACHED_CHECK: Duration = Duration::from_secs(5);
+
+/// Periodic housekeeping: record when credentials were last used; pick up a new
+/// breached-password filter.
 async fn maintenance(app: Arc<App>) {
-    let mut tick = tokio::time::interval(Duration::from_secs(10));
+    let mut tick = tokio::time::interval(BREACHED_CHECK);
+    let mut n = 0u64;
     loop {
         tick.tick().await;
+        let ctx = service::Ctx {
+            store: &app.store,
+            durability: service::Durability::Commit(&app.commit),
+            actor: "server",
+        };
+        match service::password::reload_breached(ctx, &app.breached).await {
+            Ok(Some(info)) => {
+                tracing::info!(
+                    entries = info.entries,
+                    "loaded a new breached-password filter"
+                )
+            }
+            Ok(None) => {}
+            Err(e) => {
+                tracing::warn!(error = %e, "could not load the breached-password filter; the previous one stays in use")
+            }
+        }
+        // The rest every other tick (10 s).
+        n += 1;
+        if n % 2 == 0 {
+            continue;
+        }
         let a = app.clone();
         if let Ok(Err(e)) = tokio::task::spawn_blocking(move || a.auth.persist_last_used()).await {
             tracing::warn!(error = %e, "could not record credential use");

@@ -15,6 +15,7 @@ use super::mail::Mailed;
 use super::{elapsed_us, span_id};
 use crate::app::App;
 use crate::auth::Caller;
+use crate::breached::Filter;
 use crate::contract::credential::MAX_PLAINTEXT_BYTES;
 use crate::contract::response::ErrorStatus;
 use crate::contract::{
@@ -29,8 +30,8 @@ use crate::model::{DecisionEntry, PasswordDecision, Settings};
 use crate::notify::message;
 use crate::online_breach;
 use crate::policy::password::{
-    evaluate, Blocklist, BreachAnswer, Candidate, ContextWords, PasswordContext, PasswordRules,
-    Verdict,
+    evaluate, Blocklist, BreachAnswer, BreachedCheck, Candidate, ContextWords, PasswordContext,
+    PasswordRules, Verdict,
 };
 use crate::policy::{notification_failed, Rule};
 
@@ -226,17 +227,21 @@ impl App {
         let credential = std::mem::replace(&mut req.credential, empty);
         let form = credential.form();
         let online = settings.password.online.enabled;
+        // The filter in use now; a reload replaces it for later requests, not this one.
+        let breached = self.breached.get();
         let checked = match credential {
             // Inline: a clear credential costs ~0.1 ms (HASH form, release) or less (PLAIN_TEXT
             // 68 us in a debug build; test `password_costs`), near a hop to the blocking pool.
-            UpdatingCredential::Clear(c) => Ok(check(
-                rules,
-                &c,
-                &self.password_blocklist,
-                &words,
-                year,
-                online,
-            )),
+            UpdatingCredential::Clear(c) => {
+                let ctx = Context {
+                    blocklist: &self.password_blocklist,
+                    words: &words,
+                    year,
+                    breached: breached.as_deref(),
+                    online,
+                };
+                Ok(check(rules, &c, &ctx))
+            }
             UpdatingCredential::Encrypted(token) => {
                 let ring = self.store.password_keyring();
                 if ring.keys().is_empty() {
@@ -248,7 +253,14 @@ impl App {
                     let settings = settings.clone();
                     tokio::task::spawn_blocking(move || {
                         let rules = settings.password.rules_for(org.as_deref());
-                        open_and_check(&ring, &token, rules, &blocklist, &words, year, online)
+                        let ctx = Context {
+                            blocklist: &blocklist,
+                            words: &words,
+                            year,
+                            breached: breached.as_deref(),
+                            online,
+                        };
+                        open_and_check(&ring, &token, rules, &ctx)
                     })
                     .await
                     .unwrap_or(Err(Refusal::Task))
@@ -395,24 +407,29 @@ struct Checked {
     sha1: Option<Zeroizing<String>>,
 }
 
-/// Evaluates a clear credential.
-fn check(
-    rules: &PasswordRules,
-    credential: &Credential,
-    blocklist: &Blocklist,
-    words: &ContextWords,
+/// What a decision looks at besides the rules and the credential.
+struct Context<'a> {
+    blocklist: &'a Blocklist,
+    words: &'a ContextWords,
     year: Option<i32>,
+    /// The breached-password filter in use, if one is loaded.
+    breached: Option<&'a Filter>,
+    /// Whether the online breach source will be asked (then an accepted plain password's
+    /// SHA-1 is kept for it).
     online: bool,
-) -> Checked {
+}
+
+/// Evaluates a clear credential.
+fn check(rules: &PasswordRules, credential: &Credential, c: &Context<'_>) -> Checked {
     let ctx = PasswordContext {
-        blocklist,
-        words,
-        year,
-        breached: None,
+        blocklist: c.blocklist,
+        words: c.words,
+        year: c.year,
+        breached: c.breached.map(|f| f as &dyn BreachedCheck),
     };
     let verdict = evaluate(rules, Candidate::from(credential), &ctx);
     let sha1 = match credential {
-        Credential::Plain(p) if online && verdict.is_accepted() => {
+        Credential::Plain(p) if c.online && verdict.is_accepted() => {
             Some(online_breach::sha1_hex(p.expose()))
         }
         _ => None,
@@ -426,14 +443,11 @@ fn open_and_check(
     ring: &KeyRing,
     token: &Secret,
     rules: &PasswordRules,
-    blocklist: &Blocklist,
-    words: &ContextWords,
-    year: Option<i32>,
-    online: bool,
+    ctx: &Context<'_>,
 ) -> Result<Checked, Refusal> {
     let opened = ring.decrypt(token.expose()).map_err(Refusal::Jwe)?;
     let credential = Credential::try_from(opened).map_err(Refusal::Jwe)?;
-    Ok(check(rules, &credential, blocklist, words, year, online))
+    Ok(check(rules, &credential, ctx))
 }
 
 fn initiator_label(i: &InitiatorType) -> String {

@@ -123,11 +123,18 @@ fn password_costs() {
         panic!()
     };
     let plain = Credential::Plain(Secret::new("violet hammock sunrise".into()));
+    let ctx = Context {
+        blocklist: &blocklist,
+        words: &words,
+        year: Some(2026),
+        breached: None,
+        online: true,
+    };
     let n = 2000;
     let time = |c: &Credential| {
         let start = Instant::now();
         for _ in 0..n {
-            std::hint::black_box(check(&rules, c, &blocklist, &words, Some(2026), true));
+            std::hint::black_box(check(&rules, c, &ctx));
         }
         start.elapsed() / n
     };
@@ -152,9 +159,7 @@ fn password_costs() {
         br#"{"type":"PASSWORD","format":"PLAIN_TEXT","value":["p","4","s","s"]}"#,
     ));
     let ring = KeyRing::new(vec![key]).unwrap();
-    let v = open_and_check(&ring, &token, &rules, &blocklist, &words, Some(2026), true)
-        .ok()
-        .unwrap();
+    let v = open_and_check(&ring, &token, &rules, &ctx).ok().unwrap();
     // Refused: no SHA-1 is made for the online source.
     assert!(v.sha1.is_none());
     assert_eq!(

@@ -23,7 +23,7 @@ use super::{
 use crate::app::App;
 use crate::model::password::OnlineBreachCheck;
 use crate::model::PasswordEventMail;
-use crate::policy::password::{Outcome, PasswordRules};
+use crate::policy::password::{BreachedCheck, Outcome, PasswordRules};
 use crate::service::password as pw;
 
 /// The default action name for the password action in the WSO2 console.
@@ -184,7 +184,10 @@ async fn try_password(_s: Session, req: TryForm, app: Arc<App>) -> Result<Respon
         family_name: c.family_name.as_deref(),
         organization_name: c.organization_name.as_deref(),
     };
-    let verdict = pw::check_with(&app.store, org, &password, &context).map_err(service_error)?;
+    let filter = app.breached.get();
+    let breached = filter.as_deref().map(|f| f as &dyn BreachedCheck);
+    let verdict =
+        pw::check_with(&app.store, org, &password, &context, breached).map_err(service_error)?;
     let own = app.store.settings().password.has_own(org);
     let (rule, reason, description) = match verdict.outcome {
         Outcome::Accepted => (None, None, None),

@@ -404,6 +404,10 @@ pub fn dispatch(cli: Cli, config: &crate::config::Config) -> Result<ExitCode, Cl
         Some(Command::CheckConfig) => backup::check_config(config, &mut out),
         Some(Command::Backup { file }) => backup::backup_command(data_dir, &file, &mut out),
         Some(Command::Restore { file }) => backup::restore_command(data_dir, &file, &mut out),
+        // Files of the data dir only: works while a server holds the store.
+        Some(Command::Password(PasswordCmd::Breached(cmd))) => {
+            password::breached(data_dir, None, cmd, &mut out)
+        }
         Some(cmd) => {
             let store = Store::open(data_dir)?;
             let code = run_admin(&store, cmd, &mut out)?;

@@ -2,7 +2,7 @@
 //! printed; a password to check is read from standard input and stored nowhere.
 
 use std::io::{Read, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::builder::TypedValueParser as _;
@@ -10,11 +10,14 @@ use clap::{Args, Subcommand, ValueEnum};
 use zeroize::Zeroizing;
 
 use super::{block_on, cli_ctx, io_err, w, CliError};
+use crate::breached::Progress;
 use crate::model::password::OnlineBreachCheck;
 use crate::model::PasswordEventMail;
-use crate::policy::password::{FactorMode, Outcome, PasswordRules, COMMON_PASSWORDS_SOURCE};
+use crate::policy::password::{
+    BreachedCheck, FactorMode, Outcome, PasswordRules, COMMON_PASSWORDS_SOURCE,
+};
 use crate::service::password::{self as service, KeyExport, PolicyView};
-use crate::store::Store;
+use crate::store::{Store, StoreError};
 
 /// Longest password `password check` reads (the rules' highest maximum is 1024 characters).
 const MAX_CHECK_BYTES: u64 = 16 * 1024;
@@ -27,8 +30,11 @@ pub enum PasswordCmd {
     /// The password rules, per organization.
     #[command(subcommand)]
     Policy(PolicyCmd),
-    /// Check a password (read from standard input) against the rules; stores nothing. Exit
-    /// 0 when accepted, 1 when refused.
+    /// The offline breached-password filter (a Pwned-Passwords file imported into the data dir).
+    #[command(subcommand)]
+    Breached(BreachedCmd),
+    /// Check a password (read from standard input) against the rules (and the breached-password
+    /// filter, if one is imported); stores nothing. Exit 0 when accepted, 1 when refused.
     Check {
         /// Sub-organization id (default: the root organization).
         #[arg(long)]
@@ -54,6 +60,27 @@ pub enum KeysCmd {
     },
     /// Retire a key: its private key is erased and credentials encrypted to it no longer open.
     Retire { id: String },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BreachedCmd {
+    /// Import a Pwned-Passwords file (`SHA1HEX:COUNT` lines or bare SHA-1 hashes), streaming,
+    /// into `<data-dir>/breached.filter`; the previous filter stays until the new one is
+    /// complete, and a running server picks the new one up without a restart.
+    Import {
+        file: PathBuf,
+        /// Leave out hashes seen fewer times than this (a file of bare hashes needs 1).
+        #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..))]
+        min_count: u64,
+        /// Print the result as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show the imported filter: entries, size, false-positive rate, source and date.
+    Status {
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -132,7 +159,7 @@ pub struct SetArgs {
     #[arg(long)]
     pub org: Option<String>,
     /// Take the whole rules from a JSON file (as `policy show --json` prints them).
-    #[arg(long, value_name = "FILE", conflicts_with_all = ["mfa", "single_factor", "min_length", "max_length", "common", "patterns", "context_words", "contains", "extra_word"])]
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["mfa", "single_factor", "min_length", "max_length", "common", "patterns", "context_words", "contains", "breached", "extra_word"])]
     pub file: Option<PathBuf>,
     /// The password is one factor of MFA: the minimum may go down to 8.
     #[arg(long, conflicts_with = "single_factor")]
@@ -158,6 +185,9 @@ pub struct SetArgs {
     /// Stricter: refuse a password containing a context word of 4 or more characters.
     #[arg(long, value_enum)]
     pub contains: Option<OnOff>,
+    /// Refuse passwords found in the imported breached-password filter.
+    #[arg(long, value_enum)]
+    pub breached: Option<OnOff>,
     /// More context words (repeatable; replaces the list; `--extra-word ''` empties it).
     #[arg(long, value_name = "WORD")]
     pub extra_word: Vec<String>,
@@ -171,6 +201,7 @@ pub(super) fn run(
     match cmd {
         PasswordCmd::Keys(cmd) => keys(store, cmd, out),
         PasswordCmd::Policy(cmd) => policy(store, cmd, out),
+        PasswordCmd::Breached(cmd) => breached(store.dir(), Some(store), cmd, out),
         PasswordCmd::Check { org } => {
             check(store, org.as_deref(), &mut std::io::stdin().lock(), out)
         }
@@ -271,10 +302,11 @@ fn render_policy(v: &PolicyView) -> String {
         .and_then(|v| v.as_str().map(str::to_owned))
         .unwrap_or_default();
     format!(
-        "Password rules for {whose}:\n  factor mode: {}\n  min length: {} (in force: {})\n  max length: {} (in force: {})\n  common passwords: {} ({COMMON_PASSWORDS_SOURCE})\n  repetitive and sequential: {}\n  context words: {}\n  contains context words: {}\n  extra words: {}\nSecurity-team e-mail for password events: {notify}\nOnline breach check: {}\n",
+        "Password rules for {whose}:\n  factor mode: {}\n  min length: {} (in force: {})\n  max length: {} (in force: {})\n  common passwords: {} ({COMMON_PASSWORDS_SOURCE})\n  repetitive and sequential: {}\n  context words: {}\n  contains context words: {}\n  breached passwords: {}\n  extra words: {}\nSecurity-team e-mail for password events: {notify}\nOnline breach check: {}\n",
         match r.factor_mode { FactorMode::SingleFactor => "single-factor", FactorMode::Mfa => "mfa" },
         r.min_length, r.effective_min(), r.max_length, r.effective_max(),
         on(r.common_passwords), on(r.patterns), on(r.context_words), on(r.context_contains),
+        on(r.breached),
         if r.extra_words.is_empty() { "(none)".to_string() } else { r.extra_words.join(", ") },
         render_online(&v.online),
     )
@@ -311,6 +343,7 @@ fn requested_rules(store: &Store, a: SetArgs) -> Result<PasswordRules, CliError>
         (a.patterns, &mut r.patterns),
         (a.context_words, &mut r.context_words),
         (a.contains, &mut r.context_contains),
+        (a.breached, &mut r.breached),
     ];
     for (flag, field) in flags {
         if let Some(v) = flag {
@@ -410,7 +443,15 @@ fn check(
         .strip_suffix('\n')
         .map(|p| p.strip_suffix('\r').unwrap_or(p))
         .unwrap_or(text);
-    let verdict = service::check(store, org, password)?;
+    let filter = service::load_breached(store.dir())?;
+    let source = filter.as_ref().map(|f| f as &dyn BreachedCheck);
+    let verdict = service::check_with(
+        store,
+        org,
+        password,
+        &service::TryContext::default(),
+        source,
+    )?;
     let name = |r| {
         serde_json::to_value(r)
             .ok()
@@ -439,4 +480,119 @@ fn check(
             Ok(ExitCode::from(1))
         }
     }
+}
+
+/// `password breached import|status`: files of the data dir only, so it works while a server
+/// holds the store. After an import, whoever holds the store records it: this command (when no
+/// server runs; `store` is given when the caller opened it already) or the running server,
+/// asked over the control socket to load the new filter (it also checks the file every few
+/// seconds).
+pub(super) fn breached(
+    data_dir: &Path,
+    store: Option<&Store>,
+    cmd: BreachedCmd,
+    out: &mut dyn Write,
+) -> Result<ExitCode, CliError> {
+    match cmd {
+        BreachedCmd::Status { json } => {
+            let info = service::breached_status(data_dir)?;
+            if json {
+                let text = serde_json::to_string_pretty(&info)
+                    .map_err(|e| CliError::Input(e.to_string()))?;
+                w(out, format!("{text}\n"))?;
+            } else {
+                match info {
+                    Some(i) => w(out, render_breached(&i))?,
+                    None => w(out, "No breached-password filter is imported: the breached rule is not checked. Import one with `profilegate password breached import FILE`.\n".into())?,
+                }
+            }
+        }
+        BreachedCmd::Import {
+            file,
+            min_count,
+            json,
+        } => {
+            let mut err = std::io::stderr();
+            let mut progress = |p: &Progress| {
+                let secs = p.elapsed.as_secs_f64().max(0.001);
+                let pct = if p.total_bytes == 0 {
+                    100.0
+                } else {
+                    p.bytes as f64 * 100.0 / p.total_bytes as f64
+                };
+                let _ = if p.shards_built == 0 {
+                    writeln!(
+                        err,
+                        "read {} lines ({pct:.0}%), {} taken, {:.0} lines/s",
+                        p.lines,
+                        p.taken,
+                        p.lines as f64 / secs
+                    )
+                } else {
+                    writeln!(err, "building the filter: {} of 256 shards", p.shards_built)
+                };
+            };
+            let info = service::import_breached(data_dir, &file, min_count, &mut progress)?;
+            let note = after_import(data_dir, store, &info);
+            if json {
+                let text = serde_json::to_string_pretty(&info)
+                    .map_err(|e| CliError::Input(e.to_string()))?;
+                w(out, format!("{text}\n"))?;
+            } else {
+                w(out, format!("Imported.\n{}{note}", render_breached(&info)))?;
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Records the import (this process holds the store) or asks the running server to load the
+/// new filter; the line to print about it. The filter file is in place either way.
+fn after_import(data_dir: &Path, store: Option<&Store>, info: &service::BreachedInfo) -> String {
+    let record = |store: &Store| {
+        block_on(service::record_breached(cli_ctx(store), info))
+            .map_err(|e| e.to_string())
+            .and_then(|r| r.map_err(|e| e.to_string()))
+    };
+    let recorded = match store {
+        Some(s) => record(s),
+        None => match Store::open(data_dir) {
+            Ok(s) => {
+                let r = record(&s);
+                let _ = s.mark_durable_head();
+                r
+            }
+            #[cfg(unix)]
+            Err(StoreError::Locked {
+                server: Some(server),
+                ..
+            }) => {
+                return match crate::control::request_line(data_dir, "reload-breached") {
+                    Ok(reply) => format!("The running server (pid {}): {}\n", server.pid, reply.trim()),
+                    Err(e) => format!("The running server (pid {}) did not answer ({e}); it loads the new filter within a few seconds by itself.\n", server.pid),
+                };
+            }
+            Err(e) => Err(e.to_string()),
+        },
+    };
+    match recorded {
+        Ok(()) => "Recorded in the audit log; a server started on this data dir uses it.\n".into(),
+        Err(e) => {
+            format!("WARNING: the filter is in place but the import is not in the audit log: {e}\n")
+        }
+    }
+}
+
+fn render_breached(i: &service::BreachedInfo) -> String {
+    format!(
+        "Breached-password filter:\n  entries: {}\n  file size: {} bytes ({:.2} bytes/entry)\n  false-positive rate: {:.6}% (1 in 65536)\n  min count: {}\n  source: {} ({} bytes)\n  imported: {}\n",
+        i.entries,
+        i.file_bytes,
+        i.bytes_per_entry,
+        i.false_positive_rate * 100.0,
+        i.min_count,
+        i.source_name,
+        i.source_bytes,
+        i.created
+    )
 }

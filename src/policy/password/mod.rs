@@ -74,6 +74,7 @@ pub struct PasswordContext<'a> {
     pub words: &'a ContextWords,
     /// The current year, for context-word variants of the HASH form (`bob2026`).
     pub year: Option<i32>,
+    /// The breached-password source; `None`: none is loaded, so an enabled rule is unchecked.
     pub breached: Option<&'a dyn BreachedCheck>,
 }
 
@@ -291,8 +292,12 @@ fn evaluate_plain(run: &mut Run<'_>, raw: &str, ctx: &PasswordContext<'_>) -> Re
         run.check(Rule::Repetitive, any(&patterns::is_repetitive))?;
         run.check(Rule::Sequential, any(&patterns::is_sequential))?;
     }
-    if let Some(source) = ctx.breached {
-        let answers: Vec<BreachAnswer> = forms.iter().map(|s| source.check(s)).collect();
+    if rules.breached {
+        // No source loaded answers like a source that cannot answer: the rule is unchecked.
+        let answers: Vec<BreachAnswer> = match ctx.breached {
+            Some(source) => forms.iter().map(|s| source.check(s)).collect(),
+            None => vec![BreachAnswer::Unknown],
+        };
         if answers.contains(&BreachAnswer::Found) {
             run.check(Rule::Breached, true)?;
         } else if answers.contains(&BreachAnswer::Unknown) {
@@ -332,7 +337,7 @@ fn evaluate_digest(
             None => run.unchecked.extend([Rule::Repetitive, Rule::Sequential]),
         }
     }
-    if ctx.breached.is_some() {
+    if rules.breached {
         run.unchecked.push(Rule::Breached);
     }
     Ok(())

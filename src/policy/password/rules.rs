@@ -57,6 +57,9 @@ pub struct PasswordRules {
     pub context_words: bool,
     /// Stricter: refuse a password that contains a context word of 4 or more characters.
     pub context_contains: bool,
+    /// Refuse a password found in the imported breached-password filter (it applies only when
+    /// a filter is loaded; without one the rule is listed as unchecked).
+    pub breached: bool,
     /// More words to treat as context (product or brand names of this organization).
     pub extra_words: Vec<String>,
     pub messages: PasswordMessages,
@@ -72,6 +75,7 @@ impl Default for PasswordRules {
             patterns: true,
             context_words: true,
             context_contains: false,
+            breached: true,
             extra_words: Vec::new(),
             messages: PasswordMessages::default(),
         }

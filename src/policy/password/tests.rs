@@ -295,6 +295,31 @@ fn breached_extension_point() {
     }
 }
 
+/// No source loaded: an enabled rule is unchecked; a disabled rule is neither checked nor
+/// listed, and a found password passes.
+#[test]
+fn breached_rule_without_a_source_or_turned_off() {
+    let none = ContextWords::default();
+    let stub = Stub(BreachAnswer::Found);
+    let mut rules = PasswordRules::default();
+    let ctx = |breached| PasswordContext {
+        blocklist: bundled(),
+        words: &none,
+        year: None,
+        breached,
+    };
+    let pw = Candidate::Plain("violet hammock sunrise");
+    let v = evaluate(&rules, pw, &ctx(None));
+    assert!(v.is_accepted());
+    assert_eq!(v.unchecked, vec![Rule::Breached]);
+    rules.breached = false;
+    for source in [None, Some(&stub as &dyn BreachedCheck)] {
+        let v = evaluate(&rules, pw, &ctx(source));
+        assert!(v.is_accepted());
+        assert!(!v.applied.contains(&Rule::Breached) && !v.unchecked.contains(&Rule::Breached));
+    }
+}
+
 #[test]
 fn every_default_text_passes_the_callers_charset() {
     let rules = PasswordRules::default();

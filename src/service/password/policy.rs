@@ -11,8 +11,8 @@ use crate::model::password::OnlineBreachCheck;
 use crate::model::PasswordEventMail;
 use crate::policy::password::context::PRODUCT_WORDS;
 use crate::policy::password::{
-    evaluate, Blocklist, Candidate, ContextWords, PasswordContext, PasswordRules, RulesError,
-    Verdict,
+    evaluate, Blocklist, BreachedCheck, Candidate, ContextWords, PasswordContext, PasswordRules,
+    RulesError, Verdict,
 };
 use crate::store::Store;
 
@@ -214,16 +214,18 @@ impl TryContext<'_> {
 /// list, the product names and the rules' extra words as context (there is no event, so no
 /// user names). Stores nothing, counts nothing, logs nothing.
 pub fn check(store: &Store, org: Option<&str>, password: &str) -> Result<Verdict, ServiceError> {
-    check_with(store, org, password, &TryContext::default())
+    check_with(store, org, password, &TryContext::default(), None)
 }
 
-/// [`check`] with the user's names, e-mail and organization name as an event would give them,
-/// so the context-word rules can be tried. Stores nothing, counts nothing, logs nothing.
+/// [`check`] with the user's names, e-mail and organization name as an event would give them
+/// (so the context-word rules can be tried) and the breached-password filter (`None`: none
+/// loaded, the rule is unchecked). Stores nothing, counts nothing, logs nothing.
 pub fn check_with(
     store: &Store,
     org: Option<&str>,
     password: &str,
     context: &TryContext<'_>,
+    breached: Option<&dyn BreachedCheck>,
 ) -> Result<Verdict, ServiceError> {
     let org = checked_org(org)?;
     if password.len() > MAX_TRY_BYTES {
@@ -246,7 +248,7 @@ pub fn check_with(
         blocklist: bundled_blocklist(),
         words: &words,
         year: Some(time::OffsetDateTime::now_utc().year()),
-        breached: None,
+        breached,
     };
     Ok(evaluate(rules, Candidate::Plain(password), &ctx))
 }

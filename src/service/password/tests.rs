@@ -280,24 +280,84 @@ fn check_with_takes_the_users_words_as_context() {
         family_name: Some("Thornbury"),
         ..TryContext::default()
     };
-    let v = check_with(store, None, pw, &named).unwrap();
+    let v = check_with(store, None, pw, &named, None).unwrap();
     assert_eq!(v.failed_rule(), Some(Rule::ContextWord), "{v:?}");
     // The e-mail's local part.
     let mail = TryContext {
         email: Some("margaret-thornbury@example.com"),
         ..TryContext::default()
     };
-    let v = check_with(store, None, pw, &mail).unwrap();
+    let v = check_with(store, None, pw, &mail, None).unwrap();
     assert_eq!(v.failed_rule(), Some(Rule::ContextWord), "{v:?}");
     // Blank values add nothing.
     let blank = TryContext {
         username: Some("  "),
         ..TryContext::default()
     };
-    assert!(check_with(store, None, pw, &blank).unwrap().is_accepted());
+    assert!(check_with(store, None, pw, &blank, None)
+        .unwrap()
+        .is_accepted());
     // A password over the bound is refused by name, not evaluated.
     let long = "x".repeat(MAX_TRY_BYTES + 1);
-    let e = check_with(store, None, &long, &TryContext::default()).unwrap_err();
+    let e = check_with(store, None, &long, &TryContext::default(), None).unwrap_err();
     assert_eq!(field(&e), Some("password"));
     assert_eq!(store.chain_head().seq, head.seq, "nothing recorded");
+}
+
+/// The breached-password filter's use cases on a real store: status before and after an
+/// import, the refusals named by field, `check_with` naming the rule, the audit record and the
+/// server's reload (which records a new file once).
+#[test]
+fn breached_import_status_check_and_reload() {
+    let t = TestStore::new();
+    let dir = t.store.dir().to_path_buf();
+    assert_eq!(breached_status(&dir).unwrap(), None);
+    let line = |p: &str| {
+        let d =
+            aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA1_FOR_LEGACY_USE_ONLY, p.as_bytes());
+        format!("{}:5\n", hex::encode(d.as_ref()))
+    };
+    let inputs = tempfile::tempdir().unwrap();
+    let src = inputs.path().join("pwned.txt");
+    std::fs::write(&src, line("violet hammock sunrise")).unwrap();
+    let e = import_breached(&dir, &src, 0, &mut |_| {}).unwrap_err();
+    assert_eq!(field(&e), Some("min_count"));
+    let bad = inputs.path().join("bad.txt");
+    std::fs::write(&bad, "nope\n").unwrap();
+    assert_eq!(
+        field(&import_breached(&dir, &bad, 1, &mut |_| {}).unwrap_err()),
+        Some("file")
+    );
+
+    let live = std::sync::Arc::new(crate::breached::Live::default());
+    let ctx = t.ctx();
+    assert_eq!(run(reload_breached(ctx, &live)).unwrap(), None);
+    let info = import_breached(&dir, &src, 1, &mut |_| {}).unwrap();
+    assert_eq!(info.entries, 1);
+    assert_eq!(breached_status(&dir).unwrap(), Some(info.clone()));
+    let loaded = run(reload_breached(ctx, &live)).unwrap();
+    assert_eq!(loaded, Some(info));
+    assert_eq!(run(reload_breached(ctx, &live)).unwrap(), None);
+    let audit: Vec<String> = t
+        .store
+        .audit_iter_rev()
+        .filter_map(|r| r.ok())
+        .map(|r| serde_json::to_string(&r.entry).unwrap())
+        .filter(|e| e.contains("password.breached.import"))
+        .collect();
+    assert_eq!(audit.len(), 1, "{audit:?}");
+
+    let filter = load_breached(&dir).unwrap().unwrap();
+    let v = check_with(
+        &t.store,
+        None,
+        "violet hammock sunrise",
+        &TryContext::default(),
+        Some(&filter),
+    )
+    .unwrap();
+    assert_eq!(v.failed_rule(), Some(Rule::Breached));
+    let v = check(&t.store, None, "violet hammock sunrise").unwrap();
+    assert!(v.is_accepted());
+    assert_eq!(v.unchecked, vec![Rule::Breached]);
 }

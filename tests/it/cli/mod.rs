@@ -1,5 +1,6 @@
 //! The command line against a real data dir, through the real binary.
 
+mod breached;
 mod password;
 
 use serde_json::Value;
