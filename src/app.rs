@@ -50,6 +50,8 @@ pub struct App {
     /// The breached-password filter in use (none until one is imported), replaced whole when a
     /// new file is loaded (control socket `reload-breached`, or the periodic check).
     pub breached: Arc<crate::breached::Live>,
+    /// Held while the admin UI imports an uploaded breached-password file (one at a time).
+    pub breached_import: tokio::sync::Mutex<()>,
     /// This process's random salt for request keys derived from a whole body: a password
     /// body without a `requestId` must not leave an unsalted hash of the password in the
     /// audit record (see `action::password`). Retries across a restart then get a second
@@ -96,6 +98,7 @@ impl App {
             breached: p.breached,
             body_salt: random_salt(),
             range_client: std::sync::OnceLock::new(),
+            breached_import: tokio::sync::Mutex::new(()),
         }
     }
 }

@@ -156,6 +156,23 @@ async function api(method, path, body) {
   return { ok: res.ok, status: res.status, data };
 }
 
+/** Sends a file as the raw body of a POST (the breached-password import); like api(). */
+async function upload(path, file) {
+  let res;
+  try {
+    res = await fetch('/admin/api/' + path, {
+      method: 'POST', credentials: 'same-origin', body: file,
+      headers: { Accept: 'application/json', 'Content-Type': 'text/plain', 'X-CSRF-Token': state.csrf || '' },
+    });
+  } catch (e) {
+    return { ok: false, status: 0, data: { error: 'The upload broke off: ' + e.message, field: 'file' } };
+  }
+  let data = null;
+  try { data = await res.json(); } catch (e) { data = { error: `unexpected answer (HTTP ${res.status})` }; }
+  if (res.status === 401) { state.csrf = null; showLogin('Your session ended; log in again.'); }
+  return { ok: res.ok, status: res.status, data };
+}
+
 // ---------- shell ----------
 
 const pages = {};
@@ -736,8 +753,8 @@ function keyCertificate(x) {
 pages.password = async () => {
   const params = new URLSearchParams(location.hash.split('?')[1] || '');
   const org = (params.get('org') || '').trim();
-  const [pr, kr, cr] = await Promise.all([api('GET', 'password/policy'), api('GET', 'password/keys'), api('GET', 'credentials')]);
-  const failed = [pr, kr, cr].find((x) => !x.ok);
+  const [pr, kr, cr, br] = await Promise.all([api('GET', 'password/policy'), api('GET', 'password/keys'), api('GET', 'credentials'), api('GET', 'password/breached')]);
+  const failed = [pr, kr, cr, br].find((x) => !x.ok);
   if (failed) { page('Password policy', h('p', { class: 'notice bad' }, failed.data.error)); return; }
   const p = pr.data;
   const own = org ? p.orgs[org] : p.root;
@@ -754,7 +771,7 @@ pages.password = async () => {
 
   const fillRules = (f, r) => {
     const set = (name, v) => { const el = f.querySelector(`[name="${name}"]`); if (el.type === 'checkbox') el.checked = !!v; else el.value = v; };
-    for (const k of ['factor_mode', 'min_length', 'max_length', 'common_passwords', 'patterns', 'context_words', 'context_contains']) set(k, r[k]);
+    for (const k of ['factor_mode', 'min_length', 'max_length', 'common_passwords', 'patterns', 'context_words', 'context_contains', 'breached']) set(k, r[k]);
     set('extra_words', r.extra_words.join('\n'));
     for (const [k] of pwMessageLabels) for (const part of ['reason', 'description']) set(`messages.${k}.${part}`, r.messages[k][part]);
   };
@@ -766,6 +783,7 @@ pages.password = async () => {
     field({ name: 'patterns', label: 'Refuse repetitive and sequential passwords (aaaa, abcabc, 12345, qwerty)', type: 'checkbox', value: rules.patterns }),
     field({ name: 'context_words', label: "Refuse the user's names, user name, e-mail, the organization's and the product's names", type: 'checkbox', value: rules.context_words }),
     field({ name: 'context_contains', label: 'Stricter: refuse a password that contains such a word (4 or more characters)', type: 'checkbox', value: rules.context_contains }),
+    field({ name: 'breached', label: 'Refuse passwords found in a breach (the imported list, and the online check when on)', type: 'checkbox', value: rules.breached }),
     field({ name: 'extra_words', label: 'More words to refuse (brand or product names), one a line', type: 'textarea', rows: 3, value: rules.extra_words.join('\n') }),
     h('details', {}, h('summary', {}, 'Messages the user sees'),
       h('p', { class: 'muted' }, 'Letters, digits, spaces and - _ . ! ? ; : \' ( ) [ ] only: the identity server rejects anything else. [min] and [max] become the numbers in force.'),
@@ -800,6 +818,7 @@ pages.password = async () => {
         factor_mode: val(f, 'factor_mode'), min_length: num('min_length'), max_length: num('max_length'),
         common_passwords: val(f, 'common_passwords'), patterns: val(f, 'patterns'),
         context_words: val(f, 'context_words'), context_contains: val(f, 'context_contains'),
+        breached: val(f, 'breached'),
         extra_words: val(f, 'extra_words').split('\n').map((w) => w.trim()).filter((w) => w),
         messages,
       },
@@ -834,6 +853,27 @@ pages.password = async () => {
     return api('POST', 'password/online', { enabled: val(f, 'enabled'), url: val(f, 'url').trim(), timeout_ms: Number(val(f, 'timeout_ms').trim()), fail_closed: val(f, 'fail_closed') });
   }, (d, f) => notice(f, d.enabled ? 'Saved: the online check is on.' : 'Saved: the online check is off.'));
 
+  // The offline filter: what is in use, and an upload to replace it.
+  const filterInfo = (i) => (i
+    ? `${i.entries.toLocaleString('en')} hashes (seen at least ${i.min_count} times) from ${i.source_name}, imported ${fmtTime(i.created)}; ${(i.file_bytes / 1048576).toFixed(1)} MiB, ${i.bytes_per_entry.toFixed(2)} bytes a hash, about 1 in ${Math.round(1 / i.false_positive_rate).toLocaleString('en')} unbreached passwords refused by mistake.`
+    : 'No list imported: the rule is listed as not checked.');
+  const filterStatus = h('p', { id: 'breached-status' }, filterInfo(br.data.loaded));
+  const importForm = apiForm({ 'aria-label': 'Import a breached-password list' }, [
+    field({ name: 'file', label: 'Pwned Passwords file (SHA1HEX:COUNT lines, or bare SHA-1 hashes), up to 8 GiB', type: 'file', attrs: { accept: '.txt,text/plain' } }),
+    field({ name: 'min_count', label: 'Leave out hashes seen fewer times than', type: 'number', value: '1' }),
+    h('p', { class: 'muted' }, 'The list in use stays until the new one is complete; a damaged file changes nothing. For the whole Pwned Passwords list, run profilegate password breached import FILE on the machine.'),
+    h('div', { class: 'actions' }, h('button', { type: 'submit' }, 'Import')),
+  ], (f) => {
+    const file = f.querySelector('[name=file]').files[0];
+    if (!file) return { ok: false, data: { error: 'choose a file', field: 'file' } };
+    if (!/^\d{1,9}$/.test(val(f, 'min_count').trim())) return { ok: false, data: { error: 'enter a whole number', field: 'min_count' } };
+    notice(f, 'Uploading and importing…', 'warn');
+    return upload('password/breached?' + new URLSearchParams({ min_count: val(f, 'min_count').trim(), name: file.name }).toString(), file);
+  }, (d, f) => {
+    filterStatus.textContent = filterInfo(d.imported);
+    notice(f, `Imported ${d.imported.entries.toLocaleString('en')} hashes; in use now.`);
+  });
+
   const tryOut = h('div', { id: 'try-result', 'aria-live': 'polite' });
   const tryForm = apiForm({ 'aria-label': 'Try a password' }, [
     field({ name: 'password', label: 'Password', type: 'password', attrs: { autocomplete: 'off' } }),
@@ -845,7 +885,7 @@ pages.password = async () => {
         field({ name: 'given_name', label: 'Given name' }),
         field({ name: 'family_name', label: 'Family name' }),
         field({ name: 'organization_name', label: 'Organization name' }))),
-    h('p', { class: 'muted' }, 'Nothing is stored, logged or written to the audit log. The breached-password check is not part of a try.'),
+    h('p', { class: 'muted' }, 'Nothing is stored, logged or written to the audit log. The imported breached list is part of a try; the online check is not.'),
     h('div', { class: 'actions' }, h('button', { type: 'submit' }, 'Try')),
     tryOut,
   ], (f) => {
@@ -935,6 +975,9 @@ pages.password = async () => {
       h('section', { class: 'card' }, h('h2', {}, 'Try a password'), tryForm),
       h('section', { class: 'card' }, h('h2', {}, 'Security-team e-mail'), mail)),
     h('div', { id: 'password-breached', class: 'grid' },
+      h('section', { class: 'card' }, h('h2', {}, 'Breached passwords'),
+        h('p', { class: 'muted' }, `The rule is ${rules.breached ? 'on' : 'off'} for these rules (see above). Only PLAIN_TEXT and encrypted passwords can be checked.`),
+        filterStatus, importForm),
       h('section', { class: 'card' }, h('h2', {}, 'Online breach check'), online)),
     h('section', { class: 'card' }, h('h2', {}, 'Password-sharing keys'),
       h('p', { class: 'muted' }, 'WSO2 encrypts the new password to the certificate of a key generated here (JWE); only this server can read it. Private keys never leave the data directory.'),

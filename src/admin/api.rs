@@ -429,3 +429,19 @@ pub struct PasswordKeyCreated {
 pub struct PasswordKeyRetired {
     pub retired: PasswordKeyInfo,
 }
+
+/// The breached-password filter: the file imported in the data dir, the one this server uses
+/// (they differ for up to 5 s after a command-line import), and whether an upload is running.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PasswordBreachedStatus {
+    pub imported: Option<crate::service::password::BreachedInfo>,
+    pub loaded: Option<crate::service::password::BreachedInfo>,
+    pub importing: bool,
+}
+
+/// An uploaded file's import: the new filter, and whether it is in use.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PasswordBreachedImported {
+    pub imported: crate::service::password::BreachedInfo,
+    pub in_use: bool,
+}

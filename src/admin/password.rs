@@ -12,8 +12,9 @@ use warp::{Filter, Rejection};
 use zeroize::Zeroizing;
 
 use super::api::{
-    PasswordKeyCreated, PasswordKeyList, PasswordKeyRetired, PasswordNotifyInfo,
-    PasswordPolicyInfo, PasswordRulesRemoved, PasswordRulesSaved, PasswordTryResult,
+    PasswordBreachedImported, PasswordBreachedStatus, PasswordKeyCreated, PasswordKeyList,
+    PasswordKeyRetired, PasswordNotifyInfo, PasswordPolicyInfo, PasswordRulesRemoved,
+    PasswordRulesSaved, PasswordTryResult,
 };
 use super::endpoint::{chosen_credential, default_url_for};
 use super::register::{password_registration, PasswordFormat};
@@ -64,6 +65,44 @@ pub(super) struct OnlineForm {
     #[serde(default)]
     fail_closed: bool,
 }
+
+/// `?min_count=N` of an upload (default 1: every hash).
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(super) struct ImportQuery {
+    /// Leave out hashes seen fewer than this many times (1: keep all; bare hashes need 1).
+    min_count: Option<u64>,
+    /// The file's name, recorded as the list's source (letters, digits, `.`, `-`, `_`).
+    name: Option<String>,
+}
+
+/// An uploaded file's name as the source to record: its last path part, only letters, digits
+/// and `.-_` (the rest become `_`), at most 100 characters; `upload.txt` when none is left.
+fn source_name(name: Option<&str>) -> String {
+    let base = name.unwrap_or("").rsplit(['/', '\\']).next().unwrap_or("");
+    let clean: String = base
+        .chars()
+        .take(100)
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    if clean.trim_matches(['.', '_']).is_empty() {
+        "upload.txt".into()
+    } else {
+        clean
+    }
+}
+
+/// Largest breached-password file the page takes (about 190M lines); the whole list is
+/// imported with the command line on the machine.
+pub(super) const MAX_UPLOAD: u64 = 8 << 30;
+/// Longest pause between two pieces of an upload.
+const UPLOAD_IDLE: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// What an event would say about the user, for the context-word rules.
 #[derive(Deserialize, Default, utoipa::ToSchema)]
@@ -207,6 +246,139 @@ async fn try_password(_s: Session, req: TryForm, app: Arc<App>) -> Result<Respon
     })
 }
 
+async fn breached_status(_s: Session, app: Arc<App>) -> Result<Response, Rejection> {
+    let status = pw::breached_status(app.store.dir()).map_err(service_error)?;
+    let loaded = app.breached.get().map(|f| pw::BreachedInfo::from(f.meta()));
+    ok(PasswordBreachedStatus {
+        imported: status,
+        loaded,
+        importing: app.breached_import.try_lock().is_err(),
+    })
+}
+
+/// Removes an upload's temporary dir (and the file in it) however the import ends.
+struct TempDir(std::path::PathBuf);
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Streams the body into a 0600 file in the data dir: at most [`MAX_UPLOAD`] bytes, each
+/// piece within [`UPLOAD_IDLE`] of the last.
+async fn save_upload<S, B>(
+    path: &std::path::Path,
+    len: Option<u64>,
+    stream: S,
+) -> Result<(), Rejection>
+where
+    S: futures_util::Stream<Item = Result<B, warp::Error>> + Send,
+    B: bytes::Buf,
+{
+    use futures_util::StreamExt as _;
+    use tokio::io::AsyncWriteExt as _;
+    let too_large = || {
+        super::api_error(
+            warp::http::StatusCode::PAYLOAD_TOO_LARGE,
+            format!("the file is larger than {} GiB: import it with `profilegate password breached import FILE` on the machine", MAX_UPLOAD >> 30),
+            Some("file"),
+        )
+    };
+    if len.is_some_and(|n| n > MAX_UPLOAD) {
+        return Err(too_large());
+    }
+    let io = |e: std::io::Error| {
+        service_error(crate::service::ServiceError::fault("the uploaded file", e))
+    };
+    let mut file = tokio::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .await
+        .map_err(io)?;
+    let mut written = 0u64;
+    let mut stream = std::pin::pin!(stream);
+    loop {
+        let next = tokio::time::timeout(UPLOAD_IDLE, stream.next())
+            .await
+            .map_err(|_| {
+                super::api_error(
+                    warp::http::StatusCode::REQUEST_TIMEOUT,
+                    format!(
+                        "the upload paused for more than {} s",
+                        UPLOAD_IDLE.as_secs()
+                    ),
+                    Some("file"),
+                )
+            })?;
+        let Some(chunk) = next else { break };
+        let mut chunk = chunk.map_err(|e| bad("file", format!("the upload broke off: {e}")))?;
+        let bytes = chunk.copy_to_bytes(chunk.remaining());
+        written += bytes.len() as u64;
+        if written > MAX_UPLOAD {
+            return Err(too_large());
+        }
+        file.write_all(&bytes).await.map_err(io)?;
+    }
+    file.flush().await.map_err(io)?;
+    Ok(())
+}
+
+/// Imports an uploaded Pwned-Passwords file (one import at a time): the file goes to the data
+/// dir, the filter is built beside the one in use, and the server switches to it at once.
+async fn breached_import(
+    s: Session,
+    app: Arc<App>,
+    q: ImportQuery,
+    len: Option<u64>,
+    stream: impl futures_util::Stream<Item = Result<impl bytes::Buf, warp::Error>> + Send,
+) -> Result<Response, Rejection> {
+    let Ok(_one) = app.breached_import.try_lock() else {
+        return Err(super::api_error(
+            warp::http::StatusCode::CONFLICT,
+            "an import is already running; wait for it to finish",
+            Some("file"),
+        ));
+    };
+    let dir = app.store.dir().to_path_buf();
+    // Holding the one lock, every upload dir left is a killed server's: remove them.
+    if let Ok(entries) = std::fs::read_dir(&dir) {
+        for e in entries.flatten() {
+            if e.file_name()
+                .to_string_lossy()
+                .starts_with("breached-upload-")
+            {
+                let _ = std::fs::remove_dir_all(e.path());
+            }
+        }
+    }
+    let mut nonce = [0u8; 8];
+    let _ = getrandom::fill(&mut nonce);
+    let upload = TempDir(dir.join(format!("breached-upload-{}", hex::encode(nonce))));
+    std::fs::create_dir(&upload.0)
+        .map_err(|e| service_error(crate::service::ServiceError::fault("the upload dir", e)))?;
+    let src = upload.0.join(source_name(q.name.as_deref()));
+    save_upload(&src, len, stream).await?;
+    let min_count = q.min_count.unwrap_or(1);
+    let imported = tokio::task::spawn_blocking(move || {
+        pw::import_breached(&dir, &src, min_count, &mut |_| {})
+    })
+    .await
+    .map_err(|e| service_error(crate::service::ServiceError::fault("the import task", e)))?
+    .map_err(service_error)?;
+    drop(upload);
+    let actor = actor(&s);
+    let loaded = pw::reload_breached(ctx(&app, &actor), &app.breached)
+        .await
+        .map_err(service_error)?;
+    ok(PasswordBreachedImported {
+        imported,
+        in_use: loaded.is_some() || app.breached.get().is_some(),
+    })
+}
+
 async fn keys(_s: Session, app: Arc<App>) -> Result<Response, Rejection> {
     let keys = pw::list_keys(&app.store).map_err(service_error)?;
     ok(PasswordKeyList {
@@ -301,6 +473,17 @@ pub(super) fn routes(app: Arc<App>) -> warp::filters::BoxedFilter<(Response,)> {
     let online = password_path("online")
         .and(post_json::<OnlineForm>(app.clone()))
         .and_then(online);
+    let breached_status = password_path("breached")
+        .and(get_with(app.clone()))
+        .and_then(breached_status);
+    let breached_import = password_path("breached")
+        .and(warp::post())
+        .and(super::session(app.clone()))
+        .and(with_app(app.clone()))
+        .and(warp::query::<ImportQuery>())
+        .and(warp::header::optional::<u64>("content-length"))
+        .and(warp::body::stream())
+        .and_then(breached_import);
     let try_it = password_path("try")
         .and(post_json::<TryForm>(app.clone()))
         .and_then(try_password);
@@ -336,6 +519,10 @@ pub(super) fn routes(app: Arc<App>) -> warp::filters::BoxedFilter<(Response,)> {
         .unify()
         .or(online)
         .unify()
+        .or(breached_status)
+        .unify()
+        .or(breached_import)
+        .unify()
         .or(try_it)
         .unify()
         .or(list)
@@ -349,4 +536,21 @@ pub(super) fn routes(app: Arc<App>) -> warp::filters::BoxedFilter<(Response,)> {
         .or(register)
         .unify()
         .boxed()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn an_uploads_name_is_cleaned() {
+        use super::source_name;
+        assert_eq!(
+            source_name(Some("pwned-passwords-sha1-ordered-by-count-v8.txt")),
+            "pwned-passwords-sha1-ordered-by-count-v8.txt"
+        );
+        assert_eq!(source_name(Some("C:\\lists\\top 1M.txt")), "top_1M.txt");
+        assert_eq!(source_name(Some("../../etc/passwd")), "passwd");
+        assert_eq!(source_name(Some("..")), "upload.txt");
+        assert_eq!(source_name(None), "upload.txt");
+        assert_eq!(source_name(Some(&"a".repeat(300))).len(), 100);
+    }
 }

@@ -661,6 +661,43 @@ fn set_password_notify() {}
 fn set_password_online() {}
 
 #[utoipa::path(
+    get,
+    path = "/admin/api/password/breached",
+    operation_id = "password_breached",
+    tag = "admin",
+    summary = "The breached-password filter: the file imported in the data dir, the one in use, and whether an upload is being imported",
+    responses(
+        (status = 200, description = "the filter's status (null: none)", body = PasswordBreachedStatus, example = json!({"imported": null, "loaded": null, "importing": false})),
+        (status = 401, description = "not logged in, or the session expired (login: a wrong password)", body = ErrorBody),
+    ),
+)]
+#[allow(dead_code)]
+fn password_breached() {}
+
+#[utoipa::path(
+    post,
+    path = "/admin/api/password/breached",
+    operation_id = "import_password_breached",
+    tag = "admin",
+    summary = "Import a Pwned-Passwords file (the body: `SHA1HEX:COUNT` lines, or bare hashes) into the breached-password filter",
+    description = "The body is streamed to the data dir (at most 8 GiB, no pause over 30 s), imported beside the filter in use, and used at once; the import is recorded in the audit log. A malformed line refuses the whole file (the line is named) and the filter in use stays. One import at a time. The whole list is better imported with `profilegate password breached import FILE` on the machine.",
+    params(crate::admin::password::ImportQuery),
+    security(("session" = [], "csrf" = [])),
+    request_body(content = String, content_type = "text/plain", example = json!("5BAA61E4C9B93F3F0682250B6CF8331B7EE68FD8:9545824\r\n7C4A8D09CA3762AF61E59520943DC26494F8941B:4527")),
+    responses(
+        (status = 200, description = "the new filter, in use", body = PasswordBreachedImported),
+        (status = 400, description = "a malformed line or no hash left (field `file`), or `min_count` refused", body = ErrorBody),
+        (status = 401, description = "not logged in, or the session expired (login: a wrong password)", body = ErrorBody),
+        (status = 403, description = "a cross-site request, or a missing or wrong CSRF token", body = ErrorBody),
+        (status = 408, description = "the upload paused for more than 30 s", body = ErrorBody),
+        (status = 409, description = "an import is already running", body = ErrorBody),
+        (status = 413, description = "the file is larger than 8 GiB", body = ErrorBody),
+    ),
+)]
+#[allow(dead_code)]
+fn import_password_breached() {}
+
+#[utoipa::path(
     post,
     path = "/admin/api/password/try",
     operation_id = "try_password",

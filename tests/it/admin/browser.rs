@@ -674,6 +674,30 @@ async fn password_policy_page() {
     b.click(&format!("{try_form} button[type=submit]")).await;
     b.text_contains("#try-result", "Accepted").await;
 
+    // A breached list uploaded: in use at once, and the try names the rule.
+    let list = dir.path.parent().unwrap().join("pwned-top.txt");
+    std::fs::write(
+        &list,
+        format!(
+            "{}:40\n",
+            profilegate::online_breach::sha1_hex("violet hammock sunrise").as_str()
+        ),
+    )
+    .unwrap();
+    let import = "form[aria-label='Import a breached-password list']";
+    b.find(&format!("{import} [name=file]"))
+        .await
+        .send_keys(list.to_str().unwrap())
+        .await
+        .expect("choose the file");
+    b.click(&format!("{import} button[type=submit]")).await;
+    b.text_contains(&format!("{import} .form-notice"), "in use now")
+        .await;
+    b.text_contains("#breached-status", "pwned-top.txt").await;
+    b.fill(try_form, "password", "violet hammock sunrise").await;
+    b.click(&format!("{try_form} button[type=submit]")).await;
+    b.text_contains("#try-result", "breached passwords").await;
+
     // The online breach check: switched on without a URL, the reason next to the URL.
     let online = "form[aria-label='Online breach check']";
     b.click(&format!("{online} [name=enabled]")).await;

@@ -159,6 +159,11 @@ fn examples(mail_port: u16, outbox_id: u64) -> BTreeMap<&'static str, Option<Val
             "set_password_notify",
             Some(json!({"notify": "admin-initiated"})),
         ),
+        ("password_breached", None),
+        (
+            "import_password_breached",
+            Some(json!("5BAA61E4C9B93F3F0682250B6CF8331B7EE68FD8:9545824\r\n7C4A8D09CA3762AF61E59520943DC26494F8941B:4527\r\n")),
+        ),
         (
             "set_password_online",
             Some(
@@ -327,8 +332,13 @@ async fn every_described_operation_answers_as_described() {
         if let Some((cookie, csrf)) = &session {
             rb = rb.header("cookie", cookie).header("x-csrf-token", csrf);
         }
-        if let Some(b) = &body {
-            rb = rb.json(b);
+        match &body {
+            // A text body (the breached-password file).
+            Some(Value::String(text)) => {
+                rb = rb.header("content-type", "text/plain").body(text.clone());
+            }
+            Some(b) => rb = rb.json(b),
+            None => {}
         }
         let r = rb.send().await.unwrap();
         let status = r.status().as_u16();

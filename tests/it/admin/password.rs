@@ -589,3 +589,84 @@ async fn the_online_check_is_set_with_its_fields_checked() {
     let stored = dir.with_store(|s| s.settings().password.online.clone());
     assert!(stored.enabled && stored.fail_closed && stored.timeout_ms == 500);
 }
+
+/// `SHA1HEX:COUNT` lines: the given passwords' hashes and `filler` random-looking ones.
+fn pwned_lines(passwords: &[&str], filler: u32) -> String {
+    use std::fmt::Write as _;
+    let mut out = String::new();
+    for p in passwords {
+        let _ = writeln!(
+            out,
+            "{}:12",
+            profilegate::online_breach::sha1_hex(p).as_str()
+        );
+    }
+    for i in 0..filler {
+        let h = profilegate::online_breach::sha1_hex(&format!("filler-{i}"));
+        let _ = write!(out, "{}:{}\r\n", h.as_str(), i % 50 + 1);
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_uploaded_list_is_imported_whole_and_used_at_once() {
+    let (dir, srv, a) = started().await;
+    let (st, v) = a.get("/admin/api/password/breached").await;
+    assert_eq!(st, 200, "{v}");
+    assert_eq!(
+        v,
+        json!({"imported": null, "loaded": null, "importing": false})
+    );
+    let pw = "violet hammock sunrise bell";
+    let try_it = || a.post("/admin/api/password/try", json!({ "password": pw }));
+    let (_, v) = try_it().await;
+    assert_eq!(v["accepted"], true, "{v}");
+    assert_eq!(v["unchecked"], json!(["breached"]));
+
+    let before = audit_len(&a).await;
+    let (st, v) = a
+        .post_text(
+            "/admin/api/password/breached?min_count=1&name=..%2Ftop%20hashes.txt",
+            pwned_lines(&[pw], 20_000),
+        )
+        .await;
+    assert_eq!(st, 200, "{v}");
+    assert_eq!(v["imported"]["entries"], 20_001);
+    assert_eq!(v["imported"]["source_name"], "top_hashes.txt");
+    assert_eq!(v["in_use"], true);
+    assert_eq!(audit_len(&a).await, before + 1);
+    let (_, v) = try_it().await;
+    assert_eq!(v["rule"], "breached", "{v}");
+    let (_, v) = a.get("/admin/api/password/breached").await;
+    assert_eq!(v["loaded"]["entries"], 20_001);
+    assert_eq!(v["imported"], v["loaded"]);
+
+    // Refused whole, the list in use stays: a damaged line (named), bare hashes above 1.
+    let mut damaged = pwned_lines(&[], 100);
+    damaged.push_str("not a hash\n");
+    let (st, v) = a.post_text("/admin/api/password/breached", damaged).await;
+    assert_eq!(st, 400, "{v}");
+    assert_eq!(v["field"], "file");
+    assert!(v["error"].as_str().unwrap().contains("line 101"), "{v}");
+    let bare = format!(
+        "{}\n",
+        profilegate::online_breach::sha1_hex("other").as_str()
+    );
+    let (st, v) = a
+        .post_text("/admin/api/password/breached?min_count=5", bare)
+        .await;
+    assert_eq!(st, 400, "{v}");
+    assert_eq!(v["field"], "min_count", "{v}");
+    let (_, v) = a.get("/admin/api/password/breached").await;
+    assert_eq!(v["loaded"]["entries"], 20_001);
+    let (_, v) = try_it().await;
+    assert_eq!(v["rule"], "breached", "{v}");
+    assert_eq!(audit_len(&a).await, before + 1);
+    srv.stop().await;
+    let left: Vec<String> = std::fs::read_dir(&dir.path)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("breached"))
+        .collect();
+    assert_eq!(left, vec!["breached.filter".to_string()]);
+}

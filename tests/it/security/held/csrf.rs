@@ -147,6 +147,11 @@ async fn csrf_refusals_on_every_mutating_route_change_nothing() {
         ),
         (
             "post",
+            "/admin/api/password/breached".into(),
+            json!("5BAA61E4C9B93F3F0682250B6CF8331B7EE68FD8:3"),
+        ),
+        (
+            "post",
             "/admin/api/password/online".into(),
             json!({"enabled": true, "url": "https://r.example/range/", "timeout_ms": 800}),
         ),
@@ -243,10 +248,14 @@ async fn csrf_refusals_on_every_mutating_route_change_nothing() {
     let send =
         |method: &str, path: &str, body: &Value, token: Option<&str>, extra: &[(&str, &str)]| {
             let m: reqwest::Method = method.to_uppercase().parse().unwrap();
-            let mut rb = client()
+            let rb = client()
                 .request(m, format!("{}{path}", srv.url))
-                .header("cookie", &victim.cookie)
-                .json(body);
+                .header("cookie", &victim.cookie);
+            // A text body (the breached-password file) as a file, the rest as JSON.
+            let mut rb = match body {
+                Value::String(text) => rb.header("content-type", "text/plain").body(text.clone()),
+                _ => rb.json(body),
+            };
             if let Some(t) = token {
                 rb = rb.header("x-csrf-token", t);
             }
