@@ -10,8 +10,10 @@
 //!
 //! Settings (environment): PG_BENCH_BREACHED, the number of lines (default 100000000).
 
-use std::io::{BufRead, Write};
-use std::net::SocketAddr;
+#[path = "support/mod.rs"]
+mod support;
+
+use std::io::Write;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -81,30 +83,8 @@ fn children_maxrss_kb() -> u64 {
 
 /// Starts the server on `dir`; its resident memory once it answers /healthz, in KB.
 fn server_rss_kb(dir: &Path) -> u64 {
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_profilegate"))
-        .arg("--data-dir")
-        .arg(dir)
-        .args(["serve", "--listen", "127.0.0.1:0"])
-        .env("PROFILEGATE_LOG", "warn")
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .expect("spawn profilegate");
+    let (mut child, addr) = support::spawn_server(dir);
     let pid = child.id();
-    let mut out = std::io::BufReader::new(child.stdout.take().expect("stdout"));
-    let mut addr = None;
-    let mut line = String::new();
-    while out.read_line(&mut line).unwrap_or(0) > 0 {
-        if let Some(rest) = line.split("serving on http://").nth(1) {
-            addr = rest
-                .split_whitespace()
-                .next()
-                .and_then(|a| a.parse::<SocketAddr>().ok());
-            break;
-        }
-        line.clear();
-    }
-    let addr = addr.expect("the server's address");
     loop {
         use std::io::Read;
         if let Ok(mut s) = std::net::TcpStream::connect(addr) {

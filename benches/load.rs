@@ -18,6 +18,9 @@
 //! it as a separate process, and reports its start-up time (spawn to first /healthz answer),
 //! its resident memory after start-up, and its peak resident memory (VmHWM) after a load run.
 
+#[path = "support/mod.rs"]
+mod support;
+
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -665,32 +668,9 @@ async fn start_and_measure(
     secs: Duration,
     report: &dyn Fn(&str, &Outcome),
 ) {
-    use std::io::BufRead;
     let started = Instant::now();
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_profilegate"))
-        .arg("--data-dir")
-        .arg(dir)
-        .args(["serve", "--listen", "127.0.0.1:0"])
-        .env("PROFILEGATE_LOG", "warn")
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .expect("spawn profilegate");
+    let (mut child, addr) = support::spawn_server(dir);
     let pid = child.id();
-    let mut out = std::io::BufReader::new(child.stdout.take().expect("stdout"));
-    let mut addr = None;
-    let mut line = String::new();
-    while out.read_line(&mut line).unwrap_or(0) > 0 {
-        if let Some(rest) = line.split("serving on http://").nth(1) {
-            addr = rest
-                .split_whitespace()
-                .next()
-                .and_then(|a| a.parse::<SocketAddr>().ok());
-            break;
-        }
-        line.clear();
-    }
-    let addr = addr.expect("the server's address");
     loop {
         if let Ok(mut s) = tokio::net::TcpStream::connect(addr).await {
             use tokio::io::{AsyncReadExt, AsyncWriteExt};
