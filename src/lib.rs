@@ -23,10 +23,12 @@ pub mod metrics;
 pub mod model;
 pub mod notify;
 pub mod online_breach;
+pub mod outbound;
 pub mod policy;
 pub mod service;
 pub mod singleflight;
 pub mod store;
+pub mod sync;
 
 use std::future::Future;
 use std::sync::Arc;

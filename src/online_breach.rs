@@ -8,18 +8,12 @@
 //! that is slow, down or answers nonsense is `Unknown`, and the caller decides whether
 //! that fails open (the default, with an audit note) or closed.
 
-use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::Bytes;
-use http_body_util::{BodyExt, Empty, Limited};
-use hyper::Uri;
-use hyper_util::rt::TokioIo;
-use tokio::io::{AsyncRead, AsyncWrite};
-use tokio::net::TcpStream;
 use zeroize::Zeroizing;
 
 use crate::model::password::{OnlineBreachCheck, MAX_ONLINE_TIMEOUT_MS, MIN_ONLINE_TIMEOUT_MS};
+use crate::outbound::{self, FetchError, Get};
 use crate::policy::password::BreachAnswer;
 
 /// Largest range answer read: real ones are ~30-40 KiB (about 800-1,000 lines with padding).
@@ -30,43 +24,23 @@ pub const MAX_URL_LEN: usize = 512;
 /// Why the source gave no answer (for the audit note and the log; never holds the hash).
 #[derive(Debug, thiserror::Error, Clone, PartialEq, Eq)]
 pub enum LookupError {
-    #[error("timed out after {0} ms")]
-    Timeout(u32),
-    #[error("could not connect: {0}")]
-    Connect(String),
-    #[error("answered HTTP {0}")]
-    Status(u16),
+    #[error("{0}")]
+    Fetch(#[from] FetchError),
     #[error("answered a body that is not a range list: {0}")]
     Body(String),
-    #[error("the URL is not usable: {0}")]
-    Url(String),
 }
 
 /// Checks an admin-set range URL: absolute `http` or `https`, with a host, no query or
 /// fragment (the prefix is appended to the path), at most [`MAX_URL_LEN`] bytes.
-pub fn check_url(url: &str) -> Result<Uri, String> {
+pub fn check_url(url: &str) -> Result<(), String> {
     if url.trim().is_empty() {
         return Err("give the range URL (like https://range.example/range/)".into());
     }
-    if url.len() > MAX_URL_LEN {
-        return Err(format!("a URL has at most {MAX_URL_LEN} characters"));
+    outbound::check_url(url, MAX_URL_LEN)?;
+    if url.contains('?') {
+        return Err("the URL takes no query: the hash prefix is appended to its path".into());
     }
-    let uri: Uri = url
-        .parse()
-        .map_err(|_| "not a URL (like https://range.example/range/)".to_string())?;
-    match uri.scheme_str() {
-        Some("http" | "https") => {}
-        _ => return Err("the URL must start with https:// (or http:// for a local mirror)".into()),
-    }
-    if uri.host().is_none_or(str::is_empty) {
-        return Err("the URL has no host".into());
-    }
-    if url.contains('?') || url.contains('#') {
-        return Err(
-            "the URL takes no query or fragment: the hash prefix is appended to its path".into(),
-        );
-    }
-    Ok(uri)
+    Ok(())
 }
 
 /// Checks the whole setting before it is stored (the URL only matters when enabled).
@@ -122,8 +96,8 @@ pub fn listed(body: &str, suffix: &str) -> Result<bool, LookupError> {
     Ok(found)
 }
 
-/// An HTTP(S) client for the range API: one connection per lookup (a lookup only happens
-/// when every local rule passed, so they are rare), TLS with the system's trusted roots.
+/// The range API's client: TLS with the system's trusted roots, one connection per lookup (a
+/// lookup only happens when every local rule passed, so they are rare).
 pub struct RangeClient {
     tls: tokio_rustls::TlsConnector,
 }
@@ -131,34 +105,38 @@ pub struct RangeClient {
 impl RangeClient {
     /// Loads the system's trusted roots (once per process: it reads a directory).
     pub fn new() -> Result<RangeClient, String> {
-        let mut roots = rustls::RootCertStore::empty();
-        roots.add_parsable_certificates(rustls_native_certs::load_native_certs().certs);
-        let config = rustls::ClientConfig::builder_with_provider(Arc::new(
-            rustls::crypto::ring::default_provider(),
-        ))
-        .with_protocol_versions(rustls::ALL_VERSIONS)
-        .map_err(|e| e.to_string())?
-        .with_root_certificates(roots)
-        .with_no_client_auth();
         Ok(RangeClient {
-            tls: tokio_rustls::TlsConnector::from(Arc::new(config)),
+            tls: outbound::tls_connector(None).map_err(|e| e.to_string())?,
         })
     }
 
     /// Looks up one SHA-1 (40 hex digits) under the setting's URL and timeout.
     pub async fn lookup(&self, c: &OnlineBreachCheck, sha1: &str) -> Result<bool, LookupError> {
+        if sha1.len() != 40 {
+            return Err(LookupError::Body("not a SHA-1".into()));
+        }
+        let (prefix, suffix) = sha1.split_at(5);
+        check_url(&c.url).map_err(FetchError::Url)?;
         let timeout = c
             .timeout_ms
             .clamp(MIN_ONLINE_TIMEOUT_MS, MAX_ONLINE_TIMEOUT_MS);
-        match tokio::time::timeout(
-            Duration::from_millis(timeout.into()),
-            self.fetch(&c.url, sha1),
+        let url = format!("{}{prefix}", c.url);
+        let got = outbound::get(
+            &self.tls,
+            &Get {
+                url: &url,
+                headers: &[("Add-Padding", "true")],
+                timeout: Duration::from_millis(timeout.into()),
+                max_body: MAX_BODY,
+            },
         )
-        .await
-        {
-            Ok(r) => r,
-            Err(_) => Err(LookupError::Timeout(timeout)),
+        .await?;
+        if got.status != 200 {
+            return Err(FetchError::Status(got.status).into());
         }
+        let text =
+            std::str::from_utf8(&got.body).map_err(|_| LookupError::Body("not UTF-8".into()))?;
+        listed(text, suffix)
     }
 
     /// The answer for a password's SHA-1: `Found`, `NotFound`, or `Unknown` with the reason.
@@ -173,79 +151,6 @@ impl RangeClient {
             Err(e) => (BreachAnswer::Unknown, Some(e)),
         }
     }
-
-    async fn fetch(&self, base: &str, sha1: &str) -> Result<bool, LookupError> {
-        if sha1.len() != 40 {
-            return Err(LookupError::Body("not a SHA-1".into()));
-        }
-        let (prefix, suffix) = sha1.split_at(5);
-        let base_uri = check_url(base).map_err(LookupError::Url)?;
-        let url = format!("{base}{prefix}");
-        let uri: Uri = url
-            .parse()
-            .map_err(|_| LookupError::Url("the URL with the prefix is not a URL".into()))?;
-        let https = base_uri.scheme_str() == Some("https");
-        let host = base_uri.host().unwrap_or_default().to_string();
-        let port = base_uri.port_u16().unwrap_or(if https { 443 } else { 80 });
-        let tcp = TcpStream::connect((host.trim_matches(['[', ']']), port))
-            .await
-            .map_err(|e| LookupError::Connect(e.to_string()))?;
-        let _ = tcp.set_nodelay(true);
-        let authority = match base_uri.port_u16() {
-            Some(p) => format!("{host}:{p}"),
-            None => host.clone(),
-        };
-        let path = uri.path_and_query().map_or("/", |p| p.as_str()).to_string();
-        if https {
-            let name = rustls::pki_types::ServerName::try_from(host.trim_matches(['[', ']']))
-                .map_err(|e| LookupError::Url(e.to_string()))?
-                .to_owned();
-            let tls = self
-                .tls
-                .connect(name, tcp)
-                .await
-                .map_err(|e| LookupError::Connect(format!("TLS: {e}")))?;
-            get(tls, &authority, &path, suffix).await
-        } else {
-            get(tcp, &authority, &path, suffix).await
-        }
-    }
-}
-
-/// One GET over a fresh HTTP/1.1 connection; reads at most [`MAX_BODY`].
-async fn get<S>(io: S, authority: &str, path: &str, suffix: &str) -> Result<bool, LookupError>
-where
-    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
-{
-    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(io))
-        .await
-        .map_err(|e| LookupError::Connect(e.to_string()))?;
-    let driver = tokio::spawn(conn);
-    let req = hyper::Request::get(path)
-        .header(hyper::header::HOST, authority)
-        .header("Add-Padding", "true")
-        .header(hyper::header::USER_AGENT, "profilegate")
-        .body(Empty::<Bytes>::new())
-        .map_err(|e| LookupError::Url(e.to_string()))?;
-    let result = async {
-        let resp = sender
-            .send_request(req)
-            .await
-            .map_err(|e| LookupError::Connect(e.to_string()))?;
-        if resp.status() != hyper::StatusCode::OK {
-            return Err(LookupError::Status(resp.status().as_u16()));
-        }
-        let body = Limited::new(resp.into_body(), MAX_BODY)
-            .collect()
-            .await
-            .map_err(|e| LookupError::Body(e.to_string()))?
-            .to_bytes();
-        let text = std::str::from_utf8(&body).map_err(|_| LookupError::Body("not UTF-8".into()))?;
-        listed(text, suffix)
-    }
-    .await;
-    driver.abort();
-    result
 }
 
 #[cfg(test)]
@@ -303,6 +208,7 @@ mod tests {
 
     #[test]
     fn urls_are_checked() {
+        assert!(check_url("").is_err());
         assert!(check_url("https://range.example/range/").is_ok());
         assert!(check_url("http://127.0.0.1:8080/range/").is_ok());
         for bad in [

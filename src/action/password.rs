@@ -350,7 +350,7 @@ impl App {
             Ok(c) => c.answer(online, sha1).await,
             Err(e) => (
                 BreachAnswer::Unknown,
-                Some(online_breach::LookupError::Connect(e.clone())),
+                Some(crate::outbound::FetchError::Tls(e.clone()).into()),
             ),
         };
         let note = problem.map(|p| {

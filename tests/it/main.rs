@@ -15,3 +15,4 @@ mod notify;
 mod security;
 mod store;
 mod support;
+mod sync;

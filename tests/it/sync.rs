@@ -1,0 +1,280 @@
+//! The department directory's HTTP source against a real server started here: JSON, CSV, an
+//! object field, authentication, `ETag` and `Last-Modified` giving a 304, a slow and a
+//! failing source, a size limit, and HTTPS with a certificate from a test CA.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use parking_lot::Mutex;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+
+use profilegate::outbound::FetchError;
+use profilegate::sync::http::{fetch, Fetch, HttpAuth, HttpSource, SourceError, Validators};
+use profilegate::sync::SourceFormat;
+
+/// What the source answers.
+#[derive(Clone)]
+struct Answer {
+    status: u16,
+    content_type: &'static str,
+    body: String,
+    etag: Option<&'static str>,
+    delay: Duration,
+}
+
+fn ok(content_type: &'static str, body: &str) -> Answer {
+    Answer {
+        status: 200,
+        content_type,
+        body: body.into(),
+        etag: None,
+        delay: Duration::ZERO,
+    }
+}
+
+/// A source on a local port (HTTPS when given a certificate and key): it answers the current
+/// answer, or 304 when the request's `If-None-Match` is the answer's `ETag`; it keeps each
+/// request's head.
+struct Source {
+    url: String,
+    answer: Arc<Mutex<Answer>>,
+    seen: Arc<Mutex<Vec<String>>>,
+}
+
+impl Source {
+    async fn start(tls: Option<tokio_rustls::TlsAcceptor>) -> Source {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let scheme = if tls.is_some() { "https" } else { "http" };
+        let url = format!(
+            "{scheme}://localhost:{}/api/departments",
+            listener.local_addr().unwrap().port()
+        );
+        let answer = Arc::new(Mutex::new(ok("application/json", "[]")));
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let (a, s) = (answer.clone(), seen.clone());
+        tokio::spawn(async move {
+            while let Ok((tcp, _)) = listener.accept().await {
+                let (a, s, tls) = (a.clone(), s.clone(), tls.clone());
+                tokio::spawn(async move {
+                    match tls {
+                        Some(acc) => {
+                            if let Ok(stream) = acc.accept(tcp).await {
+                                serve(stream, a, s).await;
+                            }
+                        }
+                        None => serve(tcp, a, s).await,
+                    }
+                });
+            }
+        });
+        Source { url, answer, seen }
+    }
+
+    fn set(&self, a: Answer) {
+        *self.answer.lock() = a;
+    }
+
+    fn last_head(&self) -> String {
+        self.seen.lock().last().cloned().unwrap_or_default()
+    }
+}
+
+async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
+    mut io: S,
+    answer: Arc<Mutex<Answer>>,
+    seen: Arc<Mutex<Vec<String>>>,
+) {
+    let mut head = Vec::new();
+    let mut buf = [0u8; 1024];
+    while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+        match io.read(&mut buf).await {
+            Ok(0) | Err(_) => return,
+            Ok(n) => head.extend_from_slice(&buf[..n]),
+        }
+    }
+    let head = String::from_utf8_lossy(&head).to_ascii_lowercase();
+    seen.lock().push(head.clone());
+    let a = answer.lock().clone();
+    tokio::time::sleep(a.delay).await;
+    let not_modified = a
+        .etag
+        .is_some_and(|e| head.contains(&format!("if-none-match: {}", e.to_ascii_lowercase())));
+    let (status, body) = if not_modified {
+        (304, String::new())
+    } else {
+        (a.status, a.body)
+    };
+    let etag = a.etag.map_or(String::new(), |e| format!("etag: {e}\r\n"));
+    let resp = format!(
+        "HTTP/1.1 {status} X\r\ncontent-type: {}\r\n{etag}last-modified: Mon, 30 Nov 2026 08:00:00 GMT\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+        a.content_type,
+        body.len()
+    );
+    let _ = io.write_all(resp.as_bytes()).await;
+    let _ = io.shutdown().await;
+}
+
+fn source(url: &str) -> HttpSource {
+    HttpSource {
+        url: url.into(),
+        format: SourceFormat::Json,
+        field: None,
+        auth: HttpAuth::None,
+        tls_ca_pem: None,
+        timeout_ms: 2000,
+        max_bytes: 1 << 20,
+    }
+}
+
+fn names(f: Fetch) -> Vec<String> {
+    match f {
+        Fetch::Names { names, .. } => names.into_iter().collect(),
+        Fetch::NotModified => panic!("not modified"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn json_csv_and_a_field_with_authentication() {
+    let src = Source::start(None).await;
+    src.set(ok("application/json", r#"["HR", "Engineering", " HR "]"#));
+    let mut s = source(&src.url);
+    s.auth = HttpAuth::Bearer {
+        token: "tok-123".into(),
+    };
+    let got = fetch(&s, &Validators::default()).await.unwrap();
+    assert_eq!(names(got), ["Engineering", "HR"]);
+    let head = src.last_head();
+    assert!(head.starts_with("get /api/departments http/1.1"), "{head}");
+    assert!(head.contains("authorization: bearer tok-123\r\n"), "{head}");
+    assert!(head.contains("accept: application/json\r\n"), "{head}");
+
+    src.set(ok(
+        "application/json",
+        r#"[{"ou": "Sales", "dn": "ou=Sales"}, {"ou": "HR"}]"#,
+    ));
+    s.field = Some("ou".into());
+    s.auth = HttpAuth::Basic {
+        username: "svc".into(),
+        password: "pw:1".into(),
+    };
+    assert_eq!(
+        names(fetch(&s, &Validators::default()).await.unwrap()),
+        ["HR", "Sales"]
+    );
+    // base64("svc:pw:1")
+    assert!(
+        src.last_head()
+            .contains("authorization: basic c3zjonb3oje=\r\n"),
+        "{}",
+        src.last_head()
+    );
+
+    src.set(ok(
+        "text/csv",
+        "id,department\n1,Legal\n2,\"R&D, Europe\"\n",
+    ));
+    s.format = SourceFormat::Csv;
+    s.field = Some("department".into());
+    assert_eq!(
+        names(fetch(&s, &Validators::default()).await.unwrap()),
+        ["Legal", "R&D, Europe"]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_unchanged_list_comes_back_as_not_modified() {
+    let src = Source::start(None).await;
+    let mut a = ok("application/json", r#"["HR"]"#);
+    a.etag = Some("\"v1\"");
+    src.set(a);
+    let s = source(&src.url);
+    let Fetch::Names { validators, .. } = fetch(&s, &Validators::default()).await.unwrap() else {
+        panic!("a list");
+    };
+    assert_eq!(validators.etag.as_deref(), Some("\"v1\""));
+    assert_eq!(
+        validators.last_modified.as_deref(),
+        Some("Mon, 30 Nov 2026 08:00:00 GMT")
+    );
+    assert_eq!(fetch(&s, &validators).await.unwrap(), Fetch::NotModified);
+    let head = src.last_head();
+    assert!(head.contains("if-none-match: \"v1\"\r\n"), "{head}");
+    assert!(
+        head.contains("if-modified-since: mon, 30 nov 2026 08:00:00 gmt\r\n"),
+        "{head}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn slow_failing_large_and_wrong_answers_give_no_list() {
+    let src = Source::start(None).await;
+    let mut s = source(&src.url);
+
+    let mut slow = ok("application/json", r#"["HR"]"#);
+    slow.delay = Duration::from_secs(3);
+    src.set(slow);
+    s.timeout_ms = 300;
+    let t = Instant::now();
+    let e = fetch(&s, &Validators::default()).await.unwrap_err();
+    assert_eq!(e, SourceError::Fetch(FetchError::Timeout(300)));
+    assert!(t.elapsed() < Duration::from_secs(2), "{:?}", t.elapsed());
+    s.timeout_ms = 2000;
+
+    let mut failing = ok("text/plain", "down for maintenance");
+    failing.status = 503;
+    src.set(failing);
+    let e = fetch(&s, &Validators::default()).await.unwrap_err();
+    assert_eq!(e, SourceError::Fetch(FetchError::Status(503)));
+
+    src.set(ok(
+        "application/json",
+        &format!("[{}]", vec!["\"HR\""; 50_000].join(",")),
+    ));
+    s.max_bytes = 10_000;
+    let e = fetch(&s, &Validators::default()).await.unwrap_err();
+    assert_eq!(e, SourceError::Fetch(FetchError::TooLarge(10_000)));
+    s.max_bytes = 1 << 20;
+
+    src.set(ok("text/html", "<html>Sign in</html>"));
+    let e = fetch(&s, &Validators::default()).await.unwrap_err();
+    assert!(matches!(e, SourceError::Parse(_)), "{e}");
+
+    let gone = source("http://127.0.0.1:9/departments");
+    let e = fetch(&gone, &Validators::default()).await.unwrap_err();
+    assert!(
+        matches!(e, SourceError::Fetch(FetchError::Connect(_))),
+        "{e}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn https_with_a_private_ca() {
+    use rustls::pki_types::pem::PemObject as _;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    let tmp = tempfile::tempdir().unwrap();
+    let (cert, key, ca_pem) = crate::support::tls::generate(tmp.path());
+    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(&cert)
+        .unwrap()
+        .map(|c| c.unwrap())
+        .collect();
+    let key = PrivateKeyDer::from_pem_file(&key).unwrap();
+    let config = rustls::ServerConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_no_client_auth()
+    .with_single_cert(certs, key)
+    .unwrap();
+    let src = Source::start(Some(tokio_rustls::TlsAcceptor::from(Arc::new(config)))).await;
+    src.set(ok("application/json", r#"["Finance"]"#));
+    let mut s = source(&src.url);
+    // Not trusted without the CA.
+    let e = fetch(&s, &Validators::default()).await.unwrap_err();
+    assert!(e.to_string().contains("TLS"), "{e}");
+    s.tls_ca_pem = Some(ca_pem);
+    assert_eq!(
+        names(fetch(&s, &Validators::default()).await.unwrap()),
+        ["Finance"]
+    );
+}
