@@ -61,11 +61,7 @@ pub fn validate(c: &OnlineBreachCheck) -> Result<(), (&'static str, String)> {
 
 /// The SHA-1 of a password as 40 upper-case hex digits (the range API's key), wiped on drop.
 pub fn sha1_hex(password: &str) -> Zeroizing<String> {
-    let d = aws_lc_rs::digest::digest(
-        &aws_lc_rs::digest::SHA1_FOR_LEGACY_USE_ONLY,
-        password.as_bytes(),
-    );
-    Zeroizing::new(hex::encode_upper(d.as_ref()))
+    Zeroizing::new(hex::encode_upper(&crate::breached::sha1(password)[..]))
 }
 
 /// Whether a range answer lists `suffix` (35 hex digits) with a count above zero. Padding

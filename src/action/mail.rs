@@ -3,13 +3,11 @@
 //! change, as in the seed). What to say is the callers' (`notify::message`); how it goes is here.
 
 use crate::app::App;
-use crate::model::{DeliveryMode, Settings};
+use crate::model::{DeliveryMode, Settings, SmtpSettings};
 use crate::store::outbox::{OutboxItem, OutboxStatus};
 
 /// What became of one e-mail.
 pub(super) enum Mailed {
-    /// No SMTP server or recipient is set.
-    NotConfigured,
     /// The outbox item to commit with the decision (its id is the record's sequence number).
     Queued(Vec<u8>),
     /// Sent to this many recipients (blocking mode).
@@ -19,29 +17,28 @@ pub(super) enum Mailed {
 }
 
 impl Mailed {
-    /// The audit record's note, for all but "not configured" (whose note names the cause).
-    pub(super) fn note(&self) -> Option<String> {
+    /// The audit record's note.
+    pub(super) fn note(&self) -> String {
         match self {
-            Mailed::NotConfigured => None,
-            Mailed::Queued(_) => Some("queued (outbox item = this record's seq)".into()),
-            Mailed::Sent(n) => Some(format!("sent to {n} recipient(s)")),
-            Mailed::Failed(e) => Some(format!("failed: {e}")),
+            Mailed::Queued(_) => "queued (outbox item = this record's seq)".into(),
+            Mailed::Sent(n) => format!("sent to {n} recipient(s)"),
+            Mailed::Failed(e) => format!("failed: {e}"),
         }
     }
 }
 
 impl App {
-    /// Mails `body` to the security team in the configured mode.
+    /// Mails `body` to the security team in the configured mode, through `smtp` (the
+    /// caller's `settings.notify.configured()`: it says in its own words why nothing is sent
+    /// without one, and builds no body then).
     pub(super) async fn mail_security_team(
         &self,
         settings: &Settings,
+        smtp: &SmtpSettings,
         request_id: Option<String>,
         subject: &str,
         body: String,
     ) -> Mailed {
-        let Some(smtp) = settings.notify.configured() else {
-            return Mailed::NotConfigured;
-        };
         if settings.notify.mode == DeliveryMode::Queued {
             let item = OutboxItem {
                 created: crate::store::now_rfc3339(),

@@ -378,23 +378,23 @@ impl App {
         form: &str,
         settings: &Settings,
     ) -> (Option<String>, Option<Vec<u8>>, Option<String>) {
-        if settings.notify.configured().is_none() {
+        let Some(smtp) = settings.notify.configured() else {
             let note = "not configured: a password event is to be mailed and no SMTP server or recipient is set";
             return (Some(note.into()), None, None);
-        }
+        };
         let now = crate::store::now_rfc3339();
         let initiator = initiator_label(&req.initiator);
         let action = action_label(&req.action);
         let body = message::password_body(req, &action, &initiator, form, &now);
         let rid = req.request_id.clone();
         let mailed = self
-            .mail_security_team(settings, rid, message::PASSWORD_SUBJECT, body)
+            .mail_security_team(settings, smtp, rid, message::PASSWORD_SUBJECT, body)
             .await;
-        let note = mailed.note();
+        let note = Some(mailed.note());
         match mailed {
             Mailed::Queued(item) => (note, Some(item), None),
             Mailed::Failed(e) => (note, None, Some(e)),
-            Mailed::Sent(_) | Mailed::NotConfigured => (note, None, None),
+            Mailed::Sent(_) => (note, None, None),
         }
     }
 }

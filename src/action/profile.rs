@@ -120,24 +120,24 @@ impl App {
         if sensitive.is_empty() {
             return (verdict, None, None);
         }
-        if settings.notify.configured().is_none() {
+        let Some(smtp) = settings.notify.configured() else {
             let note = format!(
                 "not configured: {} sensitive claim(s) changed and no SMTP server or recipient is set",
                 sensitive.len()
             );
             return (verdict, Some(note), None);
-        }
+        };
         let now = crate::store::now_rfc3339();
         let body = message::body(req, &sensitive, &now);
         let rid = req.request_id.clone();
         let mailed = self
-            .mail_security_team(settings, rid, message::SUBJECT, body)
+            .mail_security_team(settings, smtp, rid, message::SUBJECT, body)
             .await;
-        let note = mailed.note();
+        let note = Some(mailed.note());
         match mailed {
             Mailed::Queued(item) => (verdict, note, Some(item)),
             Mailed::Failed(e) => (notification_failed(&settings.policy, e), note, None),
-            Mailed::Sent(_) | Mailed::NotConfigured => (verdict, note, None),
+            Mailed::Sent(_) => (verdict, note, None),
         }
     }
 }

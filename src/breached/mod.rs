@@ -35,15 +35,24 @@ pub fn path(data_dir: &Path) -> PathBuf {
     data_dir.join(FILE_NAME)
 }
 
-/// The lookup key of a password: the first 8 bytes of its SHA-1, big-endian (the first 16 hex
-/// digits of a Pwned-Passwords line).
-pub fn key_of(password: &str) -> u64 {
+/// The SHA-1 of a password's UTF-8 bytes: what breach corpora (the Pwned Passwords files and
+/// range API) are keyed by. Wiped on drop.
+pub fn sha1(password: &str) -> zeroize::Zeroizing<[u8; 20]> {
     let d = aws_lc_rs::digest::digest(
         &aws_lc_rs::digest::SHA1_FOR_LEGACY_USE_ONLY,
         password.as_bytes(),
     );
+    let mut out = zeroize::Zeroizing::new([0u8; 20]);
+    out.copy_from_slice(d.as_ref());
+    out
+}
+
+/// The lookup key of a password: the first 8 bytes of its SHA-1, big-endian (the first 16 hex
+/// digits of a Pwned-Passwords line).
+pub fn key_of(password: &str) -> u64 {
+    let d = sha1(password);
     let mut k = [0u8; 8];
-    k.copy_from_slice(&d.as_ref()[..8]);
+    k.copy_from_slice(&d[..8]);
     u64::from_be_bytes(k)
 }
 
