@@ -5,114 +5,11 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use parking_lot::Mutex;
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
-
 use profilegate::outbound::FetchError;
 use profilegate::sync::http::{fetch, Fetch, HttpAuth, HttpSource, SourceError, Validators};
 use profilegate::sync::SourceFormat;
 
-/// What the source answers.
-#[derive(Clone)]
-struct Answer {
-    status: u16,
-    content_type: &'static str,
-    body: String,
-    etag: Option<&'static str>,
-    delay: Duration,
-}
-
-fn ok(content_type: &'static str, body: &str) -> Answer {
-    Answer {
-        status: 200,
-        content_type,
-        body: body.into(),
-        etag: None,
-        delay: Duration::ZERO,
-    }
-}
-
-/// A source on a local port (HTTPS when given a certificate and key): it answers the current
-/// answer, or 304 when the request's `If-None-Match` is the answer's `ETag`; it keeps each
-/// request's head.
-struct Source {
-    url: String,
-    answer: Arc<Mutex<Answer>>,
-    seen: Arc<Mutex<Vec<String>>>,
-}
-
-impl Source {
-    async fn start(tls: Option<tokio_rustls::TlsAcceptor>) -> Source {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let scheme = if tls.is_some() { "https" } else { "http" };
-        let url = format!(
-            "{scheme}://localhost:{}/api/departments",
-            listener.local_addr().unwrap().port()
-        );
-        let answer = Arc::new(Mutex::new(ok("application/json", "[]")));
-        let seen = Arc::new(Mutex::new(Vec::new()));
-        let (a, s) = (answer.clone(), seen.clone());
-        tokio::spawn(async move {
-            while let Ok((tcp, _)) = listener.accept().await {
-                let (a, s, tls) = (a.clone(), s.clone(), tls.clone());
-                tokio::spawn(async move {
-                    match tls {
-                        Some(acc) => {
-                            if let Ok(stream) = acc.accept(tcp).await {
-                                serve(stream, a, s).await;
-                            }
-                        }
-                        None => serve(tcp, a, s).await,
-                    }
-                });
-            }
-        });
-        Source { url, answer, seen }
-    }
-
-    fn set(&self, a: Answer) {
-        *self.answer.lock() = a;
-    }
-
-    fn last_head(&self) -> String {
-        self.seen.lock().last().cloned().unwrap_or_default()
-    }
-}
-
-async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
-    mut io: S,
-    answer: Arc<Mutex<Answer>>,
-    seen: Arc<Mutex<Vec<String>>>,
-) {
-    let mut head = Vec::new();
-    let mut buf = [0u8; 1024];
-    while !head.windows(4).any(|w| w == b"\r\n\r\n") {
-        match io.read(&mut buf).await {
-            Ok(0) | Err(_) => return,
-            Ok(n) => head.extend_from_slice(&buf[..n]),
-        }
-    }
-    let head = String::from_utf8_lossy(&head).to_ascii_lowercase();
-    seen.lock().push(head.clone());
-    let a = answer.lock().clone();
-    tokio::time::sleep(a.delay).await;
-    let not_modified = a
-        .etag
-        .is_some_and(|e| head.contains(&format!("if-none-match: {}", e.to_ascii_lowercase())));
-    let (status, body) = if not_modified {
-        (304, String::new())
-    } else {
-        (a.status, a.body)
-    };
-    let etag = a.etag.map_or(String::new(), |e| format!("etag: {e}\r\n"));
-    let resp = format!(
-        "HTTP/1.1 {status} X\r\ncontent-type: {}\r\n{etag}last-modified: Mon, 30 Nov 2026 08:00:00 GMT\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
-        a.content_type,
-        body.len()
-    );
-    let _ = io.write_all(resp.as_bytes()).await;
-    let _ = io.shutdown().await;
-}
+use crate::support::source::{ok, Source};
 
 fn source(url: &str) -> HttpSource {
     HttpSource {
@@ -135,7 +32,7 @@ fn names(f: Fetch) -> Vec<String> {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn json_csv_and_a_field_with_authentication() {
-    let src = Source::start(None).await;
+    let src = Source::start("/api/departments", None).await;
     src.set(ok("application/json", r#"["HR", "Engineering", " HR "]"#));
     let mut s = source(&src.url);
     s.auth = HttpAuth::Bearer {
@@ -183,7 +80,7 @@ async fn json_csv_and_a_field_with_authentication() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn an_unchanged_list_comes_back_as_not_modified() {
-    let src = Source::start(None).await;
+    let src = Source::start("/api/departments", None).await;
     let mut a = ok("application/json", r#"["HR"]"#);
     a.etag = Some("\"v1\"");
     src.set(a);
@@ -207,7 +104,7 @@ async fn an_unchanged_list_comes_back_as_not_modified() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn slow_failing_large_and_wrong_answers_give_no_list() {
-    let src = Source::start(None).await;
+    let src = Source::start("/api/departments", None).await;
     let mut s = source(&src.url);
 
     let mut slow = ok("application/json", r#"["HR"]"#);
@@ -266,7 +163,11 @@ async fn https_with_a_private_ca() {
     .with_no_client_auth()
     .with_single_cert(certs, key)
     .unwrap();
-    let src = Source::start(Some(tokio_rustls::TlsAcceptor::from(Arc::new(config)))).await;
+    let src = Source::start(
+        "/api/departments",
+        Some(tokio_rustls::TlsAcceptor::from(Arc::new(config))),
+    )
+    .await;
     src.set(ok("application/json", r#"["Finance"]"#));
     let mut s = source(&src.url);
     // Not trusted without the CA.

@@ -2,81 +2,33 @@
 //! the machine (with `Add-Padding`), padding is not a hit, a slow or broken source fails open
 //! with an audit note (or closed when set), and a refused or HASH-form password is never sent.
 
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use parking_lot::Mutex;
 use serde_json::Value;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use super::password::{hashed, password_decisions, password_url, plain, request};
+use crate::support::source::{ok, Answer, Source};
 use crate::support::*;
 
-/// How the stub answers.
-#[derive(Clone)]
-enum Mode {
-    /// 200 with this body.
-    Body(String),
-    /// Waits this long first.
-    Slow(Duration),
-    /// 200 with a page that is not a range list.
-    Portal,
+/// A range answer at once.
+fn body(text: String) -> Answer {
+    ok("text/plain", &text)
 }
 
-/// A range API on a local port: it answers in the current mode and keeps each request's head.
-struct RangeStub {
-    url: String,
-    mode: Arc<Mutex<Mode>>,
-    seen: Arc<Mutex<Vec<String>>>,
+/// An answer after `delay`.
+fn slow(delay: Duration) -> Answer {
+    Answer {
+        delay,
+        ..ok("text/plain", "")
+    }
 }
 
-impl RangeStub {
-    async fn start() -> RangeStub {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let url = format!("http://{}/range/", listener.local_addr().unwrap());
-        let mode = Arc::new(Mutex::new(Mode::Body(String::new())));
-        let seen = Arc::new(Mutex::new(Vec::new()));
-        let (m, s) = (mode.clone(), seen.clone());
-        tokio::spawn(async move {
-            while let Ok((mut sock, _)) = listener.accept().await {
-                let (m, s) = (m.clone(), s.clone());
-                tokio::spawn(async move {
-                    let mut head = Vec::new();
-                    let mut buf = [0u8; 1024];
-                    while !head.windows(4).any(|w| w == b"\r\n\r\n") {
-                        match sock.read(&mut buf).await {
-                            Ok(0) | Err(_) => return,
-                            Ok(n) => head.extend_from_slice(&buf[..n]),
-                        }
-                    }
-                    s.lock().push(String::from_utf8_lossy(&head).into_owned());
-                    let mode = m.lock().clone();
-                    let body = match mode {
-                        Mode::Body(b) => b,
-                        Mode::Slow(d) => {
-                            tokio::time::sleep(d).await;
-                            String::new()
-                        }
-                        Mode::Portal => "<html><body>Sign in to the network</body></html>".into(),
-                    };
-                    let resp = format!(
-                        "HTTP/1.1 200 OK\r\ncontent-length: {}\r\ncontent-type: text/plain\r\n\r\n{body}",
-                        body.len()
-                    );
-                    let _ = sock.write_all(resp.as_bytes()).await;
-                });
-            }
-        });
-        RangeStub { url, mode, seen }
-    }
-
-    fn set(&self, mode: Mode) {
-        *self.mode.lock() = mode;
-    }
-
-    fn requests(&self) -> Vec<String> {
-        self.seen.lock().clone()
-    }
+/// A captive portal's page: 200, but not a range list.
+fn portal() -> Answer {
+    ok(
+        "text/html",
+        "<html><body>Sign in to the network</body></html>",
+    )
 }
 
 fn sha1(password: &str) -> String {
@@ -113,7 +65,7 @@ fn last_record(dir: &DataDir) -> profilegate::model::PasswordDecision {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn only_the_prefix_is_sent_and_a_listed_password_is_refused() {
-    let stub = RangeStub::start().await;
+    let stub = Source::start("/range/", None).await;
     let dir = DataDir::new();
     let cred = dir.standard();
     online(&dir, &["on", "--url", &stub.url, "--timeout-ms", "900"]);
@@ -124,7 +76,7 @@ async fn only_the_prefix_is_sent_and_a_listed_password_is_refused() {
     let url = password_url(&srv);
 
     // Listed with a count: refused, naming the breach.
-    stub.set(Mode::Body(range_body(listed, 7)));
+    stub.set(body(range_body(listed, 7)));
     let r = post(
         &url,
         &auth,
@@ -152,7 +104,7 @@ async fn only_the_prefix_is_sent_and_a_listed_password_is_refused() {
     );
 
     // Only a padding entry (count 0) matches: not a hit.
-    stub.set(Mode::Body(range_body(clean, 0)));
+    stub.set(body(range_body(clean, 0)));
     let r = post(&url, &auth, request(plain(clean), Some("ob-2")).to_string()).await;
     assert_eq!(r.json["actionStatus"], "SUCCESS", "{}", r.json);
 
@@ -200,7 +152,7 @@ async fn only_the_prefix_is_sent_and_a_listed_password_is_refused() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_source_that_does_not_answer_fails_open_with_a_note_or_closed_when_set() {
-    let stub = RangeStub::start().await;
+    let stub = Source::start("/range/", None).await;
     let dir = DataDir::new();
     let cred = dir.standard();
     online(&dir, &["on", "--url", &stub.url, "--timeout-ms", "200"]);
@@ -217,7 +169,7 @@ async fn a_source_that_does_not_answer_fails_open_with_a_note_or_closed_when_set
     )
     .await;
     assert_eq!(r.json["actionStatus"], "FAILED", "{}", r.json);
-    stub.set(Mode::Slow(Duration::from_secs(3)));
+    stub.set(slow(Duration::from_secs(3)));
     let t = Instant::now();
     let r = post(
         &password_url(&srv),
@@ -232,7 +184,7 @@ async fn a_source_that_does_not_answer_fails_open_with_a_note_or_closed_when_set
         "{took:?} {:?}",
         stub.requests()
     );
-    stub.set(Mode::Portal);
+    stub.set(portal());
     let r = post(
         &password_url(&srv),
         &auth,
@@ -260,7 +212,7 @@ async fn a_source_that_does_not_answer_fails_open_with_a_note_or_closed_when_set
     // Fail closed: the password is refused with its own text.
     online(&dir, &["on", "--on-failure", "closed"]);
     let srv = Server::start(&dir.path).await;
-    stub.set(Mode::Slow(Duration::from_secs(3)));
+    stub.set(slow(Duration::from_secs(3)));
     let r = post(
         &password_url(&srv),
         &auth,

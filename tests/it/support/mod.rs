@@ -3,6 +3,7 @@
 pub mod admin;
 pub mod jwe;
 pub mod mail;
+pub mod source;
 pub mod tls;
 
 use std::path::{Path, PathBuf};
