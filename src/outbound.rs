@@ -13,7 +13,7 @@ use http_body_util::{BodyExt, Empty, Limited};
 use hyper::Uri;
 use hyper_util::rt::TokioIo;
 use rustls::pki_types::pem::PemObject as _;
-use rustls::pki_types::CertificateDer;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 
@@ -79,8 +79,20 @@ pub fn check_url(url: &str, max_len: usize) -> Result<Uri, String> {
     Ok(uri)
 }
 
-/// A TLS client configuration: the system's roots and, when given, an administrator's CA.
-pub fn tls_connector(ca_pem: Option<&str>) -> Result<tokio_rustls::TlsConnector, FetchError> {
+/// A client certificate and its private key (PEM), for a source that wants mutual TLS.
+#[derive(Clone, Copy)]
+pub struct Identity<'a> {
+    pub cert_pem: &'a str,
+    pub key_pem: &'a str,
+}
+
+/// A TLS client configuration: the system's roots and, when given, an administrator's CA;
+/// a client certificate when the source asks for one. Shared by every outbound TLS client
+/// (HTTP sources, LDAP) so that they trust the same roots the same way.
+pub fn client_config(
+    ca_pem: Option<&str>,
+    identity: Option<Identity<'_>>,
+) -> Result<Arc<rustls::ClientConfig>, FetchError> {
     let mut roots = rustls::RootCertStore::empty();
     roots.add_parsable_certificates(rustls_native_certs::load_native_certs().certs);
     if let Some(pem) = ca_pem {
@@ -96,14 +108,38 @@ pub fn tls_connector(ca_pem: Option<&str>) -> Result<tokio_rustls::TlsConnector,
             return Err(FetchError::Tls("the CA holds no PEM certificate".into()));
         }
     }
-    let config = rustls::ClientConfig::builder_with_provider(Arc::new(
+    let builder = rustls::ClientConfig::builder_with_provider(Arc::new(
         rustls::crypto::ring::default_provider(),
     ))
     .with_protocol_versions(rustls::ALL_VERSIONS)
     .map_err(|e| FetchError::Tls(e.to_string()))?
-    .with_root_certificates(roots)
-    .with_no_client_auth();
-    Ok(tokio_rustls::TlsConnector::from(Arc::new(config)))
+    .with_root_certificates(roots);
+    let config = match identity {
+        None => builder.with_no_client_auth(),
+        Some(id) => {
+            let chain = CertificateDer::pem_slice_iter(id.cert_pem.as_bytes())
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|e| FetchError::Tls(format!("the client certificate: {e}")))?;
+            if chain.is_empty() {
+                return Err(FetchError::Tls(
+                    "the client certificate holds no PEM certificate".into(),
+                ));
+            }
+            let key = PrivateKeyDer::from_pem_slice(id.key_pem.as_bytes())
+                .map_err(|_| FetchError::Tls("the client key is not a PEM private key".into()))?;
+            builder
+                .with_client_auth_cert(chain, key)
+                .map_err(|e| FetchError::Tls(format!("the client certificate: {e}")))?
+        }
+    };
+    Ok(Arc::new(config))
+}
+
+/// [`client_config`] as a connector, without a client certificate.
+pub fn tls_connector(ca_pem: Option<&str>) -> Result<tokio_rustls::TlsConnector, FetchError> {
+    Ok(tokio_rustls::TlsConnector::from(client_config(
+        ca_pem, None,
+    )?))
 }
 
 /// Sends one GET and reads the answer, all within `req.timeout`. Any status is returned (the
