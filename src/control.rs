@@ -13,7 +13,7 @@ use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::sync::mpsc;
 
 use crate::app::App;
-use crate::service::{Ctx, Durability};
+use crate::service::{Ctx, Durability, ServiceError};
 
 /// The socket's path in a data dir.
 pub fn socket_path(data_dir: &Path) -> PathBuf {
@@ -87,7 +87,7 @@ pub async fn serve(app: Arc<App>) {
         tokio::spawn(async move {
             let (rd, mut wr) = stream.into_split();
             let mut line = String::new();
-            let mut rd = BufReader::new(tokio::io::AsyncReadExt::take(rd, 256));
+            let mut rd = BufReader::new(tokio::io::AsyncReadExt::take(rd, 4096));
             if rd.read_line(&mut line).await.is_err() {
                 return;
             }
@@ -144,6 +144,10 @@ pub async fn serve(app: Arc<App>) {
                     };
                     let _ = wr.write_all(reply.as_bytes()).await;
                 }
+                other if other.starts_with("department-sync ") => {
+                    let reply = department_sync(&app, &other["department-sync ".len()..]).await;
+                    let _ = wr.write_all(reply.as_bytes()).await;
+                }
                 other => {
                     let _ = wr
                         .write_all(format!("unknown command {other:?}\n").as_bytes())
@@ -153,6 +157,62 @@ pub async fn serve(app: Arc<App>) {
             let _ = wr.shutdown().await;
         });
     }
+}
+
+/// `department-sync {"org": …, "mode": "sync" | "dry-run" | "approve"}`: a sync run by the
+/// server, answered as one JSON object, `{"ok": report}` or `{"error": {kind, message}}`.
+async fn department_sync(app: &App, request: &str) -> String {
+    use crate::service::sync::{self, Mode};
+    #[derive(serde::Deserialize)]
+    struct Req {
+        org: Option<String>,
+        mode: String,
+    }
+    let error = |kind: &str, message: String| {
+        serde_json::json!({ "error": { "kind": kind, "message": message } }).to_string()
+    };
+    let Ok(req) = serde_json::from_str::<Req>(request) else {
+        return error("invalid", "not a department-sync request".into());
+    };
+    let mode = match req.mode.as_str() {
+        "sync" => Mode::Sync,
+        "dry-run" => Mode::DryRun,
+        "approve" => Mode::Approve,
+        _ => return error("invalid", format!("unknown mode {:?}", req.mode)),
+    };
+    let ctx = Ctx {
+        store: &app.store,
+        durability: Durability::Commit(&app.commit),
+        actor: "cli",
+    };
+    match sync::sync(ctx, req.org.as_deref(), mode).await {
+        Ok(report) => serde_json::json!({ "ok": report }).to_string(),
+        Err(e) => {
+            let kind = match &e {
+                ServiceError::Invalid { .. } => "invalid",
+                ServiceError::NotFound(_) => "not_found",
+                ServiceError::Conflict(_) => "conflict",
+                ServiceError::Upstream { .. } => "upstream",
+                _ => "unavailable",
+            };
+            error(kind, e.to_string())
+        }
+    }
+}
+
+/// Sends `command json` to the server holding `data_dir` and returns its answer (at most
+/// 64 MiB: a sync's diff lists names).
+pub fn request_json(
+    data_dir: &Path,
+    command: &str,
+    request: &serde_json::Value,
+) -> std::io::Result<String> {
+    let mut s = std::os::unix::net::UnixStream::connect(socket_path(data_dir))?;
+    s.set_read_timeout(Some(std::time::Duration::from_secs(180)))?;
+    s.write_all(format!("{command} {request}\n").as_bytes())?;
+    let mut out = String::new();
+    s.take(64 << 20).read_to_string(&mut out)?;
+    Ok(out)
 }
 
 /// Asks the server holding `data_dir` for a backup; returns its bytes (checked by the caller).

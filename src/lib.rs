@@ -146,6 +146,7 @@ pub async fn run_with(
     }));
 
     let maintenance = tokio::spawn(maintenance(app.clone()));
+    let department_sync = tokio::spawn(department_sync(app.clone()));
     // A mail server that cannot be reached is worth knowing now, not at the first sensitive
     // change; but it is not fatal (the rest of the service works).
     if let Some(smtp) = store.settings().notify.configured().cloned() {
@@ -196,6 +197,8 @@ pub async fn run_with(
     }
     maintenance.abort();
     let _ = maintenance.await;
+    department_sync.abort();
+    let _ = department_sync.await;
     app.log_limit.flush_all();
     outbox.abort();
     let _ = outbox.await;
@@ -209,6 +212,66 @@ pub async fn run_with(
     store.mark_durable_head()?;
     store.clear_server_info();
     Ok(())
+}
+
+/// How often the schedule looks for a due department sync or a freshness e-mail to send.
+const SYNC_TICK: Duration = Duration::from_secs(5);
+
+/// The department sync schedule: each synced organization's list when it is due, one at a
+/// time (a slow source delays the next sync, never a decision), then the security team's
+/// stale and recovered e-mails.
+async fn department_sync(app: Arc<App>) {
+    let mut tick = tokio::time::interval(SYNC_TICK);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        let ctx = service::Ctx {
+            store: &app.store,
+            durability: service::Durability::Commit(&app.commit),
+            actor: "sync",
+        };
+        let due = match service::sync::due(&app.store, store::now_unix_ms()) {
+            Ok(due) => due,
+            Err(e) => {
+                tracing::warn!(error = %e, "could not read the department sync state");
+                continue;
+            }
+        };
+        for org in due {
+            // Failures are logged and recorded by the sync itself.
+            let _ = service::sync::sync(ctx, org.as_deref(), service::sync::Mode::Sync).await;
+        }
+        let messages = match service::sync::freshness_messages(&app.store, store::now_unix_ms()) {
+            Ok(m) => m,
+            Err(e) => {
+                tracing::warn!(error = %e, "could not read the department sync state");
+                continue;
+            }
+        };
+        let settings = app.store.settings();
+        let Some(smtp) = settings.notify.configured() else {
+            continue;
+        };
+        for m in messages {
+            match app
+                .notifier
+                .send(smtp, &settings.notify.recipients, &m.subject, m.body)
+                .await
+            {
+                Ok(()) => {
+                    if let Err(e) =
+                        service::sync::mark_notified(&app.store, m.org.as_deref(), m.stale).await
+                    {
+                        tracing::warn!(error = %e, "could not note the freshness e-mail");
+                    }
+                }
+                // Tried again at the next tick.
+                Err(e) => {
+                    tracing::warn!(error = %e, "could not mail the department list's freshness")
+                }
+            }
+        }
+    }
 }
 
 /// How often the server looks at the breached-password filter's file (length, modification

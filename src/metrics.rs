@@ -148,8 +148,19 @@ impl Default for SendStats {
     }
 }
 
+/// One synced department list, for a scrape.
+pub struct SyncGauge {
+    /// `""`: the root organization.
+    pub org: String,
+    pub last_success_unix: Option<u64>,
+    pub age_secs: u64,
+    pub failures: u32,
+    pub held: bool,
+}
+
 /// What the store and the notifier contribute to a scrape.
 pub struct Gauges {
+    pub department_sync: Vec<SyncGauge>,
     pub audit_records: u64,
     pub outbox_depth: usize,
     pub data_bytes: u64,
@@ -165,6 +176,50 @@ fn header(out: &mut String, name: &str, kind: &str, help: &str) {
 fn single(out: &mut String, name: &str, kind: &str, help: &str, value: impl std::fmt::Display) {
     header(out, name, kind, help);
     let _ = writeln!(out, "{name} {value}");
+}
+
+/// Label values are quoted with `\\`, `"` and newlines escaped.
+fn label_value(v: &str) -> String {
+    v.replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+}
+
+fn sync_families(out: &mut String, syncs: &[SyncGauge]) {
+    if syncs.is_empty() {
+        return;
+    }
+    type Family = (&'static str, &'static str, fn(&SyncGauge) -> Option<u64>);
+    let families: [Family; 4] = [
+        (
+            "profilegate_department_sync_last_success_timestamp_seconds",
+            "When the department source last answered (Unix time); absent before the first success.",
+            |s| s.last_success_unix,
+        ),
+        (
+            "profilegate_department_sync_age_seconds",
+            "Age of the stored department list's copy: seconds since its source last answered.",
+            |s| Some(s.age_secs),
+        ),
+        (
+            "profilegate_department_sync_failures",
+            "Department sync attempts failed in a row.",
+            |s| Some(u64::from(s.failures)),
+        ),
+        (
+            "profilegate_department_sync_held",
+            "1 when a department sync waits for an administrator's approval.",
+            |s| Some(u64::from(s.held)),
+        ),
+    ];
+    for (name, help, value) in families {
+        header(out, name, "gauge", help);
+        for s in syncs {
+            if let Some(v) = value(s) {
+                let _ = writeln!(out, "{name}{{org=\"{}\"}} {v}", label_value(&s.org));
+            }
+        }
+    }
 }
 
 /// The text exposition of everything.
@@ -251,6 +306,7 @@ pub fn render(m: &Metrics, mail: &SendStats, g: &Gauges) -> String {
         "Time to hand one e-mail to the mail server.",
     );
     mail.latency.render(&mut out, n, "");
+    sync_families(&mut out, &g.department_sync);
     single(
         &mut out,
         "profilegate_data_size_bytes",

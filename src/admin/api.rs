@@ -212,6 +212,8 @@ pub struct Overview {
     /// The latest decisions, newest first.
     pub latest: Vec<AuditRecord>,
     pub email: EmailHealth,
+    /// The synced department lists: last success, age, a held sync.
+    pub department_sync: Vec<crate::service::sync::SourceStatus>,
 }
 
 /// The SMTP settings as shown: the password never, only whether one is set.

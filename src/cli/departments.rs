@@ -76,6 +76,21 @@ pub(super) fn run(
                 ),
             )?;
         }
+        DepartmentsCmd::Source(cmd) => return super::sync::source(store, cmd, out),
+        DepartmentsCmd::Sync {
+            org,
+            dry_run,
+            approve,
+            json,
+        } => {
+            return super::sync::sync_here(
+                store,
+                org.as_deref(),
+                super::sync::sync_mode(dry_run, approve),
+                json,
+                out,
+            )
+        }
         DepartmentsCmd::Export { org } => {
             let mut wr = csv::Writer::from_writer(Vec::new());
             let write_err = |e: csv::Error| CliError::Input(format!("cannot write CSV: {e}"));

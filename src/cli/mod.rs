@@ -10,6 +10,7 @@ mod departments;
 mod notify;
 mod password;
 mod serve;
+mod sync;
 
 use std::io::Write;
 use std::net::SocketAddr;
@@ -22,6 +23,7 @@ use crate::service::{Ctx, Durability, ServiceError};
 use crate::store::{Store, StoreError};
 use crate::ServeError;
 pub use password::PasswordCmd;
+pub use sync::{HttpArgs, ScheduleArgs, SourceCmd};
 
 /// profilegate: the pre-update profile action service for WSO2 Identity Server and Asgardeo.
 #[derive(Debug, Parser)]
@@ -303,6 +305,23 @@ pub enum DepartmentsCmd {
         #[arg(value_enum)]
         mode: MatchArg,
     },
+    /// Keep a list in step with the company's source (an HTTP API or LDAP), stop, or show it.
+    #[command(subcommand)]
+    Source(SourceCmd),
+    /// Sync a list from its source now (through the running server when there is one).
+    /// Exits 3 when the sync is held for approval.
+    Sync {
+        #[arg(long)]
+        org: Option<String>,
+        /// Fetch and print the diff; change nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Apply the sync held for approval, exactly as shown.
+        #[arg(long, conflicts_with = "dry_run")]
+        approve: bool,
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -407,6 +426,22 @@ pub fn dispatch(cli: Cli, config: &crate::config::Config) -> Result<ExitCode, Cl
         // Files of the data dir only: works while a server holds the store.
         Some(Command::Password(PasswordCmd::Breached(cmd))) => {
             password::breached(data_dir, None, cmd, &mut out)
+        }
+        // A running server holds the store: it runs the sync.
+        #[cfg(unix)]
+        Some(Command::Departments(DepartmentsCmd::Sync {
+            org,
+            dry_run,
+            approve,
+            json,
+        })) if sync::server_answers(data_dir) => {
+            match sync::sync_via_server(data_dir, org.as_deref(), dry_run, approve, json, &mut out)?
+            {
+                Some(code) => Ok(code),
+                None => Err(CliError::Input(
+                    "the running server did not answer on its control socket".into(),
+                )),
+            }
         }
         Some(cmd) => {
             let store = Store::open(data_dir)?;

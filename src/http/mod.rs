@@ -253,11 +253,21 @@ pub fn routes(app: Arc<App>, scope: Scope) -> Routes {
         .and(warp::get())
         .and(with_app(app.clone()))
         .then(|app: Arc<App>| async move {
+            let detail = sync_detail(&app.store);
             match ready(&app).await {
-                Ok(()) => json_response(200, br#"{"status":"ready"}"#.to_vec()),
+                Ok(()) => {
+                    let mut body = serde_json::json!({ "status": "ready" });
+                    if let Some(d) = detail {
+                        body["department_sync"] = d;
+                    }
+                    json_response(200, body.to_string().into_bytes())
+                }
                 Err(reason) => {
                     tracing::warn!(%reason, "not ready");
-                    let body = serde_json::json!({ "status": "unavailable", "reason": reason });
+                    let mut body = serde_json::json!({ "status": "unavailable", "reason": reason });
+                    if let Some(d) = detail {
+                        body["department_sync"] = d;
+                    }
                     json_response(503, body.to_string().into_bytes())
                 }
             }
@@ -270,6 +280,7 @@ pub fn routes(app: Arc<App>, scope: Scope) -> Routes {
             let store = app.store.clone();
             let admin_password_checks = app.admin_gate.checks();
             let gauges = tokio::task::spawn_blocking(move || crate::metrics::Gauges {
+                department_sync: sync_gauges(&store),
                 audit_records: store.chain_head().seq,
                 outbox_depth: store.outbox_len(),
                 data_bytes: store.size_on_disk().unwrap_or(0),
@@ -306,6 +317,46 @@ pub fn routes(app: Arc<App>, scope: Scope) -> Routes {
         filter: tree.recover(recover).unify().boxed(),
         action: action_app,
     }
+}
+
+/// The synced department lists for a scrape (none when the state cannot be read: the scrape
+/// still answers).
+fn sync_gauges(store: &crate::store::Store) -> Vec<crate::metrics::SyncGauge> {
+    crate::service::sync::statuses(store)
+        .unwrap_or_default()
+        .into_iter()
+        .map(|s| crate::metrics::SyncGauge {
+            org: s.org.unwrap_or_default(),
+            last_success_unix: s.last_success_unix,
+            age_secs: s.age_secs,
+            failures: s.failures,
+            held: s.held.is_some(),
+        })
+        .collect()
+}
+
+/// `/readyz`'s detail on synced department lists: their freshness, never a source's address
+/// or error (the route needs no credentials). A stale list does not make the service
+/// unready: decisions go on with the last good copy.
+fn sync_detail(store: &crate::store::Store) -> Option<serde_json::Value> {
+    let statuses = crate::service::sync::statuses(store).ok()?;
+    if statuses.is_empty() {
+        return None;
+    }
+    Some(
+        statuses
+            .into_iter()
+            .map(|s| {
+                serde_json::json!({
+                    "org": s.org,
+                    "last_success": s.last_success,
+                    "age_secs": s.age_secs,
+                    "stale": s.stale,
+                    "held": s.held.is_some(),
+                })
+            })
+            .collect(),
+    )
 }
 
 /// How long a readiness answer is reused.

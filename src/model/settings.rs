@@ -1,9 +1,12 @@
 //! Settings kept in the data dir and changed by an administrator.
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 
 use super::password::PasswordPolicy;
 use crate::policy::PolicySettings;
+use crate::sync::SyncSettings;
 
 /// Whether callers must authenticate.
 #[derive(utoipa::ToSchema, Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -135,6 +138,9 @@ pub struct Settings {
     /// The pre-update-password action's policy (absent in settings stored before it existed:
     /// the defaults, NIST's).
     pub password: PasswordPolicy,
+    /// Department lists kept in step with a company source, by organization id (`""`: the
+    /// root organization). An organization without an entry keeps its hand-kept list.
+    pub department_sync: BTreeMap<String, SyncSettings>,
 }
 
 impl Default for Settings {
@@ -145,14 +151,19 @@ impl Default for Settings {
             notify: NotifySettings::default(),
             idempotency_window_secs: 120,
             password: PasswordPolicy::default(),
+            department_sync: BTreeMap::new(),
         }
     }
 }
 
 impl Settings {
-    /// The settings as the audit chain and any display show them: the SMTP password masked.
+    /// The settings as the audit chain and any display show them: the SMTP password and the
+    /// department sources' secrets masked.
     pub fn redacted(&self) -> Settings {
         let mut s = self.clone();
+        for sync in s.department_sync.values_mut() {
+            *sync = sync.redacted();
+        }
         if let Some(smtp) = s.notify.smtp.as_mut() {
             if smtp.password.is_some() {
                 smtp.password = Some("********".into());

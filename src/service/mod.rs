@@ -11,6 +11,7 @@ pub mod departments;
 pub mod notifications;
 pub mod password;
 pub mod settings;
+pub mod sync;
 
 use crate::store::{GroupCommit, Store, StoreError};
 

@@ -110,6 +110,19 @@ impl Store {
         org: Option<&str>,
         plan: &ImportPlan,
     ) -> Result<()> {
+        self.apply_departments_from(actor, action, org, plan, None)
+    }
+
+    /// [`Store::apply_departments`], naming in the audit record where the names came from
+    /// (a sync's source).
+    pub fn apply_departments_from(
+        &self,
+        actor: &str,
+        action: &str,
+        org: Option<&str>,
+        plan: &ImportPlan,
+        source: Option<&str>,
+    ) -> Result<()> {
         // An empty id would land in the root list and a NUL would split the key: the service
         // refuses both before this; here they are a fault, not input.
         if org.is_some_and(|o| o.is_empty() || o.contains('\0')) {
@@ -126,7 +139,12 @@ impl Store {
             before: Some(
                 serde_json::json!({ "organization": org_label(org), "removed": plan.removed }),
             ),
-            after: Some(serde_json::json!({ "organization": org_label(org), "added": plan.added })),
+            after: Some(match source {
+                None => serde_json::json!({ "organization": org_label(org), "added": plan.added }),
+                Some(src) => serde_json::json!({
+                    "organization": org_label(org), "added": plan.added, "source": src
+                }),
+            }),
         });
         self.transact_with_audit(&self.departments, &entry, |t| {
             for name in &plan.removed {

@@ -12,6 +12,7 @@ pub mod durable;
 pub mod outbox;
 pub mod password_keys;
 mod settings_tree;
+pub mod sync_state;
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -140,6 +141,11 @@ pub struct Store {
     /// Request keys of recent decisions, one value per batch (see `audit::keylog`): what a
     /// restart re-indexes for retries without reading the audit records themselves.
     request_keys: sled::Tree,
+    /// Each synced organization's sync state (see `sync_state`). Not in backups: the next
+    /// sync rebuilds it.
+    sync_state: sled::Tree,
+    /// One department sync at a time (the schedule, "Sync now" and an approval may meet).
+    sync_lock: tokio::sync::Mutex<()>,
     /// Serializes appends to the chain; holds the last sequence number and hash.
     chain: Mutex<ChainHead>,
     /// The commit journal (see `journal`); locked after `chain`, never before.
@@ -289,6 +295,8 @@ impl Store {
             audit: db.open_tree("audit")?,
             outbox: db.open_tree("outbox")?,
             request_keys: db.open_tree("request_keys")?,
+            sync_state: db.open_tree("sync_state")?,
+            sync_lock: tokio::sync::Mutex::new(()),
             db,
             chain: Mutex::new(ChainHead::genesis()),
             journal: Mutex::new(journal),

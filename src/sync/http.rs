@@ -42,8 +42,8 @@ impl std::fmt::Debug for HttpAuth {
     }
 }
 
-/// An HTTP(S) source of one organization's department list.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// An HTTP(S) source of one organization's department list. `Debug` leaves the secrets out.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HttpSource {
     pub url: String,
     #[serde(default)]
@@ -56,10 +56,50 @@ pub struct HttpSource {
     /// A private CA (PEM) to trust besides the system's.
     #[serde(default)]
     pub tls_ca_pem: Option<String>,
+    /// A client certificate (PEM) for a source that authenticates its callers by mutual TLS.
+    #[serde(default)]
+    pub client_cert_pem: Option<String>,
+    /// The client certificate's private key (PEM); a secret, like the token.
+    #[serde(default)]
+    pub client_key_pem: Option<String>,
     #[serde(default = "default_timeout")]
     pub timeout_ms: u64,
     #[serde(default = "default_max_bytes")]
     pub max_bytes: usize,
+}
+
+impl std::fmt::Debug for HttpSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HttpSource")
+            .field("url", &self.url)
+            .field("format", &self.format)
+            .field("field", &self.field)
+            .field("auth", &self.auth)
+            .field("tls_ca", &self.tls_ca_pem.is_some())
+            .field("client_cert", &self.client_cert_pem.is_some())
+            .field("timeout_ms", &self.timeout_ms)
+            .field("max_bytes", &self.max_bytes)
+            .finish()
+    }
+}
+
+impl HttpSource {
+    /// The TLS client configuration this source asks for.
+    pub fn tls(&self) -> Result<tokio_rustls::TlsConnector, FetchError> {
+        let identity = match (&self.client_cert_pem, &self.client_key_pem) {
+            (Some(cert_pem), Some(key_pem)) => Some(outbound::Identity { cert_pem, key_pem }),
+            (None, None) => None,
+            _ => {
+                return Err(FetchError::Tls(
+                    "a client certificate needs both the certificate and its key".into(),
+                ))
+            }
+        };
+        Ok(tokio_rustls::TlsConnector::from(outbound::client_config(
+            self.tls_ca_pem.as_deref(),
+            identity,
+        )?))
+    }
 }
 
 fn default_timeout() -> u64 {
@@ -100,7 +140,7 @@ pub enum SourceError {
 
 /// Fetches the source's list (`previous`: the last good answer's validators, for a 304).
 pub async fn fetch(src: &HttpSource, previous: &Validators) -> Result<Fetch, SourceError> {
-    let tls = outbound::tls_connector(src.tls_ca_pem.as_deref())?;
+    let tls = src.tls()?;
     let auth: Option<Zeroizing<String>> = match &src.auth {
         HttpAuth::None => None,
         HttpAuth::Bearer { token } => Some(Zeroizing::new(format!("Bearer {token}"))),

@@ -1,12 +1,12 @@
 //! Whether a sync's changes are applied: the safety limit. Pure.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// The default share of a list one sync may remove without an administrator's approval.
 pub const DEFAULT_MAX_REMOVAL_PERCENT: u8 = 20;
 
 /// Why a sync is held for approval.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
 #[serde(tag = "hold", rename_all = "snake_case")]
 pub enum Hold {
     /// The source's list is empty and the stored one is not.

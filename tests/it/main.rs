@@ -8,6 +8,7 @@ mod admin;
 mod auth;
 mod cli;
 mod config;
+mod department_sync;
 mod http;
 mod install;
 mod keys;

@@ -18,6 +18,8 @@ fn source(url: &str) -> HttpSource {
         field: None,
         auth: HttpAuth::None,
         tls_ca_pem: None,
+        client_cert_pem: None,
+        client_key_pem: None,
         timeout_ms: 2000,
         max_bytes: 1 << 20,
     }
@@ -177,5 +179,75 @@ async fn https_with_a_private_ca() {
     assert_eq!(
         names(fetch(&s, &Validators::default()).await.unwrap()),
         ["Finance"]
+    );
+}
+
+/// A source that authenticates its callers by certificate (mutual TLS): refused without one,
+/// answered with one issued by the CA it trusts.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_client_certificate_for_mutual_tls() {
+    use rustls::pki_types::pem::PemObject as _;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    let tmp = tempfile::tempdir().unwrap();
+    let (cert, key, ca_pem) = crate::support::tls::generate(tmp.path());
+    // The CA that issues the callers' certificates, and one caller's.
+    let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    ca_params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, "HR callers CA");
+    let client_ca =
+        rcgen::CertifiedIssuer::self_signed(ca_params, rcgen::KeyPair::generate().unwrap())
+            .unwrap();
+    let client_key = rcgen::KeyPair::generate().unwrap();
+    let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+    params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, "profilegate");
+    let client_cert = params.signed_by(&client_key, &client_ca).unwrap();
+
+    let mut roots = rustls::RootCertStore::empty();
+    roots
+        .add(CertificateDer::from_pem_slice(client_ca.pem().as_bytes()).unwrap())
+        .unwrap();
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(
+        Arc::new(roots),
+        provider.clone(),
+    )
+    .build()
+    .unwrap();
+    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(&cert)
+        .unwrap()
+        .map(|c| c.unwrap())
+        .collect();
+    let config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_client_cert_verifier(verifier)
+        .with_single_cert(certs, PrivateKeyDer::from_pem_file(&key).unwrap())
+        .unwrap();
+    let src = Source::start(
+        "/api/departments",
+        Some(tokio_rustls::TlsAcceptor::from(Arc::new(config))),
+    )
+    .await;
+    src.set(ok("application/json", r#"["Treasury"]"#));
+    let mut s = source(&src.url);
+    s.tls_ca_pem = Some(ca_pem);
+    let e = fetch(&s, &Validators::default()).await.unwrap_err();
+    assert!(
+        matches!(e, SourceError::Fetch(_)),
+        "refused without a certificate: {e}"
+    );
+
+    s.client_cert_pem = Some(client_cert.pem());
+    s.client_key_pem = Some("not a key".into());
+    let e = fetch(&s, &Validators::default()).await.unwrap_err();
+    assert!(e.to_string().contains("client key"), "{e}");
+    s.client_key_pem = Some(client_key.serialize_pem());
+    assert_eq!(
+        names(fetch(&s, &Validators::default()).await.unwrap()),
+        ["Treasury"]
     );
 }
