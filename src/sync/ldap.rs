@@ -365,6 +365,14 @@ fn is_tls(e: &LdapError) -> bool {
 fn describe(e: &LdapError) -> String {
     match e {
         LdapError::LdapResult { result } => format!("LDAP result {}", result.rc),
+        // tokio-rustls wraps a handshake's error in an I/O one: name the TLS problem itself.
+        LdapError::Io { source } => match source
+            .get_ref()
+            .and_then(|inner| inner.downcast_ref::<rustls::Error>())
+        {
+            Some(tls) => tls.to_string(),
+            None => source.to_string(),
+        },
         other => other.to_string(),
     }
 }
