@@ -136,6 +136,9 @@ pub enum SourceError {
     Parse(#[from] ParseError),
     #[error("the answer is not UTF-8")]
     NotUtf8,
+    /// The LDAP source's own failures (settings, connection, bind, search, an entry).
+    #[error("LDAP: {0}")]
+    Ldap(String),
 }
 
 /// Fetches the source's list (`previous`: the last good answer's validators, for a 304).

@@ -1,6 +1,9 @@
 //! The department directory's HTTP source against a real server started here: JSON, CSV, an
 //! object field, authentication, `ETag` and `Last-Modified` giving a 304, a slow and a
-//! failing source, a size limit, and HTTPS with a certificate from a test CA.
+//! failing source, a size limit, and HTTPS with a certificate from a test CA. `ldap.rs`: the
+//! LDAP source against a real slapd.
+
+mod ldap;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};

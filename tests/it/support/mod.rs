@@ -2,6 +2,7 @@
 
 pub mod admin;
 pub mod jwe;
+pub mod ldap;
 pub mod mail;
 pub mod source;
 pub mod tls;
