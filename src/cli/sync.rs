@@ -12,12 +12,15 @@ use super::{block_on, cli_ctx, io_err, w, CliError};
 use crate::service::sync::{self as svc, Mode, Outcome, SourceStatus, SyncReport};
 use crate::service::ServiceError;
 use crate::store::Store;
-use crate::sync::{HttpAuth, HttpSource, Source, SourceFormat, SyncSettings};
+use crate::sync::{HttpAuth, HttpSource, LdapSource, Source, SourceFormat, SyncSettings};
 
 #[derive(Debug, Subcommand)]
 pub enum SourceCmd {
     /// Sync the list from an HTTP(S) API answering JSON or CSV.
     Http(Box<HttpArgs>),
+    /// Sync the list from LDAP / Active Directory: every value of one attribute under a base
+    /// DN (OUs' `ou`, or people's `department`).
+    Ldap(Box<LdapArgs>),
     /// Stop syncing; the list stays as it is and is kept by hand from now on.
     Off {
         #[arg(long)]
@@ -88,6 +91,41 @@ pub struct HttpArgs {
     pub timeout_ms: u64,
     #[arg(long, default_value_t = crate::sync::http::DEFAULT_MAX_BYTES)]
     pub max_bytes: usize,
+    #[command(flatten)]
+    pub schedule: ScheduleArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct LdapArgs {
+    /// `ldaps://host[:port]`, or `ldap://host[:port]` with `--starttls` (clear only on this
+    /// machine).
+    #[arg(long)]
+    pub url: String,
+    /// The service account's DN (Active Directory also takes user@domain).
+    #[arg(long)]
+    pub bind_dn: String,
+    /// Read the bind password from standard input (never from the command line).
+    #[arg(long, required = true)]
+    pub password_stdin: bool,
+    #[arg(long)]
+    pub base_dn: String,
+    /// Say (objectClass=organizationalUnit) or (&(objectClass=user)(department=*)).
+    #[arg(long)]
+    pub filter: String,
+    /// The attribute holding the names, say ou or department.
+    #[arg(long)]
+    pub attribute: String,
+    /// Upgrade an ldap:// connection with StartTLS before binding.
+    #[arg(long)]
+    pub starttls: bool,
+    /// A CA certificate (PEM) to trust besides the system's.
+    #[arg(long, value_name = "FILE")]
+    pub tls_ca: Option<PathBuf>,
+    /// Entries per page (at most the server's size limit).
+    #[arg(long, default_value_t = crate::sync::ldap::DEFAULT_PAGE_SIZE)]
+    pub page_size: u32,
+    #[arg(long, default_value_t = crate::sync::ldap::DEFAULT_LDAP_TIMEOUT_MS)]
+    pub timeout_ms: u64,
     #[command(flatten)]
     pub schedule: ScheduleArgs,
 }
@@ -192,6 +230,22 @@ pub(super) fn source(
                 client_key_pem: a.client_key.as_deref().map(read_file).transpose()?,
                 timeout_ms: a.timeout_ms,
                 max_bytes: a.max_bytes,
+            });
+            set(store, &a.schedule, src, out)
+        }
+        SourceCmd::Ldap(a) => {
+            crate::service::departments::validate_org(a.schedule.org.as_deref())?;
+            let src = Source::Ldap(LdapSource {
+                url: a.url.clone(),
+                bind_dn: a.bind_dn.clone(),
+                password: read_secret("password")?,
+                base_dn: a.base_dn.clone(),
+                filter: a.filter.clone(),
+                attribute: a.attribute.clone(),
+                starttls: a.starttls,
+                tls_ca_pem: a.tls_ca.as_deref().map(read_file).transpose()?,
+                timeout_ms: a.timeout_ms,
+                page_size: a.page_size,
             });
             set(store, &a.schedule, src, out)
         }

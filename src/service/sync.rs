@@ -117,6 +117,13 @@ pub fn check(s: &SyncSettings) -> Result<(), ServiceError> {
                 ));
             }
         }
+        Source::Ldap(l) => {
+            crate::sync::check_ldap(l).map_err(|m| ServiceError::invalid(ldap_field(&m), m))?;
+            if let Some(ca) = &l.tls_ca_pem {
+                outbound::client_config(Some(ca), None)
+                    .map_err(|e| ServiceError::invalid("tls_ca", e.to_string()))?;
+            }
+        }
     }
     if !(MIN_EVERY_SECS..=MAX_EVERY_SECS).contains(&s.every_secs) {
         return Err(ServiceError::invalid(
@@ -139,6 +146,24 @@ pub fn check(s: &SyncSettings) -> Result<(), ServiceError> {
     Ok(())
 }
 
+/// The form field an LDAP settings problem concerns (`check_ldap` names it in its text).
+fn ldap_field(message: &str) -> &'static str {
+    [
+        ("URL", "url"),
+        ("ldap", "url"),
+        ("bind DN", "bind_dn"),
+        ("base DN", "base_dn"),
+        ("password", "password"),
+        ("filter", "filter"),
+        ("attribute", "attribute"),
+        ("page size", "page_size"),
+        ("time limit", "timeout_ms"),
+    ]
+    .into_iter()
+    .find(|(k, _)| message.contains(k))
+    .map_or("url", |(_, f)| f)
+}
+
 /// A secret sent back as [`MASK`] (a form showing the stored source) keeps the stored one.
 fn keep_secrets(new: &mut Source, old: Option<&Source>) {
     match (new, old) {
@@ -159,7 +184,10 @@ fn keep_secrets(new: &mut Source, old: Option<&Source>) {
                 n.client_key_pem.clone_from(&o.client_key_pem);
             }
         }
-        (Source::Http(_), None) => {}
+        (Source::Ldap(n), Some(Source::Ldap(o))) if n.password == MASK => {
+            n.password.clone_from(&o.password)
+        }
+        _ => {}
     }
 }
 
@@ -180,6 +208,7 @@ pub async fn set_source(
                 || matches!(&h.auth, HttpAuth::Basic { password, .. } if password == MASK)
                 || h.client_key_pem.as_deref() == Some(MASK)
         }
+        Source::Ldap(l) => l.password == MASK,
     };
     if masked {
         return Err(ServiceError::invalid(
@@ -605,7 +634,7 @@ pub fn freshness_messages(store: &Store, now_ms: u64) -> Result<Vec<Freshness>, 
                     "profilegate could not sync the department list of {who} from its source \
                      for {} minutes (more than the {} allowed).\n\nSource: {}\nLast success: \
                      {since}\nLast error: {}\n\nProfile updates are still decided with the last \
-                     good copy. You will get one more message when the list is fresh again.\n",
+                     good copy. You will get one more message when the source answers again.\n",
                     age / 60_000,
                     cfg.stale_after_secs / 60,
                     cfg.source.describe(),

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use super::http::{self, Fetch, HttpAuth, HttpSource, SourceError, Validators};
 use super::judge::{Hold, DEFAULT_MAX_REMOVAL_PERCENT};
+use super::ldap::{self, LdapSource};
 
 /// Shown instead of a secret.
 pub const MASK: &str = "********";
@@ -22,6 +23,7 @@ pub const DEFAULT_STALE_AFTER_SECS: u64 = 60 * 60;
 #[serde(tag = "kind", rename_all = "lowercase")]
 pub enum Source {
     Http(HttpSource),
+    Ldap(LdapSource),
 }
 
 impl Source {
@@ -39,6 +41,7 @@ impl Source {
                     h.client_key_pem = Some(MASK.into());
                 }
             }
+            Source::Ldap(l) => l.password = MASK.into(),
         }
         s
     }
@@ -47,6 +50,10 @@ impl Source {
     pub fn describe(&self) -> String {
         match self {
             Source::Http(h) => h.url.clone(),
+            Source::Ldap(l) => format!(
+                "{} ({} under {}, {})",
+                l.url, l.attribute, l.base_dn, l.filter
+            ),
         }
     }
 
@@ -54,6 +61,11 @@ impl Source {
     pub async fn fetch(&self, previous: &Validators) -> Result<Fetch, SourceError> {
         match self {
             Source::Http(h) => http::fetch(h, previous).await,
+            // LDAP has no validators: every sync reads the whole list.
+            Source::Ldap(l) => Ok(Fetch::Names {
+                names: ldap::fetch(l).await?,
+                validators: Validators::default(),
+            }),
         }
     }
 }
@@ -173,6 +185,27 @@ mod tests {
         assert!(!text.contains("secret"), "{text}");
         assert!(text.contains("svc") && text.contains("CERT"), "{text}");
         assert_eq!(s.describe(), "https://hr.example/d");
+        let l = Source::Ldap(LdapSource {
+            url: "ldaps://dc1.corp.example".into(),
+            bind_dn: "cn=reader,dc=corp".into(),
+            password: "bind-secret".into(),
+            base_dn: "ou=departments,dc=corp".into(),
+            filter: "(objectClass=organizationalUnit)".into(),
+            attribute: "ou".into(),
+            starttls: false,
+            tls_ca_pem: None,
+            timeout_ms: 1000,
+            page_size: 500,
+        });
+        let text = serde_json::to_string(&l.redacted()).unwrap();
+        assert!(
+            !text.contains("secret") && text.contains("********"),
+            "{text}"
+        );
+        assert_eq!(
+            l.describe(),
+            "ldaps://dc1.corp.example (ou under ou=departments,dc=corp, (objectClass=organizationalUnit))"
+        );
     }
 
     #[test]
