@@ -12,6 +12,7 @@ use super::api::{DepartmentList, DepartmentsAdded, DepartmentsRemoved, ImportRes
 use super::{actor, api_path, api_path2, ctx, get_with, ok, post_json, service_error, Session};
 use crate::app::App;
 use crate::service::departments::{self, validate_org};
+use crate::service::sync;
 
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -122,7 +123,114 @@ async fn export(_s: Session, app: Arc<App>, q: OrgQuery) -> Result<Response, Rej
     Ok(r)
 }
 
+/// An organization's sync source as set from the Departments page.
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(super) struct SourceSet {
+    #[serde(default)]
+    org: Option<String>,
+    /// `{"source": {"kind": "http", "url": …, "format": "json"|"csv", "field": …, "auth":
+    /// {"type": "none"|"bearer"|"basic", …}, "tls_ca_pem": …, "client_cert_pem": …,
+    /// "client_key_pem": …} | {"kind": "ldap", "url": …, "bind_dn": …, "password": …,
+    /// "base_dn": …, "filter": …, "attribute": …, "starttls": …, "tls_ca_pem": …},
+    /// "every_secs": 900, "stale_after_secs": 3600, "max_removal_percent": 20}`. A secret
+    /// sent back as `********` keeps the stored one.
+    #[schema(value_type = Object)]
+    settings: crate::sync::SyncSettings,
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(super) struct OrgOnly {
+    #[serde(default)]
+    org: Option<String>,
+}
+
+#[derive(Deserialize, utoipa::ToSchema, Clone, Copy)]
+#[serde(rename_all = "snake_case")]
+pub(super) enum SyncMode {
+    Sync,
+    DryRun,
+    Approve,
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(super) struct SyncReq {
+    #[serde(default)]
+    org: Option<String>,
+    /// `sync` (default): fetch and apply unless held; `dry_run`: only the diff; `approve`:
+    /// apply the held sync exactly as shown.
+    #[serde(default = "default_mode")]
+    mode: SyncMode,
+}
+
+fn default_mode() -> SyncMode {
+    SyncMode::Sync
+}
+
+/// An organization's source and its last syncs (`status` null: the list is kept by hand).
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub(super) struct SourceInfo {
+    status: Option<sync::SourceStatus>,
+}
+
+async fn source(_s: Session, app: Arc<App>, q: OrgQuery) -> Result<Response, Rejection> {
+    let status = sync::status(&app.store, q.org.as_deref()).map_err(service_error)?;
+    ok(SourceInfo { status })
+}
+
+async fn set_source(s: Session, req: SourceSet, app: Arc<App>) -> Result<Response, Rejection> {
+    let actor = actor(&s);
+    sync::set_source(ctx(&app, &actor), req.org.as_deref(), req.settings)
+        .await
+        .map_err(service_error)?;
+    let status = sync::status(&app.store, req.org.as_deref()).map_err(service_error)?;
+    ok(SourceInfo { status })
+}
+
+async fn remove_source(s: Session, req: OrgOnly, app: Arc<App>) -> Result<Response, Rejection> {
+    let actor = actor(&s);
+    sync::remove_source(ctx(&app, &actor), req.org.as_deref())
+        .await
+        .map_err(service_error)?;
+    ok(SourceInfo { status: None })
+}
+
+async fn run_sync(s: Session, req: SyncReq, app: Arc<App>) -> Result<Response, Rejection> {
+    let actor = actor(&s);
+    let mode = match req.mode {
+        SyncMode::Sync => sync::Mode::Sync,
+        SyncMode::DryRun => sync::Mode::DryRun,
+        SyncMode::Approve => sync::Mode::Approve,
+    };
+    let report = sync::sync(ctx(&app, &actor), req.org.as_deref(), mode)
+        .await
+        .map_err(service_error)?;
+    ok(report)
+}
+
 pub(super) fn routes(app: Arc<App>) -> warp::filters::BoxedFilter<(Response,)> {
+    let get_source = api_path2("departments", "source")
+        .and(get_with(app.clone()))
+        .and(warp::query::<OrgQuery>())
+        .and_then(source);
+    let set_source = api_path2("departments", "source")
+        .and(post_json::<SourceSet>(app.clone()))
+        .and_then(set_source);
+    let remove_source = api_path2("departments", "source-remove")
+        .and(post_json::<OrgOnly>(app.clone()))
+        .and_then(remove_source);
+    let run_sync = api_path2("departments", "sync")
+        .and(post_json::<SyncReq>(app.clone()))
+        .and_then(run_sync);
+    let sync_routes = get_source
+        .or(set_source)
+        .unify()
+        .or(remove_source)
+        .unify()
+        .or(run_sync)
+        .unify();
     let list = api_path("departments")
         .and(get_with(app.clone()))
         .and(warp::query::<OrgQuery>())
@@ -141,6 +249,8 @@ pub(super) fn routes(app: Arc<App>) -> warp::filters::BoxedFilter<(Response,)> {
         .and(warp::query::<OrgQuery>())
         .and_then(export);
     list.or(add)
+        .unify()
+        .or(sync_routes)
         .unify()
         .or(remove)
         .unify()

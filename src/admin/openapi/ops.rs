@@ -213,6 +213,89 @@ fn export_departments() {}
 
 #[utoipa::path(
     get,
+    path = "/admin/api/departments/source",
+    operation_id = "department_source",
+    tag = "admin",
+    summary = "A list's sync source and its last syncs (null: kept by hand)",
+    description = "Secrets come back as ********. `held` is a sync waiting for approval, with its diff.",
+    params(crate::admin::departments::OrgQuery),
+    responses(
+        (status = 200, description = "the source's settings and status", body = crate::admin::departments::SourceInfo),
+        (status = 400, description = "the value refused, and its field", body = ErrorBody),
+        (status = 401, description = "not logged in, or the session expired (login: a wrong password)", body = ErrorBody),
+    ),
+)]
+#[allow(dead_code)]
+fn department_source() {}
+
+#[utoipa::path(
+    post,
+    path = "/admin/api/departments/source",
+    operation_id = "set_department_source",
+    tag = "admin",
+    summary = "Keep a list in step with an HTTP(S) API or LDAP / Active Directory",
+    description = "Checked before it is stored (URLs, TLS material, limits); nothing is fetched. A changed source starts afresh.",
+    security(("session" = [], "csrf" = [])),
+    request_body = crate::admin::departments::SourceSet,
+    responses(
+        (status = 200, description = "the stored source (secrets masked) and its status", body = crate::admin::departments::SourceInfo),
+        (status = 400, description = "the value refused, and its field", body = ErrorBody),
+        (status = 401, description = "not logged in, or the session expired (login: a wrong password)", body = ErrorBody),
+        (status = 403, description = "a cross-site request, or a missing or wrong CSRF token", body = ErrorBody),
+        (status = 408, description = "the body did not arrive within 10 s", body = ErrorBody),
+        (status = 413, description = "the body is larger than 1 MiB", body = ErrorBody),
+    ),
+)]
+#[allow(dead_code)]
+fn set_department_source() {}
+
+#[utoipa::path(
+    post,
+    path = "/admin/api/departments/source-remove",
+    operation_id = "remove_department_source",
+    tag = "admin",
+    summary = "Stop syncing a list; it stays as it is, kept by hand",
+    security(("session" = [], "csrf" = [])),
+    request_body = crate::admin::departments::OrgOnly,
+    responses(
+        (status = 200, description = "the list has no source now", body = crate::admin::departments::SourceInfo),
+        (status = 400, description = "the value refused, and its field", body = ErrorBody),
+        (status = 401, description = "not logged in, or the session expired (login: a wrong password)", body = ErrorBody),
+        (status = 403, description = "a cross-site request, or a missing or wrong CSRF token", body = ErrorBody),
+        (status = 404, description = "the list has no source", body = ErrorBody),
+        (status = 408, description = "the body did not arrive within 10 s", body = ErrorBody),
+        (status = 413, description = "the body is larger than 1 MiB", body = ErrorBody),
+    ),
+)]
+#[allow(dead_code)]
+fn remove_department_source() {}
+
+#[utoipa::path(
+    post,
+    path = "/admin/api/departments/sync",
+    operation_id = "sync_departments",
+    tag = "admin",
+    summary = "Sync a list now, show the diff (dry_run), or approve a held sync",
+    description = "A sync that would empty the list or remove more than its limit is held (outcome `held`) until approved. A failing source changes nothing (502, field `source`).",
+    security(("session" = [], "csrf" = [])),
+    request_body = crate::admin::departments::SyncReq,
+    responses(
+        (status = 200, description = "what the sync did or would do, and its diff", body = crate::service::sync::SyncReport),
+        (status = 400, description = "the value refused, and its field", body = ErrorBody),
+        (status = 401, description = "not logged in, or the session expired (login: a wrong password)", body = ErrorBody),
+        (status = 403, description = "a cross-site request, or a missing or wrong CSRF token", body = ErrorBody),
+        (status = 404, description = "the list has no source", body = ErrorBody),
+        (status = 408, description = "the body did not arrive within 10 s", body = ErrorBody),
+        (status = 409, description = "approve: nothing is held, or the list changed since the diff", body = ErrorBody),
+        (status = 413, description = "the body is larger than 1 MiB", body = ErrorBody),
+        (status = 502, description = "the source failed; the list is unchanged", body = ErrorBody),
+    ),
+)]
+#[allow(dead_code)]
+fn sync_departments() {}
+
+#[utoipa::path(
+    get,
     path = "/admin/api/credentials",
     operation_id = "list_credentials",
     tag = "admin",

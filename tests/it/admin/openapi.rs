@@ -177,6 +177,12 @@ fn examples(mail_port: u16, outbox_id: u64) -> BTreeMap<&'static str, Option<Val
                         "email": "alice@acme.example", "given_name": "Alice", "family_name": "Smith"}}),
             ),
         ),
+        ("department_source", None),
+        // The source seeded below is removed, set again (with the test source's URL), and
+        // synced (ids in order).
+        ("remove_department_source", Some(json!({}))),
+        ("set_department_source", None),
+        ("sync_departments", Some(json!({"mode": "dry_run"}))),
         ("password_keys", None),
         ("generate_password_key", Some(json!({"bits": 2048}))),
         ("export_password_key", None),
@@ -237,6 +243,22 @@ async fn every_described_operation_answers_as_described() {
         .unwrap();
         s.add_password_key("test", &key).unwrap().id
     });
+    // A department source to show, remove, set again and sync.
+    let source = crate::support::source::Source::start("/departments", None).await;
+    source.set(crate::support::source::ok(
+        "application/json",
+        r#"[{"name": "HR"}, {"name": "Engineering"}, {"name": "Finance"}]"#,
+    ));
+    let source_settings = json!({"source": {"kind": "http", "url": source.url, "field": "name"}});
+    dir.with_store(|s| {
+        s.update_settings("test", "departments.source", |st| {
+            st.department_sync.insert(
+                String::new(),
+                serde_json::from_value(source_settings.clone()).unwrap(),
+            );
+        })
+        .unwrap()
+    });
     let srv = Server::start_with(
         &dir.path,
         profilegate::Options {
@@ -264,6 +286,10 @@ async fn every_described_operation_answers_as_described() {
     let ops = operations(&doc);
 
     let mut table = examples(mail.addr.port(), outbox_id);
+    table.insert(
+        "set_department_source",
+        Some(json!({ "settings": source_settings })),
+    );
     let described: BTreeSet<&str> = ops.keys().map(String::as_str).collect();
     let tabled: BTreeSet<&str> = table.keys().copied().collect();
     assert_eq!(
