@@ -306,7 +306,16 @@ pages.overview = async () => {
         h('h2', { class: 'spaced' }, 'Security-team e-mail'),
         h('p', {}, o.email.configured ? `Mode: ${o.email.mode}. Queued: ${o.email.pending}, failed: ${o.email.failed}.` : 'Not configured.'),
         o.email.failed ? h('p', { class: 'notice bad' }, `${o.email.failed} e-mail(s) failed. `, h('a', { href: '#notifications' }, 'See the outbox')) : null,
-        o.email.oldest_pending ? h('p', { class: 'muted' }, `Oldest queued since ${fmtTime(o.email.oldest_pending)}.`) : null)),
+        o.email.oldest_pending ? h('p', { class: 'muted' }, `Oldest queued since ${fmtTime(o.email.oldest_pending)}.`) : null,
+        o.department_sync.length ? [
+          h('h2', { class: 'spaced' }, 'Department sync'),
+          h('ul', { class: 'plain', id: 'overview-sync' }, o.department_sync.map((d) => h('li', {},
+            h('a', { href: '#departments' + (d.org ? '?org=' + encodeURIComponent(d.org) : '') }, d.org ? `Organization ${d.org}` : 'Root list'),
+            `: last success ${fmtTime(d.last_success)}`, d.last_success ? ` (${fmtAge(d.age_secs)} ago)` : '',
+            d.stale ? h('strong', { class: 'error' }, ' STALE') : '',
+            d.held ? h('strong', { class: 'error' }, ' — a sync waits for approval') : '',
+            d.last_error ? h('div', { class: 'muted' }, `Last attempt failed: ${d.last_error}`) : null))),
+        ] : null)),
     h('section', { class: 'card', 'aria-labelledby': 'h-latest' },
       h('h2', { id: 'h-latest' }, 'Latest decisions'),
       o.latest.length ? recordsTable(o.latest) : h('p', { class: 'muted' }, 'No decisions yet.')),
@@ -398,8 +407,147 @@ pages.departments = async () => {
       h('div', { class: 'deplist' }, h('table', {}, h('thead', {}, h('tr', {}, h('th', { scope: 'col' }, 'Name'), h('th', { scope: 'col' }, ''))), listBody))),
     h('div', { class: 'grid' },
       h('section', { class: 'card' }, h('h2', {}, 'Add'), addForm),
-      h('section', { class: 'card' }, h('h2', {}, 'Bulk import'), importForm)));
+      h('section', { class: 'card' }, h('h2', {}, 'Bulk import'), importForm)),
+    await syncCard(org, reload));
 };
+
+// ---------- Departments: sync from a company source ----------
+
+const fmtAge = (secs) => (secs < 120 ? `${secs} s` : secs < 7200 ? `${Math.round(secs / 60)} min` : `${Math.round(secs / 3600)} h`);
+
+/** The diff of a sync or a held one: names to add and to remove. */
+function syncDiff(d) {
+  return h('div', { class: 'sync-diff' },
+    h('p', {}, `${d.added.length} to add, ${d.removed.length} to remove, ${d.unchanged} unchanged.`),
+    d.added.length ? h('div', {}, h('strong', {}, 'Added: '), h('span', { 'data-added': '' }, d.added.join(', '))) : null,
+    d.removed.length ? h('div', {}, h('strong', { class: 'error' }, 'Removed: '), h('span', { 'data-removed': '' }, d.removed.join(', '))) : null);
+}
+
+/** The source's form fields for one kind (http or ldap), filled from the stored source. */
+function sourceFields(kind, src) {
+  const s = src && src.kind === kind ? src : {};
+  if (kind === 'ldap') {
+    return [
+      field({ name: 'url', label: 'URL', value: s.url || '', help: 'ldaps://host[:port], or ldap://host with StartTLS (a clear bind only to this machine).' }),
+      field({ name: 'starttls', label: 'StartTLS (for ldap:// URLs)', type: 'checkbox', value: s.starttls }),
+      field({ name: 'bind_dn', label: 'Bind DN (Active Directory also takes user@domain)', value: s.bind_dn || '' }),
+      field({ name: 'password', label: 'Bind password', type: 'password', value: s.password || '', attrs: { autocomplete: 'new-password' } }),
+      field({ name: 'base_dn', label: 'Base DN', value: s.base_dn || '' }),
+      field({ name: 'filter', label: 'Filter', value: s.filter || '(objectClass=organizationalUnit)' }),
+      field({ name: 'attribute', label: 'Attribute holding the names', value: s.attribute || 'ou', help: 'ou for organizational units, department or departmentNumber for people.' }),
+      field({ name: 'page_size', label: 'Page size', type: 'number', value: s.page_size || 500 }),
+      field({ name: 'tls_ca', label: 'CA certificate to trust (PEM, optional)', type: 'textarea', rows: 3, value: s.tls_ca_pem || '' }),
+    ];
+  }
+  const auth = (s.auth && s.auth.type) || 'none';
+  return [
+    field({ name: 'url', label: 'URL', value: s.url || '', help: 'https:// (a clear http:// source only on this machine).' }),
+    field({ name: 'format', label: 'Answer format', value: s.format || 'json', options: [['json', 'JSON: names, or objects with a name field'], ['csv', 'CSV']] }),
+    field({ name: 'field', label: 'Name field or CSV column (optional)', value: s.field || '' }),
+    field({ name: 'auth', label: 'Authentication', value: auth, options: [['none', 'None (or a client certificate only)'], ['bearer', 'Bearer token'], ['basic', 'Basic (user and password)']] }),
+    field({ name: 'token', label: 'Bearer token', type: 'password', value: auth === 'bearer' ? s.auth.token : '', attrs: { autocomplete: 'off' } }),
+    field({ name: 'username', label: 'Basic user', value: auth === 'basic' ? s.auth.username : '' }),
+    field({ name: 'password', label: 'Basic password', type: 'password', value: auth === 'basic' ? s.auth.password : '', attrs: { autocomplete: 'new-password' } }),
+    field({ name: 'tls_ca', label: 'CA certificate to trust (PEM, optional)', type: 'textarea', rows: 3, value: s.tls_ca_pem || '' }),
+    field({ name: 'client_cert', label: 'Client certificate (PEM, optional: for mutual TLS)', type: 'textarea', rows: 3, value: s.client_cert_pem || '' }),
+    field({ name: 'client_key', label: 'Client key (PEM)', type: 'textarea', rows: 3, value: s.client_key_pem || '' }),
+  ];
+}
+
+/** The source as the API takes it, from the form. */
+function sourceBody(f, kind) {
+  const opt = (name) => (val(f, name) || '').trim() || null;
+  const schedule = {
+    every_secs: Math.round(Number(val(f, 'every')) * 60),
+    stale_after_secs: Math.round(Number(val(f, 'stale_after')) * 60),
+    max_removal_percent: Number(val(f, 'max_removal_percent')),
+  };
+  if (kind === 'ldap') {
+    return { ...schedule, source: {
+      kind, url: val(f, 'url').trim(), starttls: val(f, 'starttls'), bind_dn: val(f, 'bind_dn'), password: val(f, 'password'),
+      base_dn: val(f, 'base_dn'), filter: val(f, 'filter'), attribute: val(f, 'attribute').trim(),
+      page_size: Number(val(f, 'page_size')), tls_ca_pem: opt('tls_ca'),
+    } };
+  }
+  const a = val(f, 'auth');
+  const auth = a === 'bearer' ? { type: a, token: val(f, 'token') }
+    : a === 'basic' ? { type: a, username: val(f, 'username'), password: val(f, 'password') } : { type: 'none' };
+  return { ...schedule, source: {
+    kind, url: val(f, 'url').trim(), format: val(f, 'format'), field: opt('field'), auth,
+    tls_ca_pem: opt('tls_ca'), client_cert_pem: opt('client_cert'), client_key_pem: opt('client_key'),
+  } };
+}
+
+/** The Departments page's sync card: status, Sync now, the diff, approval, and the source. */
+async function syncCard(org, reload) {
+  const orgBody = org ? { org } : {};
+  const r = await api('GET', 'departments/source' + (org ? '?org=' + encodeURIComponent(org) : ''));
+  if (!r.ok) return h('section', { class: 'card' }, h('p', { class: 'notice bad' }, r.data.error));
+  const st = r.data.status;
+  const settings = st ? st.settings : null;
+  const result = h('div', { id: 'sync-result', role: 'status' });
+  const show = (...c) => result.replaceChildren(...c);
+  const run = async (mode, btn) => {
+    btn.disabled = true;
+    show(h('p', { class: 'muted' }, mode === 'dry_run' ? 'Fetching the source…' : 'Syncing…'));
+    const res = await api('POST', 'departments/sync', { mode, ...orgBody });
+    btn.disabled = false;
+    if (!res.ok) { show(h('p', { class: 'notice bad' }, res.data.error)); return; }
+    const d = res.data;
+    const words = {
+      not_modified: 'Not modified since the last sync: nothing to do.', unchanged: 'The source lists exactly the stored names: nothing to do.',
+      applied: 'Applied.', held: 'Held for approval: ', would_apply: 'Dry run: this would be applied.', would_hold: 'Dry run: this would be held for approval: ', approved: 'Approved and applied.',
+    };
+    show(h('p', { class: 'notice' + (d.outcome === 'held' ? ' bad' : '') }, words[d.outcome] || d.outcome, d.reason || ''), syncDiff(d));
+    if (['applied', 'held', 'approved'].includes(d.outcome)) setTimeout(reload, 1500);
+  };
+
+  const status = st ? h('div', { id: 'sync-status' },
+    h('p', {}, h('strong', {}, 'Source: '), st.source),
+    h('p', {}, `Last success: ${fmtTime(st.last_success)} `, st.last_success ? `(${fmtAge(st.age_secs)} ago)` : '', st.stale ? h('strong', { class: 'error' }, ' — STALE: decisions use the last good copy') : ''),
+    h('p', { class: 'muted' }, `Every ${Math.round(settings.every_secs / 60)} min; next attempt ${fmtTime(st.next_attempt)}. Last change: ${fmtTime(st.last_change)}${st.last_change ? ` (${st.last_added} added, ${st.last_removed} removed)` : ''}.`),
+    st.last_error ? h('p', { class: 'notice bad' }, `Last attempt failed (${st.failures} in a row): ${st.last_error}. The list is unchanged.`) : null,
+    st.held ? h('div', { class: 'notice bad', id: 'sync-held' },
+      h('p', {}, h('strong', {}, `Held since ${fmtTime(st.held.at)}: `), st.held.reason),
+      syncDiff(st.held),
+      h('div', { class: 'actions' }, h('button', {
+        type: 'button', 'data-approve': '',
+        onclick: (e) => { if (confirm(`Apply this sync? ${st.held.removed.length} department(s) will be removed.`)) run('approve', e.target); },
+      }, 'Approve and apply'))) : null,
+    h('div', { class: 'actions' },
+      h('button', { type: 'button', 'data-sync-now': '', onclick: (e) => run('sync', e.target) }, 'Sync now'),
+      h('button', { type: 'button', class: 'secondary', 'data-dry-run': '', onclick: (e) => run('dry_run', e.target) }, 'Show the diff (dry run)'),
+      h('button', {
+        type: 'button', class: 'danger', 'data-source-off': '',
+        onclick: async () => {
+          if (!confirm('Stop syncing? The list stays as it is and is kept by hand from now on.')) return;
+          const res = await api('POST', 'departments/source-remove', orgBody);
+          if (res.ok) reload(); else alert(res.data.error);
+        },
+      }, 'Stop syncing')),
+    result) : h('p', { class: 'muted', id: 'sync-status' }, 'This list is kept by hand. Set a source below to keep it in step with the company directory instead.');
+
+  let kind = settings ? settings.source.kind : 'http';
+  const kindFields = h('div', {}, sourceFields(kind, settings && settings.source));
+  const form = apiForm({ 'aria-label': 'Department source' }, [
+    field({
+      name: 'kind', label: 'Source', value: kind, options: [['http', 'HTTP(S) API (JSON or CSV)'], ['ldap', 'LDAP / Active Directory']],
+      attrs: { onchange: (e) => { kind = e.target.value; kindFields.replaceChildren(...sourceFields(kind, settings && settings.source)); } },
+    }),
+    kindFields,
+    h('div', { class: 'grid' },
+      field({ name: 'every', label: 'Sync every (minutes)', type: 'number', value: settings ? settings.every_secs / 60 : 15 }),
+      field({ name: 'stale_after', label: 'Mail the security team when older than (minutes)', type: 'number', value: settings ? settings.stale_after_secs / 60 : 60 }),
+      field({ name: 'max_removal_percent', label: 'Hold a sync removing more than (%)', type: 'number', value: settings ? settings.max_removal_percent : 20 })),
+    h('div', { class: 'actions' }, h('button', { type: 'submit' }, settings ? 'Save the source' : 'Sync from this source')),
+  ], (f) => api('POST', 'departments/source', { settings: sourceBody(f, kind), ...orgBody }), () => reload());
+
+  return h('section', { class: 'card', 'aria-labelledby': 'h-sync' },
+    h('h2', { id: 'h-sync' }, 'Sync from the company directory'),
+    h('p', { class: 'muted' }, 'Decisions always use the stored list; a sync keeps it in step with the source, applied whole, and a failing source never changes it. A sync that would empty the list or remove more than the set share waits for your approval.'),
+    status,
+    h('details', { open: !settings }, h('summary', {}, settings ? 'Change the source' : 'Set a source'), form));
+}
 
 // ---------- Notifications ----------
 

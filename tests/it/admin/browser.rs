@@ -1101,3 +1101,91 @@ fn a_failed_browser_test_leaves_no_browser_behind() {
     }
     panic!("browser processes left behind: {:?}", alive(&browser));
 }
+
+/// The Departments page's sync: a clear URL refused next to its field, a source set, the dry
+/// run's diff, a sync held for approval and approved, "Sync now" applying a change, and the
+/// overview naming the synced list.
+#[tokio::test(flavor = "multi_thread")]
+async fn department_sync_from_the_page() {
+    use crate::support::source::{ok, Source};
+    let Some(b) = Browser::start().await else {
+        return;
+    };
+    let dir = DataDir::new();
+    dir.standard(); // HR, Engineering, "R&D, Europe"
+    let o = cli_with_input(
+        &dir.path,
+        &["admin", "set-password", "--password-stdin"],
+        Some(&format!("{PASSWORD}\n")),
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    // Two of the three stored names are gone from the source: more than 20%, so held.
+    let src = Source::start("/hr/departments", None).await;
+    src.set(ok(
+        "application/json",
+        r#"[{"name": "HR"}, {"name": "Finance"}]"#,
+    ));
+    let srv = Server::start(&dir.path).await;
+    b.goto(&format!("{}/admin/", srv.url)).await;
+    b.fill("form", "password", PASSWORD).await;
+    b.click("form button[type=submit]").await;
+    b.text_contains("h1", "Overview").await;
+    b.open("departments", "Departments").await;
+    b.text_contains("#sync-status", "kept by hand").await;
+
+    let form = "form[aria-label='Department source']";
+    b.fill(form, "url", "http://hr.example/departments").await;
+    b.click(&format!("{form} button[type=submit]")).await;
+    b.field_error(form, "url", "https://").await;
+    b.fill(form, "url", &src.url).await;
+    b.fill(form, "field", "name").await;
+    b.click(&format!("{form} button[type=submit]")).await;
+    b.text_contains("#sync-status", &src.url).await;
+    assert!(
+        b.unlabelled().await.is_empty(),
+        "{:?}",
+        b.unlabelled().await
+    );
+
+    b.click("[data-dry-run]").await;
+    let diff = b.text_contains("#sync-result", "would be held").await;
+    assert!(
+        diff.contains("Engineering, R&D, Europe") && diff.contains("Finance"),
+        "{diff}"
+    );
+    b.text_contains("main", "3 department(s)").await;
+    b.shot("departments-sync-dry-run").await;
+
+    // Held (by this click, or already by the schedule), shown with its diff, then approved.
+    b.click("[data-sync-now]").await;
+    b.text_contains("#sync-result", "Held for approval").await;
+    b.text_contains("#sync-held", "Removed: Engineering, R&D, Europe")
+        .await;
+    b.text_contains("main", "3 department(s)").await;
+    b.click("[data-approve]").await;
+    b.client.accept_alert().await.expect("confirm the approval");
+    b.text_contains("#sync-result", "Approved and applied")
+        .await;
+    b.text_contains("main", "2 department(s)").await;
+
+    // A new name at the source: "Sync now" applies it.
+    src.set(ok(
+        "application/json",
+        r#"[{"name": "HR"}, {"name": "Finance"}, {"name": "Legal"}]"#,
+    ));
+    b.text_contains("#sync-status", "Last success").await;
+    b.click("[data-sync-now]").await;
+    b.text_contains("#sync-result", "Applied").await;
+    b.text_contains("main", "3 department(s)").await;
+    b.assert_console_clean("after the syncs").await;
+
+    b.open("overview", "Overview").await;
+    b.text_contains("#overview-sync", "Root list: last success")
+        .await;
+    b.close().await;
+    srv.stop().await;
+    assert_eq!(
+        dir.with_store(|s| s.list_departments(None).unwrap()),
+        ["Finance", "HR", "Legal"]
+    );
+}
