@@ -673,3 +673,164 @@ pub async fn mark_notified(
     store.put_sync_state(org, &st)?;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::service::testing::{field, run, TestStore};
+    use crate::sync::{HttpSource, LdapSource};
+
+    fn http(url: &str, auth: HttpAuth) -> SyncSettings {
+        SyncSettings {
+            source: Source::Http(HttpSource {
+                url: url.into(),
+                format: Default::default(),
+                field: None,
+                auth,
+                tls_ca_pem: None,
+                client_cert_pem: None,
+                client_key_pem: None,
+                timeout_ms: 1000,
+                max_bytes: 1 << 20,
+            }),
+            every_secs: 900,
+            stale_after_secs: 3600,
+            max_removal_percent: 20,
+        }
+    }
+
+    fn ldap(url: &str, starttls: bool) -> SyncSettings {
+        SyncSettings {
+            source: Source::Ldap(LdapSource {
+                url: url.into(),
+                bind_dn: "cn=reader,dc=corp".into(),
+                password: "bind-pw".into(),
+                base_dn: "dc=corp".into(),
+                filter: "(objectClass=organizationalUnit)".into(),
+                attribute: "ou".into(),
+                starttls,
+                tls_ca_pem: None,
+                timeout_ms: 1000,
+                page_size: 100,
+            }),
+            ..http("https://x.example", HttpAuth::None)
+        }
+    }
+
+    /// Each refusal names its field, so the page can show it there.
+    #[test]
+    fn settings_are_checked_field_by_field() {
+        assert!(check(&http("https://hr.example/d", HttpAuth::None)).is_ok());
+        assert!(check(&http("http://127.0.0.1:8080/d", HttpAuth::None)).is_ok());
+        assert!(check(&http("http://localhost/d", HttpAuth::None)).is_ok());
+        let bad = |s: SyncSettings| field(&check(&s).unwrap_err());
+        assert_eq!(
+            bad(http("http://hr.example/d", HttpAuth::None)),
+            Some("url")
+        );
+        assert_eq!(bad(http("ftp://hr.example/d", HttpAuth::None)), Some("url"));
+        assert_eq!(
+            bad(http(
+                "https://hr.example/d",
+                HttpAuth::Bearer { token: " ".into() }
+            )),
+            Some("token")
+        );
+        assert_eq!(
+            bad(http(
+                "https://hr.example/d",
+                HttpAuth::Basic {
+                    username: "a:b".into(),
+                    password: "p".into()
+                }
+            )),
+            Some("username")
+        );
+        let mut s = http("https://hr.example/d", HttpAuth::None);
+        s.stale_after_secs = 60;
+        assert_eq!(bad(s.clone()), Some("stale_after"));
+        s.stale_after_secs = 3600;
+        s.every_secs = 10;
+        assert_eq!(bad(s.clone()), Some("every"));
+        s.every_secs = 900;
+        s.max_removal_percent = 101;
+        assert_eq!(bad(s.clone()), Some("max_removal_percent"));
+        if let Source::Http(h) = &mut s.source {
+            h.client_cert_pem = Some("x".into());
+        }
+        s.max_removal_percent = 20;
+        assert_eq!(bad(s), Some("client_cert"));
+
+        assert!(check(&ldap("ldaps://dc1.corp.example", false)).is_ok());
+        assert!(check(&ldap("ldap://dc1.corp.example", true)).is_ok());
+        assert_eq!(bad(ldap("ldap://dc1.corp.example", false)), Some("url"));
+        let mut l = ldap("ldaps://dc1.corp.example", false);
+        if let Source::Ldap(s) = &mut l.source {
+            s.base_dn = String::new();
+        }
+        assert_eq!(bad(l.clone()), Some("base_dn"));
+        if let Source::Ldap(s) = &mut l.source {
+            s.base_dn = "dc=corp".into();
+            s.attribute = "not an attribute".into();
+        }
+        assert_eq!(bad(l), Some("attribute"));
+    }
+
+    /// A form sends secrets back masked: the stored ones stay; a mask with nothing stored is
+    /// refused; a changed source starts a fresh state.
+    #[test]
+    fn masked_secrets_keep_the_stored_ones() {
+        let t = TestStore::new();
+        let ctx = t.ctx();
+        let s = http(
+            "https://hr.example/d",
+            HttpAuth::Bearer {
+                token: "tok-1".into(),
+            },
+        );
+        let e = run(set_source(
+            ctx,
+            None,
+            http(
+                "https://hr.example/d",
+                HttpAuth::Bearer { token: MASK.into() },
+            ),
+        ))
+        .unwrap_err();
+        assert_eq!(field(&e), Some("password"), "{e}");
+        let shown = run(set_source(ctx, None, s.clone())).unwrap();
+        assert_eq!(shown, s.redacted());
+        let mut st = t.store.sync_state(None).unwrap();
+        assert!(st.since_ms > 0);
+        st.failures = 3;
+        t.store.put_sync_state(None, &st).unwrap();
+
+        // The same source with the mask and a new interval: the token stays, the state too.
+        let mut again = s.redacted();
+        again.every_secs = 1800;
+        run(set_source(ctx, None, again)).unwrap();
+        let stored = t.store.settings().department_sync[""].clone();
+        assert_eq!(stored.source, s.source);
+        assert_eq!(stored.every_secs, 1800);
+        assert_eq!(t.store.sync_state(None).unwrap().failures, 3);
+
+        // Another URL: a fresh state.
+        run(set_source(
+            ctx,
+            None,
+            http(
+                "https://hr2.example/d",
+                HttpAuth::Bearer { token: MASK.into() },
+            ),
+        ))
+        .unwrap();
+        assert_eq!(t.store.sync_state(None).unwrap().failures, 0);
+        assert!(status(&t.store, None).unwrap().is_some());
+        run(remove_source(ctx, None)).unwrap();
+        assert!(status(&t.store, None).unwrap().is_none());
+        assert!(matches!(
+            run(remove_source(ctx, None)),
+            Err(ServiceError::NotFound(_))
+        ));
+    }
+}
