@@ -30,7 +30,7 @@ pub fn ok(content_type: &'static str, body: &str) -> Answer {
 }
 
 /// A source on a local port (HTTPS when given a certificate and key): it answers the current
-/// answer, or 304 when the request's `If-None-Match` is the answer's `ETag`; it keeps each
+/// answer (`{n}` in its body replaced by the request's number, from 1), or 304 when the request's `If-None-Match` is the answer's `ETag`; it keeps each
 /// request's head.
 pub struct Source {
     pub url: String,
@@ -96,7 +96,11 @@ async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
         }
     }
     let head = String::from_utf8_lossy(&head).to_ascii_lowercase();
-    seen.lock().push(head.clone());
+    let nth = {
+        let mut seen = seen.lock();
+        seen.push(head.clone());
+        seen.len()
+    };
     let a = answer.lock().clone();
     tokio::time::sleep(a.delay).await;
     let not_modified = a
@@ -105,7 +109,7 @@ async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
     let (status, body) = if not_modified {
         (304, String::new())
     } else {
-        (a.status, a.body)
+        (a.status, a.body.replace("{n}", &nth.to_string()))
     };
     let etag = a.etag.map_or(String::new(), |e| format!("etag: {e}\r\n"));
     let resp = format!(

@@ -55,6 +55,11 @@ async fn csrf_refusals_on_every_mutating_route_change_nothing() {
         s.add_password_key("test", &key).unwrap().id
     });
     let pw_org = "10084a8d-113f-4211-a0d5-efe36b082211";
+    let source = crate::support::source::Source::start("/departments", None).await;
+    source.set(crate::support::source::ok(
+        "application/json",
+        r#"["HR", "R&D, Europe", "Legal", "Sales", "Finance", "Dept-{n}"]"#,
+    ));
     let srv = Server::start(&dir.path).await;
     let victim = Admin::new(&srv.url).await;
     let attacker = Admin::new(&srv.url).await;
@@ -78,6 +83,23 @@ async fn csrf_refusals_on_every_mutating_route_change_nothing() {
             "post",
             "/admin/api/departments/import".into(),
             json!({"csv": "Sales\nFinance\n", "apply": true}),
+        ),
+        // A department source whose every answer differs (a new name each time): the sync
+        // case changes the list even after the schedule's own sync.
+        (
+            "post",
+            "/admin/api/departments/source".into(),
+            json!({"settings": {"source": {"kind": "http", "url": source.url}}}),
+        ),
+        (
+            "post",
+            "/admin/api/departments/sync".into(),
+            json!({"mode": "sync"}),
+        ),
+        (
+            "post",
+            "/admin/api/departments/source-remove".into(),
+            json!({}),
         ),
         (
             "post",
