@@ -223,6 +223,8 @@ const SYNC_TICK: Duration = Duration::from_secs(5);
 async fn department_sync(app: Arc<App>) {
     let mut tick = tokio::time::interval(SYNC_TICK);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    // After a failed send, the next try waits a minute (not every tick).
+    let mut mail_not_before = tokio::time::Instant::now();
     loop {
         tick.tick().await;
         let ctx = service::Ctx {
@@ -252,6 +254,9 @@ async fn department_sync(app: Arc<App>) {
         let Some(smtp) = settings.notify.configured() else {
             continue;
         };
+        if messages.is_empty() || tokio::time::Instant::now() < mail_not_before {
+            continue;
+        }
         for m in messages {
             match app
                 .notifier
@@ -265,9 +270,10 @@ async fn department_sync(app: Arc<App>) {
                         tracing::warn!(error = %e, "could not note the freshness e-mail");
                     }
                 }
-                // Tried again at the next tick.
                 Err(e) => {
-                    tracing::warn!(error = %e, "could not mail the department list's freshness")
+                    tracing::warn!(error = %e, "could not mail the department list's freshness; trying again in a minute");
+                    mail_not_before = tokio::time::Instant::now() + Duration::from_secs(60);
+                    break;
                 }
             }
         }

@@ -392,6 +392,8 @@ pub struct SyncReport {
 /// and the failure in the state; the error says why (`Upstream`, field `source`).
 pub async fn sync(ctx: Ctx<'_>, org: Option<&str>, mode: Mode) -> Result<SyncReport, ServiceError> {
     let org = validate_org(org)?;
+    // The guard first: a source changed while this sync waited is the one it uses.
+    let _one_at_a_time = ctx.store.sync_guard().await;
     let settings = ctx.store.settings();
     let Some(cfg) = settings.department_sync.get(&org_key(org)) else {
         return Err(ServiceError::NotFound(format!(
@@ -399,7 +401,6 @@ pub async fn sync(ctx: Ctx<'_>, org: Option<&str>, mode: Mode) -> Result<SyncRep
             org_name(org)
         )));
     };
-    let _one_at_a_time = ctx.store.sync_guard().await;
     let mut state = ctx.store.sync_state(org)?;
     let report = |outcome, reason: Option<String>, added, removed, unchanged| SyncReport {
         org: org.map(str::to_owned),
@@ -496,6 +497,10 @@ pub async fn sync(ctx: Ctx<'_>, org: Option<&str>, mode: Mode) -> Result<SyncRep
     }
 
     state.last_attempt_ms = Some(now);
+    // A state lost with a restore (it is not in backups) counts its age from here.
+    if state.since_ms == 0 {
+        state.since_ms = now;
+    }
     let (names, validators) = match fetched {
         Err(e) => {
             state.last_error = Some(e.to_string());

@@ -138,9 +138,14 @@ pub struct SyncState {
 }
 
 impl SyncState {
-    /// How old the copy is: since the last success, or since the source was set.
+    /// How old the copy is: since the last success, or since the source was set (0 for a
+    /// state that knows neither: one lost with a restore, before its first attempt).
     pub fn age_ms(&self, now_ms: u64) -> u64 {
-        now_ms.saturating_sub(self.last_success_ms.unwrap_or(self.since_ms))
+        match (self.last_success_ms, self.since_ms) {
+            (Some(t), _) => now_ms.saturating_sub(t),
+            (None, 0) => 0,
+            (None, since) => now_ms.saturating_sub(since),
+        }
     }
 
     /// When the next scheduled attempt is due: `every` after the last one; after a failure
@@ -224,6 +229,7 @@ mod tests {
             1_900_000,
             "never later than the interval"
         );
+        assert_eq!(st.age_ms(1500), 0, "nothing known: not stale");
         st.since_ms = 500;
         assert_eq!(st.age_ms(1500), 1000);
         st.last_success_ms = Some(1200);
