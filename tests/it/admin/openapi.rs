@@ -177,6 +177,7 @@ fn examples(mail_port: u16, outbox_id: u64) -> BTreeMap<&'static str, Option<Val
                         "email": "alice@acme.example", "given_name": "Alice", "family_name": "Smith"}}),
             ),
         ),
+        ("audit_checkpoint", None),
         ("password_keys", None),
         ("generate_password_key", Some(json!({"bits": 2048}))),
         ("export_password_key", None),
