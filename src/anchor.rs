@@ -37,9 +37,9 @@ pub const FOOTER_PREFIX: &str = "Audit checkpoint: pg1 ";
 pub enum AnchorError {
     #[error("{0:?} is not an anchor: use SEQ:HASH (a record number and its 64-hex-digit hash)")]
     BadAnchor(String),
-    #[error(
-        "not a checkpoint line ({0}): paste the whole line starting with \"Audit checkpoint: pg1\""
-    )]
+    #[error("not a checkpoint line: paste the whole line starting with \"Audit checkpoint: pg1\"")]
+    NotALine,
+    #[error("not a whole checkpoint line: its {0} is missing or malformed; paste the whole line starting with \"Audit checkpoint: pg1\"")]
     BadLine(&'static str),
     #[error(
         "{0:?} is not a public key: use the 44-character base64 text `audit checkpoint` prints"
@@ -109,9 +109,7 @@ pub fn parse_footer(line: &str) -> Result<Checkpoint, AnchorError> {
     let line = line.trim().trim_start_matches(['>', ' ']).trim();
     let rest = line
         .strip_prefix(FOOTER_PREFIX.trim_end())
-        .ok_or(AnchorError::BadLine(
-            "it does not start with \"Audit checkpoint: pg1\"",
-        ))?;
+        .ok_or(AnchorError::NotALine)?;
     let mut fields = rest.split_ascii_whitespace();
     let mut field = |name: &'static str| {
         fields
@@ -130,7 +128,7 @@ pub fn parse_footer(line: &str) -> Result<Checkpoint, AnchorError> {
     let time = field("time")?.to_string();
     let signature = field("sig")?.to_string();
     if fields.next().is_some() {
-        return Err(AnchorError::BadLine("text after sig"));
+        return Err(AnchorError::BadLine("end (there is text after sig)"));
     }
     Ok(Checkpoint {
         seq,

@@ -19,6 +19,9 @@ pub(super) fn audit(
             checkpoints,
             public_key,
         } => {
+            // Anchors first: a line that is not a checkpoint is refused before any verdict.
+            let checks =
+                audit::check_anchors(store, &anchors, &checkpoints, public_key.as_deref())?;
             let report = audit::verify(store)?;
             let mut code = match report.first_bad {
                 None => {
@@ -39,13 +42,11 @@ pub(super) fn audit(
                     ExitCode::from(1)
                 }
             };
-            let checks =
-                audit::check_anchors(store, &anchors, &checkpoints, public_key.as_deref())?;
             for c in checks {
                 match c.problem {
-                    None => w(out, format!("anchor {} holds\n", c.what))?,
+                    None => w(out, format!("{} holds\n", c.what))?,
                     Some(why) => {
-                        w(out, format!("anchor {} FAILS: {why}\n", c.what))?;
+                        w(out, format!("{} FAILS: {why}\n", c.what))?;
                         code = ExitCode::from(1);
                     }
                 }

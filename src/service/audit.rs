@@ -115,7 +115,7 @@ pub fn with_footer(store: &Store, mut body: String) -> String {
 /// What one anchor or checkpoint came to.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AnchorCheck {
-    /// The anchor as given: `SEQ:HASH`, or the checkpoint's `seq=… hash=… time=…`.
+    /// What was checked: `anchor SEQ:HASH`, or `checkpoint seq=… hash=… time=…`.
     pub what: String,
     /// Why it does not hold; `None` when the chain holds it.
     pub problem: Option<String>,
@@ -141,7 +141,7 @@ pub fn check_anchors(
     let mut out = Vec::with_capacity(anchors.len() + checkpoints.len());
     for a in anchors {
         out.push(AnchorCheck {
-            what: a.to_string(),
+            what: format!("anchor {a}"),
             problem: held(store, a)?,
         });
     }
