@@ -332,3 +332,57 @@ async fn the_signing_key_survives_backup_and_restore() {
         assert!(!printed.contains(&form), "the key was printed");
     }
 }
+
+/// The department list's freshness e-mail (sent by the server's sync schedule) carries the
+/// footer too, and it verifies.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_stale_department_list_mail_carries_a_checkpoint() {
+    use crate::support::source::{ok, Source};
+    let dir = DataDir::new();
+    dir.standard();
+    let mail = MailServer::start();
+    configure(&dir, mail.addr, 3000);
+    let src = Source::start("/hr/departments", None).await;
+    let mut failing = ok("text/plain", "down");
+    failing.status = 502;
+    src.set(failing);
+    let o = cli(
+        &dir.path,
+        &[
+            "departments",
+            "source",
+            "http",
+            "--url",
+            &src.url,
+            "--field",
+            "name",
+        ],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    // Set two hours ago and never answered: stale past its 1 h threshold.
+    dir.with_store(|s| {
+        let mut st = s.sync_state(None).unwrap();
+        st.since_ms = profilegate::store::now_unix_ms() - 2 * 3600 * 1000;
+        s.put_sync_state(None, &st).unwrap();
+    });
+    let srv = Server::start(&dir.path).await;
+    let started = std::time::Instant::now();
+    let stale = loop {
+        if let Some(m) = mail
+            .mails()
+            .into_iter()
+            .find(|m| m.text().contains("could not sync the department list"))
+        {
+            break m;
+        }
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(30),
+            "no stale e-mail"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    };
+    srv.stop().await;
+    let line = footer_of(&stale.text());
+    let (ok, out) = verify(&dir.path, &["--checkpoint", &line]);
+    assert!(ok, "{out}");
+}
