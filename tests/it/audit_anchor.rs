@@ -12,8 +12,8 @@ use crate::support::*;
 
 const FOOTER: &str = "Audit checkpoint: pg1 ";
 
-/// The checkpoint line a received e-mail ends with.
-fn footer_of(text: &str) -> String {
+/// The checkpoint line a received e-mail ends with (checked to be its last line).
+pub(crate) fn footer_of(text: &str) -> String {
     let line = text
         .lines()
         .map(|l| l.trim_end_matches('\r'))
