@@ -3,7 +3,8 @@
 //! reach it: the dir is 0700 and the socket 0600, and each connection's peer must run as the
 //! server's user (SO_PEERCRED), in case the modes were loosened by hand. One command a
 //! connection, one line: `backup` streams a backup of the running store; `reload-breached`
-//! loads a newly imported breached-password filter (and audits it), answering one line.
+//! loads a newly imported breached-password filter (and audits it), answering one line;
+//! `audit-checkpoint` answers the latest signed checkpoint as one JSON line.
 
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
@@ -143,6 +144,19 @@ pub async fn serve(app: Arc<App>) {
                         }
                     };
                     let _ = wr.write_all(reply.as_bytes()).await;
+                }
+                "audit-checkpoint" => {
+                    let store = app.store.clone();
+                    let reply = match tokio::task::spawn_blocking(move || {
+                        crate::service::audit::checkpoint(&store)
+                    })
+                    .await
+                    {
+                        Ok(Ok(info)) => serde_json::json!({ "ok": info }),
+                        Ok(Err(e)) => serde_json::json!({ "error": e.to_string() }),
+                        Err(e) => serde_json::json!({ "error": e.to_string() }),
+                    };
+                    let _ = wr.write_all(format!("{reply}\n").as_bytes()).await;
                 }
                 other if other.starts_with("department-sync ") => {
                     let reply = department_sync(&app, &other["department-sync ".len()..]).await;

@@ -5,6 +5,7 @@
 
 pub mod action;
 pub mod admin;
+pub mod anchor;
 pub mod app;
 pub mod auth;
 pub mod breached;
@@ -147,6 +148,7 @@ pub async fn run_with(
 
     let maintenance = tokio::spawn(maintenance(app.clone()));
     let department_sync = tokio::spawn(department_sync(app.clone()));
+    let checkpoints = tokio::spawn(checkpoints(app.clone()));
     // A mail server that cannot be reached is worth knowing now, not at the first sensitive
     // change; but it is not fatal (the rest of the service works).
     if let Some(smtp) = store.settings().notify.configured().cloned() {
@@ -199,6 +201,8 @@ pub async fn run_with(
     let _ = maintenance.await;
     department_sync.abort();
     let _ = department_sync.await;
+    checkpoints.abort();
+    let _ = checkpoints.await;
     app.log_limit.flush_all();
     outbox.abort();
     let _ = outbox.await;
@@ -260,7 +264,12 @@ async fn department_sync(app: Arc<App>) {
         for m in messages {
             match app
                 .notifier
-                .send(smtp, &settings.notify.recipients, &m.subject, m.body)
+                .send(
+                    smtp,
+                    &settings.notify.recipients,
+                    &m.subject,
+                    service::audit::with_footer(&app.store, m.body),
+                )
                 .await
             {
                 Ok(()) => {
@@ -276,6 +285,27 @@ async fn department_sync(app: Arc<App>) {
                     break;
                 }
             }
+        }
+    }
+}
+
+/// How often the server signs a checkpoint of the audit chain's head (when it moved).
+const CHECKPOINT_EVERY: Duration = Duration::from_secs(600);
+
+/// Signs and keeps a checkpoint of the chain's head at start and every ten minutes when the
+/// head moved, so `audit checkpoint` and the admin UI have a recent one to hand out.
+async fn checkpoints(app: Arc<App>) {
+    let mut tick = tokio::time::interval(CHECKPOINT_EVERY);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        let store = app.store.clone();
+        match tokio::task::spawn_blocking(move || service::audit::checkpoint_if_moved(&store)).await
+        {
+            Ok(Ok(Some(cp))) => tracing::debug!(seq = cp.seq, "signed an audit checkpoint"),
+            Ok(Ok(None)) => {}
+            Ok(Err(e)) => tracing::warn!(error = %e, "could not sign an audit checkpoint"),
+            Err(e) => tracing::warn!(error = %e, "the audit checkpoint task failed"),
         }
     }
 }

@@ -797,6 +797,18 @@ pages.audit = async () => {
     },
   }, 'Verify chain');
 
+  // The chain's anchor outside the host: the public key to keep elsewhere and the latest
+  // signed checkpoint, for `profilegate audit verify --checkpoint LINE --public-key KEY`.
+  const cp = await api('GET', 'audit/checkpoint');
+  const anchorBox = h('section', { class: 'card', id: 'audit-anchor' },
+    h('h2', {}, 'Signed checkpoint'),
+    cp.ok
+      ? h('table', { class: 'copyable' }, h('tbody', {},
+        copyRow('Public key', cp.data.public_key, 'anchor-public-key'),
+        copyRow('Latest checkpoint', cp.data.line, 'anchor-line')))
+      : h('p', { class: 'notice bad' }, cp.data.error),
+    h('p', { class: 'muted' }, 'Keep the public key somewhere other than this server. Every security-team e-mail ends with a checkpoint line; `profilegate audit verify --checkpoint LINE --public-key KEY` shows whether the chain still holds it.'));
+
   const records = r.ok ? r.data.records : [];
   const older = r.ok && r.data.next_before ? (() => { const p = new URLSearchParams(params); p.set('before', r.data.next_before); return h('a', { href: '#audit?' + p.toString() }, 'Older records →'); })() : null;
   page('Audit log',
@@ -806,7 +818,8 @@ pages.audit = async () => {
       verifyOut,
       records.length ? recordsTable(records, openRecord) : h('p', { class: 'muted' }, 'No matching records.'),
       h('p', { class: 'muted' }, 'Select a record to see its before → after.')),
-    h('section', { class: 'card', 'aria-live': 'polite' }, detail));
+    h('section', { class: 'card', 'aria-live': 'polite' }, detail),
+    anchorBox);
 };
 
 // ---------- Settings ----------

@@ -39,6 +39,9 @@ impl App {
         subject: &str,
         body: String,
     ) -> Mailed {
+        // Every security-team e-mail carries a signed checkpoint of the chain as it is now:
+        // its recipients hold anchors the host cannot rewrite.
+        let body = crate::service::audit::with_footer(&self.store, body);
         if settings.notify.mode == DeliveryMode::Queued {
             let item = OutboxItem {
                 created: crate::store::now_rfc3339(),

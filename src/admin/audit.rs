@@ -1,5 +1,5 @@
 //! The audit log page: newest first, filtered by user, claim, decision, organization and
-//! time; chain verification; NDJSON export. Adapters over `service::audit`.
+//! time; chain verification; the signed checkpoint; NDJSON export. Adapters over `service::audit`.
 
 use std::sync::Arc;
 
@@ -37,6 +37,17 @@ async fn verify(_s: Session, app: Arc<App>) -> Result<Response, Rejection> {
     })
 }
 
+/// The latest signed checkpoint and the public key (a fresh checkpoint if the head moved).
+async fn checkpoint(_s: Session, app: Arc<App>) -> Result<Response, Rejection> {
+    let store = app.store.clone();
+    let info = blocking("signing an audit checkpoint", move || {
+        audit::checkpoint(&store)
+    })
+    .await?
+    .map_err(service_error)?;
+    ok(info)
+}
+
 async fn export(_s: Session, app: Arc<App>) -> Result<Response, Rejection> {
     let store = app.store.clone();
     let bytes = blocking("exporting the audit log", move || {
@@ -67,8 +78,17 @@ pub(super) fn routes(app: Arc<App>) -> warp::filters::BoxedFilter<(Response,)> {
     let verify = api_path2("audit", "verify")
         .and(get_with(app.clone()))
         .and_then(verify);
+    let checkpoint = api_path2("audit", "checkpoint")
+        .and(get_with(app.clone()))
+        .and_then(checkpoint);
     let export = api_path2("audit", "export")
         .and(get_with(app))
         .and_then(export);
-    list.or(verify).unify().or(export).unify().boxed()
+    list.or(verify)
+        .unify()
+        .or(checkpoint)
+        .unify()
+        .or(export)
+        .unify()
+        .boxed()
 }

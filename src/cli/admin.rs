@@ -1,4 +1,4 @@
-//! `audit` (verify the hash chain, export it) and `admin set-password`: adapters over
+//! `audit` (verify the hash chain and its anchors, export it, its signed checkpoint) and `admin set-password`: adapters over
 //! `service::audit` and `service::access`.
 
 use std::io::Write;
@@ -14,15 +14,22 @@ pub(super) fn audit(
     out: &mut dyn Write,
 ) -> Result<ExitCode, CliError> {
     match cmd {
-        AuditCmd::Verify => {
+        AuditCmd::Verify {
+            anchors,
+            checkpoints,
+            public_key,
+        } => {
+            // Anchors first: a line that is not a checkpoint is refused before any verdict.
+            let checks =
+                audit::check_anchors(store, &anchors, &checkpoints, public_key.as_deref())?;
             let report = audit::verify(store)?;
-            match report.first_bad {
+            let mut code = match report.first_bad {
                 None => {
                     w(
                         out,
                         format!("audit chain intact: {} records\n", report.records),
                     )?;
-                    Ok(ExitCode::SUCCESS)
+                    ExitCode::SUCCESS
                 }
                 Some((seq, why)) => {
                     w(
@@ -32,14 +39,79 @@ pub(super) fn audit(
                             report.records
                         ),
                     )?;
-                    Ok(ExitCode::from(1))
+                    ExitCode::from(1)
+                }
+            };
+            for c in checks {
+                match c.problem {
+                    None => w(out, format!("{} holds\n", c.what))?,
+                    Some(why) => {
+                        w(out, format!("{} FAILS: {why}\n", c.what))?;
+                        code = ExitCode::from(1);
+                    }
                 }
             }
+            Ok(code)
         }
         AuditCmd::Export => {
             audit::export(store, out)?;
             Ok(ExitCode::SUCCESS)
         }
+        AuditCmd::Checkpoint { json } => {
+            let info = audit::checkpoint(store)?;
+            store.flush()?;
+            print_checkpoint(&info, json, out)
+        }
+    }
+}
+
+/// Prints a checkpoint: the line to paste and the key it verifies under, or one JSON object.
+fn print_checkpoint(
+    info: &audit::CheckpointInfo,
+    json: bool,
+    out: &mut dyn Write,
+) -> Result<ExitCode, CliError> {
+    if json {
+        let j = serde_json::to_string(info)
+            .map_err(|e| CliError::Input(format!("cannot write the checkpoint: {e}")))?;
+        w(out, format!("{j}\n"))?;
+    } else {
+        w(
+            out,
+            format!(
+                "{}\nAnchor:     {}:{}\nPublic key: {}\n",
+                info.line, info.seq, info.hash, info.public_key
+            ),
+        )?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `audit checkpoint` answered by the server that holds the data dir.
+#[cfg(unix)]
+pub(super) fn checkpoint_via_server(
+    data_dir: &std::path::Path,
+    json: bool,
+    out: &mut dyn Write,
+) -> Result<ExitCode, CliError> {
+    let reply = crate::control::request_line(data_dir, "audit-checkpoint").map_err(
+        super::io_err("the running server did not answer on its control socket"),
+    )?;
+    #[derive(serde::Deserialize)]
+    #[serde(rename_all = "lowercase")]
+    enum Reply {
+        Ok(audit::CheckpointInfo),
+        Error(String),
+    }
+    match serde_json::from_str::<Reply>(&reply) {
+        Ok(Reply::Ok(info)) => print_checkpoint(&info, json, out),
+        Ok(Reply::Error(e)) => Err(CliError::Service(
+            crate::service::ServiceError::Unavailable(e),
+        )),
+        Err(_) => Err(CliError::Input(format!(
+            "the server gave an answer this command does not understand: {}",
+            reply.chars().take(200).collect::<String>()
+        ))),
     }
 }
 

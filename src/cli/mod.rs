@@ -376,10 +376,31 @@ pub enum AuthMode {
 
 #[derive(Debug, Subcommand)]
 pub enum AuditCmd {
-    /// Check the hash chain; exit 0 when intact, 1 with the first bad record otherwise.
-    Verify,
+    /// Check the hash chain; exit 0 when intact, 1 with the first bad record otherwise. With
+    /// anchors or checkpoints, also that the chain still holds each (exit 1 naming any that
+    /// fails): a chain rewritten and re-hashed whole is intact, but loses its old anchors.
+    Verify {
+        /// A record the chain must hold with exactly this hash (repeatable).
+        #[arg(long = "anchor", value_name = "SEQ:HASH")]
+        anchors: Vec<crate::anchor::Anchor>,
+        /// A checkpoint line as pasted from an e-mail or `audit checkpoint` (repeatable): its
+        /// signature must verify and the chain must hold its record with its hash.
+        #[arg(long = "checkpoint", value_name = "LINE")]
+        checkpoints: Vec<String>,
+        /// Verify checkpoints under this public key (base64) instead of the data dir's own:
+        /// the one kept from before, in case the key in the data dir was replaced too.
+        #[arg(long, value_name = "KEY")]
+        public_key: Option<String>,
+    },
     /// Write every record as NDJSON to stdout.
     Export,
+    /// Print the latest signed checkpoint of the chain's head and the public key, signing a
+    /// fresh one if the head moved (through the running server when one holds the data dir).
+    Checkpoint {
+        /// One JSON object: seq, hash, time, signature, public_key, line.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 /// Errors of the command line.
@@ -442,6 +463,11 @@ pub fn dispatch(cli: Cli, config: &crate::config::Config) -> Result<ExitCode, Cl
                     "the running server did not answer on its control socket".into(),
                 )),
             }
+        }
+        // A running server holds the store: it signs the checkpoint.
+        #[cfg(unix)]
+        Some(Command::Audit(AuditCmd::Checkpoint { json })) if sync::server_answers(data_dir) => {
+            admin::checkpoint_via_server(data_dir, json, &mut out)
         }
         Some(cmd) => {
             let store = Store::open(data_dir)?;

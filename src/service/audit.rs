@@ -3,12 +3,17 @@
 //! CLI and the admin API report their failures alike (a write error of the export is ours or
 //! the output's, never the caller's mistake). They walk the chain: admin callers run them off
 //! the runtime threads.
+//!
+//! Also the chain's anchors outside the host (see [`crate::anchor`]): the signed checkpoint of
+//! the head, the e-mail footer carrying one, and checking anchors and pasted checkpoints
+//! against the chain.
 
 use std::io::Write;
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use super::{ServiceError, Watched};
+use crate::anchor::{self, Anchor, Checkpoint};
 use crate::model::{AuditEntry, AuditRecord, VerifyReport};
 use crate::store::{parse_time_input, Store};
 
@@ -28,6 +33,153 @@ pub fn export(store: &Store, out: &mut dyn Write) -> Result<u64, ServiceError> {
         ))),
         (Err(e), None) => Err(e.into()),
     }
+}
+
+/// A checkpoint with what a verifier needs beside it: the public key, and the line to paste.
+#[derive(utoipa::ToSchema, Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CheckpointInfo {
+    /// The head's sequence number (0: the empty chain).
+    pub seq: u64,
+    /// The head record's hash, 64 hex digits.
+    pub hash: String,
+    /// When it was signed, RFC 3339.
+    pub time: String,
+    /// Ed25519 signature of the canonical bytes, base64.
+    pub signature: String,
+    /// The data dir's Ed25519 public key, base64 of 32 bytes.
+    pub public_key: String,
+    /// The checkpoint as the footer line of the security team's e-mails.
+    pub line: String,
+}
+
+impl CheckpointInfo {
+    fn new(cp: Checkpoint, public_key: String) -> Self {
+        let line = cp.footer();
+        CheckpointInfo {
+            seq: cp.seq,
+            hash: cp.hash,
+            time: cp.time,
+            signature: cp.signature,
+            public_key,
+            line,
+        }
+    }
+}
+
+/// The latest checkpoint, signing (and keeping) a fresh one when the head moved since it.
+/// The periodic task, `audit checkpoint` and the admin API all use this, so the history only
+/// grows when the chain did.
+pub fn checkpoint(store: &Store) -> Result<CheckpointInfo, ServiceError> {
+    let head = store.chain_head();
+    let latest = store.latest_checkpoint()?;
+    let current = latest.filter(|cp| {
+        cp.anchor()
+            .is_some_and(|a| a.seq == head.seq && a.hash == head.hash)
+    });
+    let cp = match current {
+        Some(cp) => cp,
+        None => {
+            let cp = store.sign_head();
+            store.save_checkpoint(&cp)?;
+            cp
+        }
+    };
+    Ok(CheckpointInfo::new(cp, store.anchor_public_key()))
+}
+
+/// Signs a fresh checkpoint when the head moved since the latest; `None` when it did not.
+pub fn checkpoint_if_moved(store: &Store) -> Result<Option<CheckpointInfo>, ServiceError> {
+    let before = store.latest_checkpoint()?;
+    let info = checkpoint(store)?;
+    let moved = before.is_none_or(|b| b.seq != info.seq || b.hash != info.hash);
+    Ok(moved.then_some(info))
+}
+
+/// The footer line of a security-team e-mail: a checkpoint of the head as the body is built,
+/// signed for this message (tens of microseconds) and not kept.
+pub fn footer(store: &Store) -> String {
+    store.sign_head().footer()
+}
+
+/// `body` with the checkpoint footer as its last line.
+pub fn with_footer(store: &Store, mut body: String) -> String {
+    if !body.ends_with('\n') {
+        body.push('\n');
+    }
+    body.push('\n');
+    body.push_str(&footer(store));
+    body.push('\n');
+    body
+}
+
+/// What one anchor or checkpoint came to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AnchorCheck {
+    /// What was checked: `anchor SEQ:HASH`, or `checkpoint seq=… hash=… time=…`.
+    pub what: String,
+    /// Why it does not hold; `None` when the chain holds it.
+    pub problem: Option<String>,
+}
+
+/// Checks each anchor, then each pasted checkpoint line: its signature under `public_key`
+/// (the data dir's own when `None`), then that the chain holds its record with its hash.
+/// A line that is not a checkpoint is the caller's mistake; a failing one is a result.
+pub fn check_anchors(
+    store: &Store,
+    anchors: &[Anchor],
+    lines: &[String],
+    public_key: Option<&str>,
+) -> Result<Vec<AnchorCheck>, ServiceError> {
+    let checkpoints = lines
+        .iter()
+        .map(|l| {
+            anchor::parse_footer(l).map_err(|e| ServiceError::invalid("checkpoint", e.to_string()))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let own_key = store.anchor_public_key();
+    let key = public_key.map(str::trim).unwrap_or(&own_key);
+    let mut out = Vec::with_capacity(anchors.len() + checkpoints.len());
+    for a in anchors {
+        out.push(AnchorCheck {
+            what: format!("anchor {a}"),
+            problem: held(store, a)?,
+        });
+    }
+    for cp in checkpoints {
+        let what = format!(
+            "checkpoint seq={} hash={} time={}",
+            cp.seq, cp.hash, cp.time
+        );
+        let problem = match cp.verify(key) {
+            Err(e) => Some(e.to_string()),
+            // The line parsed, so its hash is well-formed.
+            Ok(()) => match cp.anchor() {
+                Some(a) => held(store, &a)?,
+                None => Some("its hash is not 64 hex digits".into()),
+            },
+        };
+        out.push(AnchorCheck { what, problem });
+    }
+    Ok(out)
+}
+
+/// `None` when the chain holds record `a.seq` with hash `a.hash`; otherwise why not.
+fn held(store: &Store, a: &Anchor) -> Result<Option<String>, ServiceError> {
+    Ok(match store.audit_record_hash(a.seq)? {
+        None => Some(format!(
+            "record {} is not in the chain (it ends at record {}): the chain was cut or replaced",
+            a.seq,
+            store.chain_head().seq
+        )),
+        Some(h) if h != a.hash => Some(format!(
+            "record {} has hash {}, not {}: the chain was rewritten at or before record {}",
+            a.seq,
+            hex::encode(h),
+            hex::encode(a.hash),
+            a.seq
+        )),
+        Some(_) => None,
+    })
 }
 
 /// Records examined per page at most, so a filter that matches nothing in a long chain still
@@ -393,5 +545,60 @@ mod tests {
         let e = export(&t.store, &mut Full).unwrap_err();
         assert!(matches!(e, ServiceError::Unavailable(_)), "{e:?}");
         assert!(e.to_string().contains("disk full"), "{e}");
+    }
+
+    #[test]
+    fn checkpoints_follow_the_head_and_anchors_are_checked() {
+        let t = TestStore::new();
+        let add = |n: &str| {
+            run(crate::service::departments::add(t.ctx(), None, &[n.into()])).unwrap();
+        };
+        add("HR");
+        let first = checkpoint(&t.store).unwrap();
+        assert_eq!(first.seq, 1);
+        // The head did not move: the same checkpoint.
+        assert_eq!(checkpoint(&t.store).unwrap(), first);
+        assert_eq!(checkpoint_if_moved(&t.store).unwrap(), None);
+        add("Ops");
+        let second = checkpoint_if_moved(&t.store).unwrap().expect("moved");
+        assert_eq!(second.seq, 2);
+        let good: Anchor = format!("1:{}", first.hash).parse().unwrap();
+        let wrong: Anchor = format!("1:{}", "00".repeat(32)).parse().unwrap();
+        let missing: Anchor = format!("9:{}", first.hash).parse().unwrap();
+        let forged = first.line.replace("seq=1 ", "seq=2 ");
+        let checks = check_anchors(
+            &t.store,
+            &[good, wrong, missing],
+            &[second.line.clone(), forged],
+            None,
+        )
+        .unwrap();
+        let problems: Vec<Option<&str>> = checks.iter().map(|c| c.problem.as_deref()).collect();
+        assert_eq!(problems[0], None);
+        assert!(problems[1]
+            .unwrap()
+            .contains("rewritten at or before record 1"));
+        assert!(problems[2].unwrap().contains("not in the chain"));
+        assert_eq!(problems[3], None);
+        assert!(problems[4].unwrap().contains("signature does not verify"));
+        let e = check_anchors(&t.store, &[], &["hello".into()], None).unwrap_err();
+        assert!(
+            matches!(
+                e,
+                ServiceError::Invalid {
+                    field: "checkpoint",
+                    ..
+                }
+            ),
+            "{e:?}"
+        );
+        // Under another key, the data dir's own checkpoint does not verify.
+        let other = crate::anchor::SigningKey::from_pkcs8(
+            &crate::anchor::SigningKey::generate_pkcs8().unwrap(),
+        )
+        .unwrap();
+        let checks =
+            check_anchors(&t.store, &[], &[second.line], Some(&other.public_key())).unwrap();
+        assert!(checks[0].problem.is_some());
     }
 }

@@ -17,14 +17,16 @@ const MAGIC: &[u8] = b"PROFILEGATE-BACKUP 1\n";
 const END: u8 = 0xFF;
 
 /// The trees, by their number in the file.
-/// `request_keys` is left out: it is rebuilt from the audit chain.
-const TREES: [(u8, &str); 6] = [
+/// `request_keys` is left out: it is rebuilt from the audit chain. `anchors` holds the
+/// checkpoint signing key: a restored data dir keeps its public key.
+const TREES: [(u8, &str); 7] = [
     (1, "departments"),
     (2, "settings"),
     (3, "credentials"),
     (4, "audit"),
     (5, "outbox"),
     (6, "password_keys"),
+    (7, "anchors"),
 ];
 
 /// What a backup or restore covered.
@@ -75,6 +77,7 @@ impl Store {
             "credentials" => &self.credentials,
             "audit" => &self.audit,
             "password_keys" => &self.password_keys,
+            "anchors" => &self.anchors,
             _ => &self.outbox,
         }
     }
@@ -104,6 +107,12 @@ impl Store {
                     if seq.is_ok_and(|s| s > head.seq) {
                         continue;
                     }
+                }
+                // Likewise checkpoints of a later head: the restored chain would not hold them.
+                if name == "anchors"
+                    && super::anchors::checkpoint_seq(&k).is_some_and(|s| s > head.seq)
+                {
+                    continue;
                 }
                 w.write_all(&[id]).map_err(io)?;
                 for part in [k.as_ref(), v.as_ref()] {

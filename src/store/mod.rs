@@ -4,6 +4,7 @@
 //! acknowledged batches until sled's log has them. sled allows one process per data dir;
 //! [`Store::open`] turns that into a plain "the server holds it" error.
 
+pub mod anchors;
 pub mod audit;
 pub mod backup;
 pub mod credentials;
@@ -144,6 +145,10 @@ pub struct Store {
     /// Each synced organization's sync state (see `sync_state`). Not in backups: the next
     /// sync rebuilds it.
     sync_state: sled::Tree,
+    /// The checkpoint signing key and the signed checkpoints (see `anchors`).
+    anchors: sled::Tree,
+    /// The data dir's checkpoint signing key, read (or made) at open.
+    anchor_key: crate::anchor::SigningKey,
     /// One department sync at a time (the schedule, "Sync now" and an approval may meet).
     sync_lock: tokio::sync::Mutex<()>,
     /// Serializes appends to the chain; holds the last sequence number and hash.
@@ -286,6 +291,8 @@ impl Store {
             }
         };
         let (journal, recovery) = durable::open_journal(dir)?;
+        let anchors = db.open_tree("anchors")?;
+        let anchor_key = anchors::load_or_generate(&anchors)?;
         let store = Store {
             dir: dir.to_path_buf(),
             departments: db.open_tree("departments")?,
@@ -296,6 +303,8 @@ impl Store {
             outbox: db.open_tree("outbox")?,
             request_keys: db.open_tree("request_keys")?,
             sync_state: db.open_tree("sync_state")?,
+            anchors,
+            anchor_key,
             sync_lock: tokio::sync::Mutex::new(()),
             db,
             chain: Mutex::new(ChainHead::genesis()),

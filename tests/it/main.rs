@@ -5,6 +5,7 @@
 
 mod action;
 mod admin;
+mod audit_anchor;
 mod auth;
 mod cli;
 mod config;

@@ -584,6 +584,21 @@ fn verify_audit() {}
 
 #[utoipa::path(
     get,
+    path = "/admin/api/audit/checkpoint",
+    operation_id = "audit_checkpoint",
+    tag = "admin",
+    summary = "The latest signed checkpoint of the chain's head, and the public key it verifies under",
+    description = "A fresh checkpoint is signed when the head moved since the latest. `line` is the footer line the security team's e-mails end with; `profilegate audit verify --checkpoint LINE --public-key KEY` checks it against the chain. The signed bytes are `profilegate-checkpoint v1\\n{seq}\\n{hash}\\n{time}\\n` (Ed25519, base64).",
+    responses(
+        (status = 200, description = "the checkpoint", body = crate::service::audit::CheckpointInfo),
+        (status = 401, description = "not logged in, or the session expired (login: a wrong password)", body = ErrorBody),
+    ),
+)]
+#[allow(dead_code)]
+fn audit_checkpoint() {}
+
+#[utoipa::path(
+    get,
     path = "/admin/api/audit/export",
     operation_id = "export_audit",
     tag = "admin",

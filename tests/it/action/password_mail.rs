@@ -78,6 +78,12 @@ async fn password_events_are_mailed_as_chosen_and_never_carry_the_password() {
     assert_eq!(mails.len(), 2);
     assert!(mails[1].data.contains("Request id:     m-4"));
     srv.stop().await;
+    // Blocking or queued, each ends with a signed checkpoint of the audit chain that verifies.
+    for m in &mails {
+        let line = crate::audit_anchor::footer_of(&m.text());
+        let o = cli(&dir.path, &["audit", "verify", "--checkpoint", &line]);
+        assert!(o.status.success(), "{}{}", stdout(&o), stderr(&o));
+    }
     let notes: Vec<Option<String>> = password_decisions(&dir)
         .into_iter()
         .map(|d| d.notification)

@@ -519,6 +519,21 @@ async fn setup_import_credential_action_and_audit() {
     b.click("a[href='#audit']").await;
     b.click("main button.secondary").await;
     b.text_contains("#verify-result", "Chain intact").await;
+    // The signed checkpoint box: the public key and the latest checkpoint line.
+    let pk = b
+        .text_where("#anchor-public-key", "a public key", |t| t.len() == 44)
+        .await;
+    let line = b
+        .text_contains("#anchor-line", "Audit checkpoint: pg1 seq=")
+        .await;
+    // The same as the CLI gets it through the server's control socket.
+    let d = dir.path.clone();
+    let o = tokio::task::spawn_blocking(move || cli(&d, &["audit", "checkpoint", "--json"]))
+        .await
+        .unwrap();
+    let served: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(served["public_key"], pk.as_str(), "{}", stderr(&o));
+    assert_eq!(served["line"], line.as_str());
 
     b.close().await;
     srv.stop().await;

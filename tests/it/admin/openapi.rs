@@ -183,6 +183,7 @@ fn examples(mail_port: u16, outbox_id: u64) -> BTreeMap<&'static str, Option<Val
         ("remove_department_source", Some(json!({}))),
         ("set_department_source", None),
         ("sync_departments", Some(json!({"mode": "dry_run"}))),
+        ("audit_checkpoint", None),
         ("password_keys", None),
         ("generate_password_key", Some(json!({"bits": 2048}))),
         ("export_password_key", None),
