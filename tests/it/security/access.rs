@@ -378,8 +378,11 @@ async fn abandoned_logins_still_hold_the_gate_and_count() {
         checks <= 5,
         "{checks} argon2 runs admitted for 30 logins abandoned one after another from one address in {took:?}"
     );
-    if took < Duration::from_millis(900) {
-        // At least two of them failed within the last second: the next one waits.
+    // When at least two of them reached argon2 (on a busy machine a hang-up may come before
+    // its check is admitted, and then nothing is counted) and all of this took under a second,
+    // the last failure is less than a second old (or its check still runs): the next one waits.
+    let elapsed = started.elapsed();
+    if checks >= 2 && elapsed < Duration::from_millis(900) {
         let a = login(&srv.url, "yet another wrong one").await;
         assert_told_to_wait(&a, "password");
     }
