@@ -314,13 +314,61 @@ async fn checkpoints(app: Arc<App>) {
 /// time, inode: one `stat`), for a new import that did not reach the control socket.
 const BREACHED_CHECK: Duration = Duration::from_secs(5);
 
-/// Periodic housekeeping: record when credentials were last used; pick up a new
-/// breached-password filter.
+/// Looks at the data dir's volume: logs when it fills up and when it has room again, and mails
+/// the security team once each way (a failed send is tried again a minute later).
+async fn watch_disk(
+    app: &App,
+    logged_low: &mut bool,
+    mailed_low: &mut bool,
+    mail_not_before: &mut tokio::time::Instant,
+) {
+    let Ok(disk) = service::disk::state(&app.store) else {
+        return;
+    };
+    if disk.low != *logged_low {
+        if disk.low {
+            tracing::error!(free_bytes = disk.free_bytes, "the data dir's disk is full: decisions whose record cannot be written are answered ERROR");
+        } else {
+            tracing::info!(
+                free_bytes = disk.free_bytes,
+                "the data dir's disk has room again"
+            );
+        }
+        *logged_low = disk.low;
+    }
+    let settings = app.store.settings();
+    let Some(smtp) = settings.notify.configured() else {
+        return;
+    };
+    if disk.low == *mailed_low || tokio::time::Instant::now() < *mail_not_before {
+        return;
+    }
+    let (subject, body) = disk.message(app.store.dir());
+    let body = service::audit::with_footer(&app.store, body);
+    match app
+        .notifier
+        .send(smtp, &settings.notify.recipients, &subject, body)
+        .await
+    {
+        Ok(()) => *mailed_low = disk.low,
+        Err(e) => {
+            tracing::warn!(error = %e, "could not mail the disk's state; trying again in a minute");
+            *mail_not_before = tokio::time::Instant::now() + Duration::from_secs(60);
+        }
+    }
+}
+
+/// Periodic housekeeping: watch the data dir's volume; record when credentials were last
+/// used; pick up a new breached-password filter.
 async fn maintenance(app: Arc<App>) {
     let mut tick = tokio::time::interval(BREACHED_CHECK);
     let mut n = 0u64;
+    // What the log and the security team were last told about the data dir's volume.
+    let (mut logged_low, mut mailed_low) = (false, false);
+    let mut mail_not_before = tokio::time::Instant::now();
     loop {
         tick.tick().await;
+        watch_disk(&app, &mut logged_low, &mut mailed_low, &mut mail_not_before).await;
         let ctx = service::Ctx {
             store: &app.store,
             durability: service::Durability::Commit(&app.commit),

@@ -307,6 +307,7 @@ pages.overview = async () => {
         h('p', {}, o.email.configured ? `Mode: ${o.email.mode}. Queued: ${o.email.pending}, failed: ${o.email.failed}.` : 'Not configured.'),
         o.email.failed ? h('p', { class: 'notice bad' }, `${o.email.failed} e-mail(s) failed. `, h('a', { href: '#notifications' }, 'See the outbox')) : null,
         o.email.oldest_pending ? h('p', { class: 'muted' }, `Oldest queued since ${fmtTime(o.email.oldest_pending)}.`) : null,
+        o.disk && o.disk.low ? h('p', { class: 'notice bad', id: 'overview-disk' }, `The data dir's disk is full: ${Math.floor(o.disk.free_bytes / 1024)} KiB free. Decisions whose record cannot be written are answered ERROR. Free space on the volume; profilegate recovers by itself.`) : null,
         o.department_sync.length ? [
           h('h2', { class: 'spaced' }, 'Department sync'),
           h('ul', { class: 'plain', id: 'overview-sync' }, o.department_sync.map((d) => h('li', {},

@@ -214,6 +214,8 @@ pub struct Overview {
     pub email: EmailHealth,
     /// The synced department lists: last success, age, a held sync.
     pub department_sync: Vec<crate::service::sync::SourceStatus>,
+    /// The data dir's volume: free space, and whether it is too little.
+    pub disk: Option<crate::service::disk::DiskState>,
 }
 
 /// The SMTP settings as shown: the password never, only whether one is set.

@@ -380,13 +380,20 @@ async fn ready(app: &App) -> Result<(), String> {
     result
 }
 
-/// Ready when the store takes a write and the commit pipeline makes it durable within 2 s.
+/// Ready when the store takes a write, its volume has room (see `service::disk`), and the
+/// commit pipeline makes it durable within 2 s.
 async fn probe(app: &App) -> Result<(), String> {
     let store = app.store.clone();
-    tokio::task::spawn_blocking(move || store.probe_writable())
-        .await
-        .map_err(|e| e.to_string())?
-        .map_err(|e| format!("the data dir does not take writes: {e}"))?;
+    let disk = tokio::task::spawn_blocking(move || {
+        store.probe_writable()?;
+        store.free_bytes()
+    })
+    .await
+    .map_err(|e| e.to_string())?
+    .map_err(|e| format!("the data dir does not take writes: {e}"))?;
+    if let Some(reason) = crate::service::disk::DiskState::of(disk).unready_reason() {
+        return Err(reason);
+    }
     match tokio::time::timeout(Duration::from_secs(2), app.commit.durable()).await {
         Ok(Ok(())) => Ok(()),
         Ok(Err(e)) => Err(format!("the audit log cannot be flushed: {e}")),

@@ -348,6 +348,15 @@ impl Store {
         Ok(())
     }
 
+    /// Bytes free (for an unprivileged writer) on the data dir's volume.
+    pub fn free_bytes(&self) -> Result<u64> {
+        let st = rustix::fs::statvfs(&self.dir).map_err(|e| StoreError::DataDir {
+            dir: self.dir.clone(),
+            source: e.into(),
+        })?;
+        Ok(st.f_bavail.saturating_mul(st.f_frsize))
+    }
+
     /// Records that a server now holds this data dir (see [`ServerInfo`]).
     pub fn write_server_info(&self, info: &ServerInfo) -> Result<()> {
         let bytes = serde_json::to_vec_pretty(info).map_err(|e| json_err("server info", e))?;

@@ -3,3 +3,4 @@
 mod backup;
 mod crash;
 mod durability;
+mod full_disk;
