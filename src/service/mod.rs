@@ -8,6 +8,7 @@ pub mod audit;
 pub mod backup;
 pub mod credentials;
 pub mod departments;
+pub mod forward;
 pub mod notifications;
 pub mod password;
 pub mod settings;
