@@ -299,10 +299,7 @@ async fn read_frames<S: AsyncRead + AsyncWrite + Unpin>(mut s: S, got: Received)
     let mut chunk = [0u8; 8192];
     loop {
         // Take every complete frame: `LEN SP MSG`.
-        loop {
-            let Some(sp) = buf.iter().position(|b| *b == b' ') else {
-                break;
-            };
+        while let Some(sp) = buf.iter().position(|b| *b == b' ') {
             let len: usize = std::str::from_utf8(&buf[..sp]).unwrap().parse().unwrap();
             if buf.len() < sp + 1 + len {
                 break;
