@@ -214,6 +214,8 @@ pub struct Overview {
     pub email: EmailHealth,
     /// The synced department lists: last success, age, a held sync.
     pub department_sync: Vec<crate::service::sync::SourceStatus>,
+    /// The SIEM forwarding targets switched on: cursor, backlog, lag, last error.
+    pub audit_forward: Vec<crate::service::forward::TargetStatus>,
 }
 
 /// The SMTP settings as shown: the password never, only whether one is set.

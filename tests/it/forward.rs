@@ -221,6 +221,7 @@ async fn http_forwarding_survives_an_outage_and_a_restart_in_order() {
     let export = stdout(&cli(&dir.path, &["audit", "export"]));
     assert!(!export.contains("s3cret") && export.contains("********"));
 
+    crate::support::admin::set_password(&dir);
     let srv = Server::start(&dir.path).await;
     decisions(&srv, &auth, 20, "a").await;
     let (first, head) = drained(&dir.path, &collector.got).await;
@@ -249,6 +250,37 @@ async fn http_forwarding_survives_an_outage_and_a_restart_in_order() {
     let s = status(&dir.path);
     assert!(s[0]["failures"].as_u64().unwrap() >= 2, "{s:?}");
     assert!(s[0]["backlog"].as_u64().unwrap() >= 10, "{s:?}");
+    // The same in /metrics and the admin overview.
+    let text = reqwest::get(format!("{}/metrics", srv.url))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let sample = |name: &str| -> u64 {
+        let prefix = format!("{name}{{target=\"http\"}} ");
+        text.lines()
+            .find_map(|l| l.strip_prefix(&prefix))
+            .unwrap_or_else(|| panic!("no {name} in {text}"))
+            .parse()
+            .unwrap()
+    };
+    assert!(sample("profilegate_audit_forward_backlog") >= 10);
+    assert!(sample("profilegate_audit_forward_failures_total") >= 2);
+    assert!(sample("profilegate_audit_forward_sent_total") >= 20);
+    sample("profilegate_audit_forward_lag_seconds");
+    let admin = crate::support::admin::Admin::new(&srv.url).await;
+    let (st, v) = admin.get("/admin/api/overview").await;
+    assert_eq!(st, 200, "{v}");
+    let fwd = &v["audit_forward"][0];
+    assert_eq!(fwd["target"], "http");
+    assert!(fwd["backlog"].as_u64().unwrap() >= 10, "{v}");
+    assert!(
+        fwd["last_error"]
+            .as_str()
+            .is_some_and(|e| e.contains("503")),
+        "{v}"
+    );
     collector.status.store(200, Ordering::SeqCst);
     let (_, head) = drained(&dir.path, &collector.got).await;
     assert_in_order(&collector.got.lock(), first + 1, head);
