@@ -504,3 +504,66 @@ async fn sigkill_mid_stream_loses_nothing_and_repeats_only_across_the_kill() {
     );
     assert!(rewinds <= KILLS, "{rewinds} resends for {KILLS} kills");
 }
+
+/// The CLI without a server: refusals name their field, status reads the cursor, `off`
+/// switches a target off and forgets where it stood.
+#[test]
+fn the_cli_refuses_bad_targets_and_switches_off() {
+    let dir = DataDir::new();
+    dir.standard();
+    let o = cli(
+        &dir.path,
+        &[
+            "audit",
+            "forward",
+            "http",
+            "--url",
+            "http://siem.example/in",
+        ],
+    );
+    assert!(!o.status.success());
+    assert!(
+        crate::support::stderr(&o).contains("https://"),
+        "{}",
+        crate::support::stderr(&o)
+    );
+    let o = cli(
+        &dir.path,
+        &["audit", "forward", "syslog", "--host", "", "--port", "514"],
+    );
+    assert!(!o.status.success());
+    assert!(stdout(&cli(&dir.path, &["audit", "forward", "status"])).contains("off"));
+
+    let o = cli(
+        &dir.path,
+        &[
+            "audit",
+            "forward",
+            "syslog",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            "6514",
+        ],
+    );
+    assert!(o.status.success(), "{}", crate::support::stderr(&o));
+    let s = status(&dir.path);
+    assert_eq!(s.len(), 1);
+    assert_eq!(s[0]["target"], "syslog");
+    assert_eq!(s[0]["destination"], "syslog://127.0.0.1:6514");
+    // Started at the head: only the change's own record waits.
+    assert_eq!(s[0]["backlog"], 1, "{s:?}");
+    assert!(s[0]["sent"].is_null());
+    let text = stdout(&cli(&dir.path, &["audit", "forward", "status"]));
+    assert!(
+        text.contains("backlog 1") && text.contains("last error: none"),
+        "{text}"
+    );
+
+    let o = cli(&dir.path, &["audit", "forward", "off", "http"]);
+    assert!(!o.status.success(), "http was not on");
+    let o = cli(&dir.path, &["audit", "forward", "off"]);
+    assert!(o.status.success(), "{}", crate::support::stderr(&o));
+    assert!(stdout(&o).contains("forwarding to syslog is off"));
+    assert!(status(&dir.path).is_empty());
+}
