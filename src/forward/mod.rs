@@ -33,6 +33,9 @@ use crate::store::{now_unix_ms, Store, StoreError};
 const SEND_TIMEOUT: Duration = Duration::from_secs(10);
 /// How often the task looks without a wake-up (settings changed, a missed signal).
 const TICK: Duration = Duration::from_secs(1);
+/// After a wake-up, how long to let more records gather: under load the committer makes
+/// many small durable batches, and one send each would cost a connection per batch.
+const GATHER: Duration = Duration::from_millis(100);
 
 /// A forwarding target.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -122,7 +125,10 @@ enum Link {
 /// What one step did.
 enum Step {
     Sent(u64),
+    /// Switched on, nothing new.
     Idle,
+    /// Switched off: nothing to wait for but the settings.
+    Off,
 }
 
 /// One record read for sending: seq, hash (hex), stored JSON.
@@ -144,10 +150,12 @@ pub async fn run(store: Arc<Store>, target: Target, stats: Arc<Stats>) {
             }
             Ok(Step::Idle) => {
                 tokio::select! {
-                    _ = durable.changed() => {}
+                    _ = durable.changed() => tokio::time::sleep(GATHER).await,
                     () = tokio::time::sleep(TICK) => {}
                 }
             }
+            // Not woken by every commit while off: the action path's CPU is the scarce one.
+            Ok(Step::Off) => tokio::time::sleep(TICK).await,
             Err(e) => {
                 failures = failures.saturating_add(1);
                 stats.of(target).failures.fetch_add(1, Ordering::Relaxed);
@@ -183,7 +191,7 @@ async fn step(
     let settings = store.settings();
     if target.destination(&settings).is_none() {
         *link = None;
-        return Ok(Step::Idle);
+        return Ok(Step::Off);
     }
     let durable = store.durable_seq();
     let mut cursor = match store.forward_cursor(target.name())? {
@@ -210,13 +218,13 @@ async fn step(
     match target {
         Target::Syslog => {
             let Some(t) = settings.audit_forward.syslog.as_ref() else {
-                return Ok(Step::Idle);
+                return Ok(Step::Off);
             };
             send_syslog(t, host, link, &batch).await?;
         }
         Target::Http => {
             let Some(t) = settings.audit_forward.http.as_ref() else {
-                return Ok(Step::Idle);
+                return Ok(Step::Off);
             };
             send_http(t, link, &batch).await?;
         }
