@@ -300,12 +300,33 @@ async fn syslog_receiver(tls: Option<Arc<rustls::ServerConfig>>) -> (u16, Receiv
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();
     let got: Received = Arc::default();
+    let (up, rx) = tokio::sync::watch::channel(false);
     let g = got.clone();
     tokio::spawn(async move {
-        while let Ok((s, _)) = listener.accept().await {
-            let got = g.clone();
-            let tls = tls.clone();
-            tokio::spawn(async move {
+        // Never down: the sender lives as long as the receiver accepts.
+        let _up = up;
+        accept_syslog(listener, tls, g, rx).await;
+    });
+    (port, got)
+}
+
+/// Accepts syslog connections until `down` turns true, which also closes every connection.
+async fn accept_syslog(
+    listener: TcpListener,
+    tls: Option<Arc<rustls::ServerConfig>>,
+    got: Received,
+    down: tokio::sync::watch::Receiver<bool>,
+) {
+    loop {
+        let mut stop = down.clone();
+        let (s, _) = tokio::select! {
+            r = listener.accept() => match r { Ok(c) => c, Err(_) => return },
+            _ = stop.wait_for(|d| *d) => return,
+        };
+        let got = got.clone();
+        let tls = tls.clone();
+        tokio::spawn(async move {
+            let serve = async {
                 match tls {
                     None => read_frames(s, got).await,
                     Some(cfg) => {
@@ -316,10 +337,13 @@ async fn syslog_receiver(tls: Option<Arc<rustls::ServerConfig>>) -> (u16, Receiv
                         read_frames(s, got).await;
                     }
                 }
-            });
-        }
-    });
-    (port, got)
+            };
+            tokio::select! {
+                () = serve => {}
+                _ = stop.wait_for(|d| *d) => {}
+            }
+        });
+    }
 }
 
 async fn read_frames<S: AsyncRead + AsyncWrite + Unpin>(mut s: S, got: Received) {
@@ -566,4 +590,51 @@ fn the_cli_refuses_bad_targets_and_switches_off() {
     assert!(o.status.success(), "{}", crate::support::stderr(&o));
     assert!(stdout(&o).contains("forwarding to syslog is off"));
     assert!(status(&dir.path).is_empty());
+}
+
+/// The syslog collector goes away (its connection closed, then refused) and comes back on
+/// the same port: the records written meanwhile queue, then arrive in order, none missing.
+#[tokio::test(flavor = "multi_thread")]
+async fn syslog_forwarding_reconnects_after_the_collector_was_down() {
+    let dir = DataDir::new();
+    let cred = dir.standard();
+    let auth = Auth::of(&cred);
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let got: Received = Arc::default();
+    let (down, rx) = tokio::sync::watch::channel(false);
+    tokio::spawn(accept_syslog(listener, None, got.clone(), rx));
+    let port_s = port.to_string();
+    let o = cli(
+        &dir.path,
+        &[
+            "audit",
+            "forward",
+            "syslog",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            &port_s,
+        ],
+    );
+    assert!(o.status.success(), "{}", crate::support::stderr(&o));
+    let srv = Server::start(&dir.path).await;
+    decisions(&srv, &auth, 10, "u").await;
+    let (first, _) = drained(&dir.path, &got).await;
+
+    down.send_replace(true);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    decisions(&srv, &auth, 10, "d").await;
+    wait_for(30, "a noted failure", || {
+        let s = status(&dir.path);
+        s[0]["backlog"].as_u64().unwrap() >= 10 && s[0]["last_error"].is_string()
+    })
+    .await;
+
+    let listener = TcpListener::bind(("127.0.0.1", port)).await.unwrap();
+    let (_up, rx) = tokio::sync::watch::channel(false);
+    tokio::spawn(accept_syslog(listener, None, got.clone(), rx));
+    let (_, head) = drained(&dir.path, &got).await;
+    assert_in_order(&got.lock(), first + 1, head);
+    srv.stop().await;
 }
