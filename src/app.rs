@@ -39,6 +39,8 @@ pub struct App {
     pub outbox_wake: Arc<tokio::sync::Notify>,
     /// Request counters and latency for `/metrics`.
     pub metrics: crate::metrics::Metrics,
+    /// The SIEM forwarders' counters (sent, failures) since start.
+    pub forward: Arc<crate::forward::Stats>,
     /// The last readiness probe's time and result; the lock is held while one runs, so at
     /// most one probe is in flight and `/readyz` floods cost no writes.
     pub readiness: tokio::sync::Mutex<Option<(Instant, Result<(), String>)>>,
@@ -80,6 +82,7 @@ pub struct Parts {
 impl App {
     pub fn new(p: Parts) -> Self {
         App {
+            forward: Arc::default(),
             store: p.store,
             commit: p.commit,
             auth: p.auth,

@@ -4,7 +4,8 @@
 //! server's user (SO_PEERCRED), in case the modes were loosened by hand. One command a
 //! connection, one line: `backup` streams a backup of the running store; `reload-breached`
 //! loads a newly imported breached-password filter (and audits it), answering one line;
-//! `audit-checkpoint` answers the latest signed checkpoint as one JSON line.
+//! `audit-checkpoint` answers the latest signed checkpoint as one JSON line;
+//! `audit-forward-status` where each SIEM forwarding target stands, as one JSON line.
 
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
@@ -153,6 +154,20 @@ pub async fn serve(app: Arc<App>) {
                     .await
                     {
                         Ok(Ok(info)) => serde_json::json!({ "ok": info }),
+                        Ok(Err(e)) => serde_json::json!({ "error": e.to_string() }),
+                        Err(e) => serde_json::json!({ "error": e.to_string() }),
+                    };
+                    let _ = wr.write_all(format!("{reply}\n").as_bytes()).await;
+                }
+                "audit-forward-status" => {
+                    let store = app.store.clone();
+                    let stats = app.forward.clone();
+                    let reply = match tokio::task::spawn_blocking(move || {
+                        crate::service::forward::status(&store, Some(&stats))
+                    })
+                    .await
+                    {
+                        Ok(Ok(list)) => serde_json::json!({ "ok": list }),
                         Ok(Err(e)) => serde_json::json!({ "error": e.to_string() }),
                         Err(e) => serde_json::json!({ "error": e.to_string() }),
                     };

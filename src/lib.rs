@@ -16,6 +16,7 @@ pub mod conn;
 pub mod contract;
 #[cfg(unix)]
 pub mod control;
+pub mod forward;
 pub mod http;
 pub mod idempotency;
 pub mod keys;
@@ -168,6 +169,10 @@ pub async fn run_with(
         outbox_wake,
         app.commit.clone(),
     ));
+    let forwarders: Vec<_> = forward::Target::ALL
+        .into_iter()
+        .map(|t| tokio::spawn(forward::run(store.clone(), t, app.forward.clone())))
+        .collect();
     #[cfg(unix)]
     let control = tokio::spawn(control::serve(app.clone()));
     let front = http::front::Front {
@@ -206,6 +211,10 @@ pub async fn run_with(
     app.log_limit.flush_all();
     outbox.abort();
     let _ = outbox.await;
+    for f in forwarders {
+        f.abort();
+        let _ = f.await;
+    }
 
     if let Err(e) = app.auth.persist_last_used() {
         tracing::warn!(error = %e, "could not record credential use");

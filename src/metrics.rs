@@ -158,9 +158,21 @@ pub struct SyncGauge {
     pub held: bool,
 }
 
+/// One SIEM forwarding target, for a scrape.
+pub struct ForwardGauge {
+    /// `syslog` or `http`.
+    pub target: &'static str,
+    pub backlog: u64,
+    pub lag_secs: u64,
+    pub sent: u64,
+    pub failures: u64,
+}
+
 /// What the store and the notifier contribute to a scrape.
 pub struct Gauges {
     pub department_sync: Vec<SyncGauge>,
+    /// The forwarding targets switched on.
+    pub audit_forward: Vec<ForwardGauge>,
     pub audit_records: u64,
     pub outbox_depth: usize,
     pub data_bytes: u64,
@@ -218,6 +230,50 @@ fn sync_families(out: &mut String, syncs: &[SyncGauge]) {
             if let Some(v) = value(s) {
                 let _ = writeln!(out, "{name}{{org=\"{}\"}} {v}", label_value(&s.org));
             }
+        }
+    }
+}
+
+fn forward_families(out: &mut String, targets: &[ForwardGauge]) {
+    if targets.is_empty() {
+        return;
+    }
+    type Family = (
+        &'static str,
+        &'static str,
+        &'static str,
+        fn(&ForwardGauge) -> u64,
+    );
+    let families: [Family; 4] = [
+        (
+            "profilegate_audit_forward_backlog",
+            "gauge",
+            "Audit records on disk not yet accepted by the SIEM collector.",
+            |f| f.backlog,
+        ),
+        (
+            "profilegate_audit_forward_lag_seconds",
+            "gauge",
+            "Age of the oldest audit record not yet accepted by the SIEM collector (0: none).",
+            |f| f.lag_secs,
+        ),
+        (
+            "profilegate_audit_forward_sent_total",
+            "counter",
+            "Audit records the SIEM collector accepted since start.",
+            |f| f.sent,
+        ),
+        (
+            "profilegate_audit_forward_failures_total",
+            "counter",
+            "Failed sends to the SIEM collector since start (each retried).",
+            |f| f.failures,
+        ),
+    ];
+    for (name, kind, help, value) in families {
+        header(out, name, kind, help);
+        for f in targets {
+            let _ = writeln!(out, "{name}{{target=\"{}\"}} {}", f.target, value(f));
         }
     }
 }
@@ -307,6 +363,7 @@ pub fn render(m: &Metrics, mail: &SendStats, g: &Gauges) -> String {
     );
     mail.latency.render(&mut out, n, "");
     sync_families(&mut out, &g.department_sync);
+    forward_families(&mut out, &g.audit_forward);
     single(
         &mut out,
         "profilegate_data_size_bytes",

@@ -1,7 +1,8 @@
 //! Outbound HTTP(S) GETs to sources an administrator named: the online breach check's range
-//! API, a department directory's HTTP source. One request over a fresh HTTP/1.1 connection
-//! (hyper's client; rustls with the system's roots, plus an administrator's CA when given),
-//! the whole exchange under one timeout and the body under a size limit, so a slow or hostile
+//! API, a department directory's HTTP source; and POSTs to a SIEM collector (audit
+//! forwarding). One request over a fresh HTTP/1.1 connection (hyper's client; rustls with the
+//! system's roots, plus an administrator's CA when given), the whole exchange under one timeout
+//! and the body under a size limit, so a slow or hostile
 //! source costs a bounded time and memory. Redirects are not followed: a source that moved is
 //! an error the administrator sees, not a silent hop elsewhere.
 
@@ -146,13 +147,63 @@ pub fn tls_connector(ca_pem: Option<&str>) -> Result<tokio_rustls::TlsConnector,
 /// caller decides what 304 or 404 mean); only the body's size is checked here.
 pub async fn get(tls: &tokio_rustls::TlsConnector, req: &Get<'_>) -> Result<Fetched, FetchError> {
     let ms = u64::try_from(req.timeout.as_millis()).unwrap_or(u64::MAX);
-    match tokio::time::timeout(req.timeout, exchange(tls, req)).await {
+    let call = Call {
+        url: req.url,
+        method: hyper::Method::GET,
+        headers: req.headers,
+        max_body: req.max_body,
+    };
+    match tokio::time::timeout(req.timeout, exchange(tls, &call, Empty::<Bytes>::new())).await {
         Ok(r) => r,
         Err(_) => Err(FetchError::Timeout(ms)),
     }
 }
 
-async fn exchange(tls: &tokio_rustls::TlsConnector, req: &Get<'_>) -> Result<Fetched, FetchError> {
+/// One POST: where, with which headers and body, within what.
+pub struct Post<'a> {
+    pub url: &'a str,
+    pub headers: &'a [(&'a str, &'a str)],
+    pub body: Bytes,
+    pub timeout: Duration,
+}
+
+/// Most bytes of a POST's answer read (a collector's acknowledgement is short).
+const POST_ANSWER_MAX: usize = 64 * 1024;
+
+/// Sends one POST over a fresh connection and returns the answer's status (its body is read,
+/// up to 64 KiB, and dropped), all within `req.timeout`.
+pub async fn post(tls: &tokio_rustls::TlsConnector, req: &Post<'_>) -> Result<u16, FetchError> {
+    let ms = u64::try_from(req.timeout.as_millis()).unwrap_or(u64::MAX);
+    let call = Call {
+        url: req.url,
+        method: hyper::Method::POST,
+        headers: req.headers,
+        max_body: POST_ANSWER_MAX,
+    };
+    let body = http_body_util::Full::new(req.body.clone());
+    match tokio::time::timeout(req.timeout, exchange(tls, &call, body)).await {
+        Ok(r) => r.map(|f| f.status),
+        Err(_) => Err(FetchError::Timeout(ms)),
+    }
+}
+
+/// What `exchange` sends, whatever the method.
+struct Call<'a> {
+    url: &'a str,
+    method: hyper::Method,
+    headers: &'a [(&'a str, &'a str)],
+    max_body: usize,
+}
+
+async fn exchange<B>(
+    tls: &tokio_rustls::TlsConnector,
+    req: &Call<'_>,
+    body: B,
+) -> Result<Fetched, FetchError>
+where
+    B: hyper::body::Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
     let uri: Uri = req
         .url
         .parse()
@@ -184,21 +235,31 @@ async fn exchange(tls: &tokio_rustls::TlsConnector, req: &Get<'_>) -> Result<Fet
             .connect(name, tcp)
             .await
             .map_err(|e| FetchError::Connect(format!("TLS: {e}")))?;
-        send(stream, &authority, &path, req).await
+        send(stream, &authority, &path, req, body).await
     } else {
-        send(tcp, &authority, &path, req).await
+        send(tcp, &authority, &path, req, body).await
     }
 }
 
-async fn send<S>(io: S, authority: &str, path: &str, req: &Get<'_>) -> Result<Fetched, FetchError>
+async fn send<S, B>(
+    io: S,
+    authority: &str,
+    path: &str,
+    req: &Call<'_>,
+    body: B,
+) -> Result<Fetched, FetchError>
 where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    B: hyper::body::Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
     let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(io))
         .await
         .map_err(|e| FetchError::Connect(e.to_string()))?;
     let driver = tokio::spawn(conn);
-    let mut builder = hyper::Request::get(path)
+    let mut builder = hyper::Request::builder()
+        .method(req.method.clone())
+        .uri(path)
         .header(hyper::header::HOST, authority)
         .header(hyper::header::USER_AGENT, "profilegate");
     for (k, v) in req.headers {
@@ -206,7 +267,7 @@ where
     }
     let result = async {
         let request = builder
-            .body(Empty::<Bytes>::new())
+            .body(body)
             .map_err(|e| FetchError::Url(e.to_string()))?;
         let resp = sender
             .send_request(request)

@@ -316,6 +316,13 @@ pages.overview = async () => {
             d.stale ? h('strong', { class: 'error' }, ' STALE') : '',
             d.held ? h('strong', { class: 'error' }, ' — a sync waits for approval') : '',
             d.last_error ? h('div', { class: 'muted' }, `Last attempt failed: ${d.last_error}`) : null))),
+        ] : null,
+        (o.audit_forward || []).length ? [
+          h('h2', { class: 'spaced' }, 'Audit forwarding (SIEM)'),
+          h('ul', { class: 'plain', id: 'overview-forward' }, o.audit_forward.map((f) => h('li', {},
+            `${f.target} to ${f.destination}: record ${f.cursor} of ${f.durable_head} accepted`,
+            f.backlog ? h('strong', { class: 'error' }, ` — ${f.backlog} waiting (oldest ${fmtAge(f.lag_seconds)})`) : '',
+            f.last_error ? h('div', { class: 'muted' }, `Last attempt failed: ${f.last_error}`) : null))),
         ] : null)),
     h('section', { class: 'card', 'aria-labelledby': 'h-latest' },
       h('h2', { id: 'h-latest' }, 'Latest decisions'),

@@ -216,6 +216,8 @@ pub struct Overview {
     pub department_sync: Vec<crate::service::sync::SourceStatus>,
     /// The data dir's volume: free space, and whether it is too little.
     pub disk: Option<crate::service::disk::DiskState>,
+    /// The SIEM forwarding targets switched on: cursor, backlog, lag, last error.
+    pub audit_forward: Vec<crate::service::forward::TargetStatus>,
 }
 
 /// The SMTP settings as shown: the password never, only whether one is set.

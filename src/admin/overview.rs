@@ -64,12 +64,15 @@ fn today(store: &Store) -> Result<Today, StoreError> {
 async fn overview(_s: Session, app: Arc<App>) -> Result<Response, Rejection> {
     let store = app.store.clone();
     let tls = app.tls;
-    let (checks, today, outbox, syncs, disk) = blocking("the overview", move || {
+    let stats = app.forward.clone();
+    let (checks, today, outbox, syncs, disk, forward) = blocking("the overview", move || {
         let checks = crate::checklist::checklist(&store, tls);
-        // The sync state is a convenience here: unreadable, the overview still shows.
+        // The sync and forwarding state are a convenience here: unreadable, the overview
+        // still shows.
         let syncs = crate::service::sync::statuses(&store).unwrap_or_default();
         let disk = crate::service::disk::state(&store).ok();
-        today(&store).and_then(|t| Ok((checks, t, store.outbox_summary(0)?, syncs, disk)))
+        let forward = crate::service::forward::status(&store, Some(&stats)).unwrap_or_default();
+        today(&store).and_then(|t| Ok((checks, t, store.outbox_summary(0)?, syncs, disk, forward)))
     })
     .await?
     .map_err(store_error)?;
@@ -90,6 +93,7 @@ async fn overview(_s: Session, app: Arc<App>) -> Result<Response, Rejection> {
         },
         department_sync: syncs,
         disk,
+        audit_forward: forward,
     })
 }
 

@@ -62,6 +62,7 @@ pub(super) fn audit(
             store.flush()?;
             print_checkpoint(&info, json, out)
         }
+        AuditCmd::Forward(cmd) => super::forward::run(store, cmd, out),
     }
 }
 

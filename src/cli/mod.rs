@@ -7,6 +7,7 @@ mod admin;
 mod backup;
 mod credentials;
 mod departments;
+pub mod forward;
 mod notify;
 mod password;
 mod serve;
@@ -401,6 +402,10 @@ pub enum AuditCmd {
         #[arg(long)]
         json: bool,
     },
+    /// Forward every audit record, once durable, to a SIEM (syslog and/or HTTP), at least
+    /// once and in order; switch it off; see where each target stands.
+    #[command(subcommand)]
+    Forward(forward::ForwardCmd),
 }
 
 /// Errors of the command line.
@@ -468,6 +473,13 @@ pub fn dispatch(cli: Cli, config: &crate::config::Config) -> Result<ExitCode, Cl
         #[cfg(unix)]
         Some(Command::Audit(AuditCmd::Checkpoint { json })) if sync::server_answers(data_dir) => {
             admin::checkpoint_via_server(data_dir, json, &mut out)
+        }
+        // A running server holds the store and the counters: it answers the status.
+        #[cfg(unix)]
+        Some(Command::Audit(AuditCmd::Forward(forward::ForwardCmd::Status { json })))
+            if sync::server_answers(data_dir) =>
+        {
+            forward::status_via_server(data_dir, json, &mut out)
         }
         Some(cmd) => {
             let store = Store::open(data_dir)?;

@@ -279,8 +279,10 @@ pub fn routes(app: Arc<App>, scope: Scope) -> Routes {
         .then(|app: Arc<App>| async move {
             let store = app.store.clone();
             let admin_password_checks = app.admin_gate.checks();
+            let forward = app.forward.clone();
             let gauges = tokio::task::spawn_blocking(move || crate::metrics::Gauges {
                 department_sync: sync_gauges(&store),
+                audit_forward: forward_gauges(&store, &forward),
                 audit_records: store.chain_head().seq,
                 outbox_depth: store.outbox_len(),
                 data_bytes: store.size_on_disk().unwrap_or(0),
@@ -317,6 +319,25 @@ pub fn routes(app: Arc<App>, scope: Scope) -> Routes {
         filter: tree.recover(recover).unify().boxed(),
         action: action_app,
     }
+}
+
+/// The SIEM forwarding targets for a scrape (none when their state cannot be read: the
+/// scrape still answers).
+fn forward_gauges(
+    store: &crate::store::Store,
+    stats: &crate::forward::Stats,
+) -> Vec<crate::metrics::ForwardGauge> {
+    crate::service::forward::status(store, Some(stats))
+        .unwrap_or_default()
+        .into_iter()
+        .map(|s| crate::metrics::ForwardGauge {
+            target: s.target,
+            backlog: s.backlog,
+            lag_secs: s.lag_seconds,
+            sent: s.sent.unwrap_or(0),
+            failures: s.failures.unwrap_or(0),
+        })
+        .collect()
 }
 
 /// The synced department lists for a scrape (none when the state cannot be read: the scrape

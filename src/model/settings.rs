@@ -125,6 +125,50 @@ impl NotifySettings {
     }
 }
 
+/// A syslog collector: RFC 5424 messages over TCP, octet-counted (RFC 6587).
+#[derive(utoipa::ToSchema, Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SyslogTarget {
+    pub host: String,
+    pub port: u16,
+    /// TLS from the first byte (RFC 5425), trusting the system's roots and `tls_ca_pem`.
+    #[serde(default)]
+    pub tls: bool,
+    /// A CA certificate (PEM) to trust besides the system's.
+    #[serde(default)]
+    pub tls_ca_pem: Option<String>,
+}
+
+/// An HTTP collector taking POSTs of JSON lines (Splunk HEC, Elastic and the like).
+#[derive(utoipa::ToSchema, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HttpTarget {
+    /// `https://…` (`http://` only to a loopback host).
+    pub url: String,
+    /// Sent as `Authorization: Bearer …`; kept only in the data dir, masked in the audit.
+    #[serde(default)]
+    pub token: Option<String>,
+    /// A CA certificate (PEM) to trust besides the system's.
+    #[serde(default)]
+    pub tls_ca_pem: Option<String>,
+}
+
+impl std::fmt::Debug for HttpTarget {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HttpTarget")
+            .field("url", &self.url)
+            .field("token", &self.token.as_ref().map(|_| "********"))
+            .field("tls_ca_pem", &self.tls_ca_pem.as_ref().map(|_| "(set)"))
+            .finish()
+    }
+}
+
+/// Where every audit record is forwarded once durable (none by default).
+#[derive(utoipa::ToSchema, Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ForwardSettings {
+    pub syslog: Option<SyslogTarget>,
+    pub http: Option<HttpTarget>,
+}
+
 /// Everything an administrator sets.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
@@ -141,6 +185,8 @@ pub struct Settings {
     /// Department lists kept in step with a company source, by organization id (`""`: the
     /// root organization). An organization without an entry keeps its hand-kept list.
     pub department_sync: BTreeMap<String, SyncSettings>,
+    /// SIEM forwarding of the audit records.
+    pub audit_forward: ForwardSettings,
 }
 
 impl Default for Settings {
@@ -152,6 +198,7 @@ impl Default for Settings {
             idempotency_window_secs: 120,
             password: PasswordPolicy::default(),
             department_sync: BTreeMap::new(),
+            audit_forward: ForwardSettings::default(),
         }
     }
 }
@@ -167,6 +214,11 @@ impl Settings {
         if let Some(smtp) = s.notify.smtp.as_mut() {
             if smtp.password.is_some() {
                 smtp.password = Some("********".into());
+            }
+        }
+        if let Some(http) = s.audit_forward.http.as_mut() {
+            if http.token.is_some() {
+                http.token = Some("********".into());
             }
         }
         s

@@ -9,6 +9,7 @@ pub mod backup;
 pub mod credentials;
 pub mod departments;
 pub mod disk;
+pub mod forward;
 pub mod notifications;
 pub mod password;
 pub mod settings;

@@ -10,6 +10,7 @@ pub mod backup;
 pub mod credentials;
 pub mod departments;
 pub mod durable;
+pub mod forward_cursors;
 pub mod outbox;
 pub mod password_keys;
 mod settings_tree;
@@ -147,6 +148,12 @@ pub struct Store {
     sync_state: sled::Tree,
     /// The checkpoint signing key and the signed checkpoints (see `anchors`).
     anchors: sled::Tree,
+    /// Each SIEM forwarding target's cursor (see `forward_cursors`). Not in backups: a
+    /// restored data dir starts forwarding at its head.
+    forward_cursors: sled::Tree,
+    /// The last sequence number known to be on disk, raised after each durable commit: the
+    /// SIEM forwarder sends nothing past it, and waits on it for more.
+    durable_seq: tokio::sync::watch::Sender<u64>,
     /// The data dir's checkpoint signing key, read (or made) at open.
     anchor_key: crate::anchor::SigningKey,
     /// One department sync at a time (the schedule, "Sync now" and an approval may meet).
@@ -303,6 +310,8 @@ impl Store {
             outbox: db.open_tree("outbox")?,
             request_keys: db.open_tree("request_keys")?,
             sync_state: db.open_tree("sync_state")?,
+            forward_cursors: db.open_tree("forward_cursors")?,
+            durable_seq: tokio::sync::watch::Sender::new(0),
             anchors,
             anchor_key,
             sync_lock: tokio::sync::Mutex::new(()),
@@ -317,6 +326,8 @@ impl Store {
         };
         let head = store.recover(recovery)?;
         *store.chain.lock() = head;
+        // What `open` recovered was read back from disk: durable.
+        store.raise_durable(head.seq);
         store.reload_directory()?;
         store.reload_settings()?;
         store.reload_credentials()?;
@@ -332,7 +343,10 @@ impl Store {
     /// Makes every write so far durable (sled's log written and synced). Blocking; the server
     /// uses [`GroupCommit`] instead so concurrent requests share one flush.
     pub fn flush(&self) -> Result<()> {
+        // The head read before the flush is on disk after it.
+        let seq = self.chain_head().seq;
         self.db.flush()?;
+        self.raise_durable(seq);
         Ok(())
     }
 

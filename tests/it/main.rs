@@ -10,6 +10,7 @@ mod auth;
 mod cli;
 mod config;
 mod department_sync;
+mod forward;
 mod http;
 mod install;
 mod keys;

@@ -68,6 +68,7 @@ impl Store {
                     .append(&frame)
                     .map_err(|e| self.journal_error(e))?;
                 j.continues = head.seq;
+                self.raise_durable(head.seq);
             }
             Some(_) => self.checkpoint_locked(head.seq, &mut j)?,
             None if flush_all => self.checkpoint_locked(head.seq, &mut j)?,
@@ -91,6 +92,7 @@ impl Store {
             j.journal.reset().map_err(|e| self.journal_error(e))?;
         }
         j.continues = head_seq;
+        self.raise_durable(head_seq);
         Ok(())
     }
 

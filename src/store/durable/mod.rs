@@ -13,6 +13,9 @@
 //! - [`Store::checkpoint`] and [`Store::mark_durable_head`] for a process without the
 //!   committer (the CLI) or at a clean stop; [`Store::append_batch`] and friends append without
 //!   waiting (tests, benchmarks, restore).
+//! - [`Store::durable_seq`] and [`Store::watch_durable`]: the durable mark, the last record
+//!   known to be on disk, raised after each durable batch, checkpoint and flush (the SIEM
+//!   forwarder sends nothing past it).
 //!
 //! Failures are [`StoreError::Unavailable`](crate::store::StoreError::Unavailable) with a
 //! [`CommitError`]: the committer has stopped, or writing or syncing the batch failed.
