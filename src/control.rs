@@ -5,7 +5,8 @@
 //! connection, one line: `backup` streams a backup of the running store; `reload-breached`
 //! loads a newly imported breached-password filter (and audits it), answering one line;
 //! `audit-checkpoint` answers the latest signed checkpoint as one JSON line;
-//! `audit-forward-status` where each SIEM forwarding target stands, as one JSON line.
+//! `audit-forward-status` where each SIEM forwarding target stands, as one JSON line;
+//! `audit-archive [dry-run]` runs the audit retention now, answering one JSON line.
 
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
@@ -169,6 +170,23 @@ pub async fn serve(app: Arc<App>) {
                     {
                         Ok(Ok(list)) => serde_json::json!({ "ok": list }),
                         Ok(Err(e)) => serde_json::json!({ "error": e.to_string() }),
+                        Err(e) => serde_json::json!({ "error": e.to_string() }),
+                    };
+                    let _ = wr.write_all(format!("{reply}\n").as_bytes()).await;
+                }
+                "audit-archive" | "audit-archive dry-run" => {
+                    let dry_run = line.trim().ends_with("dry-run");
+                    let enabled = app.store.settings().audit_retention.enabled();
+                    let reply = match crate::service::retention::archive_shared(
+                        &app.store,
+                        Durability::Commit(&app.commit),
+                        "cli",
+                        crate::store::now_unix_ms(),
+                        dry_run,
+                    )
+                    .await
+                    {
+                        Ok(o) => serde_json::json!({ "ok": o, "enabled": enabled }),
                         Err(e) => serde_json::json!({ "error": e.to_string() }),
                     };
                     let _ = wr.write_all(format!("{reply}\n").as_bytes()).await;

@@ -150,6 +150,7 @@ pub async fn run_with(
     let maintenance = tokio::spawn(maintenance(app.clone()));
     let department_sync = tokio::spawn(department_sync(app.clone()));
     let checkpoints = tokio::spawn(checkpoints(app.clone()));
+    let retention = tokio::spawn(retention(app.clone()));
     // A mail server that cannot be reached is worth knowing now, not at the first sensitive
     // change; but it is not fatal (the rest of the service works).
     if let Some(smtp) = store.settings().notify.configured().cloned() {
@@ -208,6 +209,8 @@ pub async fn run_with(
     let _ = department_sync.await;
     checkpoints.abort();
     let _ = checkpoints.await;
+    retention.abort();
+    let _ = retention.await;
     app.log_limit.flush_all();
     outbox.abort();
     let _ = outbox.await;
@@ -315,6 +318,44 @@ async fn checkpoints(app: Arc<App>) {
             Ok(Ok(None)) => {}
             Ok(Err(e)) => tracing::warn!(error = %e, "could not sign an audit checkpoint"),
             Err(e) => tracing::warn!(error = %e, "the audit checkpoint task failed"),
+        }
+    }
+}
+
+/// How often the server runs the audit retention (a run that finds nothing to move reads one
+/// batch).
+const RETENTION_EVERY: Duration = Duration::from_secs(3600);
+
+/// Moves the records the retention lets go to archive files, a minute after start and then
+/// every hour.
+async fn retention(app: Arc<App>) {
+    tokio::time::sleep(Duration::from_secs(60)).await;
+    let mut tick = tokio::time::interval(RETENTION_EVERY);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        if !app.store.settings().audit_retention.enabled() {
+            continue;
+        }
+        match service::retention::archive_shared(
+            &app.store,
+            service::Durability::Commit(&app.commit),
+            "retention",
+            store::now_unix_ms(),
+            false,
+        )
+        .await
+        {
+            Ok(o) if o.records > 0 => tracing::info!(
+                records = o.records,
+                files = o.files.len(),
+                dir = %o.dir,
+                "archived audit records"
+            ),
+            Ok(_) => {}
+            Err(e) => {
+                tracing::warn!(error = %e, "the audit archive failed; trying again in an hour")
+            }
         }
     }
 }

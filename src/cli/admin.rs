@@ -18,16 +18,32 @@ pub(super) fn audit(
             anchors,
             checkpoints,
             public_key,
+            archives,
         } => {
-            // Anchors first: a line that is not a checkpoint is refused before any verdict.
-            let checks =
-                audit::check_anchors(store, &anchors, &checkpoints, public_key.as_deref())?;
-            let report = audit::verify(store)?;
-            let mut code = match report.first_bad {
+            // A line that is not a checkpoint is refused before any verdict.
+            let (v, checks) = audit::verify_chain(
+                store,
+                archives.as_deref(),
+                &anchors,
+                &checkpoints,
+                public_key.as_deref(),
+            )?;
+            let scope = match (&v.archives, &v.base) {
+                (Some((files, archived)), _) => format!(
+                    " ({archived} in {files} archive files, {} live)",
+                    v.report.records - archived
+                ),
+                (None, Some(base)) => format!(
+                    " (the live chain, after archived record {}; add --archives DIR to check the archives too)",
+                    base.seq
+                ),
+                (None, None) => String::new(),
+            };
+            let mut code = match v.report.first_bad {
                 None => {
                     w(
                         out,
-                        format!("audit chain intact: {} records\n", report.records),
+                        format!("audit chain intact: {} records{scope}\n", v.report.records),
                     )?;
                     ExitCode::SUCCESS
                 }
@@ -36,7 +52,7 @@ pub(super) fn audit(
                         out,
                         format!(
                             "audit chain BROKEN at record {seq}: {why} ({} records before it are intact)\n",
-                            report.records
+                            v.report.records
                         ),
                     )?;
                     ExitCode::from(1)
@@ -63,6 +79,8 @@ pub(super) fn audit(
             print_checkpoint(&info, json, out)
         }
         AuditCmd::Forward(cmd) => super::forward::run(store, cmd, out),
+        AuditCmd::Retention(cmd) => super::retention::run(store, cmd, out),
+        AuditCmd::Archive { dry_run, json } => super::retention::archive(store, dry_run, json, out),
     }
 }
 

@@ -10,6 +10,7 @@ mod departments;
 pub mod forward;
 mod notify;
 mod password;
+pub mod retention;
 mod serve;
 mod sync;
 
@@ -392,6 +393,10 @@ pub enum AuditCmd {
         /// the one kept from before, in case the key in the data dir was replaced too.
         #[arg(long, value_name = "KEY")]
         public_key: Option<String>,
+        /// Verify the archive files in DIR and the live records as one chain, from the first
+        /// record to the head (names the first broken record or the missing file).
+        #[arg(long, value_name = "DIR")]
+        archives: Option<std::path::PathBuf>,
     },
     /// Write every record as NDJSON to stdout.
     Export,
@@ -406,6 +411,19 @@ pub enum AuditCmd {
     /// once and in order; switch it off; see where each target stands.
     #[command(subcommand)]
     Forward(forward::ForwardCmd),
+    /// How long records stay in the live database before they move to archive files (one per
+    /// month, compressed, verifiable with `audit verify --archives DIR`).
+    #[command(subcommand)]
+    Retention(retention::RetentionCmd),
+    /// Move the records the retention lets go to archive files now (through the running
+    /// server when one holds the data dir; it also does this every hour).
+    Archive {
+        /// Say which records and files it would be; change nothing.
+        #[arg(long)]
+        dry_run: bool,
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 /// Errors of the command line.
@@ -473,6 +491,13 @@ pub fn dispatch(cli: Cli, config: &crate::config::Config) -> Result<ExitCode, Cl
         #[cfg(unix)]
         Some(Command::Audit(AuditCmd::Checkpoint { json })) if sync::server_answers(data_dir) => {
             admin::checkpoint_via_server(data_dir, json, &mut out)
+        }
+        // A running server holds the store: it runs the archive.
+        #[cfg(unix)]
+        Some(Command::Audit(AuditCmd::Archive { dry_run, json }))
+            if sync::server_answers(data_dir) =>
+        {
+            retention::archive_via_server(data_dir, dry_run, json, &mut out)
         }
         // A running server holds the store and the counters: it answers the status.
         #[cfg(unix)]

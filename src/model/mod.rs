@@ -14,6 +14,6 @@ pub use audit::{
 pub use credentials::{CredentialKind, CredentialRecord};
 pub use password::{PasswordEventMail, PasswordKeyInfo, PasswordPolicy};
 pub use settings::{
-    DeliveryMode, Encryption, EndpointAuth, ForwardSettings, HttpTarget, NotifySettings, Settings,
-    SmtpSettings, SyslogTarget, DEFAULT_SENSITIVE,
+    DeliveryMode, Encryption, EndpointAuth, ForwardSettings, HttpTarget, NotifySettings,
+    RetentionSettings, Settings, SmtpSettings, SyslogTarget, DEFAULT_SENSITIVE,
 };

@@ -169,6 +169,26 @@ pub struct ForwardSettings {
     pub http: Option<HttpTarget>,
 }
 
+/// How long the live database keeps audit records before they move to archive files (see
+/// `store::archive`). Neither limit set: everything is kept.
+#[derive(utoipa::ToSchema, Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct RetentionSettings {
+    /// Archive a month once it ended more than this many days ago.
+    pub keep_days: Option<u32>,
+    /// Archive the oldest records while more than this many are live.
+    pub keep_records: Option<u64>,
+    /// Where the archive files go (absolute); `None`: `<data-dir>/archive`.
+    pub dir: Option<String>,
+}
+
+impl RetentionSettings {
+    /// Whether anything is ever archived.
+    pub fn enabled(&self) -> bool {
+        self.keep_days.is_some() || self.keep_records.is_some()
+    }
+}
+
 /// Everything an administrator sets.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
@@ -187,6 +207,8 @@ pub struct Settings {
     pub department_sync: BTreeMap<String, SyncSettings>,
     /// SIEM forwarding of the audit records.
     pub audit_forward: ForwardSettings,
+    /// When audit records move from the live database to archive files.
+    pub audit_retention: RetentionSettings,
 }
 
 impl Default for Settings {
@@ -199,6 +221,7 @@ impl Default for Settings {
             password: PasswordPolicy::default(),
             department_sync: BTreeMap::new(),
             audit_forward: ForwardSettings::default(),
+            audit_retention: RetentionSettings::default(),
         }
     }
 }

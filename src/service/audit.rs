@@ -8,18 +8,78 @@
 //! the head, the e-mail footer carrying one, and checking anchors and pasted checkpoints
 //! against the chain.
 
+use std::collections::{HashMap, HashSet};
 use std::io::Write;
+use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
 use super::{ServiceError, Watched};
 use crate::anchor::{self, Anchor, Checkpoint};
 use crate::model::{AuditEntry, AuditRecord, VerifyReport};
+use crate::store::archive::ArchiveBase;
 use crate::store::{parse_time_input, Store};
 
-/// Checks the hash chain; a broken chain is a report, not an error.
+/// Checks the live hash chain (from the last archived record); a broken chain is a report,
+/// not an error.
 pub fn verify(store: &Store) -> Result<VerifyReport, ServiceError> {
     Ok(store.verify_audit()?)
+}
+
+/// What verifying the chain came to, with archives when given.
+#[derive(Debug, Clone)]
+pub struct Verified {
+    /// Records checked and the first that does not fit.
+    pub report: VerifyReport,
+    /// The last archived record (the live chain starts after it).
+    pub base: Option<ArchiveBase>,
+    /// With archives: the files read and the records in them.
+    pub archives: Option<(usize, u64)>,
+}
+
+/// Verifies the chain, with the archives in `archives` as one chain from the first record
+/// when given, and checks each anchor and pasted checkpoint (see [`check_anchors`]); an anchor
+/// on an archived record is checked in the archives.
+pub fn verify_chain(
+    store: &Store,
+    archives: Option<&Path>,
+    anchors: &[Anchor],
+    lines: &[String],
+    public_key: Option<&str>,
+) -> Result<(Verified, Vec<AnchorCheck>), ServiceError> {
+    let checkpoints = parse_checkpoints(lines)?;
+    let wanted: HashSet<u64> = anchors
+        .iter()
+        .map(|a| a.seq)
+        .chain(checkpoints.iter().map(|c| c.seq))
+        .collect();
+    let base = store.archive_base()?;
+    let mut archived = HashMap::new();
+    let verified = match archives {
+        None => Verified {
+            report: store.verify_audit()?,
+            base: base.clone(),
+            archives: None,
+        },
+        Some(dir) => {
+            let r = store.verify_with_archives(dir, |seq, hash| {
+                if wanted.contains(&seq) {
+                    archived.insert(seq, hash);
+                }
+            })?;
+            Verified {
+                report: r.report,
+                base: base.clone(),
+                archives: Some((r.files, r.archived)),
+            }
+        }
+    };
+    let look = Lookup {
+        base: base.map_or(0, |b| b.seq),
+        archived: archives.map(|d| (d, &archived)),
+    };
+    let checks = check_parsed(store, anchors, checkpoints, public_key, &look)?;
+    Ok((verified, checks))
 }
 
 /// Writes every record as one JSON object a line; returns how many.
@@ -121,6 +181,23 @@ pub struct AnchorCheck {
     pub problem: Option<String>,
 }
 
+/// Where records that left the live chain are looked up.
+struct Lookup<'a> {
+    /// The last archived record (0: none).
+    base: u64,
+    /// The archive directory and the wanted records' hashes found in it.
+    archived: Option<(&'a Path, &'a HashMap<u64, [u8; 32]>)>,
+}
+
+fn parse_checkpoints(lines: &[String]) -> Result<Vec<Checkpoint>, ServiceError> {
+    lines
+        .iter()
+        .map(|l| {
+            anchor::parse_footer(l).map_err(|e| ServiceError::invalid("checkpoint", e.to_string()))
+        })
+        .collect()
+}
+
 /// Checks each anchor, then each pasted checkpoint line: its signature under `public_key`
 /// (the data dir's own when `None`), then that the chain holds its record with its hash.
 /// A line that is not a checkpoint is the caller's mistake; a failing one is a result.
@@ -130,19 +207,27 @@ pub fn check_anchors(
     lines: &[String],
     public_key: Option<&str>,
 ) -> Result<Vec<AnchorCheck>, ServiceError> {
-    let checkpoints = lines
-        .iter()
-        .map(|l| {
-            anchor::parse_footer(l).map_err(|e| ServiceError::invalid("checkpoint", e.to_string()))
-        })
-        .collect::<Result<Vec<_>, _>>()?;
+    let look = Lookup {
+        base: store.archive_base()?.map_or(0, |b| b.seq),
+        archived: None,
+    };
+    check_parsed(store, anchors, parse_checkpoints(lines)?, public_key, &look)
+}
+
+fn check_parsed(
+    store: &Store,
+    anchors: &[Anchor],
+    checkpoints: Vec<Checkpoint>,
+    public_key: Option<&str>,
+    look: &Lookup<'_>,
+) -> Result<Vec<AnchorCheck>, ServiceError> {
     let own_key = store.anchor_public_key();
     let key = public_key.map(str::trim).unwrap_or(&own_key);
     let mut out = Vec::with_capacity(anchors.len() + checkpoints.len());
     for a in anchors {
         out.push(AnchorCheck {
             what: format!("anchor {a}"),
-            problem: held(store, a)?,
+            problem: held(store, a, look)?,
         });
     }
     for cp in checkpoints {
@@ -154,7 +239,7 @@ pub fn check_anchors(
             Err(e) => Some(e.to_string()),
             // The line parsed, so its hash is well-formed.
             Ok(()) => match cp.anchor() {
-                Some(a) => held(store, &a)?,
+                Some(a) => held(store, &a, look)?,
                 None => Some("its hash is not 64 hex digits".into()),
             },
         };
@@ -163,9 +248,33 @@ pub fn check_anchors(
     Ok(out)
 }
 
-/// `None` when the chain holds record `a.seq` with hash `a.hash`; otherwise why not.
-fn held(store: &Store, a: &Anchor) -> Result<Option<String>, ServiceError> {
-    Ok(match store.audit_record_hash(a.seq)? {
+/// `None` when the chain (or, for an archived record, the archives) holds record `a.seq` with
+/// hash `a.hash`; otherwise why not.
+fn held(store: &Store, a: &Anchor, look: &Lookup<'_>) -> Result<Option<String>, ServiceError> {
+    let stored = if a.seq > 0 && a.seq <= look.base {
+        match look.archived {
+            None => {
+                return Ok(Some(format!(
+                    "record {} was archived (the live chain starts at record {}): check it with --archives DIR",
+                    a.seq,
+                    look.base + 1
+                )))
+            }
+            Some((dir, hashes)) => match hashes.get(&a.seq) {
+                Some(h) => Some(*h),
+                None => {
+                    return Ok(Some(format!(
+                        "record {} was archived, but no archive file in {} holds it",
+                        a.seq,
+                        dir.display()
+                    )))
+                }
+            },
+        }
+    } else {
+        store.audit_record_hash(a.seq)?
+    };
+    Ok(match stored {
         None => Some(format!(
             "record {} is not in the chain (it ends at record {}): the chain was cut or replaced",
             a.seq,

@@ -17,7 +17,8 @@ const MAX_URL: usize = 2048;
 pub enum Start {
     /// After the records already in the chain (the default: a SIEM gets what happens from now).
     Head,
-    /// From the first record.
+    /// From the first record still in the live database (archived ones are in the archive
+    /// files).
     FromStart,
 }
 
@@ -92,7 +93,8 @@ pub fn check_http(t: &HttpTarget) -> Result<(), ServiceError> {
 fn place_cursor(store: &Store, target: Target, start: Start) -> Result<u64, ServiceError> {
     let existing = store.forward_cursor(target.name())?;
     let at = match (start, existing) {
-        (Start::FromStart, _) => 0,
+        // The first record still live: archived ones are in the archive files.
+        (Start::FromStart, _) => store.archive_base()?.map_or(0, |b| b.seq),
         (Start::Head, Some(c)) => return Ok(c.seq),
         (Start::Head, None) => store.chain_head().seq,
     };

@@ -12,6 +12,7 @@ pub mod disk;
 pub mod forward;
 pub mod notifications;
 pub mod password;
+pub mod retention;
 pub mod settings;
 pub mod sync;
 

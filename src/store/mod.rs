@@ -5,6 +5,7 @@
 //! [`Store::open`] turns that into a plain "the server holds it" error.
 
 pub mod anchors;
+pub mod archive;
 pub mod audit;
 pub mod backup;
 pub mod credentials;
@@ -158,6 +159,9 @@ pub struct Store {
     anchor_key: crate::anchor::SigningKey,
     /// One department sync at a time (the schedule, "Sync now" and an approval may meet).
     sync_lock: tokio::sync::Mutex<()>,
+    /// One archive run at a time (the schedule and `audit archive` may meet; two would write
+    /// the same files).
+    archive_lock: Mutex<()>,
     /// Serializes appends to the chain; holds the last sequence number and hash.
     chain: Mutex<ChainHead>,
     /// The commit journal (see `journal`); locked after `chain`, never before.
@@ -315,6 +319,7 @@ impl Store {
             anchors,
             anchor_key,
             sync_lock: tokio::sync::Mutex::new(()),
+            archive_lock: Mutex::new(()),
             db,
             chain: Mutex::new(ChainHead::genesis()),
             journal: Mutex::new(journal),
@@ -326,6 +331,8 @@ impl Store {
         };
         let head = store.recover(recovery)?;
         *store.chain.lock() = head;
+        // An archive run a crash interrupted after its cut: its batches go now.
+        store.remove_archived()?;
         // What `open` recovered was read back from disk: durable.
         store.raise_durable(head.seq);
         store.reload_directory()?;

@@ -280,13 +280,7 @@ async fn decide(server: &Server, auth: &Auth, dept_value: &str) -> Reply {
 
 /// A server on `dir` that also answers on its control socket (where the CLI reaches it).
 async fn start_server(dir: &DataDir) -> Server {
-    let server = Server::start(&dir.path).await;
-    let socket = profilegate::control::socket_path(&dir.path);
-    wait_for("the control socket", Duration::from_secs(10), || {
-        std::os::unix::net::UnixStream::connect(&socket).is_ok()
-    })
-    .await;
-    server
+    Server::start_with_control(&dir.path).await
 }
 
 async fn wait_for<F: Fn() -> bool>(what: &str, within: Duration, f: F) {

@@ -6,6 +6,7 @@
 mod action;
 mod admin;
 mod audit_anchor;
+mod audit_retention;
 mod auth;
 mod cli;
 mod config;

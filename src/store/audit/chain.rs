@@ -32,7 +32,11 @@ impl Store {
     /// Reads the chain's tip from the last stored record.
     pub(in crate::store) fn load_chain_head(&self) -> Result<ChainHead> {
         match self.audit.last()? {
-            None => Ok(ChainHead::genesis()),
+            // Nothing live: the chain ends at the last archived record (or is empty).
+            None => {
+                let (seq, hash) = self.base_link()?;
+                Ok(ChainHead { seq, hash })
+            }
             Some((k, v)) => {
                 let first = key_seq(&k)?;
                 let raw = unpack_batch_value(&v).ok_or_else(|| damaged(first))?;
@@ -52,12 +56,16 @@ impl Store {
         head: ChainHead,
         entries: &[Vec<u8>],
     ) -> (Vec<u8>, ChainHead) {
-        let time = now_rfc3339();
+        Self::chain_batch_at(head, entries, &now_rfc3339())
+    }
+
+    /// [`Store::chain_batch`] with the records' time given (stored format).
+    fn chain_batch_at(head: ChainHead, entries: &[Vec<u8>], time: &str) -> (Vec<u8>, ChainHead) {
         let mut value = Vec::with_capacity(entries.iter().map(|e| e.len() + 200).sum());
         let mut head = head;
         for entry_json in entries {
             let seq = head.seq + 1;
-            let body = record_bytes(seq, &time, &head.hash, entry_json);
+            let body = record_bytes(seq, time, &head.hash, entry_json);
             let hash: [u8; 32] = Sha256::digest(&body).into();
             encode_record(&mut value, &hash, &body);
             head = ChainHead { seq, hash };
@@ -97,6 +105,20 @@ impl Store {
         })?;
         *head = new_head;
         Ok(seq)
+    }
+
+    /// Appends `entries` (each an entry's JSON object) as one batch whose records carry `time`
+    /// (stored format) instead of now: for benchmarks and tests that need records of past
+    /// months, as archives are cut by month. Returns the first sequence number; not yet
+    /// durable.
+    pub fn append_entries_dated(&self, entries: &[Vec<u8>], time: &str) -> Result<u64> {
+        let mut head = self.chain.lock();
+        let first = head.seq + 1;
+        let (raw, new_head) = Self::chain_batch_at(*head, entries, time);
+        self.audit
+            .insert(first.to_be_bytes(), pack_batch_value(&raw))?;
+        *head = new_head;
+        Ok(first)
     }
 
     /// The chain's tip.

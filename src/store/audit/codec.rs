@@ -100,7 +100,7 @@ pub(in crate::store) fn damaged(seq: u64) -> StoreError {
 }
 
 /// The sequence number a sled key of the `audit` or `request_keys` tree stands for.
-pub(super) fn key_seq(k: &[u8]) -> Result<u64> {
+pub(in crate::store) fn key_seq(k: &[u8]) -> Result<u64> {
     let arr: [u8; 8] = k.try_into().map_err(|_| StoreError::Corrupt {
         what: "audit key".into(),
         detail: format!("{} bytes, expected 8", k.len()),

@@ -27,7 +27,7 @@ mod read;
 pub use chain::{ChainHead, GENESIS_HASH};
 /// What `durable` needs of the codec: the key log's encoding (for a new batch) and a stored
 /// batch's records and link (to check a journal frame against the chain on replay).
-pub(in crate::store) use codec::{damaged, decode_batch, Link};
+pub(in crate::store) use codec::{damaged, decode_batch, key_seq, Link};
 pub use codec::{pack_batch_value, unpack_batch_value};
 pub(in crate::store) use keylog::KeyLog;
 pub use keylog::KeyedRecord;

@@ -1,11 +1,9 @@
 //! Reading the chain back: single records, iteration, the NDJSON export and verification.
 
 use serde::Deserialize;
-use sha2::{Digest, Sha256};
 
-use super::codec::Link;
 use super::codec::{damaged, decode_batch, key_seq, parse_record};
-use super::{unpack_batch_value, GENESIS_HASH};
+use super::unpack_batch_value;
 use crate::model::{AuditRecord, VerifyReport};
 use crate::store::{json_err, Result, Store, StoreError};
 
@@ -125,75 +123,11 @@ impl Store {
         Ok(n)
     }
 
-    /// Walks the whole chain and reports the first record that does not fit: a body whose
-    /// hash differs from the stored one, a `prev_hash` that is not the previous record's hash,
-    /// or a gap or jump in the sequence.
+    /// Walks the live chain (from the last archived record, or the first record) and reports
+    /// the first record that does not fit: a body whose hash differs from the stored one, a
+    /// `prev_hash` that is not the previous record's hash, or a gap or jump in the sequence.
     pub fn verify_audit(&self) -> Result<VerifyReport> {
-        let mut prev = GENESIS_HASH;
-        let mut records = 0u64;
-        for item in self.audit.iter() {
-            let (k, v) = item?;
-            let bad = |records: u64, why: String| {
-                Ok(VerifyReport {
-                    records,
-                    first_bad: Some((records + 1, why)),
-                })
-            };
-            let Ok(first) = key_seq(&k) else {
-                return bad(records, "key is not a sequence number".into());
-            };
-            if first != records + 1 {
-                return bad(
-                    records,
-                    format!(
-                        "expected sequence {}, found {first}: a record is missing",
-                        records + 1
-                    ),
-                );
-            }
-            let raw = unpack_batch_value(&v);
-            let Some(batch) = raw.as_deref().and_then(decode_batch) else {
-                return bad(records, "the stored batch is damaged".into());
-            };
-            if batch.is_empty() {
-                return bad(records, "the stored batch is empty".into());
-            }
-            for r in batch {
-                let expected = records + 1;
-                let actual: [u8; 32] = Sha256::digest(r.body).into();
-                if actual != r.hash {
-                    return bad(
-                        records,
-                        "record content does not match its hash: it was changed".into(),
-                    );
-                }
-                let link: Link = match serde_json::from_slice(r.body) {
-                    Ok(l) => l,
-                    Err(e) => return bad(records, format!("record is not readable: {e}")),
-                };
-                if link.seq != expected {
-                    return bad(
-                        records,
-                        format!(
-                            "record says sequence {} but is stored as {expected}",
-                            link.seq
-                        ),
-                    );
-                }
-                if link.prev_hash != hex::encode(prev) {
-                    return bad(
-                        records,
-                        "prev_hash does not match the previous record's hash".into(),
-                    );
-                }
-                prev = r.hash;
-                records += 1;
-            }
-        }
-        Ok(VerifyReport {
-            records,
-            first_bad: None,
-        })
+        self.verify_live_chain()
     }
 }
 

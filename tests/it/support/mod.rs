@@ -91,6 +91,22 @@ impl Server {
         }
     }
 
+    /// [`Server::start`], returning once the server answers on its control socket (where a
+    /// CLI command run meanwhile reaches it).
+    pub async fn start_with_control(dir: &Path) -> Server {
+        let server = Server::start(dir).await;
+        let socket = profilegate::control::socket_path(dir);
+        let t = std::time::Instant::now();
+        while std::os::unix::net::UnixStream::connect(&socket).is_err() {
+            assert!(
+                t.elapsed() < std::time::Duration::from_secs(10),
+                "waited 10 s for the control socket"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        server
+    }
+
     pub fn action_url(&self) -> String {
         format!("{}/actions/pre-update-profile", self.url)
     }

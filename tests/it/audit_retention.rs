@@ -1,0 +1,290 @@
+//! Retention with archives (issue 20): records beyond the retention move to one compressed
+//! 0600 file per month, the live database keeps the rest, and the archives and the live chain
+//! verify as one chain, from the first record to the head, through the real binary, offline
+//! and through a running server. A missing file, a checkpoint on an archived record and a SIEM
+//! that has not yet taken a record are each handled as a security team would expect.
+
+use std::path::Path;
+
+use serde_json::Value;
+
+use crate::support::*;
+
+const DAY_MS: u64 = 86_400_000;
+
+fn admin_entry(n: u64) -> Vec<u8> {
+    serde_json::to_vec(&profilegate::model::AuditEntry::Admin(
+        profilegate::model::AdminEntry {
+            actor: "test".into(),
+            action: format!("change {n}"),
+            before: None,
+            after: None,
+        },
+    ))
+    .unwrap()
+}
+
+/// Appends `batches` batches of two records, all dated `days_ago` days before now.
+fn append_days_ago(store: &profilegate::store::Store, days_ago: u64, batches: u64) {
+    let time =
+        profilegate::store::format_unix_ms(profilegate::store::now_unix_ms() - days_ago * DAY_MS);
+    for i in 0..batches {
+        store
+            .append_entries_dated(&[admin_entry(i), admin_entry(i + 1000)], &time)
+            .unwrap();
+    }
+}
+
+fn ok(dir: &Path, args: &[&str]) -> String {
+    let o = cli(dir, args);
+    assert!(o.status.success(), "{args:?}: {}{}", stdout(&o), stderr(&o));
+    stdout(&o)
+}
+
+fn json(dir: &Path, args: &[&str]) -> Value {
+    let out = ok(dir, args);
+    serde_json::from_str(&out).unwrap_or_else(|e| panic!("{args:?}: {e}: {out}"))
+}
+
+/// Fails, exit status 1, and says `what`.
+fn fails(dir: &Path, args: &[&str], what: &str) -> String {
+    let o = cli(dir, args);
+    let text = format!("{}{}", stdout(&o), stderr(&o));
+    assert!(!o.status.success(), "{args:?} passed: {text}");
+    assert!(text.contains(what), "{args:?}: expected {what:?} in {text}");
+    text
+}
+
+/// The hash of record `seq` as `audit export` gives it.
+fn exported_hash(dir: &Path, seq: u64) -> String {
+    ok(dir, &["audit", "export"])
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .find(|r| r["seq"] == seq)
+        .unwrap_or_else(|| panic!("no record {seq} in the export"))["hash"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn old_months_move_to_archives_that_verify_with_the_live_chain() {
+    let dir = DataDir::new();
+    let arch = dir.path.parent().unwrap().join("archive volume");
+    // Three old months (200, 150 and 100 days ago) of 40 batches each, then today's.
+    dir.with_store(|s| {
+        for days in [200, 150, 100] {
+            append_days_ago(s, days, 40);
+        }
+        append_days_ago(s, 0, 10);
+        s.flush().unwrap();
+    });
+    let anchor = format!("100:{}", exported_hash(&dir.path, 100));
+    let before = json(&dir.path, &["audit", "checkpoint", "--json"]);
+    assert_eq!(before["seq"], 260);
+
+    // Nothing is archived until a retention is set.
+    let out = ok(&dir.path, &["audit", "archive"]);
+    assert!(out.contains("audit retention is off"), "{out}");
+    fails(
+        &dir.path,
+        &["audit", "retention", "set", "--dir", "relative"],
+        "give --keep-days, --keep-records or both",
+    );
+    fails(
+        &dir.path,
+        &[
+            "audit",
+            "retention",
+            "set",
+            "--keep-days",
+            "30",
+            "--dir",
+            "relative",
+        ],
+        "absolute path",
+    );
+    fails(
+        &dir.path,
+        &["audit", "retention", "set", "--keep-records", "10"],
+        "keep at least 1000 records",
+    );
+    // Months that ended more than 110 days ago: those of 200 and 150 days ago.
+    let out = ok(
+        &dir.path,
+        &[
+            "audit",
+            "retention",
+            "set",
+            "--keep-days",
+            "110",
+            "--dir",
+            arch.to_str().unwrap(),
+        ],
+    );
+    assert!(out.contains("more than 110 days ago"), "{out}");
+
+    // The dry run says what would go and writes nothing.
+    let dry = json(&dir.path, &["audit", "archive", "--dry-run", "--json"]);
+    assert_eq!(dry["records"], 160, "{dry}");
+    assert_eq!(dry["files"].as_array().unwrap().len(), 2, "{dry}");
+    assert!(!arch.exists());
+
+    let done = json(&dir.path, &["audit", "archive", "--json"]);
+    assert_eq!(done["records"], 160, "{done}");
+    // After the 260 records and the retention's own record.
+    let record = done["record_seq"].as_u64().unwrap();
+    assert_eq!(record, 262);
+    let files = done["files"].as_array().unwrap().clone();
+    let names: Vec<&str> = files.iter().map(|f| f["name"].as_str().unwrap()).collect();
+    for (f, first) in files.iter().zip([1, 81]) {
+        assert_eq!(f["first_seq"], first, "{f}");
+        assert_eq!(f["records"], 80, "{f}");
+        let path = arch.join(f["name"].as_str().unwrap());
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600, "{}", path.display());
+    }
+    // The cut is anchored: the latest checkpoint covers the archive record.
+    assert_eq!(
+        json(&dir.path, &["audit", "checkpoint", "--json"])["seq"],
+        record
+    );
+
+    let status = json(&dir.path, &["audit", "retention", "status", "--json"]);
+    assert_eq!(status["base"]["seq"], 160, "{status}");
+    assert_eq!(status["live_records"], 102, "{status}");
+    assert_eq!(status["archives"].as_array().unwrap().len(), 2, "{status}");
+    let text = ok(&dir.path, &["audit", "retention", "status"]);
+    assert!(text.contains(names[1]), "{text}");
+
+    // The live chain verifies from its base; with the archives, from the first record.
+    let out = ok(&dir.path, &["audit", "verify"]);
+    assert!(
+        out.contains("intact: 102 records (the live chain, after archived record 160"),
+        "{out}"
+    );
+    let out = ok(
+        &dir.path,
+        &["audit", "verify", "--archives", arch.to_str().unwrap()],
+    );
+    assert!(
+        out.contains("intact: 262 records (160 in 2 archive files, 102 live)"),
+        "{out}"
+    );
+    // An anchor on an archived record: checked in the archives, and only there. The
+    // checkpoint of record 260 is live.
+    let line = before["line"].as_str().unwrap();
+    let out = fails(
+        &dir.path,
+        &["audit", "verify", "--anchor", &anchor, "--checkpoint", line],
+        "record 100 was archived",
+    );
+    assert!(
+        out.lines()
+            .any(|l| l.starts_with("checkpoint seq=260 ") && l.ends_with(" holds")),
+        "{out}"
+    );
+    let out = ok(
+        &dir.path,
+        &[
+            "audit",
+            "verify",
+            "--archives",
+            arch.to_str().unwrap(),
+            "--anchor",
+            &anchor,
+            "--checkpoint",
+            line,
+        ],
+    );
+    assert!(out.contains(&format!("anchor {anchor} holds")), "{out}");
+
+    // A missing month is named.
+    let away = dir.path.parent().unwrap().join("away");
+    std::fs::rename(arch.join(names[0]), &away).unwrap();
+    fails(
+        &dir.path,
+        &["audit", "verify", "--archives", arch.to_str().unwrap()],
+        "records 1 to 80 are in no archive file",
+    );
+    std::fs::rename(&away, arch.join(names[0])).unwrap();
+
+    // A shorter retention, applied by the running server through its control socket: the
+    // month of 100 days ago goes too, and the chain goes on after the cut.
+    ok(
+        &dir.path,
+        &["audit", "retention", "set", "--keep-days", "30"],
+    );
+    let server = Server::start_with_control(&dir.path).await;
+    let out = ok(&dir.path, &["audit", "archive"]);
+    assert!(out.contains("archived 80 records to 1 files"), "{out}");
+    let again = ok(&dir.path, &["audit", "archive", "--dry-run"]);
+    assert!(again.contains("nothing to archive"), "{again}");
+    server.stop().await;
+    let out = ok(
+        &dir.path,
+        &["audit", "verify", "--archives", arch.to_str().unwrap()],
+    );
+    assert!(
+        out.contains("intact: 264 records (240 in 3 archive files, 24 live)"),
+        "{out}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_siem_that_has_not_taken_a_record_keeps_it_live() {
+    let dir = DataDir::new();
+    dir.with_store(|s| {
+        append_days_ago(s, 400, 600);
+        append_days_ago(s, 0, 1);
+        s.flush().unwrap();
+    });
+    // A collector that is not there, forwarding from the first record: nothing was taken.
+    let port = free_port().to_string();
+    ok(
+        &dir.path,
+        &[
+            "audit",
+            "forward",
+            "syslog",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            &port,
+            "--from-start",
+        ],
+    );
+    ok(
+        &dir.path,
+        &["audit", "retention", "set", "--keep-records", "1000"],
+    );
+    let dry = json(&dir.path, &["audit", "archive", "--dry-run", "--json"]);
+    assert_eq!(dry["records"], 0, "{dry}");
+    // Without forwarding, the oldest go while over 1000 stay live (whole batches of two).
+    ok(&dir.path, &["audit", "forward", "off"]);
+    let done = json(&dir.path, &["audit", "archive", "--json"]);
+    // 1205 records (1202, then three settings changes): those up to 205 may go, in batches
+    // of two, so 204.
+    assert_eq!(done["records"], 204, "{done}");
+    let status = json(&dir.path, &["audit", "retention", "status", "--json"]);
+    assert_eq!(status["live_records"], 1002, "{status}");
+    // The default directory is inside the data dir.
+    assert!(
+        status["dir"].as_str().unwrap().ends_with("data/archive"),
+        "{status}"
+    );
+    let out = ok(
+        &dir.path,
+        &[
+            "audit",
+            "verify",
+            "--archives",
+            dir.path.join("archive").to_str().unwrap(),
+        ],
+    );
+    assert!(
+        out.contains("intact: 1206 records (204 in 1 archive files"),
+        "{out}"
+    );
+}
