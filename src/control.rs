@@ -6,7 +6,8 @@
 //! loads a newly imported breached-password filter (and audits it), answering one line;
 //! `audit-checkpoint` answers the latest signed checkpoint as one JSON line;
 //! `audit-forward-status` where each SIEM forwarding target stands, as one JSON line;
-//! `audit-archive [dry-run]` runs the audit retention now, answering one JSON line.
+//! `audit-archive [dry-run]` runs the audit retention now, and `audit-retention REQUEST`
+//! changes it or tells its status, each answering one JSON line.
 
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
@@ -191,6 +192,10 @@ pub async fn serve(app: Arc<App>) {
                     };
                     let _ = wr.write_all(format!("{reply}\n").as_bytes()).await;
                 }
+                other if other.starts_with("audit-retention ") => {
+                    let reply = audit_retention(&app, &other["audit-retention ".len()..]).await;
+                    let _ = wr.write_all(format!("{reply}\n").as_bytes()).await;
+                }
                 other if other.starts_with("department-sync ") => {
                     let reply = department_sync(&app, &other["department-sync ".len()..]).await;
                     let _ = wr.write_all(reply.as_bytes()).await;
@@ -203,6 +208,23 @@ pub async fn serve(app: Arc<App>) {
             }
             let _ = wr.shutdown().await;
         });
+    }
+}
+
+/// `audit-retention {"set": {…}} | "off" | "status"`: a retention change made by the server,
+/// answered as `{"ok": status}` or `{"error": message}`.
+async fn audit_retention(app: &App, request: &str) -> serde_json::Value {
+    let Ok(req) = serde_json::from_str::<crate::service::retention::Request>(request) else {
+        return serde_json::json!({ "error": "not an audit-retention request" });
+    };
+    let ctx = Ctx {
+        store: &app.store,
+        durability: Durability::Commit(&app.commit),
+        actor: "cli",
+    };
+    match crate::service::retention::apply(ctx, req).await {
+        Ok(status) => serde_json::json!({ "ok": status }),
+        Err(e) => serde_json::json!({ "error": e.to_string() }),
     }
 }
 

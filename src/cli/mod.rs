@@ -412,9 +412,9 @@ pub enum AuditCmd {
     #[command(subcommand)]
     Forward(forward::ForwardCmd),
     /// How long records stay in the live database before they move to archive files (one per
-    /// month, compressed, verifiable with `audit verify --archives DIR`).
-    #[command(subcommand)]
-    Retention(retention::RetentionCmd),
+    /// month, compressed, verifiable with `audit verify --archives DIR`): with limits, set it;
+    /// `status` (the default) or `off`. Through the running server when one holds the data dir.
+    Retention(retention::RetentionArgs),
     /// Move the records the retention lets go to archive files now (through the running
     /// server when one holds the data dir; it also does this every hour).
     Archive {
@@ -491,6 +491,11 @@ pub fn dispatch(cli: Cli, config: &crate::config::Config) -> Result<ExitCode, Cl
         #[cfg(unix)]
         Some(Command::Audit(AuditCmd::Checkpoint { json })) if sync::server_answers(data_dir) => {
             admin::checkpoint_via_server(data_dir, json, &mut out)
+        }
+        // A running server holds the store: it changes the retention and tells the status.
+        #[cfg(unix)]
+        Some(Command::Audit(AuditCmd::Retention(args))) if sync::server_answers(data_dir) => {
+            retention::run_via_server(data_dir, args, &mut out)
         }
         // A running server holds the store: it runs the archive.
         #[cfg(unix)]

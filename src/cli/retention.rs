@@ -5,108 +5,163 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use clap::Subcommand;
+use clap::{Args, Subcommand};
 
 use super::{block_on, cli_ctx, io_err, w, CliError};
 use crate::model::RetentionSettings;
-use crate::service::retention;
+use crate::service::retention::{self, Request};
 use crate::store::{now_unix_ms, Store};
+
+/// `audit retention`: with limits, sets them; `status` (also with no arguments) and `off`.
+#[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true)]
+pub struct RetentionArgs {
+    /// Archive a month once it ended more than this many days ago.
+    #[arg(long, value_name = "DAYS")]
+    keep_days: Option<u32>,
+    /// Archive the oldest records while more than this many are live.
+    #[arg(long, value_name = "N")]
+    keep_records: Option<u64>,
+    /// Where the archive files go (absolute; default `<data-dir>/archive`), e.g. a mounted
+    /// backup volume. Left out: the one set before.
+    #[arg(long, value_name = "DIR")]
+    archive_dir: Option<PathBuf>,
+    #[command(subcommand)]
+    cmd: Option<RetentionCmd>,
+}
 
 #[derive(Debug, Subcommand)]
 pub enum RetentionCmd {
-    /// Keep records live for a time and/or a count; older ones move to archive files, a whole
-    /// month at a time (never a record younger than a day).
-    Set {
-        /// Archive a month once it ended more than this many days ago.
-        #[arg(long, value_name = "DAYS")]
-        keep_days: Option<u32>,
-        /// Archive the oldest records while more than this many are live.
-        #[arg(long, value_name = "N")]
-        keep_records: Option<u64>,
-        /// Where the archive files go (absolute; default `<data-dir>/archive`), e.g. a mounted
-        /// backup volume. Left out: the one set before.
-        #[arg(long, value_name = "DIR")]
-        dir: Option<PathBuf>,
-    },
     /// Keep every record live from now on (archive files already written stay).
     Off,
-    /// The retention, the live chain, the database's size and the archive files.
+    /// The retention, the live chain, the database's size and the archive files with their
+    /// ranges and checksums.
     Status {
         #[arg(long)]
         json: bool,
     },
 }
 
-pub(super) fn run(
-    store: &Store,
-    cmd: RetentionCmd,
-    out: &mut dyn Write,
-) -> Result<ExitCode, CliError> {
-    match cmd {
-        RetentionCmd::Set {
-            keep_days,
-            keep_records,
-            dir,
-        } => {
-            let r = RetentionSettings {
-                keep_days,
-                keep_records,
-                dir: dir.map(|d| d.display().to_string()),
-            };
-            block_on(retention::set(cli_ctx(store), r))??;
-            let s = retention::status(store)?;
-            w(
-                out,
-                format!(
-                    "audit retention set: {}; archives go to {} (the server applies it within the hour, or run `profilegate audit archive`)\n",
-                    describe(&s.settings),
-                    s.dir
-                ),
-            )?;
-            Ok(ExitCode::SUCCESS)
-        }
-        RetentionCmd::Off => {
-            block_on(retention::off(cli_ctx(store)))??;
-            w(out, "audit retention off: every record stays live\n".into())?;
-            Ok(ExitCode::SUCCESS)
-        }
-        RetentionCmd::Status { json } => {
-            let s = retention::status(store)?;
-            if json {
-                let j = serde_json::to_string(&s)
-                    .map_err(|e| CliError::Input(format!("cannot write the status: {e}")))?;
-                w(out, format!("{j}\n"))?;
-                return Ok(ExitCode::SUCCESS);
+impl RetentionArgs {
+    /// The request, and whether the answer is wanted as JSON.
+    fn request(self) -> (Request, bool) {
+        match self.cmd {
+            Some(RetentionCmd::Off) => (Request::Off, false),
+            Some(RetentionCmd::Status { json }) => (Request::Status, json),
+            None if self.keep_days.is_none()
+                && self.keep_records.is_none()
+                && self.archive_dir.is_none() =>
+            {
+                (Request::Status, false)
             }
-            let mut text = format!(
-                "retention: {}\narchive directory: {}\nlive records: {} (chain head {}{})\ndatabase size: {} bytes\n",
-                describe(&s.settings),
-                s.dir,
-                s.live_records,
-                s.head,
-                s.base
-                    .as_ref()
-                    .map(|b| format!(", archived through record {}", b.seq))
-                    .unwrap_or_default(),
-                s.db_bytes
-            );
-            if let Some(e) = &s.archives_error {
-                text.push_str(&format!("archive files: cannot list them: {e}\n"));
-            } else if s.archives.is_empty() {
-                text.push_str("archive files: none\n");
-            } else {
-                text.push_str("archive files:\n");
-                for f in &s.archives {
-                    text.push_str(&format!(
-                        "  {}  {}  records {}..{} ({})  {} bytes\n",
-                        f.period, f.name, f.first_seq, f.last_seq, f.records, f.bytes
-                    ));
-                }
-            }
-            w(out, text)?;
-            Ok(ExitCode::SUCCESS)
+            None => (
+                Request::Set(RetentionSettings {
+                    keep_days: self.keep_days,
+                    keep_records: self.keep_records,
+                    dir: self.archive_dir.map(|d| d.display().to_string()),
+                }),
+                false,
+            ),
         }
     }
+}
+
+pub(super) fn run(
+    store: &Store,
+    args: RetentionArgs,
+    out: &mut dyn Write,
+) -> Result<ExitCode, CliError> {
+    let (req, json) = args.request();
+    let said = said(&req);
+    let status = block_on(retention::apply(cli_ctx(store), req))??;
+    let v = serde_json::to_value(&status)
+        .map_err(|e| CliError::Input(format!("cannot write the status: {e}")))?;
+    print_status(said, &v, json, out)
+}
+
+/// `audit retention` through the server that holds the data dir.
+#[cfg(unix)]
+pub(super) fn run_via_server(
+    data_dir: &Path,
+    args: RetentionArgs,
+    out: &mut dyn Write,
+) -> Result<ExitCode, CliError> {
+    let (req, json) = args.request();
+    let said = said(&req);
+    let request = serde_json::to_value(&req)
+        .map_err(|e| CliError::Input(format!("cannot send the request: {e}")))?;
+    let answer = crate::control::request_json(data_dir, "audit-retention", &request)
+        .map_err(io_err("cannot reach the running server"))?;
+    let v: serde_json::Value = serde_json::from_str(answer.trim()).map_err(|_| {
+        CliError::Input("the running server did not answer on its control socket".into())
+    })?;
+    if let Some(e) = v.get("error").and_then(|e| e.as_str()) {
+        return Err(CliError::Input(e.to_string()));
+    }
+    print_status(said, &v["ok"], json, out)
+}
+
+/// The line a change prints before the status.
+fn said(req: &Request) -> Option<&'static str> {
+    match req {
+        Request::Set(_) => Some(
+            "audit retention set (the server applies it within the hour, or run `profilegate audit archive`)",
+        ),
+        Request::Off => Some("audit retention off: every record stays live"),
+        Request::Status => None,
+    }
+}
+
+/// The status, from its JSON (ours or the server's).
+fn print_status(
+    said: Option<&str>,
+    s: &serde_json::Value,
+    json: bool,
+    out: &mut dyn Write,
+) -> Result<ExitCode, CliError> {
+    if json {
+        w(out, format!("{s}\n"))?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let settings: RetentionSettings =
+        serde_json::from_value(s["settings"].clone()).unwrap_or_default();
+    let mut text = said.map(|l| format!("{l}\n")).unwrap_or_default();
+    text.push_str(&format!(
+        "retention: {}\narchive directory: {}\nlive records: {} (chain head {}{})\ndatabase size: {} bytes\n",
+        describe(&settings),
+        s["dir"].as_str().unwrap_or_default(),
+        s["live_records"],
+        s["head"],
+        s["base"]["seq"]
+            .as_u64()
+            .map(|b| format!(", archived through record {b}"))
+            .unwrap_or_default(),
+        s["db_bytes"]
+    ));
+    let archives = s["archives"].as_array().cloned().unwrap_or_default();
+    if archives.is_empty() {
+        text.push_str("archive files: none\n");
+    } else {
+        text.push_str("archive files (period, name, records, sha256):\n");
+        for a in &archives {
+            let f = &a["file"];
+            text.push_str(&format!(
+                "  {}  {}  {}..{}  sha256 {}{}\n",
+                f["period"].as_str().unwrap_or_default(),
+                f["name"].as_str().unwrap_or_default(),
+                f["first_seq"],
+                f["last_seq"],
+                f["sha256"].as_str().unwrap_or("-"),
+                if a["present"].as_bool() == Some(true) {
+                    ""
+                } else {
+                    "  (not in the archive directory)"
+                }
+            ));
+        }
+    }
+    w(out, text)?;
+    Ok(ExitCode::SUCCESS)
 }
 
 /// The retention in words.

@@ -9,7 +9,7 @@ use serde::Serialize;
 
 use super::{Ctx, ServiceError};
 use crate::model::{AdminEntry, AuditEntry, RetentionSettings};
-use crate::store::archive::{self, ArchiveBase, ArchiveFile, BatchInfo};
+use crate::store::archive::{ArchiveBase, ArchiveFile, BatchInfo};
 use crate::store::{format_unix_ms, Store};
 
 /// Records younger than this are never archived, whatever the limits say: a retry of a recent
@@ -152,6 +152,25 @@ pub async fn off(ctx: Ctx<'_>) -> Result<(), ServiceError> {
     ctx.durable().await
 }
 
+/// A change to the retention, or none, as the CLI and the control socket carry it.
+#[derive(Debug, Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Request {
+    Set(RetentionSettings),
+    Off,
+    Status,
+}
+
+/// Carries out `req` and answers the status after it.
+pub async fn apply(ctx: Ctx<'_>, req: Request) -> Result<Status, ServiceError> {
+    match req {
+        Request::Set(r) => set(ctx, r).await?,
+        Request::Off => off(ctx).await?,
+        Request::Status => {}
+    }
+    status(ctx.store)
+}
+
 /// The last record every configured SIEM target has accepted (`u64::MAX`: none configured).
 fn forwarded(store: &Store) -> Result<u64, ServiceError> {
     let settings = store.settings();
@@ -276,20 +295,31 @@ pub struct Status {
     pub head: u64,
     /// The database's size on disk.
     pub db_bytes: u64,
-    /// The archive files in the directory, oldest first.
-    pub archives: Vec<ArchiveFile>,
-    /// Why the directory could not be listed, if it could not.
-    pub archives_error: Option<String>,
+    /// Every archive file written, oldest first, as recorded at its cut (range, checksum).
+    pub archives: Vec<Archived>,
 }
 
-/// Reads the retention's status (lists the archive directory: blocking).
+/// An archive file as recorded at its cut, and whether the archive directory still has it.
+#[derive(utoipa::ToSchema, Debug, Clone, Serialize)]
+pub struct Archived {
+    pub file: ArchiveFile,
+    /// A file of that name and size is in the archive directory (moved elsewhere, it is for
+    /// `audit verify --archives` to find wherever it is).
+    pub present: bool,
+}
+
+/// Reads the retention's status (looks at the archive directory: blocking).
 pub fn status(store: &Store) -> Result<Status, ServiceError> {
     let settings = store.settings().audit_retention.clone();
     let dir = archive_dir(store, &settings);
-    let (archives, archives_error) = match archive::list(&dir) {
-        Ok(a) => (a, None),
-        Err(e) => (Vec::new(), Some(e.to_string())),
-    };
+    let archives = store
+        .archived_files()?
+        .into_iter()
+        .map(|file| Archived {
+            present: std::fs::metadata(dir.join(&file.name)).is_ok_and(|m| m.len() == file.bytes),
+            file,
+        })
+        .collect();
     Ok(Status {
         dir: dir.display().to_string(),
         settings,
@@ -298,7 +328,6 @@ pub fn status(store: &Store) -> Result<Status, ServiceError> {
         head: store.chain_head().seq,
         db_bytes: store.size_on_disk()?,
         archives,
-        archives_error,
     })
 }
 

@@ -50,6 +50,9 @@ const MAX_CHUNK: usize = 64 * 1024 * 1024;
 const MAX_META: usize = 64 * 1024;
 /// Key of the base in the `anchors` tree.
 const BASE_KEY: &[u8] = b"archived_to";
+/// Prefix of the archive index in the `anchors` tree: `archive:` || first seq (u64 BE) -> the
+/// [`ArchiveFile`] as JSON, with its checksum.
+const INDEX_PREFIX: &[u8] = b"archive:";
 /// Archived batches removed per sled batch.
 const REMOVE_STEP: usize = 10_000;
 
@@ -91,6 +94,9 @@ pub struct ArchiveFile {
     pub last_hash: String,
     /// The file's size.
     pub bytes: u64,
+    /// SHA-256 of the whole file (64 hex digits), as written; `None` when only read from the
+    /// file's header and trailer.
+    pub sha256: Option<String>,
 }
 
 /// One stored batch as the archive run sees it, to decide whether it goes.
@@ -117,13 +123,31 @@ pub fn file_name(period: &str, first_seq: u64) -> String {
     format!("audit-{period}-{first_seq:012}{SUFFIX}")
 }
 
+/// A file writer that hashes what goes through it (the archive's checksum).
+struct Hashing {
+    file: fs::File,
+    hash: Sha256,
+}
+
+impl Write for Hashing {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = self.file.write(buf)?;
+        self.hash.update(&buf[..n]);
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.file.flush()
+    }
+}
+
 /// Writes one archive file under a temporary name; [`Writer::finish`] makes it whole.
 /// Without a directory it only counts (a dry run).
 struct Writer {
     dir: Option<PathBuf>,
     name: String,
     tmp: PathBuf,
-    out: Option<BufWriter<fs::File>>,
+    out: Option<BufWriter<Hashing>>,
     chunk: Vec<u8>,
     period: String,
     first_seq: u64,
@@ -163,7 +187,13 @@ impl Writer {
         let file = opts
             .open(&writer.tmp)
             .map_err(io("create an archive file"))?;
-        let mut out = BufWriter::with_capacity(256 * 1024, file);
+        let mut out = BufWriter::with_capacity(
+            256 * 1024,
+            Hashing {
+                file,
+                hash: Sha256::new(),
+            },
+        );
         let header = Header {
             period: period.to_string(),
             first_seq,
@@ -220,6 +250,7 @@ impl Writer {
             records: self.records,
         };
         let mut bytes = 0;
+        let mut sha256 = None;
         if let (Some(mut out), Some(dir)) = (self.out.take(), self.dir.as_ref()) {
             let trailer =
                 serde_json::to_vec(&trailer).map_err(|e| json_err("archive trailer", e))?;
@@ -228,10 +259,11 @@ impl Writer {
             out.write_all(&trailer).map_err(&w)?;
             out.write_all(&(trailer.len() as u32).to_le_bytes())
                 .map_err(&w)?;
-            let file = out.into_inner().map_err(|e| StoreError::Io {
+            let Hashing { file, hash } = out.into_inner().map_err(|e| StoreError::Io {
                 what: "write an archive file",
                 source: e.into_error(),
             })?;
+            sha256 = Some(hex::encode(hash.finalize()));
             file.sync_all().map_err(io("sync an archive file"))?;
             bytes = file.metadata().map_err(io("read an archive file"))?.len();
             drop(file);
@@ -247,6 +279,7 @@ impl Writer {
             prev_hash: self.prev_hash,
             last_hash: hex::encode(self.last_hash),
             bytes,
+            sha256,
         })
     }
 }
@@ -335,6 +368,7 @@ pub fn describe(path: &Path) -> Result<ArchiveFile> {
         prev_hash: header.prev_hash,
         last_hash: trailer.last_hash,
         bytes,
+        sha256: None,
     })
 }
 
@@ -596,11 +630,36 @@ impl Store {
             hash: last.last_hash.clone(),
         })
         .map_err(|e| json_err("archive base", e))?;
+        let index = files
+            .iter()
+            .map(|f| {
+                let mut k = INDEX_PREFIX.to_vec();
+                k.extend_from_slice(&f.first_seq.to_be_bytes());
+                serde_json::to_vec(f)
+                    .map(|v| (k, v))
+                    .map_err(|e| json_err("archive index", e))
+            })
+            .collect::<Result<Vec<_>>>()?;
         let seq = self.transact_with_audit(&self.anchors, entry, |t| {
             t.insert(BASE_KEY, new_base.as_slice())?;
+            for (k, v) in &index {
+                t.insert(k.as_slice(), v.as_slice())?;
+            }
             Ok(())
         })?;
         Ok(seq)
+    }
+
+    /// The archive files written so far, oldest first, as recorded at each cut (with their
+    /// checksums; where they are now is the archive directory's business).
+    pub fn archived_files(&self) -> Result<Vec<ArchiveFile>> {
+        self.anchors
+            .scan_prefix(INDEX_PREFIX)
+            .map(|item| {
+                let (_, v) = item?;
+                serde_json::from_slice(&v).map_err(|e| json_err("archive index", e))
+            })
+            .collect()
     }
 
     /// Removes the stored batches at or below the base (after an archive run, and at open in
@@ -851,11 +910,22 @@ mod tests {
                     .mode();
                 assert_eq!(mode & 0o777, 0o600, "{}", f.name);
             }
-            assert_eq!(&describe(&arch.join(&f.name)).unwrap(), f);
+            let bytes = fs::read(arch.join(&f.name)).unwrap();
+            assert_eq!(f.sha256, Some(hex::encode(Sha256::digest(&bytes))));
+            let described = describe(&arch.join(&f.name)).unwrap();
+            assert_eq!(described.sha256, None);
+            assert_eq!(
+                ArchiveFile {
+                    sha256: f.sha256.clone(),
+                    ..described
+                },
+                *f
+            );
         }
-        assert_eq!(list(&arch).unwrap(), files);
+        assert_eq!(list(&arch).unwrap().len(), 2);
         let seq = store.commit_archive(&files, &entry()).unwrap();
         assert_eq!(seq, 181);
+        assert_eq!(store.archived_files().unwrap(), files);
         assert_eq!(store.remove_archived().unwrap(), 60);
         assert_eq!(store.live_records().unwrap(), 61);
         assert_eq!(store.audit_record(120).unwrap(), None);

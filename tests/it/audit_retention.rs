@@ -88,7 +88,7 @@ async fn old_months_move_to_archives_that_verify_with_the_live_chain() {
     assert!(out.contains("audit retention is off"), "{out}");
     fails(
         &dir.path,
-        &["audit", "retention", "set", "--dir", "relative"],
+        &["audit", "retention", "--archive-dir", "relative"],
         "give --keep-days, --keep-records or both",
     );
     fails(
@@ -96,17 +96,16 @@ async fn old_months_move_to_archives_that_verify_with_the_live_chain() {
         &[
             "audit",
             "retention",
-            "set",
             "--keep-days",
             "30",
-            "--dir",
+            "--archive-dir",
             "relative",
         ],
         "absolute path",
     );
     fails(
         &dir.path,
-        &["audit", "retention", "set", "--keep-records", "10"],
+        &["audit", "retention", "--keep-records", "10"],
         "keep at least 1000 records",
     );
     // Months that ended more than 110 days ago: those of 200 and 150 days ago.
@@ -115,10 +114,9 @@ async fn old_months_move_to_archives_that_verify_with_the_live_chain() {
         &[
             "audit",
             "retention",
-            "set",
             "--keep-days",
             "110",
-            "--dir",
+            "--archive-dir",
             arch.to_str().unwrap(),
         ],
     );
@@ -155,8 +153,15 @@ async fn old_months_move_to_archives_that_verify_with_the_live_chain() {
     assert_eq!(status["base"]["seq"], 160, "{status}");
     assert_eq!(status["live_records"], 102, "{status}");
     assert_eq!(status["archives"].as_array().unwrap().len(), 2, "{status}");
-    let text = ok(&dir.path, &["audit", "retention", "status"]);
-    assert!(text.contains(names[1]), "{text}");
+    // Listed with their ranges and checksums.
+    let text = ok(&dir.path, &["audit", "retention"]);
+    let sha = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(
+        std::fs::read(arch.join(names[1])).unwrap(),
+    ));
+    assert!(
+        text.contains(&format!("{}  81..160  sha256 {sha}", names[1])),
+        "{text}"
+    );
 
     // The live chain verifies from its base; with the archives, from the first record.
     let out = ok(&dir.path, &["audit", "verify"]);
@@ -212,11 +217,10 @@ async fn old_months_move_to_archives_that_verify_with_the_live_chain() {
 
     // A shorter retention, applied by the running server through its control socket: the
     // month of 100 days ago goes too, and the chain goes on after the cut.
-    ok(
-        &dir.path,
-        &["audit", "retention", "set", "--keep-days", "30"],
-    );
     let server = Server::start_with_control(&dir.path).await;
+    let out = ok(&dir.path, &["audit", "retention", "--keep-days", "30"]);
+    assert!(out.contains("more than 30 days ago"), "{out}");
+    assert!(out.contains(names[0]), "{out}");
     let out = ok(&dir.path, &["audit", "archive"]);
     assert!(out.contains("archived 80 records to 1 files"), "{out}");
     let again = ok(&dir.path, &["audit", "archive", "--dry-run"]);
@@ -255,10 +259,7 @@ async fn a_siem_that_has_not_taken_a_record_keeps_it_live() {
             "--from-start",
         ],
     );
-    ok(
-        &dir.path,
-        &["audit", "retention", "set", "--keep-records", "1000"],
-    );
+    ok(&dir.path, &["audit", "retention", "--keep-records", "1000"]);
     let dry = json(&dir.path, &["audit", "archive", "--dry-run", "--json"]);
     assert_eq!(dry["records"], 0, "{dry}");
     // Without forwarding, the oldest go while over 1000 stay live (whole batches of two).
