@@ -8,8 +8,7 @@
 //! test checks that every copy is of that kind and that a kill leaves no more of them than
 //! the outbox worker sends at once.
 //!
-//! Runs the binary in `PG_CRASH_BIN` (`.ci/run` builds the release binary and sets it), else
-//! this build's binary.
+//! Runs the binary in `PG_CRASH_BIN` (e.g. a release build), else this build's binary.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
@@ -156,6 +155,7 @@ async fn sigkill_under_load_loses_nothing() {
         );
         // First the retries of what got no answer last time (as the identity server would),
         // then new requests, from several clients at once, until the kill.
+        let acked_before = acked.lock().unwrap().len();
         let queue: Arc<Mutex<Vec<String>>> = Arc::new(Mutex::new(std::mem::take(&mut unanswered)));
         let lost: Arc<Mutex<Vec<String>>> = Arc::default();
         let counter = Arc::new(std::sync::atomic::AtomicUsize::new(0));
@@ -204,6 +204,15 @@ async fn sigkill_under_load_loses_nothing() {
                     }
                 }
             }));
+        }
+        // The kill comes at a random moment once the server is answering (a slow or busy
+        // machine can take longer than the delay to check the first secret; a kill before any
+        // answer would test nothing).
+        let answering = Instant::now();
+        while acked.lock().unwrap().len() == acked_before
+            && answering.elapsed() < Duration::from_secs(10)
+        {
+            tokio::time::sleep(Duration::from_millis(10)).await;
         }
         tokio::time::sleep(Duration::from_millis(rng.next(200, 800))).await;
         let _ = std::process::Command::new("kill")

@@ -1,0 +1,209 @@
+//! Years of audit on one VM: bytes on disk per record, opening a store with a long chain, the
+//! archive run and `audit verify --archives` throughput, and the database's size under a
+//! retention that keeps cutting. The store and the use cases run in this process, on a
+//! temporary data dir (removed at the end).
+//!
+//!     cargo bench -j 1 --bench archive
+//!
+//! Settings (environment): PG_BENCH_RECORDS (default 10000000), the records written, spread over
+//! the twelve months before yesterday; PG_BENCH_KEEP (default 1000000), the records the
+//! retention keeps live, so RECORDS - KEEP are archived; PG_BENCH_CYCLES (default 3), rounds of
+//! KEEP more records followed by an archive run, to watch the database's size.
+//!
+//! Each record is the decision the seed payload produces (about 800 bytes of JSON), in batches
+//! of 256 as a busy server commits them. Peak RSS is this process's (VmHWM, reset before each
+//! step), so it includes the benchmark's own memory.
+
+#[path = "support/mod.rs"]
+mod support;
+
+use std::path::Path;
+use std::time::Instant;
+
+use profilegate::model::RetentionSettings;
+use profilegate::service::retention;
+use profilegate::store::{format_unix_ms, now_unix_ms, Store};
+
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+const DAY_MS: u64 = 86_400_000;
+const BATCH: u64 = 256;
+
+fn env_u64(name: &str, default: u64) -> u64 {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+/// This process's peak resident memory since the last [`reset_peak`], in MB.
+fn peak_mb() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok())
+        })
+        .unwrap_or(0.0)
+        / 1024.0
+}
+
+/// Resets the peak resident memory (Linux: `clear_refs` 5).
+fn reset_peak() {
+    let _ = std::fs::write("/proc/self/clear_refs", "5");
+}
+
+/// Appends `n` decision records numbered from `from`, dated evenly from `start_ms` to `end_ms`.
+fn append(store: &Store, from: u64, n: u64, start_ms: u64, end_ms: u64) {
+    let batches = n.div_ceil(BATCH).max(1);
+    let step = (end_ms - start_ms) / batches;
+    for b in 0..batches {
+        let first = from + b * BATCH;
+        let last = (from + n).min(first + BATCH);
+        let entries: Vec<Vec<u8>> = (first..last)
+            .map(|i| support::decision_record(i, "cred01"))
+            .collect();
+        store
+            .append_entries_dated(&entries, &format_unix_ms(start_ms + b * step))
+            .expect("append");
+    }
+    store.flush().expect("flush");
+}
+
+fn mb(bytes: u64) -> f64 {
+    bytes as f64 / 1e6
+}
+
+fn main() {
+    let records = env_u64("PG_BENCH_RECORDS", 10_000_000);
+    let keep = env_u64("PG_BENCH_KEEP", 1_000_000).max(1_000);
+    let cycles = env_u64("PG_BENCH_CYCLES", 3);
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let data = tmp.path().join("data");
+    let arch = tmp.path().join("archive");
+    let now = now_unix_ms();
+    let year_ago = now - 366 * DAY_MS;
+    let yesterday = now - 2 * DAY_MS;
+
+    // Writing.
+    let store = Store::open(&data).expect("store");
+    let t = Instant::now();
+    append(&store, 0, records, year_ago, yesterday);
+    let secs = t.elapsed().as_secs_f64();
+    let size = store.size_on_disk().expect("size");
+    println!(
+        "written: {records} records in {secs:.1} s ({:.0} records/s); database {:.0} MB on disk, {:.0} bytes per record",
+        records as f64 / secs,
+        mb(size),
+        size as f64 / records as f64
+    );
+    drop(store);
+
+    // Opening a store with the whole chain (the store's part of the server's start-up).
+    reset_peak();
+    let t = Instant::now();
+    let store = Store::open(&data).expect("store");
+    println!(
+        "open: {:.0} ms with {records} records, peak RSS {:.0} MB",
+        t.elapsed().as_secs_f64() * 1000.0,
+        peak_mb()
+    );
+
+    // The first cut: everything but the newest `keep`.
+    set_retention(&store, keep, &arch);
+    let archived = archive(&store, now, "first cut");
+
+    // Verifying, live alone and with the archives.
+    reset_peak();
+    let t = Instant::now();
+    let live = store.verify_audit().expect("verify");
+    let secs = t.elapsed().as_secs_f64();
+    assert!(live.first_bad.is_none(), "{live:?}");
+    println!(
+        "verify (live): {} records in {secs:.2} s ({:.0} records/s), peak RSS {:.0} MB",
+        live.records,
+        live.records as f64 / secs,
+        peak_mb()
+    );
+    reset_peak();
+    let t = Instant::now();
+    let all = store
+        .verify_with_archives(&arch, |_, _| {})
+        .expect("verify with archives");
+    let secs = t.elapsed().as_secs_f64();
+    assert!(all.report.first_bad.is_none(), "{:?}", all.report);
+    println!(
+        "verify --archives: {} records ({} archived in {} files) in {secs:.2} s ({:.0} records/s), peak RSS {:.0} MB",
+        all.report.records,
+        all.archived,
+        all.files,
+        all.report.records as f64 / secs,
+        peak_mb()
+    );
+    assert!(archived > 0);
+
+    // The size under a retention that keeps cutting: `keep` more records, then a run. The
+    // clock moves three days a cycle (the runs take it as a parameter), so the records the
+    // runs themselves write at the real time are old enough to go in the next cycle.
+    let mut next = records + 10;
+    for c in 1..=cycles {
+        let clock = now + c * 3 * DAY_MS;
+        let before = store.size_on_disk().expect("size");
+        append(&store, next, keep, clock - 2 * DAY_MS, clock - 3 * DAY_MS / 2);
+        next += keep;
+        let written = store.size_on_disk().expect("size");
+        archive(&store, clock, &format!("cycle {c}"));
+        let after = store.size_on_disk().expect("size");
+        println!(
+            "cycle {c}: database {:.0} MB before, {:.0} MB with {keep} more records, {:.0} MB after the run",
+            mb(before),
+            mb(written),
+            mb(after)
+        );
+    }
+    drop(store);
+    let t = Instant::now();
+    let store = Store::open(&data).expect("store");
+    println!(
+        "open after the cycles: {:.0} ms, {} live records, database {:.0} MB",
+        t.elapsed().as_secs_f64() * 1000.0,
+        store.live_records().expect("live"),
+        mb(store.size_on_disk().expect("size"))
+    );
+}
+
+fn set_retention(store: &Store, keep: u64, arch: &Path) {
+    store
+        .update_settings("bench", "audit.retention", |s| {
+            s.audit_retention = RetentionSettings {
+                keep_days: None,
+                keep_records: Some(keep),
+                dir: Some(arch.display().to_string()),
+            }
+        })
+        .expect("settings");
+}
+
+/// One archive run; prints its rate, files and sizes; returns the records it moved.
+fn archive(store: &Store, now: u64, label: &str) -> u64 {
+    reset_peak();
+    let t = Instant::now();
+    let o = retention::run(store, "bench", now, false).expect("archive");
+    let secs = t.elapsed().as_secs_f64();
+    store.flush().expect("flush");
+    let bytes: u64 = o.files.iter().map(|f| f.bytes).sum();
+    println!(
+        "archive ({label}): {} records to {} files in {secs:.2} s ({:.0} records/s), {:.0} MB of archives ({:.0} bytes per record), peak RSS {:.0} MB; database {:.0} MB, {} live records",
+        o.records,
+        o.files.len(),
+        o.records as f64 / secs.max(1e-9),
+        mb(bytes),
+        bytes as f64 / o.records.max(1) as f64,
+        peak_mb(),
+        mb(store.size_on_disk().expect("size")),
+        store.live_records().expect("live")
+    );
+    o.records
+}
