@@ -765,6 +765,97 @@ function recordDetail(r) {
     h('details', {}, h('summary', {}, 'The whole record'), h('pre', {}, JSON.stringify(rest, null, 2))));
 }
 
+// ---------- Audit: retention and archive files ----------
+
+const fmtBytes = (n) => (n < 1024 ? `${n} B` : n < 1048576 ? `${(n / 1024).toFixed(1)} KiB` : n < 1073741824 ? `${(n / 1048576).toFixed(1)} MiB` : `${(n / 1073741824).toFixed(2)} GiB`);
+
+/** The retention in words, as the server applies it (service::retention). */
+function retentionWords(s) {
+  const st = s.settings;
+  if (st.keep_days == null && st.keep_records == null) return 'Off: every record stays in the live database.';
+  const parts = [];
+  if (st.keep_days != null) parts.push(`a month's records are archived once the month ended more than ${st.keep_days} day(s) ago`);
+  if (st.keep_records != null) parts.push(`the oldest are archived while more than ${st.keep_records} record(s) are live`);
+  return `On: ${parts.join('; and ')}. Nothing younger than a day is archived. The server runs it every hour.`;
+}
+
+/** What an archive run did, or (dry) would do. */
+function archiveOutcome(o) {
+  if (!o.records) return h('p', { class: 'notice' }, o.dry_run ? 'Dry run: nothing would be archived now.' : 'Nothing to archive now.');
+  return h('div', {},
+    h('p', { class: 'notice' }, o.dry_run
+      ? `Dry run: ${o.records} record(s) would go to ${o.files.length} file(s) in ${o.dir}.`
+      : `Archived ${o.records} record(s) in ${o.files.length} file(s) to ${o.dir}${o.record_seq ? ` (audit record ${o.record_seq})` : ''}.`),
+    h('ul', {}, o.files.map((f) => h('li', {}, `${f.period}: ${f.name}, records ${f.first_seq}..${f.last_seq} (${f.records})`))));
+}
+
+/** Every archive file as recorded at its cut, and whether the directory still has it. */
+function archivesTable(list) {
+  if (!list.length) return h('p', { class: 'muted', id: 'archive-files' }, 'No archive files yet.');
+  return h('table', { class: 'archives', id: 'archive-files' },
+    h('thead', {}, h('tr', {}, ['Period', 'File', 'Records', 'Count', 'SHA-256', 'File state'].map((t) => h('th', { scope: 'col' }, t)))),
+    h('tbody', {}, list.map((a) => h('tr', {},
+      h('td', {}, a.file.period), h('td', {}, h('code', {}, a.file.name)),
+      h('td', {}, `${a.file.first_seq}..${a.file.last_seq}`), h('td', {}, a.file.records),
+      h('td', {}, h('code', { class: 'fp' }, a.file.sha256 || '—')),
+      h('td', {}, a.present ? 'in the directory' : h('strong', { class: 'error' }, 'missing from the directory'))))));
+}
+
+/** The Audit page's "Retention and archives" card; redrawn in place after each change. */
+async function drawRetention(card, outcome) {
+  const r = await api('GET', 'audit/retention');
+  if (!r.ok) { card.replaceChildren(h('h2', {}, 'Retention and archives'), h('p', { class: 'notice bad' }, r.data.error)); return; }
+  const s = r.data;
+  const redraw = (o) => drawRetention(card, o);
+  const num = (f, name) => { const v = (val(f, name) || '').trim(); return v === '' ? null : Number(v); };
+  const form = apiForm({ 'aria-label': 'Audit retention' }, [
+    h('div', { class: 'grid' },
+      field({ name: 'keep_days', label: 'Keep days (empty: no age limit)', type: 'number', value: s.settings.keep_days ?? '', attrs: { min: 1 } }),
+      field({ name: 'keep_records', label: 'Keep records (empty: no count limit; at least 1000)', type: 'number', value: s.settings.keep_records ?? '', attrs: { min: 1000 } })),
+    field({ name: 'dir', label: 'Archive directory (absolute path)', value: s.settings.dir || '', help: `Empty: keep the current one (${s.dir}).` }),
+    h('div', { class: 'actions' },
+      h('button', { type: 'submit' }, 'Save the retention'),
+      h('button', {
+        type: 'button', class: 'danger', 'data-retention-off': '',
+        onclick: async () => {
+          if (!confirm('Switch the retention off? Every record stays live from now on; archive files already written stay.')) return;
+          const res = await api('POST', 'audit/retention', { off: true });
+          if (res.ok) redraw(); else notice(form, res.data.error, 'bad');
+        },
+      }, 'Switch off')),
+  ], (f) => {
+    const dir = (val(f, 'dir') || '').trim();
+    return api('POST', 'audit/retention', { keep_days: num(f, 'keep_days'), keep_records: num(f, 'keep_records'), archive_dir: dir === '' ? null : dir });
+  }, () => redraw(h('p', { class: 'notice' }, 'Saved.')));
+
+  const result = h('div', { id: 'archive-result', role: 'status' }, outcome || null);
+  const run = async (dryRun, btn) => {
+    btn.disabled = true;
+    result.replaceChildren(h('p', { class: 'muted' }, dryRun ? 'Looking for records to archive…' : 'Archiving…'));
+    const res = await api('POST', 'audit/archive', { dry_run: dryRun });
+    btn.disabled = false;
+    if (!res.ok) { result.replaceChildren(h('p', { class: 'notice bad' }, res.data.error)); return; }
+    if (dryRun || !res.data.records) result.replaceChildren(archiveOutcome(res.data));
+    else redraw(archiveOutcome(res.data));
+  };
+
+  card.replaceChildren(
+    h('h2', { id: 'h-retention' }, 'Retention and archives'),
+    h('div', { id: 'retention-status' },
+      h('p', {}, retentionWords(s)),
+      h('p', {}, `${s.live_records} record(s) live; chain head ${s.head}`,
+        s.base ? `; archived through record ${s.base.seq}` : '', `. Database size ${fmtBytes(s.db_bytes)}. Archive directory ${s.dir}.`)),
+    h('details', { open: s.settings.keep_days == null && s.settings.keep_records == null },
+      h('summary', {}, 'Change the retention'), form),
+    h('div', { class: 'actions' },
+      h('button', { type: 'button', 'data-archive-now': '', onclick: (e) => run(false, e.target) }, 'Archive now'),
+      h('button', { type: 'button', class: 'secondary', 'data-archive-dry': '', onclick: (e) => run(true, e.target) }, 'Dry run')),
+    result,
+    h('h3', {}, 'Archive files'),
+    archivesTable(s.archives),
+    h('p', { class: 'muted' }, '`profilegate audit verify --archives DIR` checks the archive files and the live chain as one chain.'));
+}
+
 pages.audit = async () => {
   const params = new URLSearchParams(location.hash.split('?')[1] || '');
   const q = new URLSearchParams();
@@ -817,6 +908,11 @@ pages.audit = async () => {
       : h('p', { class: 'notice bad' }, cp.data.error),
     h('p', { class: 'muted' }, 'Keep the public key somewhere other than this server. Every security-team e-mail ends with a checkpoint line; `profilegate audit verify --checkpoint LINE --public-key KEY` shows whether the chain still holds it.'));
 
+  // Records archived: the list ends at the base; say so, so that paging back is no surprise.
+  const ret = await api('GET', 'audit/retention');
+  const base = ret.ok && ret.data.base ? ret.data.base.seq : null;
+  const archivedNote = base ? h('p', { class: 'notice warn', id: 'archived-note' }, `Records 1 to ${base} are in the archive files (see Retention and archives below); this list starts at record ${base + 1}.`) : null;
+  const retentionBox = h('section', { class: 'card', id: 'audit-retention', 'aria-labelledby': 'h-retention' });
   const records = r.ok ? r.data.records : [];
   const older = r.ok && r.data.next_before ? (() => { const p = new URLSearchParams(params); p.set('before', r.data.next_before); return h('a', { href: '#audit?' + p.toString() }, 'Older records →'); })() : null;
   page('Audit log',
@@ -824,10 +920,13 @@ pages.audit = async () => {
     h('section', { class: 'card' },
       h('div', { class: 'actions' }, verify, h('a', { href: '/admin/api/audit/export', download: '' }, 'Export NDJSON'), params.get('before') ? h('a', { href: '#audit' }, 'Newest') : null, older),
       verifyOut,
+      archivedNote,
       records.length ? recordsTable(records, openRecord) : h('p', { class: 'muted' }, 'No matching records.'),
       h('p', { class: 'muted' }, 'Select a record to see its before → after.')),
     h('section', { class: 'card', 'aria-live': 'polite' }, detail),
-    anchorBox);
+    anchorBox,
+    retentionBox);
+  await drawRetention(retentionBox);
 };
 
 // ---------- Settings ----------

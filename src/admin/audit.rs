@@ -1,5 +1,6 @@
 //! The audit log page: newest first, filtered by user, claim, decision, organization and
-//! time; chain verification; the signed checkpoint; NDJSON export. Adapters over `service::audit`.
+//! time; chain verification; the signed checkpoint; NDJSON export; the retention and its
+//! archive files. Adapters over `service::audit` and `service::retention`.
 
 use std::sync::Arc;
 
@@ -8,9 +9,12 @@ use warp::reply::Response;
 use warp::{Filter, Rejection, Reply};
 
 use super::api::{AuditPage, FirstBad, Verification};
-use super::{api_path, api_path2, blocking, get_with, ok, service_error, Session};
+use super::{
+    actor, api_path, api_path2, bad, blocking, ctx, get_with, ok, post_json, service_error, Session,
+};
 use crate::app::App;
-use crate::service::audit;
+use crate::model::RetentionSettings;
+use crate::service::{audit, retention, Durability};
 
 async fn list(_s: Session, app: Arc<App>, q: audit::Query) -> Result<Response, Rejection> {
     let store = app.store.clone();
@@ -70,6 +74,86 @@ async fn export(_s: Session, app: Arc<App>) -> Result<Response, Rejection> {
     Ok(r)
 }
 
+/// The retention as the Audit page sets it: limits and directory, or `{"off": true}`.
+#[derive(serde::Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RetentionForm {
+    /// Archive a month once it ended more than this many days ago; null: no age limit.
+    #[serde(default)]
+    keep_days: Option<i64>,
+    /// Archive the oldest records while more than this many are live; null: no count limit.
+    #[serde(default)]
+    keep_records: Option<i64>,
+    /// Absolute directory for the archive files; null keeps the one set before (at first
+    /// `<data-dir>/archive`).
+    #[serde(default)]
+    archive_dir: Option<String>,
+    /// `true`: switch retention off (archives already written stay); nothing else may be given.
+    #[serde(default)]
+    off: bool,
+}
+
+#[derive(serde::Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(super) struct ArchiveReq {
+    /// Only say which files and records would go.
+    #[serde(default)]
+    dry_run: bool,
+}
+
+/// Where the trail stands: settings, live records, the archived base and files.
+async fn retention_status(_s: Session, app: Arc<App>) -> Result<Response, Rejection> {
+    let store = app.store.clone();
+    let status = blocking("reading the audit retention", move || {
+        retention::status(&store)
+    })
+    .await?
+    .map_err(service_error)?;
+    ok(status)
+}
+
+/// Sets or switches off the retention; the limits' rules are the service's (out-of-range
+/// numbers are passed on saturated, so its refusal names the field).
+async fn set_retention(s: Session, f: RetentionForm, app: Arc<App>) -> Result<Response, Rejection> {
+    let req = if f.off {
+        if f.keep_days.is_some() || f.keep_records.is_some() || f.archive_dir.is_some() {
+            return Err(bad(
+                "off",
+                "switch retention off, or set its limits, not both",
+            ));
+        }
+        retention::Request::Off
+    } else {
+        retention::Request::Set(RetentionSettings {
+            keep_days: f
+                .keep_days
+                .map(|d| u32::try_from(d.max(0)).unwrap_or(u32::MAX)),
+            keep_records: f.keep_records.map(|n| u64::try_from(n).unwrap_or(0)),
+            dir: f.archive_dir,
+        })
+    };
+    let who = actor(&s);
+    let status = retention::apply(ctx(&app, &who), req)
+        .await
+        .map_err(service_error)?;
+    ok(status)
+}
+
+/// Runs the retention now (or dry), off the runtime's threads.
+async fn archive(s: Session, req: ArchiveReq, app: Arc<App>) -> Result<Response, Rejection> {
+    let who = actor(&s);
+    let outcome = retention::archive_shared(
+        &app.store,
+        Durability::Commit(&app.commit),
+        &who,
+        crate::store::now_unix_ms(),
+        req.dry_run,
+    )
+    .await
+    .map_err(service_error)?;
+    ok(outcome)
+}
+
 pub(super) fn routes(app: Arc<App>) -> warp::filters::BoxedFilter<(Response,)> {
     let list = api_path("audit")
         .and(get_with(app.clone()))
@@ -82,13 +166,25 @@ pub(super) fn routes(app: Arc<App>) -> warp::filters::BoxedFilter<(Response,)> {
         .and(get_with(app.clone()))
         .and_then(checkpoint);
     let export = api_path2("audit", "export")
-        .and(get_with(app))
+        .and(get_with(app.clone()))
         .and_then(export);
+    let get_retention = api_path2("audit", "retention")
+        .and(get_with(app.clone()))
+        .and_then(retention_status);
+    let set_retention = api_path2("audit", "retention")
+        .and(post_json::<RetentionForm>(app.clone()))
+        .and_then(set_retention);
+    let archive = api_path2("audit", "archive")
+        .and(post_json::<ArchiveReq>(app))
+        .and_then(archive);
+    let retention_routes = get_retention.or(set_retention).unify().or(archive).unify();
     list.or(verify)
         .unify()
         .or(checkpoint)
         .unify()
         .or(export)
+        .unify()
+        .or(retention_routes)
         .unify()
         .boxed()
 }

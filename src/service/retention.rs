@@ -189,6 +189,7 @@ fn forwarded(store: &Store) -> Result<u64, ServiceError> {
 
 /// What an archive run did (or, dry, would do).
 #[derive(utoipa::ToSchema, Debug, Clone, Serialize)]
+#[schema(as = ArchiveOutcome)] // `service::sync` has an `Outcome` schema too
 pub struct Outcome {
     /// The files written (dry: that would be), oldest first.
     pub files: Vec<ArchiveFile>,
@@ -261,13 +262,15 @@ pub async fn archive(ctx: Ctx<'_>, now_ms: u64, dry_run: bool) -> Result<Outcome
 pub async fn archive_shared(
     store: &std::sync::Arc<Store>,
     durability: super::Durability<'_>,
-    actor: &'static str,
+    actor: &str,
     now_ms: u64,
     dry_run: bool,
 ) -> Result<Outcome, ServiceError> {
     let s = store.clone();
+    // Owned for the blocking thread: an admin session's actor is built per request.
+    let who = actor.to_owned();
     let outcome =
-        super::blocking("the audit archive", move || run(&s, actor, now_ms, dry_run)).await??;
+        super::blocking("the audit archive", move || run(&s, &who, now_ms, dry_run)).await??;
     if outcome.record_seq.is_some() {
         let ctx = Ctx {
             store,
@@ -283,6 +286,7 @@ pub async fn archive_shared(
 
 /// Where the audit trail stands.
 #[derive(utoipa::ToSchema, Debug, Clone, Serialize)]
+#[schema(as = RetentionStatus)] // a plain `Status` says nothing in the API's document
 pub struct Status {
     pub settings: RetentionSettings,
     /// The archive directory in use.

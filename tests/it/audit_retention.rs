@@ -8,32 +8,8 @@ use std::path::Path;
 
 use serde_json::Value;
 
+use crate::support::audit::append_days_ago;
 use crate::support::*;
-
-const DAY_MS: u64 = 86_400_000;
-
-fn admin_entry(n: u64) -> Vec<u8> {
-    serde_json::to_vec(&profilegate::model::AuditEntry::Admin(
-        profilegate::model::AdminEntry {
-            actor: "test".into(),
-            action: format!("change {n}"),
-            before: None,
-            after: None,
-        },
-    ))
-    .unwrap()
-}
-
-/// Appends `batches` batches of two records, all dated `days_ago` days before now.
-fn append_days_ago(store: &profilegate::store::Store, days_ago: u64, batches: u64) {
-    let time =
-        profilegate::store::format_unix_ms(profilegate::store::now_unix_ms() - days_ago * DAY_MS);
-    for i in 0..batches {
-        store
-            .append_entries_dated(&[admin_entry(i), admin_entry(i + 1000)], &time)
-            .unwrap();
-    }
-}
 
 fn ok(dir: &Path, args: &[&str]) -> String {
     let o = cli(dir, args);

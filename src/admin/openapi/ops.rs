@@ -613,6 +613,66 @@ fn export_audit() {}
 
 #[utoipa::path(
     get,
+    path = "/admin/api/audit/retention",
+    operation_id = "audit_retention",
+    tag = "admin",
+    summary = "The audit retention: its settings, live records, the archived base and every archive file",
+    description = "`base` is the last archived record (the live chain continues after it; null: nothing archived). Each archive is listed as recorded at its cut (period, range, records, SHA-256); `present` is false when the archive directory no longer has it.",
+    responses(
+        (status = 200, description = "the status", body = crate::service::retention::Status),
+        (status = 401, description = "not logged in, or the session expired (login: a wrong password)", body = ErrorBody),
+    ),
+)]
+#[allow(dead_code)]
+fn audit_retention() {}
+
+#[utoipa::path(
+    post,
+    path = "/admin/api/audit/retention",
+    operation_id = "set_audit_retention",
+    tag = "admin",
+    summary = "Set the audit retention (keep days, keep records, archive directory), or switch it off",
+    description = "Records younger than a day never go; a month goes whole once it ended `keep_days` ago; `keep_records` keeps at least that many live (1000 or more). `archive_dir` must be absolute; null keeps the directory set before. `{\"off\": true}` switches it off (archives stay). Refusals name `keep_days`, `keep_records` or `dir`.",
+    security(("session" = [], "csrf" = [])),
+    request_body(content = crate::admin::audit::RetentionForm, example = json!({"keep_days": 90, "keep_records": null, "archive_dir": "/var/lib/profilegate-archive"})),
+    responses(
+        (status = 200, description = "the status after the change", body = crate::service::retention::Status),
+        (status = 400, description = "the value refused, and its field", body = ErrorBody),
+        (status = 401, description = "not logged in, or the session expired (login: a wrong password)", body = ErrorBody),
+        (status = 403, description = "a cross-site request, or a missing or wrong CSRF token", body = ErrorBody),
+        (status = 408, description = "the body did not arrive within 10 s", body = ErrorBody),
+        (status = 413, description = "the body is larger than 1 MiB", body = ErrorBody),
+        (status = 503, description = "the change could not be made durable", body = ErrorBody),
+    ),
+)]
+#[allow(dead_code)]
+fn set_audit_retention() {}
+
+#[utoipa::path(
+    post,
+    path = "/admin/api/audit/archive",
+    operation_id = "archive_audit",
+    tag = "admin",
+    summary = "Run the audit retention now (or dry): the records it lets go move to archive files",
+    description = "The server also runs it an hour apart. With retention off nothing moves (`records` 0). The cut is one `audit.archive` record, durable before the answer, and a fresh signed checkpoint.",
+    security(("session" = [], "csrf" = [])),
+    request_body(content = crate::admin::audit::ArchiveReq, example = json!({"dry_run": true})),
+    responses(
+        (status = 200, description = "the files written (dry: that would be) and the records moved", body = crate::service::retention::Outcome),
+        (status = 400, description = "the value refused, and its field", body = ErrorBody),
+        (status = 401, description = "not logged in, or the session expired (login: a wrong password)", body = ErrorBody),
+        (status = 403, description = "a cross-site request, or a missing or wrong CSRF token", body = ErrorBody),
+        (status = 408, description = "the body did not arrive within 10 s", body = ErrorBody),
+        (status = 413, description = "the body is larger than 1 MiB", body = ErrorBody),
+        (status = 500, description = "writing the archive files failed; nothing was cut", body = ErrorBody),
+        (status = 503, description = "the cut could not be made durable", body = ErrorBody),
+    ),
+)]
+#[allow(dead_code)]
+fn archive_audit() {}
+
+#[utoipa::path(
+    get,
     path = "/admin/api/settings",
     operation_id = "settings",
     tag = "admin",

@@ -559,3 +559,121 @@ async fn bodies_are_limited_and_the_ui_is_served_with_its_headers() {
     assert_eq!(r.status(), 404);
     srv.stop().await;
 }
+
+/// The Audit page's retention over HTTP: each refusal names its field, a retention is set and
+/// shown, a dry run says what would go and moves nothing, "archive now" moves the old month
+/// to a file whose SHA-256 the status lists, and the chain still verifies.
+#[tokio::test(flavor = "multi_thread")]
+async fn audit_retention_set_status_dry_run_and_archive() {
+    use sha2::Digest;
+    let dir = DataDir::new();
+    // 30 batches of two records dated 100 days ago (a month long ended), before anything else.
+    dir.with_store(|s| crate::support::audit::append_days_ago(s, 100, 30));
+    dir.standard();
+    set_password(&dir);
+    let arch = dir.path.parent().unwrap().join("archives");
+    let srv = Server::start(&dir.path).await;
+    let a = Admin::new(&srv.url).await;
+
+    let (st, v) = a.get("/admin/api/audit/retention").await;
+    assert_eq!(st, 200, "{v}");
+    assert_eq!(v["settings"]["keep_days"], Value::Null);
+    assert_eq!(v["base"], Value::Null);
+    assert_eq!(v["archives"], json!([]));
+    let live = v["live_records"].as_u64().unwrap();
+    assert!(live >= 60, "{v}");
+    assert!(v["db_bytes"].as_u64().unwrap() > 0);
+
+    // Refusals name their field, and change nothing.
+    let refused = [
+        (
+            json!({"keep_days": 30, "archive_dir": "relative/dir"}),
+            "dir",
+        ),
+        (json!({"keep_days": 0}), "keep_days"),
+        (json!({"keep_days": -5}), "keep_days"),
+        (json!({"keep_records": 10}), "keep_records"),
+        (json!({"archive_dir": arch}), "keep_days"),
+        (json!({"off": true, "keep_days": 30}), "off"),
+    ];
+    for (body, field) in refused {
+        let (st, v) = a.post("/admin/api/audit/retention", body.clone()).await;
+        assert_eq!((st, v["field"].as_str()), (400, Some(field)), "{body}: {v}");
+        assert!(v["error"].as_str().is_some_and(|e| !e.is_empty()), "{v}");
+    }
+    let (_, v) = a.get("/admin/api/audit/retention").await;
+    assert_eq!(v["settings"]["keep_days"], Value::Null, "{v}");
+
+    let (st, v) = a
+        .post(
+            "/admin/api/audit/retention",
+            json!({"keep_days": 30, "keep_records": null, "archive_dir": arch}),
+        )
+        .await;
+    assert_eq!(st, 200, "{v}");
+    assert_eq!(v["settings"]["keep_days"], 30);
+    assert_eq!(v["dir"], arch.to_str().unwrap());
+    let head = v["head"].as_u64().unwrap();
+
+    // A dry run names the month's file and its 60 records, and moves nothing.
+    let (st, dry) = a
+        .post("/admin/api/audit/archive", json!({"dry_run": true}))
+        .await;
+    assert_eq!(st, 200, "{dry}");
+    assert_eq!(dry["dry_run"], true);
+    assert_eq!(dry["records"], 60, "{dry}");
+    assert_eq!(dry["record_seq"], Value::Null);
+    assert_eq!(dry["files"].as_array().unwrap().len(), 1, "{dry}");
+    assert_eq!(dry["files"][0]["first_seq"], 1);
+    assert_eq!(dry["files"][0]["last_seq"], 60);
+    assert!(!arch.exists(), "a dry run wrote no file");
+    let (_, v) = a.get("/admin/api/audit/retention").await;
+    assert_eq!(v["base"], Value::Null);
+    assert_eq!(v["head"], head, "a dry run records nothing");
+
+    // Archive now: the same file, its record, the status listing it with its checksum.
+    let (st, out) = a
+        .post("/admin/api/audit/archive", json!({"dry_run": false}))
+        .await;
+    assert_eq!(st, 200, "{out}");
+    assert_eq!(out["records"], 60);
+    assert_eq!(out["record_seq"], head + 1);
+    assert_eq!(out["files"][0]["name"], dry["files"][0]["name"]);
+    let (_, v) = a.get("/admin/api/audit/retention").await;
+    assert_eq!(v["base"]["seq"], 60, "{v}");
+    assert_eq!(v["live_records"], head + 1 - 60, "{v}");
+    let files = v["archives"].as_array().unwrap();
+    assert_eq!(files.len(), 1, "{v}");
+    assert_eq!(files[0]["present"], true);
+    let name = files[0]["file"]["name"].as_str().unwrap();
+    let bytes = std::fs::read(arch.join(name)).unwrap();
+    assert_eq!(
+        files[0]["file"]["sha256"].as_str().unwrap(),
+        hex::encode(sha2::Sha256::digest(&bytes))
+    );
+    // The list ends at the base; the live chain verifies from it.
+    let (_, page) = a.get("/admin/api/audit?decision=admin&limit=500").await;
+    let oldest = page["records"].as_array().unwrap().last().unwrap()["seq"].clone();
+    assert_eq!(oldest, 61, "{page}");
+    let (_, v) = a.get("/admin/api/audit/verify").await;
+    assert_eq!(v["ok"], true, "{v}");
+
+    // Nothing more to go; then off: the archives stay listed.
+    let (_, again) = a
+        .post("/admin/api/audit/archive", json!({"dry_run": false}))
+        .await;
+    assert_eq!(
+        (
+            again["records"].as_u64(),
+            again["files"].as_array().map(Vec::len)
+        ),
+        (Some(0), Some(0))
+    );
+    let (st, v) = a
+        .post("/admin/api/audit/retention", json!({"off": true}))
+        .await;
+    assert_eq!(st, 200, "{v}");
+    assert_eq!(v["settings"]["keep_days"], Value::Null);
+    assert_eq!(v["archives"].as_array().unwrap().len(), 1);
+    srv.stop().await;
+}

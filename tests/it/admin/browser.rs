@@ -1204,3 +1204,102 @@ async fn department_sync_from_the_page() {
         ["Finance", "HR", "Legal"]
     );
 }
+
+/// The Audit page's retention: a relative directory refused next to its field, a retention
+/// set and described, a dry run naming the month's file, "Archive now" moving it, and the
+/// archive files table listing it with its SHA-256; the records list then says where the
+/// older records are.
+#[tokio::test(flavor = "multi_thread")]
+async fn audit_retention_and_archives_from_the_page() {
+    let Some(b) = Browser::start().await else {
+        return;
+    };
+    let dir = DataDir::new();
+    // 20 batches of two records from a month long ended, first in the chain.
+    dir.with_store(|s| crate::support::audit::append_days_ago(s, 100, 20));
+    dir.standard();
+    let o = cli_with_input(
+        &dir.path,
+        &["admin", "set-password", "--password-stdin"],
+        Some(&format!("{PASSWORD}\n")),
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let arch = dir.path.parent().unwrap().join("archives");
+    let srv = Server::start(&dir.path).await;
+    b.goto(&format!("{}/admin/", srv.url)).await;
+    b.fill("form", "password", PASSWORD).await;
+    b.click("form button[type=submit]").await;
+    b.text_contains("h1", "Overview").await;
+    b.open("audit", "Audit log").await;
+    b.text_contains("#retention-status", "Off: every record stays")
+        .await;
+    b.text_contains("#archive-files", "No archive files yet")
+        .await;
+
+    let form = "form[aria-label='Audit retention']";
+    b.fill(form, "keep_days", "30").await;
+    b.fill(form, "dir", "relative/archives").await;
+    b.click(&format!("{form} button[type=submit]")).await;
+    b.field_error(form, "dir", "absolute path").await;
+    b.fill(form, "dir", arch.to_str().unwrap()).await;
+    b.click(&format!("{form} button[type=submit]")).await;
+    b.text_contains("#retention-status", "more than 30 day(s) ago")
+        .await;
+    b.text_contains("#retention-status", arch.to_str().unwrap())
+        .await;
+
+    b.click("[data-archive-dry]").await;
+    let dry = b
+        .text_contains(
+            "#archive-result",
+            "Dry run: 40 record(s) would go to 1 file(s)",
+        )
+        .await;
+    assert!(dry.contains("records 1..40 (40)"), "{dry}");
+    assert!(!arch.exists(), "a dry run wrote nothing");
+    b.shot("audit-retention-dry-run").await;
+
+    b.click("[data-archive-now]").await;
+    b.text_contains("#archive-result", "Archived 40 record(s) in 1 file(s)")
+        .await;
+    b.text_contains("#retention-status", "archived through record 40")
+        .await;
+    let table = b.text_contains("#archive-files", "1..40").await;
+    let name = std::fs::read_dir(&arch)
+        .unwrap()
+        .next()
+        .expect("an archive file")
+        .unwrap()
+        .file_name()
+        .into_string()
+        .unwrap();
+    let sha = {
+        use sha2::Digest;
+        hex::encode(sha2::Sha256::digest(
+            std::fs::read(arch.join(&name)).unwrap(),
+        ))
+    };
+    assert!(
+        table.contains(&name) && table.contains(&sha),
+        "{name} {sha} not in {table}"
+    );
+    assert!(!table.contains("missing"), "{table}");
+    b.shot("audit-retention-archived").await;
+
+    // The records list says where records 1 to 40 went; a file gone from the directory is
+    // marked.
+    std::fs::rename(arch.join(&name), dir.path.parent().unwrap().join(&name)).unwrap();
+    b.open("overview", "Overview").await;
+    b.open("audit", "Audit log").await;
+    b.text_contains("#archived-note", "Records 1 to 40 are in the archive files")
+        .await;
+    b.text_contains("#archive-files", "missing from the directory")
+        .await;
+    assert!(
+        b.unlabelled().await.is_empty(),
+        "{:?}",
+        b.unlabelled().await
+    );
+    b.close().await;
+    srv.stop().await;
+}

@@ -1,6 +1,7 @@
 //! Shared test harness: a real server on a real socket over a real sled data dir.
 
 pub mod admin;
+pub mod audit;
 pub mod jwe;
 pub mod ldap;
 pub mod mail;

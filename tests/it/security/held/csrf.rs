@@ -20,6 +20,12 @@ async fn admin_state(a: &Admin, other: &Admin, mail: &MailServer) -> Value {
         let (st, v) = a.get(page).await;
         state.insert(page.into(), json!([st, v]));
     }
+    // The retention and its archives, less the database's size (it moves by itself).
+    let (st, mut v) = a.get("/admin/api/audit/retention").await;
+    if let Some(o) = v.as_object_mut() {
+        o.remove("db_bytes");
+    }
+    state.insert("/admin/api/audit/retention".into(), json!([st, v]));
     state.insert("mails".into(), json!(mail.mails().len()));
     state.insert(
         "sessions".into(),
@@ -43,6 +49,8 @@ type Attack<'a> = (&'a str, Option<&'a str>, Vec<(&'a str, &'a str)>);
 async fn csrf_refusals_on_every_mutating_route_change_nothing() {
     let mail = MailServer::start();
     let dir = DataDir::new();
+    // Records of a month long ended, first in the chain, for the archive case to move.
+    dir.with_store(|s| crate::support::audit::append_days_ago(s, 100, 5));
     let cred = dir.standard();
     set_password(&dir);
     configure_mail(&dir, plain_smtp(mail.addr.port(), Encryption::None));
@@ -176,6 +184,16 @@ async fn csrf_refusals_on_every_mutating_route_change_nothing() {
             "post",
             "/admin/api/password/online".into(),
             json!({"enabled": true, "url": "https://r.example/range/", "timeout_ms": 800}),
+        ),
+        (
+            "post",
+            "/admin/api/audit/retention".into(),
+            json!({"keep_days": 30, "archive_dir": dir.path.parent().unwrap().join("archives")}),
+        ),
+        (
+            "post",
+            "/admin/api/audit/archive".into(),
+            json!({"dry_run": false}),
         ),
         (
             "post",
