@@ -151,7 +151,13 @@ fn main() {
     for c in 1..=cycles {
         let clock = now + c * 3 * DAY_MS;
         let before = store.size_on_disk().expect("size");
-        append(&store, next, keep, clock - 2 * DAY_MS, clock - 3 * DAY_MS / 2);
+        append(
+            &store,
+            next,
+            keep,
+            clock - 2 * DAY_MS,
+            clock - 3 * DAY_MS / 2,
+        );
         next += keep;
         let written = store.size_on_disk().expect("size");
         archive(&store, clock, &format!("cycle {c}"));

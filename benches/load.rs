@@ -618,15 +618,15 @@ async fn big_store(
     // skips it (with ten million records it is not a case that happens).
     if env_u64("PG_BENCH_BURST", 1) != 0 {
         start_and_measure(
-        &dir,
-        "records within the retry window",
-        &basic,
-        conns,
-        warmup,
-        secs,
-        report,
-    )
-    .await;
+            &dir,
+            "records within the retry window",
+            &basic,
+            conns,
+            warmup,
+            secs,
+            report,
+        )
+        .await;
     }
     // The usual case: the records are older than the window.
     {
@@ -704,4 +704,3 @@ async fn start_and_measure(
         .status();
     let _ = child.wait();
 }
-
