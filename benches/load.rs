@@ -13,7 +13,8 @@
 //! PG_BENCH_WARMUP_SECS (default 2), PG_BENCH_ONLY=action (skip the baseline, for profiling),
 //! PG_BENCH_ONLY=ratio (only the baseline and the action, for comparing builds),
 //! PG_BENCH_RECORDS (default 1000000; 0 skips scenario e), PG_BENCH_BURST=0 (scenario e without
-//! its burst case).
+//! its burst case), PG_BENCH_FORWARD=1 ((b) with every record forwarded to an HTTP collector in
+//! this process).
 //!
 //! Scenario (e) builds a data dir with that many audit records, starts the release binary on
 //! it as a separate process, and reports its start-up time (spawn to first /healthz answer),
@@ -396,7 +397,15 @@ fn main() {
         // first for all of it), so both see the same machine: on this shared VM the speed
         // drifts by 15 % and more over minutes, and measuring one scenario after the other
         // put that drift into their ratio.
-        let srv = start(&dir, |_| {}).await;
+        // PG_BENCH_FORWARD=1: every record is also forwarded to an HTTP collector in this
+        // process (the SIEM forwarding's cost on the action path).
+        let sink = if env_u64("PG_BENCH_FORWARD", 0) != 0 { Some(start_sink().await) } else { None };
+        let srv = start(&dir, |s| {
+            if let Some((addr, _)) = &sink {
+                forward_to(s, *addr);
+            }
+        })
+        .await;
         let slices = env_u64("PG_BENCH_SLICES", 5).max(1) as u32;
         let (mut health, mut action) = (Outcome::empty(), Outcome::empty());
         let mut slice_ratios = Vec::new();
@@ -417,7 +426,19 @@ fn main() {
         }
         report("(b) action, seed payload, durable audit", &action);
         println!("ratio (b)/(a): {:.2} (slices: {})", action.rps() / health.rps(), slice_ratios.join(" "));
-        srv.stop().await;
+        if let Some((_, lines)) = &sink {
+            // Let the forwarder catch up, then say how far it got.
+            let head = || Store::open(&dir).map(|s| s.chain_head().seq).unwrap_or(0);
+            tokio::time::sleep(Duration::from_secs(2)).await;
+            println!(
+                "    forwarded to the collector: {} records during the run and 2 s after",
+                lines.load(Ordering::Relaxed)
+            );
+            srv.stop().await;
+            println!("    (the chain's head after the run: record {})", head());
+        } else {
+            srv.stop().await;
+        }
         if only_action || only == "ratio" || only == "health" {
             return;
         }
@@ -533,6 +554,89 @@ async fn password_scenarios(
         println!("    ratio to (a): {:.2}", action.rps() / health.rps());
         srv.stop().await;
     }
+}
+
+/// Switches HTTP forwarding on, to `addr`, from the chain's head.
+fn forward_to(store: &Store, addr: SocketAddr) {
+    let head = store.chain_head().seq;
+    store
+        .set_forward_cursor(
+            "http",
+            &profilegate::store::forward_cursors::ForwardCursor {
+                seq: head,
+                started_after: head,
+                ..Default::default()
+            },
+        )
+        .expect("cursor");
+    store
+        .update_settings("bench", "audit.forward.http", |s| {
+            s.audit_forward.http = Some(profilegate::model::HttpTarget {
+                url: format!("http://{addr}/in"),
+                token: Some("bench".into()),
+                tls_ca_pem: None,
+            });
+        })
+        .expect("settings");
+    store.flush().expect("flush");
+}
+
+/// An HTTP collector in this process: reads each POST (content-length body), counts its JSON
+/// lines, answers 200 and closes.
+async fn start_sink() -> (SocketAddr, Arc<std::sync::atomic::AtomicU64>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let lines = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let count = lines.clone();
+    tokio::spawn(async move {
+        while let Ok((mut s, _)) = listener.accept().await {
+            let count = count.clone();
+            tokio::spawn(async move {
+                let mut buf = Vec::new();
+                let mut chunk = [0u8; 64 * 1024];
+                let body_start = loop {
+                    let Ok(n) = s.read(&mut chunk).await else {
+                        return;
+                    };
+                    if n == 0 {
+                        return;
+                    }
+                    buf.extend_from_slice(&chunk[..n]);
+                    if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                        break i + 4;
+                    }
+                };
+                let head = String::from_utf8_lossy(&buf[..body_start]).to_ascii_lowercase();
+                let len: usize = head
+                    .lines()
+                    .find_map(|l| l.strip_prefix("content-length:"))
+                    .and_then(|v| v.trim().parse().ok())
+                    .unwrap_or(0);
+                while buf.len() < body_start + len {
+                    let Ok(n) = s.read(&mut chunk).await else {
+                        return;
+                    };
+                    if n == 0 {
+                        return;
+                    }
+                    buf.extend_from_slice(&chunk[..n]);
+                }
+                let body = &buf[body_start..body_start + len];
+                let n = body
+                    .split(|b| *b == b'\n')
+                    .filter(|l| !l.is_empty())
+                    .count();
+                count.fetch_add(n as u64, Ordering::Relaxed);
+                let _ = s
+                    .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n")
+                    .await;
+            });
+        }
+    });
+    (addr, lines)
 }
 
 /// A data dir with the benchmark's departments and a Basic credential; the store and the

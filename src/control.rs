@@ -6,8 +6,9 @@
 //! loads a newly imported breached-password filter (and audits it), answering one line;
 //! `audit-checkpoint` answers the latest signed checkpoint as one JSON line;
 //! `audit-forward-status` where each SIEM forwarding target stands, as one JSON line;
-//! `audit-archive [dry-run]` runs the audit retention now, and `audit-retention REQUEST`
-//! changes it or tells its status, each answering one JSON line.
+//! `audit-archive [dry-run]` runs the audit retention now, `audit-retention REQUEST` changes it
+//! or tells its status, and `audit-forward REQUEST` switches a SIEM target on or off, each
+//! answering one JSON line.
 
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
@@ -192,6 +193,10 @@ pub async fn serve(app: Arc<App>) {
                     };
                     let _ = wr.write_all(format!("{reply}\n").as_bytes()).await;
                 }
+                other if other.starts_with("audit-forward ") => {
+                    let reply = audit_forward(&app, &other["audit-forward ".len()..]).await;
+                    let _ = wr.write_all(format!("{reply}\n").as_bytes()).await;
+                }
                 other if other.starts_with("audit-retention ") => {
                     let reply = audit_retention(&app, &other["audit-retention ".len()..]).await;
                     let _ = wr.write_all(format!("{reply}\n").as_bytes()).await;
@@ -208,6 +213,24 @@ pub async fn serve(app: Arc<App>) {
             }
             let _ = wr.shutdown().await;
         });
+    }
+}
+
+/// `audit-forward REQUEST` (see `service::forward::Request`): switching a SIEM target on, or
+/// off, made by the server (its forwarders read the settings at each step), answered as
+/// `{"ok": applied}` or `{"error": message}`.
+async fn audit_forward(app: &App, request: &str) -> serde_json::Value {
+    let Ok(req) = serde_json::from_str::<crate::service::forward::Request>(request) else {
+        return serde_json::json!({ "error": "not an audit-forward request" });
+    };
+    let ctx = Ctx {
+        store: &app.store,
+        durability: Durability::Commit(&app.commit),
+        actor: "cli",
+    };
+    match crate::service::forward::apply(ctx, req).await {
+        Ok(applied) => serde_json::json!({ "ok": applied }),
+        Err(e) => serde_json::json!({ "error": e.to_string() }),
     }
 }
 

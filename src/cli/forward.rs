@@ -8,9 +8,8 @@ use std::process::ExitCode;
 use clap::Subcommand;
 
 use super::{block_on, cli_ctx, io_err, w, CliError};
-use crate::forward::Target;
 use crate::model::{HttpTarget, SyslogTarget};
-use crate::service::forward::{self, Start, TargetStatus};
+use crate::service::forward::{self, Applied, Request, TargetStatus};
 use crate::store::Store;
 
 #[derive(Debug, Subcommand)]
@@ -65,45 +64,24 @@ fn read_ca(path: Option<PathBuf>) -> Result<Option<String>, CliError> {
     .transpose()
 }
 
-fn start(from_start: bool) -> Start {
-    if from_start {
-        Start::FromStart
-    } else {
-        Start::Head
-    }
-}
-
-fn started(out: &mut dyn Write, what: &str, at: u64) -> Result<ExitCode, CliError> {
-    w(
-        out,
-        format!("forwarding the audit to {what}, starting after record {at} (records up to it are not sent)\n"),
-    )?;
-    Ok(ExitCode::SUCCESS)
-}
-
-pub(super) fn run(
-    store: &Store,
-    cmd: ForwardCmd,
-    out: &mut dyn Write,
-) -> Result<ExitCode, CliError> {
-    match cmd {
+/// The change a command asks for; `None` for `status`.
+fn request(cmd: ForwardCmd) -> Result<Option<Request>, CliError> {
+    Ok(Some(match cmd {
         ForwardCmd::Syslog {
             host,
             port,
             tls,
             tls_ca,
             from_start,
-        } => {
-            let t = SyslogTarget {
+        } => Request::Syslog {
+            target: SyslogTarget {
                 host,
                 port,
                 tls,
                 tls_ca_pem: read_ca(tls_ca)?,
-            };
-            let what = format!("syslog at {}:{}", t.host.trim(), t.port);
-            let at = block_on(forward::set_syslog(cli_ctx(store), t, start(from_start)))??;
-            started(out, &what, at)
-        }
+            },
+            from_start,
+        },
         ForwardCmd::Http {
             url,
             token_stdin,
@@ -119,37 +97,81 @@ pub(super) fn run(
             } else {
                 None
             };
-            let t = HttpTarget {
-                url,
-                token,
-                tls_ca_pem: read_ca(tls_ca)?,
-            };
-            let what = t.url.trim().to_string();
-            let at = block_on(forward::set_http(cli_ctx(store), t, start(from_start)))??;
-            started(out, &what, at)
-        }
-        ForwardCmd::Off { target } => {
-            let which = match target.as_deref() {
-                Some("syslog") => Some(Target::Syslog),
-                Some("http") => Some(Target::Http),
-                _ => None,
-            };
-            let off = block_on(forward::remove(cli_ctx(store), which))??;
-            for t in off {
-                w(out, format!("forwarding to {} is off\n", t.name()))?;
+            Request::Http {
+                target: HttpTarget {
+                    url,
+                    token,
+                    tls_ca_pem: read_ca(tls_ca)?,
+                },
+                from_start,
             }
-            Ok(ExitCode::SUCCESS)
         }
-        ForwardCmd::Status { json } => {
-            let list = forward::status(store, None)?;
-            print_status(&list, json, out)
+        ForwardCmd::Off { target } => Request::Off { target },
+        ForwardCmd::Status { .. } => return Ok(None),
+    }))
+}
+
+fn print_applied(a: &Applied, out: &mut dyn Write) -> Result<ExitCode, CliError> {
+    match a {
+        Applied::Started { destination, after } => w(
+            out,
+            format!("forwarding the audit to {destination}, starting after record {after} (records up to it are not sent)\n"),
+        )?,
+        Applied::Off { targets } => {
+            for t in targets {
+                w(out, format!("forwarding to {t} is off\n"))?;
+            }
         }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub(super) fn run(
+    store: &Store,
+    cmd: ForwardCmd,
+    out: &mut dyn Write,
+) -> Result<ExitCode, CliError> {
+    let json = matches!(cmd, ForwardCmd::Status { json: true });
+    match request(cmd)? {
+        Some(req) => print_applied(&block_on(forward::apply(cli_ctx(store), req))??, out),
+        None => print_status(&forward::status(store, None)?, json, out),
+    }
+}
+
+/// `audit forward …` through the running server: it makes the change (its forwarders pick it
+/// up) and has the counters for `status`.
+#[cfg(unix)]
+pub(super) fn via_server(
+    data_dir: &Path,
+    cmd: ForwardCmd,
+    out: &mut dyn Write,
+) -> Result<ExitCode, CliError> {
+    let json = matches!(cmd, ForwardCmd::Status { json: true });
+    let Some(req) = request(cmd)? else {
+        return status_via_server(data_dir, json, out);
+    };
+    let request = serde_json::to_value(&req)
+        .map_err(|e| CliError::Input(format!("cannot send the request: {e}")))?;
+    let answer = crate::control::request_json(data_dir, "audit-forward", &request)
+        .map_err(io_err("cannot reach the running server"))?;
+    #[derive(serde::Deserialize)]
+    #[serde(rename_all = "lowercase")]
+    enum Reply {
+        Ok(Applied),
+        Error(String),
+    }
+    match serde_json::from_str::<Reply>(answer.trim()) {
+        Ok(Reply::Ok(a)) => print_applied(&a, out),
+        Ok(Reply::Error(e)) => Err(CliError::Input(e)),
+        Err(_) => Err(CliError::Input(
+            "the running server did not answer on its control socket".into(),
+        )),
     }
 }
 
 /// `audit forward status` through the running server (which has the counters).
 #[cfg(unix)]
-pub(super) fn status_via_server(
+fn status_via_server(
     data_dir: &Path,
     json: bool,
     out: &mut dyn Write,

@@ -504,12 +504,11 @@ pub fn dispatch(cli: Cli, config: &crate::config::Config) -> Result<ExitCode, Cl
         {
             retention::archive_via_server(data_dir, dry_run, json, &mut out)
         }
-        // A running server holds the store and the counters: it answers the status.
+        // A running server holds the store and the counters: it makes the change, and answers
+        // the status.
         #[cfg(unix)]
-        Some(Command::Audit(AuditCmd::Forward(forward::ForwardCmd::Status { json })))
-            if sync::server_answers(data_dir) =>
-        {
-            forward::status_via_server(data_dir, json, &mut out)
+        Some(Command::Audit(AuditCmd::Forward(cmd))) if sync::server_answers(data_dir) => {
+            forward::via_server(data_dir, cmd, &mut out)
         }
         Some(cmd) => {
             let store = Store::open(data_dir)?;

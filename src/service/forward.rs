@@ -173,6 +173,72 @@ pub async fn remove(ctx: Ctx<'_>, which: Option<Target>) -> Result<Vec<Target>, 
     Ok(targets)
 }
 
+/// A change to forwarding, as the CLI and the control socket carry it.
+#[derive(Debug, Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Request {
+    Syslog {
+        target: SyslogTarget,
+        from_start: bool,
+    },
+    Http {
+        target: HttpTarget,
+        from_start: bool,
+    },
+    /// `None`: both targets.
+    Off { target: Option<String> },
+}
+
+/// What a change did.
+#[derive(Debug, Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Applied {
+    /// Switched on (or changed): where to, and the record it starts after.
+    Started { destination: String, after: u64 },
+    /// The targets switched off.
+    Off { targets: Vec<String> },
+}
+
+/// Carries out a change (offline, or in the server for its control socket).
+pub async fn apply(ctx: Ctx<'_>, req: Request) -> Result<Applied, ServiceError> {
+    let start = |from_start: bool| {
+        if from_start {
+            Start::FromStart
+        } else {
+            Start::Head
+        }
+    };
+    match req {
+        Request::Syslog { target, from_start } => {
+            let destination = format!("syslog at {}:{}", target.host.trim(), target.port);
+            let after = set_syslog(ctx, target, start(from_start)).await?;
+            Ok(Applied::Started { destination, after })
+        }
+        Request::Http { target, from_start } => {
+            let destination = target.url.trim().to_string();
+            let after = set_http(ctx, target, start(from_start)).await?;
+            Ok(Applied::Started { destination, after })
+        }
+        Request::Off { target } => {
+            let which = match target.as_deref() {
+                None => None,
+                Some("syslog") => Some(Target::Syslog),
+                Some("http") => Some(Target::Http),
+                Some(other) => {
+                    return Err(ServiceError::invalid(
+                        "target",
+                        format!("{other:?} is not a target: syslog or http"),
+                    ))
+                }
+            };
+            let off = remove(ctx, which).await?;
+            Ok(Applied::Off {
+                targets: off.iter().map(|t| t.name().to_string()).collect(),
+            })
+        }
+    }
+}
+
 /// Where one target stands.
 #[derive(utoipa::ToSchema, Debug, Clone, Serialize)]
 pub struct TargetStatus {

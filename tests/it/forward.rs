@@ -638,3 +638,71 @@ async fn syslog_forwarding_reconnects_after_the_collector_was_down() {
     assert_in_order(&got.lock(), first + 1, head);
     srv.stop().await;
 }
+
+/// Switched on and off while the server runs: the CLI goes through its control socket (the
+/// data dir is the server's), and the forwarders pick the change up without a restart.
+#[tokio::test(flavor = "multi_thread")]
+async fn forwarding_is_switched_on_and_off_through_the_running_server() {
+    let dir = DataDir::new();
+    let cred = dir.standard();
+    let auth = Auth::of(&cred);
+    let collector = Collector::start().await;
+    let srv = Server::start_with_control(&dir.path).await;
+    decisions(&srv, &auth, 3, "before").await;
+    let o = cli_with_input(
+        &dir.path,
+        &[
+            "audit",
+            "forward",
+            "http",
+            "--url",
+            &collector.url(),
+            "--token-stdin",
+        ],
+        Some("s3cret\n"),
+    );
+    assert!(
+        o.status.success(),
+        "{}{}",
+        stdout(&o),
+        crate::support::stderr(&o)
+    );
+    assert!(
+        stdout(&o).contains("starting after record"),
+        "{}",
+        stdout(&o)
+    );
+    decisions(&srv, &auth, 10, "on").await;
+    let (first, head) = drained(&dir.path, &collector.got).await;
+    assert!(
+        first >= 3,
+        "it starts after the records before it was switched on"
+    );
+    assert_in_order(&collector.got.lock(), first + 1, head);
+
+    // A refusal comes back from the server, naming the problem.
+    let o = cli(
+        &dir.path,
+        &["audit", "forward", "http", "--url", "http://example.com/in"],
+    );
+    assert!(!o.status.success());
+    assert!(
+        crate::support::stderr(&o).contains("https://"),
+        "{}",
+        crate::support::stderr(&o)
+    );
+
+    let o = cli(&dir.path, &["audit", "forward", "off"]);
+    assert!(o.status.success(), "{}", crate::support::stderr(&o));
+    assert!(
+        stdout(&o).contains("forwarding to http is off"),
+        "{}",
+        stdout(&o)
+    );
+    assert!(status(&dir.path).is_empty());
+    let sent = collector.got.lock().len();
+    decisions(&srv, &auth, 5, "off").await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(collector.got.lock().len(), sent, "nothing is sent once off");
+    srv.stop().await;
+}
