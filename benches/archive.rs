@@ -8,7 +8,8 @@
 //! Settings (environment): PG_BENCH_RECORDS (default 10000000), the records written, spread over
 //! the twelve months before yesterday; PG_BENCH_KEEP (default 1000000), the records the
 //! retention keeps live, so RECORDS - KEEP are archived; PG_BENCH_CYCLES (default 3), rounds of
-//! KEEP more records followed by an archive run, to watch the database's size.
+//! KEEP more records followed by an archive run, to watch the database's size; then an offline
+//! compaction.
 //!
 //! Each record is the decision the seed payload produces (about 800 bytes of JSON), in batches
 //! of 256 as a busy server commits them. Peak RSS is this process's (VmHWM, reset before each
@@ -176,6 +177,25 @@ fn main() {
         "open after the cycles: {:.0} ms, {} live records, database {:.0} MB",
         t.elapsed().as_secs_f64() * 1000.0,
         store.live_records().expect("live"),
+        mb(store.size_on_disk().expect("size"))
+    );
+    drop(store);
+
+    // Offline compaction (`profilegate compact`).
+    let t = Instant::now();
+    let c = profilegate::store::compact::compact(&data).expect("compact");
+    println!(
+        "compact: {:.0} MB -> {:.0} MB in {:.1} s ({} entries)",
+        mb(c.before),
+        mb(c.after),
+        t.elapsed().as_secs_f64(),
+        c.entries
+    );
+    let t = Instant::now();
+    let store = Store::open(&data).expect("store");
+    println!(
+        "open after compaction: {:.0} ms, database {:.0} MB",
+        t.elapsed().as_secs_f64() * 1000.0,
         mb(store.size_on_disk().expect("size"))
     );
 }

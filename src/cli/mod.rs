@@ -125,6 +125,9 @@ pub enum Command {
     },
     /// Restore a backup FILE into an empty data dir; the audit chain is verified.
     Restore { file: PathBuf },
+    /// Rewrite the database into a fresh copy and swap it in (the server must be stopped):
+    /// gives back the space sled keeps after an audit archive removed many records.
+    Compact,
     /// Send a test e-mail with the configured SMTP settings and report what failed.
     SendTestEmail {
         /// Recipient (default: the configured recipients).
@@ -467,6 +470,19 @@ pub fn dispatch(cli: Cli, config: &crate::config::Config) -> Result<ExitCode, Cl
         Some(Command::CheckConfig) => backup::check_config(config, &mut out),
         Some(Command::Backup { file }) => backup::backup_command(data_dir, &file, &mut out),
         Some(Command::Restore { file }) => backup::restore_command(data_dir, &file, &mut out),
+        Some(Command::Compact) => {
+            let c = crate::store::compact::compact(data_dir)?;
+            w(
+                &mut out,
+                format!(
+                    "compacted: the database took {:.1} MB, now {:.1} MB ({} entries copied and checked)\n",
+                    c.before as f64 / 1e6,
+                    c.after as f64 / 1e6,
+                    c.entries
+                ),
+            )?;
+            Ok(ExitCode::SUCCESS)
+        }
         // Files of the data dir only: works while a server holds the store.
         Some(Command::Password(PasswordCmd::Breached(cmd))) => {
             password::breached(data_dir, None, cmd, &mut out)
@@ -525,8 +541,9 @@ pub fn run_admin(store: &Store, cmd: Command, out: &mut dyn Write) -> Result<Exi
         Command::Serve(_)
         | Command::CheckConfig
         | Command::Backup { .. }
-        | Command::Restore { .. } => Err(CliError::Input(
-            "serve, backup and restore manage the store themselves".into(),
+        | Command::Restore { .. }
+        | Command::Compact => Err(CliError::Input(
+            "serve, backup, restore and compact manage the store themselves".into(),
         )),
         Command::Departments(cmd) => departments::run(store, cmd, out),
         Command::Credentials(cmd) => credentials::run(store, cmd, out),

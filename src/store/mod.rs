@@ -8,6 +8,7 @@ pub mod anchors;
 pub mod archive;
 pub mod audit;
 pub mod backup;
+pub mod compact;
 pub mod credentials;
 pub mod departments;
 pub mod durable;
@@ -276,6 +277,7 @@ impl Store {
     /// Opens (creating if needed) the store in `dir`.
     pub fn open(dir: &Path) -> Result<Store> {
         create_data_dir(dir)?;
+        compact::finish(dir)?;
         // A process that just closed the store may hold sled's lock for a moment longer
         // (its I/O threads finish their last writes), so a lock conflict is retried briefly
         // before it is reported.
