@@ -9,7 +9,8 @@
 //! the twelve months before yesterday; PG_BENCH_KEEP (default 1000000), the records the
 //! retention keeps live, so RECORDS - KEEP are archived; PG_BENCH_CYCLES (default 3), rounds of
 //! KEEP more records followed by an archive run, to watch the database's size; then an offline
-//! compaction.
+//! compaction. PG_BENCH_SERVER=1 instead has a running release server make the first cut (through
+//! its control socket) and reports the server's own memory.
 //!
 //! Each record is the decision the seed payload produces (about 800 bytes of JSON), in batches
 //! of 256 as a busy server commits them. Peak RSS is this process's (VmHWM, reset before each
@@ -101,6 +102,17 @@ fn main() {
         size as f64 / records as f64
     );
     drop(store);
+
+    // PG_BENCH_SERVER=1: the cut made by a running release server instead (through its
+    // control socket, as `profilegate audit archive` does), and the server's own memory.
+    if env_u64("PG_BENCH_SERVER", 0) != 0 {
+        let store = Store::open(&data).expect("store");
+        set_retention(&store, keep, &arch);
+        store.flush().expect("flush");
+        drop(store);
+        server_cut(&data);
+        return;
+    }
 
     // Opening a store with the whole chain (the store's part of the server's start-up).
     reset_peak();
@@ -232,4 +244,54 @@ fn archive(store: &Store, now: u64, label: &str) -> u64 {
         store.live_records().expect("live")
     );
     o.records
+}
+
+/// VmRSS and VmHWM of a process, in MB.
+fn proc_mb(pid: u32) -> (f64, f64) {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    let field = |name: &str| {
+        status
+            .lines()
+            .find(|l| l.starts_with(name))
+            .and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok())
+            .unwrap_or(0.0)
+            / 1024.0
+    };
+    (field("VmRSS:"), field("VmHWM:"))
+}
+
+/// Starts the release server on `data`, has it archive through its control socket, and
+/// reports its memory before, at the peak and after.
+fn server_cut(data: &Path) {
+    let (mut child, _addr) = support::spawn_server(data);
+    let pid = child.id();
+    let socket = data.join("control.sock");
+    while std::os::unix::net::UnixStream::connect(&socket).is_err() {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let (rss0, _) = proc_mb(pid);
+    let t = Instant::now();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_profilegate"))
+        .arg("--data-dir")
+        .arg(data)
+        .args(["audit", "archive", "--json"])
+        .output()
+        .expect("audit archive");
+    let secs = t.elapsed().as_secs_f64();
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|_| {
+        panic!(
+            "audit archive: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    });
+    let (rss1, hwm1) = proc_mb(pid);
+    println!(
+        "server cut: {} records in {secs:.1} s; server RSS {rss0:.0} MB before, {rss1:.0} MB after, peak {hwm1:.0} MB",
+        v["records"]
+    );
+    let _ = std::process::Command::new("kill")
+        .arg(pid.to_string())
+        .status();
+    let _ = child.wait();
 }

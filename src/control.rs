@@ -322,6 +322,7 @@ pub fn request_line(data_dir: &Path, command: &str) -> std::io::Result<String> {
     s.set_read_timeout(Some(std::time::Duration::from_secs(120)))?;
     s.write_all(format!("{command}\n").as_bytes())?;
     let mut out = String::new();
-    s.take(4096).read_to_string(&mut out)?;
+    // An archive run's answer lists every file it wrote (about 450 bytes each).
+    s.take(16 * 1024 * 1024).read_to_string(&mut out)?;
     Ok(out)
 }
