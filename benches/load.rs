@@ -584,7 +584,7 @@ fn forward_to(store: &Store, addr: SocketAddr) {
 /// An HTTP collector in this process: reads each POST (content-length body), counts its JSON
 /// lines, answers 200 and closes.
 async fn start_sink() -> (SocketAddr, Arc<std::sync::atomic::AtomicU64>) {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::io::AsyncWriteExt;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");
@@ -596,15 +596,10 @@ async fn start_sink() -> (SocketAddr, Arc<std::sync::atomic::AtomicU64>) {
             let count = count.clone();
             tokio::spawn(async move {
                 let mut buf = Vec::new();
-                let mut chunk = [0u8; 64 * 1024];
                 let body_start = loop {
-                    let Ok(n) = s.read(&mut chunk).await else {
-                        return;
-                    };
-                    if n == 0 {
+                    if !read_more(&mut s, &mut buf).await {
                         return;
                     }
-                    buf.extend_from_slice(&chunk[..n]);
                     if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
                         break i + 4;
                     }
@@ -616,13 +611,9 @@ async fn start_sink() -> (SocketAddr, Arc<std::sync::atomic::AtomicU64>) {
                     .and_then(|v| v.trim().parse().ok())
                     .unwrap_or(0);
                 while buf.len() < body_start + len {
-                    let Ok(n) = s.read(&mut chunk).await else {
-                        return;
-                    };
-                    if n == 0 {
+                    if !read_more(&mut s, &mut buf).await {
                         return;
                     }
-                    buf.extend_from_slice(&chunk[..n]);
                 }
                 let body = &buf[body_start..body_start + len];
                 let n = body
@@ -637,6 +628,19 @@ async fn start_sink() -> (SocketAddr, Arc<std::sync::atomic::AtomicU64>) {
         }
     });
     (addr, lines)
+}
+
+/// Reads what is there into `buf`; false at the end of the stream or on an error.
+async fn read_more(s: &mut tokio::net::TcpStream, buf: &mut Vec<u8>) -> bool {
+    use tokio::io::AsyncReadExt;
+    let mut chunk = [0u8; 64 * 1024];
+    match s.read(&mut chunk).await {
+        Ok(n) if n > 0 => {
+            buf.extend_from_slice(&chunk[..n]);
+            true
+        }
+        _ => false,
+    }
 }
 
 /// A data dir with the benchmark's departments and a Basic credential; the store and the

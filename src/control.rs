@@ -223,13 +223,22 @@ async fn audit_forward(app: &App, request: &str) -> serde_json::Value {
     let Ok(req) = serde_json::from_str::<crate::service::forward::Request>(request) else {
         return serde_json::json!({ "error": "not an audit-forward request" });
     };
-    let ctx = Ctx {
+    answer(crate::service::forward::apply(server_ctx(app), req).await)
+}
+
+/// A use case's context in the server, for a command the CLI sent.
+fn server_ctx(app: &App) -> Ctx<'_> {
+    Ctx {
         store: &app.store,
         durability: Durability::Commit(&app.commit),
         actor: "cli",
-    };
-    match crate::service::forward::apply(ctx, req).await {
-        Ok(applied) => serde_json::json!({ "ok": applied }),
+    }
+}
+
+/// `{"ok": value}` or `{"error": message}`.
+fn answer<T: serde::Serialize>(r: Result<T, ServiceError>) -> serde_json::Value {
+    match r {
+        Ok(v) => serde_json::json!({ "ok": v }),
         Err(e) => serde_json::json!({ "error": e.to_string() }),
     }
 }
@@ -240,15 +249,7 @@ async fn audit_retention(app: &App, request: &str) -> serde_json::Value {
     let Ok(req) = serde_json::from_str::<crate::service::retention::Request>(request) else {
         return serde_json::json!({ "error": "not an audit-retention request" });
     };
-    let ctx = Ctx {
-        store: &app.store,
-        durability: Durability::Commit(&app.commit),
-        actor: "cli",
-    };
-    match crate::service::retention::apply(ctx, req).await {
-        Ok(status) => serde_json::json!({ "ok": status }),
-        Err(e) => serde_json::json!({ "error": e.to_string() }),
-    }
+    answer(crate::service::retention::apply(server_ctx(app), req).await)
 }
 
 /// `department-sync {"org": …, "mode": "sync" | "dry-run" | "approve"}`: a sync run by the
@@ -272,12 +273,7 @@ async fn department_sync(app: &App, request: &str) -> String {
         "approve" => Mode::Approve,
         _ => return error("invalid", format!("unknown mode {:?}", req.mode)),
     };
-    let ctx = Ctx {
-        store: &app.store,
-        durability: Durability::Commit(&app.commit),
-        actor: "cli",
-    };
-    match sync::sync(ctx, req.org.as_deref(), mode).await {
+    match sync::sync(server_ctx(app), req.org.as_deref(), mode).await {
         Ok(report) => serde_json::json!({ "ok": report }).to_string(),
         Err(e) => {
             let kind = match &e {

@@ -176,11 +176,7 @@ fn forwarded(store: &Store) -> Result<u64, ServiceError> {
     let settings = store.settings();
     let mut floor = u64::MAX;
     for t in crate::forward::Target::ALL {
-        let on = match t {
-            crate::forward::Target::Syslog => settings.audit_forward.syslog.is_some(),
-            crate::forward::Target::Http => settings.audit_forward.http.is_some(),
-        };
-        if on {
+        if t.destination(&settings).is_some() {
             floor = floor.min(store.forward_cursor(t.name())?.map_or(0, |c| c.seq));
         }
     }

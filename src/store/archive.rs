@@ -35,7 +35,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use super::audit::{decode_batch, unpack_batch_value, GENESIS_HASH};
+use super::audit::{decode_batch, unpack_batch_value, Link, GENESIS_HASH};
 use super::{json_err, Result, Store, StoreError};
 use crate::model::{AuditEntry, VerifyReport};
 
@@ -400,13 +400,6 @@ struct Walk {
     hash: [u8; 32],
 }
 
-/// The fields verification needs of a body.
-#[derive(Deserialize)]
-struct Link {
-    seq: u64,
-    prev_hash: String,
-}
-
 /// Checks one record against the walk so far; `Err(why)` names what does not fit.
 fn check_record(walk: &mut Walk, hash: [u8; 32], body: &[u8]) -> std::result::Result<(), String> {
     let expected = walk.seq + 1;
@@ -726,8 +719,10 @@ impl Store {
         Ok(None)
     }
 
-    /// Verifies the live chain from its base: the records after the last archived one.
-    pub fn verify_live_chain(&self) -> Result<VerifyReport> {
+    /// Walks the live chain (from the last archived record, or the first record) and reports
+    /// the first record that does not fit: a body whose hash differs from the stored one, a
+    /// `prev_hash` that is not the previous record's hash, or a gap or jump in the sequence.
+    pub fn verify_audit(&self) -> Result<VerifyReport> {
         let (seq, hash) = self.base_link()?;
         let mut walk = Walk {
             records: 0,

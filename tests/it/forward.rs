@@ -159,6 +159,16 @@ fn status(dir: &std::path::Path) -> Vec<Value> {
         .clone()
 }
 
+/// `audit forward http --url URL --token-stdin` with the collector's token (through the running
+/// server when there is one).
+fn forward_http(dir: &std::path::Path, url: &str) -> std::process::Output {
+    cli_with_input(
+        dir,
+        &["audit", "forward", "http", "--url", url, "--token-stdin"],
+        Some("s3cret\n"),
+    )
+}
+
 /// Polls `f` every 100 ms for up to `secs` seconds.
 async fn wait_for(secs: u64, what: &str, mut f: impl FnMut() -> bool) {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(secs);
@@ -199,18 +209,7 @@ async fn http_forwarding_survives_an_outage_and_a_restart_in_order() {
     let cred = dir.standard();
     let auth = Auth::of(&cred);
     let mut collector = Collector::start().await;
-    let o = cli_with_input(
-        &dir.path,
-        &[
-            "audit",
-            "forward",
-            "http",
-            "--url",
-            &collector.url(),
-            "--token-stdin",
-        ],
-        Some("s3cret\n"),
-    );
+    let o = forward_http(&dir.path, &collector.url());
     assert!(o.status.success(), "{}", crate::support::stderr(&o));
     assert!(
         stdout(&o).contains("starting after record"),
@@ -437,18 +436,7 @@ async fn sigkill_mid_stream_loses_nothing_and_repeats_only_across_the_kill() {
     let cred = dir.standard();
     let auth = Auth::of(&cred);
     let collector = Collector::start().await;
-    let o = cli_with_input(
-        &dir.path,
-        &[
-            "audit",
-            "forward",
-            "http",
-            "--url",
-            &collector.url(),
-            "--token-stdin",
-        ],
-        Some("s3cret\n"),
-    );
+    let o = forward_http(&dir.path, &collector.url());
     assert!(o.status.success(), "{}", crate::support::stderr(&o));
     for round in 0..=KILLS {
         let (child, out, err) = spawn_serve(&dir.path, &[], &["--listen", "127.0.0.1:0"], &[]);
@@ -649,18 +637,7 @@ async fn forwarding_is_switched_on_and_off_through_the_running_server() {
     let collector = Collector::start().await;
     let srv = Server::start_with_control(&dir.path).await;
     decisions(&srv, &auth, 3, "before").await;
-    let o = cli_with_input(
-        &dir.path,
-        &[
-            "audit",
-            "forward",
-            "http",
-            "--url",
-            &collector.url(),
-            "--token-stdin",
-        ],
-        Some("s3cret\n"),
-    );
+    let o = forward_http(&dir.path, &collector.url());
     assert!(
         o.status.success(),
         "{}{}",

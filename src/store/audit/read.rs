@@ -4,7 +4,7 @@ use serde::Deserialize;
 
 use super::codec::{damaged, decode_batch, key_seq, parse_record};
 use super::unpack_batch_value;
-use crate::model::{AuditRecord, VerifyReport};
+use crate::model::AuditRecord;
 use crate::store::{json_err, Result, Store, StoreError};
 
 impl Store {
@@ -121,13 +121,6 @@ impl Store {
             n += 1;
         }
         Ok(n)
-    }
-
-    /// Walks the live chain (from the last archived record, or the first record) and reports
-    /// the first record that does not fit: a body whose hash differs from the stored one, a
-    /// `prev_hash` that is not the previous record's hash, or a gap or jump in the sequence.
-    pub fn verify_audit(&self) -> Result<VerifyReport> {
-        self.verify_live_chain()
     }
 }
 
