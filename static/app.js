@@ -784,7 +784,7 @@ function archiveOutcome(o) {
   if (!o.records) return h('p', { class: 'notice' }, o.dry_run ? 'Dry run: nothing would be archived now.' : 'Nothing to archive now.');
   return h('div', {},
     h('p', { class: 'notice' }, o.dry_run
-      ? `Dry run: ${o.records} record(s) would go to ${o.files.length} file(s) in ${o.dir}.`
+      ? `Dry run: ${o.records} record(s) would go to ${o.files.length} file(s) in ${o.dir}${o.more ? ' in the first pass; more are due after it' : ''}.`
       : `Archived ${o.records} record(s) in ${o.files.length} file(s) to ${o.dir}${o.record_seq ? ` (audit record ${o.record_seq})` : ''}.`),
     h('ul', {}, o.files.map((f) => h('li', {}, `${f.period}: ${f.name}, records ${f.first_seq}..${f.last_seq} (${f.records})`))));
 }

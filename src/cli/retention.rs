@@ -251,6 +251,9 @@ fn print_outcome(
                 f["last_seq"]
             ));
         }
+        if v["more"].as_bool().unwrap_or(false) {
+            text.push_str("(the run's first pass; more records are due after it)\n");
+        }
         if let Some(seq) = v["record_seq"].as_u64() {
             text.push_str(&format!("recorded as audit record {seq}\n"));
         }

@@ -21,6 +21,12 @@ pub const MIN_KEEP_DAYS: u32 = 1;
 pub const MAX_KEEP_DAYS: u32 = 36_500;
 /// The fewest records `keep_records` may say.
 pub const MIN_KEEP_RECORDS: u64 = 1_000;
+/// Records one pass of a run moves at most (the batch that crosses it goes whole). sled keeps
+/// what a pass reads in memory until the pass's records are removed at its end (its cache
+/// admits thousands of pages before it evicts any), so a run goes in passes: a cut of 1.8M
+/// records in passes of this size peaked 40 MB above the store's own memory, in passes of
+/// twice this 67 MB, and in one pass several hundred MB (`benches/archive.rs`).
+pub const PASS_RECORDS: u64 = 131_072;
 
 /// The start of the month after `time`'s (stored format), in stored format.
 fn month_end(time: &str) -> Option<String> {
@@ -194,6 +200,8 @@ pub struct Outcome {
     /// The `audit.archive` record that names them (none when nothing went, or dry).
     pub record_seq: Option<u64>,
     pub dry_run: bool,
+    /// A dry run lists one pass ([`PASS_RECORDS`]): more records are due after it.
+    pub more: bool,
     /// Where the files are.
     pub dir: String,
 }
@@ -213,33 +221,52 @@ pub fn run(
         records: 0,
         record_seq: None,
         dry_run,
+        more: false,
         dir: dir.display().to_string(),
     };
     if !settings.enabled() {
         return Ok(outcome);
     }
     let _one_run = store.archive_guard();
-    let limits = Limits::new(&settings, now_ms, store.chain_head().seq, forwarded(store)?);
-    let files = store.write_archives((!dry_run).then_some(dir.as_path()), |b| takes(&limits, b))?;
-    outcome.records = files.iter().map(|f| f.records).sum();
-    if dry_run || files.is_empty() {
-        outcome.files = files;
-        return Ok(outcome);
+    // Passes until one stops short of its cap: each cuts, records and removes what it read.
+    loop {
+        let limits = Limits::new(&settings, now_ms, store.chain_head().seq, forwarded(store)?);
+        let (mut taken, mut capped) = (0u64, false);
+        let files = store.write_archives((!dry_run).then_some(dir.as_path()), |b| {
+            if taken >= PASS_RECORDS {
+                capped = true;
+                return false;
+            }
+            let goes = takes(&limits, b);
+            if goes {
+                taken += b.last_seq - b.first_seq + 1;
+            }
+            goes
+        })?;
+        let records: u64 = files.iter().map(|f| f.records).sum();
+        outcome.records += records;
+        if dry_run || files.is_empty() {
+            outcome.more = dry_run && capped;
+            outcome.files.extend(files);
+            return Ok(outcome);
+        }
+        let entry = AuditEntry::Admin(AdminEntry {
+            actor: actor.to_string(),
+            action: "audit.archive".into(),
+            before: None,
+            after: Some(serde_json::json!({
+                "dir": outcome.dir,
+                "records": records,
+                "files": files,
+            })),
+        });
+        outcome.record_seq = Some(store.commit_archive(&files, &entry)?);
+        store.remove_archived()?;
+        outcome.files.extend(files);
+        if !capped {
+            return Ok(outcome);
+        }
     }
-    let entry = AuditEntry::Admin(AdminEntry {
-        actor: actor.to_string(),
-        action: "audit.archive".into(),
-        before: None,
-        after: Some(serde_json::json!({
-            "dir": outcome.dir,
-            "records": outcome.records,
-            "files": files,
-        })),
-    });
-    outcome.record_seq = Some(store.commit_archive(&files, &entry)?);
-    store.remove_archived()?;
-    outcome.files = files;
-    Ok(outcome)
 }
 
 /// Runs retention once and makes its record durable, then signs a checkpoint of the head
@@ -404,5 +431,63 @@ mod tests {
             month_end("2026-01-31T23:00:00.000Z").as_deref(),
             Some("2026-02-01T00:00:00.000Z")
         );
+    }
+
+    /// A run whose due records exceed [`PASS_RECORDS`] goes in passes (each reads, cuts and
+    /// removes at most that many), and ends with every due record archived in one chain.
+    #[test]
+    fn a_large_cut_goes_in_passes_and_verifies_as_one_chain() {
+        let tmp = tempfile::tempdir().unwrap();
+        let store = Store::open(&tmp.path().join("data")).unwrap();
+        let entry = serde_json::to_vec(&AuditEntry::Admin(AdminEntry {
+            actor: "t".into(),
+            action: "x".into(),
+            before: None,
+            after: None,
+        }))
+        .unwrap();
+        // 2.5 passes' worth in October 2026, in batches of 4,096, and 1,000 records to keep.
+        let batch = vec![entry; 4096];
+        let batches = (PASS_RECORDS * 5 / 2).div_ceil(4096);
+        for _ in 0..batches {
+            store
+                .append_entries_dated(&batch, "2026-10-10T10:00:00.000Z")
+                .unwrap();
+        }
+        let total = batches * 4096;
+        store
+            .update_settings("test", "audit.retention", |s| {
+                s.audit_retention = RetentionSettings {
+                    keep_days: None,
+                    keep_records: Some(1_000),
+                    dir: Some(tmp.path().join("arch").display().to_string()),
+                }
+            })
+            .unwrap();
+        // 2026-11-30T12:00:00Z.
+        let now = 1_796_040_000_000;
+        let dry = run(&store, "test", now, true).unwrap();
+        assert!(dry.more, "a dry run lists the first pass only");
+        assert!(dry.records >= PASS_RECORDS && dry.records < PASS_RECORDS + 4096);
+        let o = run(&store, "test", now, false).unwrap();
+        // Every batch but the last (4,096 > 1,000 records to keep) went, in three passes of
+        // at most PASS_RECORDS (plus the batch that crosses it), each its own file and record.
+        assert_eq!(o.records, total - 4096);
+        assert_eq!(o.files.len(), 3, "{:?}", o.files);
+        assert!(o.files.iter().all(|f| f.records <= PASS_RECORDS + 4096));
+        assert!(!o.more);
+        let cuts = store
+            .audit_iter_rev()
+            .filter_map(Result::ok)
+            .filter(|r| matches!(&r.entry, AuditEntry::Admin(a) if a.action == "audit.archive"))
+            .count();
+        assert_eq!(cuts, 3);
+        assert_eq!(store.archive_base().unwrap().unwrap().seq, total - 4096);
+        let all = store
+            .verify_with_archives(&tmp.path().join("arch"), |_, _| {})
+            .unwrap();
+        assert!(all.report.first_bad.is_none(), "{:?}", all.report);
+        assert_eq!(all.archived, total - 4096);
+        assert_eq!(all.files, 3);
     }
 }
