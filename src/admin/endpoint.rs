@@ -18,7 +18,7 @@ use super::{
     session, with_app, Session,
 };
 use crate::app::App;
-use crate::http::token::TOKEN_PATH;
+use crate::conn::TOKEN_PATH;
 use crate::model::credentials::JwtIssuer;
 use crate::model::{CredentialKind, EndpointAuth};
 use crate::service::credentials as creds;

@@ -241,7 +241,7 @@ pub fn token_endpoint_for(endpoint_url: &str) -> String {
         }
         None => endpoint_url,
     };
-    format!("{base}{}", crate::http::token::TOKEN_PATH)
+    format!("{base}{}", crate::conn::TOKEN_PATH)
 }
 
 /// What the identity server does with a client credential, in its console's terms.

@@ -10,6 +10,10 @@
 //! runs (concurrent attempts cannot all slip past the gate). A request without credentials
 //! or with an unknown credential id costs nothing and counts for nothing: a stranger sharing
 //! the identity server's address cannot lock it out that way.
+//!
+//! OAuth client credentials add bearer access tokens: ours (issued at `/oauth2/token` after
+//! the same secret check, see `token`) cost a lookup and a SHA-256, a provider's JWT a
+//! signature check once (see `jwt`); neither runs argon2 per call.
 
 mod addrs;
 pub mod gate;

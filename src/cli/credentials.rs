@@ -40,12 +40,7 @@ pub(super) fn run(
             if matches!(created.record.kind, CredentialKind::ClientCredential { .. }) {
                 props.insert(
                     "tokenEndpoint".into(),
-                    format!(
-                        "{}{}",
-                        url.trim_end_matches('/'),
-                        crate::http::token::TOKEN_PATH
-                    )
-                    .into(),
+                    format!("{}{}", url.trim_end_matches('/'), crate::conn::TOKEN_PATH).into(),
                 );
             }
             if json {

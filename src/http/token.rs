@@ -17,9 +17,6 @@ use crate::app::App;
 use crate::auth::oauth::{self, OAuthError, MAX_TOKEN_BODY};
 use crate::auth::AuthError;
 
-/// Where the token endpoint is.
-pub const TOKEN_PATH: &str = "/oauth2/token";
-
 fn answer(status: u16, body: Vec<u8>) -> Response {
     let mut r = warp::http::Response::new(body).into_response();
     *r.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
