@@ -106,7 +106,7 @@ pub fn validate_jwt(cfg: &JwtIssuer) -> Result<(), ServiceError> {
 pub fn validate_token_lifetime(secs: u64) -> Result<(), ServiceError> {
     if !TOKEN_LIFETIME_RANGE.contains(&secs) {
         return Err(ServiceError::invalid(
-            "token_lifetime",
+            "token_lifetime_secs",
             format!(
                 "the token lifetime is {} to {} seconds",
                 TOKEN_LIFETIME_RANGE.start(),

@@ -348,7 +348,11 @@ async fn admin_and_cli_set_it_up_and_revoking_the_client_revokes_its_tokens() {
             json!({"auth": "required", "token_lifetime_secs": 0}),
         )
         .await;
-    assert_eq!(st, 400, "{e}");
+    assert_eq!(
+        (st, e["field"].as_str()),
+        (400, Some("token_lifetime_secs")),
+        "{e}"
+    );
     let (st, _) = a
         .post(
             "/admin/api/endpoint/auth",
