@@ -360,7 +360,7 @@ pub enum CredentialsCmd {
         header: String,
         /// client-credential: profilegate's address as the identity server reaches it; the
         /// token endpoint is this URL with /oauth2/token.
-        #[arg(long, default_value = "https://localhost:8080")]
+        #[arg(long, default_value = "http://127.0.0.1:8080")]
         url: String,
         #[command(flatten)]
         jwt: JwtArgs,

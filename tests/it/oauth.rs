@@ -246,11 +246,12 @@ async fn token_endpoint_answers_as_rfc_6749_says() {
     // another guess is refused without argon2. The secret verified before still gets its
     // token (a shared address cannot lock the identity server out).
     for i in 0..10 {
-        let wrong = format!("{}{i}", &secret[..secret.len() - 1]);
+        // Appended, so never the secret itself.
+        let wrong = format!("{secret}{i}");
         let r = fetch_token(&srv.url, &id, &wrong).await;
         assert_eq!(r.status, 401);
     }
-    let guess = format!("{}z", &secret[..secret.len() - 1]);
+    let guess = format!("{secret}z");
     let r = fetch_token(&srv.url, &id, &guess).await;
     assert_eq!(
         (r.status, r.json["error"].as_str()),
@@ -585,7 +586,7 @@ async fn provider_jwts_with_rotating_keys() {
         let r = post(&url, &Auth::Bearer(stranger.good()), event()).await;
         assert_eq!(r.status, 401);
     }
-    assert!(t.elapsed() < Duration::from_secs(3), "{:?}", t.elapsed());
+    assert!(t.elapsed() < Duration::from_secs(6), "{:?}", t.elapsed());
     assert_eq!(jwks_src.requests().len(), 1, "no fetch per unknown kid");
 
     // Rotation to an RS256 key: fetched again once the refresh interval has passed.
@@ -740,7 +741,7 @@ async fn an_unreachable_key_set_is_a_bounded_500() {
     let r = post(&srv.action_url(), &Auth::Bearer(key.good()), event()).await;
     assert_eq!(r.status, 500);
     assert!(
-        t.elapsed() < Duration::from_millis(500),
+        t.elapsed() < Duration::from_millis(1500),
         "no second fetch at once: {:?}",
         t.elapsed()
     );
