@@ -14,7 +14,8 @@
 //! PG_BENCH_ONLY=ratio (only the baseline and the action, for comparing builds),
 //! PG_BENCH_RECORDS (default 1000000; 0 skips scenario e), PG_BENCH_BURST=0 (scenario e without
 //! its burst case), PG_BENCH_FORWARD=1 ((b) with every record forwarded to an HTTP collector in
-//! this process).
+//! this process), PG_BENCH_AUTH=jwt (the action calls authenticate with a provider's RS256 JWT,
+//! as WSO2 IS issues them, checked against a JWKS this process serves over TLS, instead of Basic).
 //!
 //! Scenario (e) builds a data dir with that many audit records, starts the release binary on
 //! it as a separate process, and reports its start-up time (spawn to first /healthz answer),
@@ -369,7 +370,16 @@ fn main() {
         .enable_all()
         .build()
         .expect("runtime");
+    let jwt = std::env::var("PG_BENCH_AUTH").is_ok_and(|v| v == "jwt");
+    let auth = if jwt {
+        rt.block_on(jwt_auth::setup(&dir))
+    } else {
+        auth
+    };
     rt.block_on(async move {
+        if jwt {
+            println!("authentication: Bearer JWT (RS256) checked against a JWKS served over TLS");
+        }
         println!("profilegate load benchmark: {conns} connections, {}s per scenario after {}s warm-up, {} cores", secs.as_secs(), warmup.as_secs(), std::thread::available_parallelism().map_or(0, |n| n.get()));
         println!("{:<44} {:>10} {:>9} {:>9} {:>7} {:>12}", "scenario", "req/s", "p50 ms", "p99 ms", "errors", "CPU µs/req");
         let report = |name: &str, o: &Outcome| {
@@ -811,4 +821,140 @@ async fn start_and_measure(
         .arg(pid.to_string())
         .status();
     let _ = child.wait();
+}
+
+/// PG_BENCH_AUTH=jwt: a `jwt` credential whose key set this process serves over TLS (a test CA
+/// the credential trusts), and one RS256 token for every call, as the identity server reuses
+/// the token it fetched from its provider until it expires.
+mod jwt_auth {
+    use std::sync::Arc;
+
+    use jsonwebtoken::jwk::Jwk;
+    use jsonwebtoken::{Algorithm, EncodingKey, Header};
+    use profilegate::model::credentials::JwtIssuer;
+    use profilegate::service::credentials::{create_now, NewCredential};
+    use profilegate::store::Store;
+    use rustls::pki_types::pem::PemObject as _;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    const ISSUER: &str = "https://idp.bench:9443/oauth2/token";
+    const AUDIENCE: &str = "profilegate-bench";
+
+    /// Returns the Authorization header the calls carry.
+    pub async fn setup(dir: &std::path::Path) -> String {
+        let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).expect("CA");
+        ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        let ca = rcgen::CertifiedIssuer::self_signed(
+            ca_params,
+            rcgen::KeyPair::generate().expect("key"),
+        )
+        .expect("CA");
+        let leaf_key = rcgen::KeyPair::generate().expect("key");
+        let leaf = rcgen::CertificateParams::new(vec!["localhost".to_string()])
+            .expect("leaf")
+            .signed_by(&leaf_key, &ca)
+            .expect("leaf");
+        let chain: Vec<CertificateDer<'static>> =
+            CertificateDer::pem_slice_iter(format!("{}{}", leaf.pem(), ca.pem()).as_bytes())
+                .map(|c| c.expect("cert"))
+                .collect();
+        let key = PrivateKeyDer::from_pem_slice(leaf_key.serialize_pem().as_bytes()).expect("key");
+        let tls = rustls::ServerConfig::builder_with_provider(Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .expect("TLS")
+        .with_no_client_auth()
+        .with_single_cert(chain, key)
+        .expect("TLS");
+        let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(tls));
+
+        let signing = rsa_key();
+        let mut jwk = Jwk::from_encoding_key(&signing, Algorithm::RS256).expect("jwk");
+        jwk.common.key_id = Some("bench-1".into());
+        let body = serde_json::json!({ "keys": [jwk] }).to_string();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let port = listener.local_addr().expect("addr").port();
+        tokio::spawn(async move {
+            while let Ok((tcp, _)) = listener.accept().await {
+                let (acceptor, body) = (acceptor.clone(), body.clone());
+                tokio::spawn(async move {
+                    let Ok(mut s) = acceptor.accept(tcp).await else {
+                        return;
+                    };
+                    let mut head = Vec::new();
+                    let mut buf = [0u8; 1024];
+                    while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+                        match s.read(&mut buf).await {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => head.extend_from_slice(&buf[..n]),
+                        }
+                    }
+                    let resp = format!(
+                        "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                        body.len()
+                    );
+                    let _ = s.write_all(resp.as_bytes()).await;
+                    let _ = s.shutdown().await;
+                });
+            }
+        });
+
+        let store = Store::open(dir).expect("store");
+        create_now(
+            &store,
+            "bench",
+            &NewCredential::Jwt(JwtIssuer {
+                issuer: ISSUER.into(),
+                audience: AUDIENCE.into(),
+                scope: Some("profilegate".into()),
+                jwks_url: format!("https://localhost:{port}/oauth2/jwks"),
+                tls_ca_pem: Some(ca.pem()),
+            }),
+        )
+        .expect("jwt credential");
+        store.flush().expect("flush");
+        drop(store);
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .expect("clock")
+            .as_secs();
+        let mut header = Header::new(Algorithm::RS256);
+        header.kid = Some("bench-1".into());
+        let claims = serde_json::json!({"iss": ISSUER, "aud": AUDIENCE, "sub": AUDIENCE,
+            "scope": "profilegate", "iat": now, "exp": now + 3600});
+        let token = jsonwebtoken::encode(&header, &claims, &signing).expect("token");
+        format!("Bearer {token}")
+    }
+
+    /// A fresh RSA-2048 key (aws-lc generates it; jsonwebtoken takes PKCS#1).
+    fn rsa_key() -> EncodingKey {
+        use aws_lc_rs::encoding::AsDer;
+        let key = aws_lc_rs::rsa::KeyPair::generate(aws_lc_rs::rsa::KeySize::Rsa2048).expect("RSA");
+        let pkcs8: aws_lc_rs::encoding::Pkcs8V1Der = key.as_der().expect("PKCS#8");
+        EncodingKey::from_rsa_der(pkcs1_of(pkcs8.as_ref()))
+    }
+
+    /// The RSAPrivateKey inside a PKCS#8 v1 structure (its third element, an OCTET STRING).
+    fn pkcs1_of(der: &[u8]) -> &[u8] {
+        fn header(d: &[u8]) -> (usize, usize) {
+            match d[1] {
+                n if n < 0x80 => (2, n as usize),
+                0x81 => (3, d[2] as usize),
+                0x82 => (4, (d[2] as usize) << 8 | d[3] as usize),
+                n => panic!("length form {n:#x}"),
+            }
+        }
+        let (h, _) = header(der);
+        let mut rest = &der[h..];
+        for _ in 0..2 {
+            let (h, len) = header(rest);
+            rest = &rest[h + len..];
+        }
+        let (h, len) = header(rest);
+        &rest[h..h + len]
+    }
 }

@@ -12,6 +12,8 @@ pub const BODY_TIMEOUT: Duration = Duration::from_secs(10);
 pub const ACTION_PATH: &str = "/actions/pre-update-profile";
 /// The password action endpoint's path.
 pub const PASSWORD_ACTION_PATH: &str = "/actions/pre-update-password";
+/// profilegate's OAuth token endpoint (served where the action endpoints are).
+pub const TOKEN_PATH: &str = "/oauth2/token";
 
 /// Which action endpoint a request reached.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

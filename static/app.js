@@ -647,18 +647,19 @@ pages.endpoint = async () => {
 
   const showCreated = (d) => {
     const rows = Object.entries(d).filter(([k]) => k !== 'id');
-    const secretKey = ['password', 'accessToken', 'value'].find((k) => d[k]);
+    const secretKey = ['password', 'accessToken', 'value', 'clientSecret'].find((k) => d[k]);
     document.getElementById('new-secret').replaceChildren(h('div', { class: 'secret', role: 'status' },
       h('div', {}, h('strong', {}, `Credential ${d.id} created. `), 'Copy the secret now: it is shown only once and stored only as a hash.',
         h('table', {}, h('tbody', {}, rows.map(([k, v]) => h('tr', {}, h('th', { scope: 'row' }, k), h('td', {}, h('code', { 'data-prop': k }, v))))))),
-      copyButton(() => d[secretKey], 'Copy secret')));
+      secretKey ? copyButton(() => d[secretKey], 'Copy secret') : null));
   };
 
   const credRows = e.credentials.map((c) => h('tr', {},
-    h('td', {}, h('code', {}, c.id)), h('td', {}, c.type + (c.kind.username ? ` (user ${c.kind.username})` : '') + (c.kind.header ? ` (header ${c.kind.header})` : '')),
+    h('td', {}, h('code', {}, c.id)), h('td', {}, c.type + (c.kind.username ? ` (user ${c.kind.username})` : '') + (c.kind.header ? ` (header ${c.kind.header})` : '')
+      + (c.kind.client_id ? ` (client id ${c.kind.client_id}, token endpoint: profilegate)` : '') + (c.kind.type === 'JWT' ? ` (JWT from ${c.kind.issuer}, audience ${c.kind.audience})` : '')),
     h('td', {}, fmtTime(c.created)), h('td', {}, c.last_used ? fmtTime(c.last_used) : 'never'),
     h('td', {},
-      h('button', {
+      c.kind.type === 'JWT' ? null : h('button', {
         type: 'button', class: 'secondary',
         onclick: async () => {
           const body = { type: c.type, username: c.kind.username, header: c.kind.header };
@@ -679,18 +680,27 @@ pages.endpoint = async () => {
       }, 'Revoke'))));
 
   const create = apiForm({ 'aria-label': 'Create a credential' }, [
-    field({ name: 'type', label: 'Type', options: [['basic', 'Basic (username and password)'], ['bearer', 'Bearer token'], ['api-key', 'API key in a header']] }),
+    field({ name: 'type', label: 'Type', options: [['basic', 'Basic (username and password)'], ['bearer', 'Bearer token'], ['api-key', 'API key in a header'],
+      ['client-credential', 'Client Credential (OAuth), profilegate as token endpoint'], ['jwt', 'Client Credential (OAuth), your identity provider as token endpoint (JWT)']] }),
     field({ name: 'username', label: 'Username (Basic)', value: 'profilegate' }),
     field({ name: 'header', label: 'Header name (API key)', value: 'x-api-key' }),
+    h('p', { class: 'muted' }, 'Client Credential: the identity server fetches an access token from a token endpoint with a client id and secret, then calls with it. With profilegate as token endpoint, profilegate gives the client id, secret and token endpoint. With your identity provider (e.g. WSO2 IS, an application with the client credentials grant and JWT access tokens), give its issuer, the audience (the application\'s client id), an optional scope and its JWKS URL (WSO2 IS: https://<host>:9443/oauth2/token and https://<host>:9443/oauth2/jwks).'),
+    field({ name: 'issuer', label: 'Issuer (JWT)', value: '' }),
+    field({ name: 'audience', label: 'Audience (JWT)', value: '' }),
+    field({ name: 'scope', label: 'Required scope (JWT, optional)', value: '' }),
+    field({ name: 'jwks_url', label: 'JWKS URL (JWT, https)', value: '' }),
+    field({ name: 'tls_ca_pem', label: 'CA certificate PEM for the JWKS URL (JWT, optional)', type: 'textarea', rows: 3, value: '' }),
     h('div', { class: 'actions' }, h('button', { type: 'submit' }, 'Create credential')),
-  ], (f) => api('POST', 'credentials', { type: val(f, 'type'), username: val(f, 'username'), header: val(f, 'header') }),
+  ], (f) => api('POST', 'credentials', { type: val(f, 'type'), username: val(f, 'username'), header: val(f, 'header'),
+    ...(val(f, 'type') === 'jwt' ? { issuer: val(f, 'issuer'), audience: val(f, 'audience'), scope: val(f, 'scope'), jwks_url: val(f, 'jwks_url'), tls_ca_pem: val(f, 'tls_ca_pem') } : {}) }),
   async (d) => { await reload(); showCreated(d); });
 
   const auth = apiForm({ 'aria-label': 'Authentication' }, [
     field({ name: 'auth', label: 'Callers must authenticate', value: e.auth, options: [['required', 'Yes: a valid credential is required'], ['none', 'No: anyone who can reach the endpoint (not recommended)']] }),
     e.auth === 'none' ? h('p', { class: 'notice bad' }, 'Authentication is OFF.') : null,
+    field({ name: 'token_lifetime_secs', label: `Access-token lifetime in seconds (tokens from ${e.token_url})`, value: String(e.token_lifetime_secs) }),
     h('div', { class: 'actions' }, h('button', { type: 'submit' }, 'Save')),
-  ], (f) => api('POST', 'endpoint/auth', { auth: val(f, 'auth') }), () => reload());
+  ], (f) => api('POST', 'endpoint/auth', { auth: val(f, 'auth'), token_lifetime_secs: Number(val(f, 'token_lifetime_secs')) }), () => reload());
 
   const out = h('div', { id: 'registration' });
   const register = apiForm({ 'aria-label': 'Register in WSO2' }, [

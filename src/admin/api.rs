@@ -89,7 +89,7 @@ pub struct ImportResult {
 pub struct CredentialInfo {
     pub id: String,
     pub kind: CredentialKind,
-    /// BASIC, BEARER or API_KEY.
+    /// BASIC, BEARER, API_KEY or CLIENT_CREDENTIAL.
     #[serde(rename = "type")]
     pub type_name: &'static str,
     pub created: String,
@@ -132,6 +132,13 @@ pub struct NewCredentialInfo {
     pub header: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub value: Option<String>,
+    #[serde(rename = "clientId", skip_serializing_if = "Option::is_none")]
+    pub client_id: Option<String>,
+    #[serde(rename = "clientSecret", skip_serializing_if = "Option::is_none")]
+    pub client_secret: Option<String>,
+    /// profilegate's token endpoint as this browser reached it (client-credential).
+    #[serde(rename = "tokenEndpoint", skip_serializing_if = "Option::is_none")]
+    pub token_endpoint: Option<String>,
 }
 
 impl From<&crate::auth::Created> for NewCredentialInfo {
@@ -144,6 +151,9 @@ impl From<&crate::auth::Created> for NewCredentialInfo {
             access_token: None,
             header: None,
             value: None,
+            client_id: None,
+            client_secret: None,
+            token_endpoint: None,
         };
         let secret = Some(c.secret.clone());
         match &c.record.kind {
@@ -155,6 +165,17 @@ impl From<&crate::auth::Created> for NewCredentialInfo {
             CredentialKind::ApiKey { header } => {
                 n.header = Some(header.clone());
                 n.value = secret;
+            }
+            CredentialKind::ClientCredential { client_id } => {
+                n.client_id = Some(client_id.clone());
+                n.client_secret = secret;
+            }
+            // No secret: the provider's values are entered in the console.
+            CredentialKind::Jwt(cfg) => {
+                n.token_endpoint = crate::auth::jwt_properties(cfg)
+                    .get("tokenEndpoint")
+                    .and_then(|v| v.as_str())
+                    .map(str::to_owned);
             }
         }
         n
@@ -177,6 +198,10 @@ pub struct AuthMode {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct EndpointInfo {
     pub auth: EndpointAuth,
+    /// How long access tokens issued at /oauth2/token live, in seconds.
+    pub token_lifetime_secs: u64,
+    /// profilegate's token endpoint as this browser reached the server.
+    pub token_url: String,
     pub action_path: &'static str,
     /// The endpoint URL as this browser reached the server.
     pub default_url: String,

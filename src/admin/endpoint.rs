@@ -18,7 +18,9 @@ use super::{
     session, with_app, Session,
 };
 use crate::app::App;
-use crate::model::EndpointAuth;
+use crate::conn::TOKEN_PATH;
+use crate::model::credentials::JwtIssuer;
+use crate::model::{CredentialKind, EndpointAuth};
 use crate::service::credentials as creds;
 use crate::service::ServiceError;
 
@@ -31,12 +33,30 @@ pub(super) struct NewCredentialReq {
     username: Option<String>,
     #[serde(default)]
     header: Option<String>,
+    /// jwt: the `iss` of the provider's tokens.
+    #[serde(default)]
+    issuer: Option<String>,
+    /// jwt: a value the `aud` claim must hold.
+    #[serde(default)]
+    audience: Option<String>,
+    /// jwt: a scope the token must carry.
+    #[serde(default)]
+    scope: Option<String>,
+    /// jwt: `https://…` URL of the provider's key set.
+    #[serde(default)]
+    jwks_url: Option<String>,
+    /// jwt: a CA (PEM) to trust for the key set besides the system's.
+    #[serde(default)]
+    tls_ca_pem: Option<String>,
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(super) struct AuthChange {
     auth: EndpointAuth,
+    /// How long access tokens issued at /oauth2/token live, in seconds (1 to 86400).
+    #[serde(default)]
+    token_lifetime_secs: Option<u64>,
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
@@ -73,8 +93,20 @@ fn default_url(app: &App, headers: &HeaderMap) -> String {
     default_url_for(app, headers, crate::conn::ACTION_PATH)
 }
 
-async fn create(s: Session, req: NewCredentialReq, app: Arc<App>) -> Result<Response, Rejection> {
-    let spec = creds::spec(&req.kind, req.username, req.header).map_err(service_error)?;
+async fn create(
+    s: Session,
+    req: NewCredentialReq,
+    app: Arc<App>,
+    headers: HeaderMap,
+) -> Result<Response, Rejection> {
+    let jwt = matches!(req.kind.as_str(), "jwt" | "JWT").then(|| JwtIssuer {
+        issuer: req.issuer.unwrap_or_default(),
+        audience: req.audience.unwrap_or_default(),
+        scope: req.scope.filter(|s| !s.is_empty()),
+        jwks_url: req.jwks_url.unwrap_or_default(),
+        tls_ca_pem: req.tls_ca_pem.filter(|s| !s.trim().is_empty()),
+    });
+    let spec = creds::spec(&req.kind, req.username, req.header, jwt).map_err(service_error)?;
     let who = actor(&s);
     let created = creds::create(ctx(&app, &who), spec)
         .await
@@ -83,7 +115,11 @@ async fn create(s: Session, req: NewCredentialReq, app: Arc<App>) -> Result<Resp
             ServiceError::Conflict(m) => api_error(StatusCode::CONFLICT, m, Some("type")),
             e => service_error(e),
         })?;
-    ok(NewCredentialInfo::from(&created))
+    let mut info = NewCredentialInfo::from(&created);
+    if matches!(created.record.kind, CredentialKind::ClientCredential { .. }) {
+        info.token_endpoint = Some(default_url_for(&app, &headers, TOKEN_PATH));
+    }
+    ok(info)
 }
 
 async fn revoke(id: String, s: Session, app: Arc<App>) -> Result<Response, Rejection> {
@@ -96,6 +132,11 @@ async fn revoke(id: String, s: Session, app: Arc<App>) -> Result<Response, Rejec
 
 async fn set_auth(s: Session, req: AuthChange, app: Arc<App>) -> Result<Response, Rejection> {
     let who = actor(&s);
+    if let Some(secs) = req.token_lifetime_secs {
+        creds::set_token_lifetime(ctx(&app, &who), secs)
+            .await
+            .map_err(service_error)?;
+    }
     creds::set_auth(ctx(&app, &who), req.auth)
         .await
         .map_err(service_error)?;
@@ -103,8 +144,11 @@ async fn set_auth(s: Session, req: AuthChange, app: Arc<App>) -> Result<Response
 }
 
 async fn overview(_s: Session, app: Arc<App>, headers: HeaderMap) -> Result<Response, Rejection> {
+    let settings = app.store.settings();
     ok(EndpointInfo {
-        auth: app.store.settings().endpoint_auth,
+        auth: settings.endpoint_auth,
+        token_lifetime_secs: settings.oauth_token_lifetime_secs,
+        token_url: default_url_for(&app, &headers, TOKEN_PATH),
         action_path: crate::conn::ACTION_PATH,
         default_url: default_url(&app, &headers),
         default_name: DEFAULT_NAME,
@@ -162,6 +206,7 @@ pub(super) fn routes(app: Arc<App>) -> warp::filters::BoxedFilter<(Response,)> {
             });
     let create = api_path("credentials")
         .and(post_json::<NewCredentialReq>(app.clone()))
+        .and(warp::header::headers_cloned())
         .and_then(create);
     let revoke = warp::path("admin")
         .and(warp::path("api"))

@@ -133,6 +133,7 @@ pub fn registration(
 fn authentication(
     auth: EndpointAuth,
     credential: Option<&CredentialRecord>,
+    endpoint_url: &str,
     notes: &mut Vec<String>,
 ) -> Result<(&'static str, Map<String, Value>), FieldError> {
     Ok(match (auth, credential) {
@@ -167,6 +168,25 @@ fn authentication(
                     m.insert("header".into(), header.clone().into());
                     m.insert("value".into(), secret.into());
                 }
+                CredentialKind::ClientCredential { client_id } => {
+                    m.insert("clientId".into(), client_id.clone().into());
+                    m.insert("clientSecret".into(), secret.into());
+                    m.insert(
+                        "tokenEndpoint".into(),
+                        token_endpoint_for(endpoint_url).into(),
+                    );
+                    m.insert("scopes".into(), "".into());
+                    notes.push(TOKEN_ENDPOINT_NOTE.into());
+                }
+                CredentialKind::Jwt(cfg) => {
+                    m.extend(crate::auth::jwt_properties(cfg));
+                    notes.push(format!(
+                        "Register an application in your identity provider with the client credentials grant (in WSO2 IS: a standard-based OAuth application, access token type JWT); its tokens must carry iss {}, aud {}{}. Enter its client id and secret here.",
+                        cfg.issuer,
+                        cfg.audience,
+                        cfg.scope.as_deref().map(|s| format!(" and scope {s}")).unwrap_or_default()
+                    ));
+                }
             }
             (c.kind.wso2_name(), m)
         }
@@ -197,7 +217,8 @@ fn endpoint_values(
         message,
     })?;
     let mut notes = Vec::new();
-    let (authentication_type, properties) = authentication(auth, credential, &mut notes)?;
+    let (authentication_type, properties) =
+        authentication(auth, credential, endpoint_url, &mut notes)?;
     if endpoint_url.starts_with("http://") {
         notes.push(PLAIN_HTTP_NOTE.into());
     }
@@ -207,6 +228,24 @@ fn endpoint_values(
         notes,
     })
 }
+
+/// profilegate's token endpoint on the host of an action's endpoint URL.
+pub fn token_endpoint_for(endpoint_url: &str) -> String {
+    let base = match endpoint_url.find("://") {
+        Some(i) => {
+            let after = i + 3;
+            match endpoint_url[after..].find(['/', '?']) {
+                Some(j) => &endpoint_url[..after + j],
+                None => endpoint_url,
+            }
+        }
+        None => endpoint_url,
+    };
+    format!("{base}{}", crate::conn::TOKEN_PATH)
+}
+
+/// What the identity server does with a client credential, in its console's terms.
+const TOKEN_ENDPOINT_NOTE: &str = "The identity server gets an access token from the token endpoint with the client id and secret, calls with it, and fetches a new one when it expires.";
 
 /// A plain-HTTP endpoint URL's warning.
 const PLAIN_HTTP_NOTE: &str = "The URL is plain HTTP: the credential crosses the network readable. Asgardeo needs a public HTTPS URL.";
@@ -377,6 +416,51 @@ mod tests {
         assert_eq!(r.attributes_left_out.len(), 3);
         assert_eq!(r.rest_body["endpoint"]["authentication"]["type"], "BASIC");
         assert_eq!(r.rest_body["attributes"].as_array().unwrap().len(), 10);
+    }
+
+    #[test]
+    fn client_credential_and_jwt_give_the_token_endpoint() {
+        let c = cred(CredentialKind::ClientCredential {
+            client_id: "profilegate-abc".into(),
+        });
+        let r = registration(
+            "pg",
+            "https://pg.example:8443/actions/pre-update-profile",
+            EndpointAuth::Required,
+            Some(&c),
+            &[],
+        )
+        .unwrap();
+        assert_eq!(r.authentication_type, "CLIENT_CREDENTIAL");
+        assert_eq!(r.properties["clientId"], "profilegate-abc");
+        assert_eq!(
+            r.rest_body["endpoint"]["authentication"]["properties"]["tokenEndpoint"],
+            "https://pg.example:8443/oauth2/token"
+        );
+        assert!(r.properties["clientSecret"]
+            .as_str()
+            .unwrap()
+            .contains("abc"));
+        let j = cred(CredentialKind::Jwt(crate::model::credentials::JwtIssuer {
+            issuer: "https://is:9443/oauth2/token".into(),
+            audience: "app".into(),
+            scope: Some("pg".into()),
+            jwks_url: "https://is:9443/oauth2/jwks".into(),
+            tls_ca_pem: None,
+        }));
+        let r = registration("pg", "https://pg/a", EndpointAuth::Required, Some(&j), &[]).unwrap();
+        assert_eq!(r.authentication_type, "CLIENT_CREDENTIAL");
+        assert_eq!(
+            r.properties["tokenEndpoint"],
+            "https://is:9443/oauth2/token"
+        );
+        assert_eq!(r.properties["scopes"], "pg");
+        assert!(
+            r.notes.iter().any(|n| n.contains("aud app")),
+            "{:?}",
+            r.notes
+        );
+        assert_eq!(token_endpoint_for("http://h:1"), "http://h:1/oauth2/token");
     }
 
     #[test]

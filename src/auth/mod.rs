@@ -10,14 +10,22 @@
 //! runs (concurrent attempts cannot all slip past the gate). A request without credentials
 //! or with an unknown credential id costs nothing and counts for nothing: a stranger sharing
 //! the identity server's address cannot lock it out that way.
+//!
+//! OAuth client credentials add bearer access tokens: ours (issued at `/oauth2/token` after
+//! the same secret check, see `token`) cost a lookup and a SHA-256, a provider's JWT a
+//! signature check once (see `jwt`); neither runs argon2 per call.
 
 mod addrs;
 pub mod gate;
+pub mod jwt;
+pub mod oauth;
 pub mod secret;
 pub mod session;
+pub mod token;
 
 use std::collections::HashMap;
 use std::net::IpAddr;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -29,6 +37,7 @@ use subtle::ConstantTimeEq;
 use tokio::sync::Semaphore;
 use warp::http::HeaderMap;
 
+use crate::model::credentials::JwtIssuer;
 use crate::model::{CredentialKind, CredentialRecord, EndpointAuth};
 use crate::singleflight::SingleFlight;
 use crate::store::{now_rfc3339, Store, StoreError};
@@ -56,6 +65,38 @@ pub enum AuthError {
     Throttled,
     #[error("credential check failed internally")]
     Internal,
+    #[error("the access token was refused: {0}")]
+    Token(TokenReason),
+}
+
+/// Why a bearer access token (issued here, or a provider's JWT) was refused. Said in the 401
+/// and the log; never the token itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum TokenReason {
+    #[error("it has expired; fetch a new one")]
+    Expired,
+    #[error("it is not valid yet")]
+    NotYetValid,
+    #[error("it is not known (revoked, expired and removed, or never issued here)")]
+    Unknown,
+    #[error("its issuer is not the configured one")]
+    Issuer,
+    #[error("its audience does not hold the configured one")]
+    Audience,
+    #[error("it lacks the required scope")]
+    Scope,
+    #[error("its algorithm is not accepted (asymmetric only, the one its key is for)")]
+    Algorithm,
+    #[error("its key id is not in the issuer's key set")]
+    UnknownKey,
+    #[error("its signature does not verify")]
+    Signature,
+    #[error("it lacks exp, iss or aud")]
+    MissingClaim,
+    #[error("it is not a well-formed JWT")]
+    Malformed,
+    #[error("the issuer's signing keys could not be fetched")]
+    KeysUnavailable,
 }
 
 /// Who called: the credential id, or `None` when authentication is switched off.
@@ -83,6 +124,20 @@ pub struct Authenticator {
     inflight: SingleFlight<[u8; 32], Verification>,
     /// Credential id -> unix second of last use, written to the store in the background.
     last_used: Mutex<HashMap<String, u64>>,
+    /// Provider JWTs: key sets and verified tokens.
+    jwt: jwt::JwtVerifier,
+    /// Tokens issued since start; every [`SWEEP_EVERY`]th issue removes the expired ones.
+    issued: AtomicU64,
+}
+
+/// Expired issued tokens are removed every this many issues (and at the first).
+const SWEEP_EVERY: u64 = 64;
+
+/// A token issued at the token endpoint.
+#[derive(Debug)]
+pub struct Issued {
+    pub access_token: String,
+    pub expires_in: u64,
 }
 
 /// The outcome of one argon2 verification, shared by concurrent calls with the same secret.
@@ -108,7 +163,8 @@ impl AuthError {
             AuthError::Invalid => "invalid",
             AuthError::Throttled => "throttled",
             AuthError::NotConfigured => "not_configured",
-            AuthError::Internal => "internal",
+            AuthError::Internal | AuthError::Token(TokenReason::KeysUnavailable) => "internal",
+            AuthError::Token(_) => "invalid",
         }
     }
 }
@@ -125,6 +181,8 @@ impl Authenticator {
             argon2: Arc::new(Semaphore::new(ARGON2_PERMITS)),
             inflight: SingleFlight::default(),
             last_used: Mutex::new(HashMap::new()),
+            jwt: jwt::JwtVerifier::default(),
+            issued: AtomicU64::new(0),
         })
     }
 
@@ -161,6 +219,11 @@ impl Authenticator {
         creds: &[CredentialRecord],
         peer: Option<IpAddr>,
     ) -> Result<Caller, AuthError> {
+        if let Some(token) = bearer(headers) {
+            if let Some(caller) = self.check_token(token, creds).await {
+                return caller;
+            }
+        }
         let presented = presented(headers, creds);
         if presented.is_empty() {
             return Err(AuthError::Missing);
@@ -172,6 +235,82 @@ impl Authenticator {
         else {
             return Err(AuthError::Invalid);
         };
+        self.verify_secret(p.cred, &p.secret, peer).await?;
+        Ok(Caller {
+            credential_id: Some(p.cred.id.clone()),
+        })
+    }
+
+    /// An access token: one issued here (`pgat_…`) when a client credential is active, or a
+    /// JWT when a JWT credential is. `None`: not a token for any active credential; the
+    /// static credentials are checked next.
+    async fn check_token(
+        &self,
+        token: &str,
+        creds: &[CredentialRecord],
+    ) -> Option<Result<Caller, AuthError>> {
+        let now = crate::store::now_unix_ms() / 1000;
+        let caller = |id: String| Caller {
+            credential_id: Some(id),
+        };
+        if let Some(id) = token::id_of(token) {
+            let stored = match self.store.token(id) {
+                Ok(Some(t)) => t,
+                Ok(None) => return Some(Err(AuthError::Token(TokenReason::Unknown))),
+                Err(e) => {
+                    tracing::error!(error = %e, "reading an access token failed");
+                    return Some(Err(AuthError::Internal));
+                }
+            };
+            if let Err(r) = token::check(token, &stored, now) {
+                return Some(Err(AuthError::Token(r)));
+            }
+            // A revoked client's tokens die with it, even before they are removed.
+            let active = creds.iter().any(|c| {
+                c.id == stored.credential
+                    && matches!(c.kind, CredentialKind::ClientCredential { .. })
+            });
+            return Some(if active {
+                Ok(caller(stored.credential))
+            } else {
+                Err(AuthError::Token(TokenReason::Unknown))
+            });
+        }
+        if !jwt::looks_like_jwt(token) {
+            return None;
+        }
+        let issuers: Vec<(&str, &JwtIssuer)> = creds
+            .iter()
+            .filter_map(|c| match &c.kind {
+                CredentialKind::Jwt(cfg) => Some((c.id.as_str(), cfg)),
+                _ => None,
+            })
+            .collect();
+        if issuers.is_empty() {
+            return None;
+        }
+        Some(
+            self.jwt
+                .verify(token, &issuers, now)
+                .await
+                .map(caller)
+                .map_err(AuthError::Token),
+        )
+    }
+
+    /// Checks a secret against a credential's argon2 hash, within the bounds of the module
+    /// doc: a secret verified before costs an HMAC; otherwise the address's attempts are
+    /// counted and argon2 runs at most two at a time.
+    async fn verify_secret(
+        &self,
+        cred: &CredentialRecord,
+        secret: &str,
+        peer: Option<IpAddr>,
+    ) -> Result<(), AuthError> {
+        let p = Presented {
+            cred,
+            secret: secret.to_string(),
+        };
         let tag = self.tag(&p.cred.id, &p.secret);
         if self
             .verified
@@ -179,9 +318,7 @@ impl Authenticator {
             .get(&tag)
             .is_some_and(|id| *id == p.cred.id)
         {
-            return Ok(Caller {
-                credential_id: Some(p.cred.id.clone()),
-            });
+            return Ok(());
         }
         // Throttle only what would cost argon2: a caller whose secret is already verified is
         // never locked out by someone failing from the same address (a shared NAT, say).
@@ -225,8 +362,51 @@ impl Authenticator {
             cache.clear();
         }
         cache.insert(tag, p.cred.id.clone());
-        Ok(Caller {
-            credential_id: Some(p.cred.id.clone()),
+        Ok(())
+    }
+
+    /// The token endpoint's check and issue: `client_id` must name an active client
+    /// credential and `client_secret` verify against it (the same argon2 bounds and throttle
+    /// as the action endpoint); the token is stored as its digest and lives `lifetime` s.
+    pub async fn issue_token(
+        &self,
+        client_id: &str,
+        client_secret: &str,
+        peer: Option<IpAddr>,
+        lifetime: u64,
+    ) -> Result<Issued, AuthError> {
+        let creds = self.store.credentials();
+        // An unknown client costs nothing and counts for nothing (see the module doc).
+        let Some(cred) = creds.iter().find(|c| {
+            matches!(&c.kind, CredentialKind::ClientCredential { client_id: id }
+                if bool::from(id.as_bytes().ct_eq(client_id.as_bytes())))
+        }) else {
+            return Err(AuthError::Invalid);
+        };
+        if secret::id_of(client_secret) != Some(cred.id.as_str()) {
+            return Err(AuthError::Invalid);
+        }
+        self.verify_secret(cred, client_secret, peer).await?;
+        self.note_use(&cred.id);
+        let now = crate::store::now_unix_ms() / 1000;
+        if self.issued.fetch_add(1, Relaxed) % SWEEP_EVERY == 0 {
+            let store = self.store.clone();
+            // Housekeeping: a failure leaves expired records for the next sweep.
+            let _ = tokio::task::spawn_blocking(move || store.remove_tokens(now, None)).await;
+        }
+        let made = token::new_token().map_err(|_| AuthError::Internal)?;
+        let stored = crate::store::oauth_tokens::IssuedToken {
+            credential: cred.id.clone(),
+            digest: made.digest,
+            expires: now + lifetime,
+        };
+        self.store.add_token(&made.id, &stored).map_err(|e| {
+            tracing::error!(error = %e, "storing an access token failed");
+            AuthError::Internal
+        })?;
+        Ok(Issued {
+            access_token: made.token,
+            expires_in: lifetime,
         })
     }
 
@@ -303,6 +483,19 @@ impl Authenticator {
     }
 }
 
+/// The `Authorization: Bearer` parameter, if that is the scheme.
+fn bearer(headers: &HeaderMap) -> Option<&str> {
+    let authz = headers
+        .get(warp::http::header::AUTHORIZATION)?
+        .to_str()
+        .ok()?
+        .trim();
+    let (scheme, param) = authz.split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then_some(param.trim())
+}
+
 /// Collects what the request presents for each configured credential.
 fn presented<'a>(headers: &HeaderMap, creds: &'a [CredentialRecord]) -> Vec<Presented<'a>> {
     let mut out = Vec::new();
@@ -356,9 +549,17 @@ fn presented<'a>(headers: &HeaderMap, creds: &'a [CredentialRecord]) -> Vec<Pres
 /// What to create.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum NewCredential {
-    Basic { username: String },
+    Basic {
+        username: String,
+    },
     Bearer,
-    ApiKey { header: String },
+    ApiKey {
+        header: String,
+    },
+    /// A client id and secret for profilegate's own token endpoint.
+    ClientCredential,
+    /// Another identity provider's JWTs.
+    Jwt(JwtIssuer),
 }
 
 /// A created credential with its secret, which exists only here and is shown once.
@@ -385,7 +586,40 @@ impl Created {
                 m.insert("header".into(), header.clone().into());
                 m.insert("value".into(), self.secret.clone().into());
             }
+            CredentialKind::ClientCredential { client_id } => {
+                m.insert("clientId".into(), client_id.clone().into());
+                m.insert("clientSecret".into(), self.secret.clone().into());
+                m.insert("scopes".into(), "".into());
+            }
+            CredentialKind::Jwt(cfg) => {
+                m.extend(jwt_properties(cfg));
+            }
         }
         m
     }
+}
+
+/// What the console takes for a JWT credential: the provider's values, which profilegate
+/// never sees. WSO2 IS's issuer is its token endpoint, so that one is filled in when it looks so.
+pub fn jwt_properties(cfg: &JwtIssuer) -> serde_json::Map<String, serde_json::Value> {
+    let mut m = serde_json::Map::new();
+    m.insert(
+        "clientId".into(),
+        "<the client id of the application registered in your identity provider>".into(),
+    );
+    m.insert(
+        "clientSecret".into(),
+        "<that application's client secret>".into(),
+    );
+    let endpoint = if cfg.issuer.ends_with("/oauth2/token") {
+        cfg.issuer.clone()
+    } else {
+        "<your identity provider's token endpoint>".into()
+    };
+    m.insert("tokenEndpoint".into(), endpoint.into());
+    m.insert(
+        "scopes".into(),
+        cfg.scope.clone().unwrap_or_default().into(),
+    );
+    m
 }

@@ -340,6 +340,10 @@ pub enum CredentialType {
     Basic,
     Bearer,
     ApiKey,
+    /// OAuth 2.0 client credentials, profilegate being the token endpoint.
+    ClientCredential,
+    /// OAuth 2.0 client credentials, another identity provider being the token endpoint.
+    Jwt,
 }
 
 #[derive(Debug, Subcommand)]
@@ -354,6 +358,12 @@ pub enum CredentialsCmd {
         /// Header name for API-key authentication.
         #[arg(long, default_value = crate::service::credentials::DEFAULT_HEADER)]
         header: String,
+        /// client-credential: profilegate's address as the identity server reaches it; the
+        /// token endpoint is this URL with /oauth2/token.
+        #[arg(long, default_value = "http://127.0.0.1:8080")]
+        url: String,
+        #[command(flatten)]
+        jwt: JwtArgs,
         /// Print one JSON object (id, type and the WSO2 properties).
         #[arg(long)]
         json: bool,
@@ -364,6 +374,26 @@ pub enum CredentialsCmd {
     Revoke { id: String },
 }
 
+/// The identity provider of a `jwt` credential.
+#[derive(Debug, Args)]
+pub struct JwtArgs {
+    /// jwt: the `iss` the provider's tokens carry (WSO2 IS: https://<host>:9443/oauth2/token).
+    #[arg(long)]
+    pub issuer: Option<String>,
+    /// jwt: a value the `aud` claim must hold (WSO2 IS: the application's client id).
+    #[arg(long)]
+    pub audience: Option<String>,
+    /// jwt: a scope the token must carry.
+    #[arg(long)]
+    pub scope: Option<String>,
+    /// jwt: the provider's key set (WSO2 IS: https://<host>:9443/oauth2/jwks).
+    #[arg(long)]
+    pub jwks_url: Option<String>,
+    /// jwt: a PEM file of a CA to trust for the key set besides the system's.
+    #[arg(long)]
+    pub tls_ca: Option<PathBuf>,
+}
+
 #[derive(Debug, Subcommand)]
 pub enum EndpointCmd {
     /// Choose whether callers must authenticate: `required` (default) or `none`.
@@ -371,6 +401,8 @@ pub enum EndpointCmd {
         #[arg(value_enum)]
         mode: AuthMode,
     },
+    /// How long access tokens issued at /oauth2/token live, in seconds (default 3600).
+    TokenLifetime { seconds: u64 },
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]

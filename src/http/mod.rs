@@ -7,6 +7,7 @@
 pub mod front;
 pub mod server;
 pub mod tls;
+pub mod token;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -49,7 +50,9 @@ fn json_response(status: u16, body: Vec<u8>) -> Response {
 
 fn auth_response(e: &AuthError) -> ActionResponse {
     match e {
-        AuthError::Internal => {
+        // The issuer's keys could not be fetched: the caller did nothing wrong, and a 401
+        // would only make it fetch another token for nothing.
+        AuthError::Internal | AuthError::Token(crate::auth::TokenReason::KeysUnavailable) => {
             ActionResponse::error(ErrorStatus::Internal, "internal error", &e.to_string())
         }
         _ => ActionResponse::error(ErrorStatus::Unauthorized, "Unauthorized", &e.to_string()),
@@ -241,11 +244,26 @@ pub fn routes(app: Arc<App>, scope: Scope) -> Routes {
                 },
             )
     };
+    let token = warp::path("oauth2")
+        .and(warp::path("token"))
+        .and(warp::path::end())
+        .and(warp::post())
+        .and(with_app(app.clone()))
+        .and(warp::header::headers_cloned())
+        .and(warp::ext::optional::<PeerAddr>())
+        .and(warp::body::stream())
+        .then(
+            |app: Arc<App>, headers: HeaderMap, peer: Option<PeerAddr>, body| async move {
+                token::token_call(app, &headers, peer.map(|p| p.0.ip()), body).await
+            },
+        );
     let action = action_route("pre-update-profile", ActionEndpoint::Profile)
         .or(action_route(
             "pre-update-password",
             ActionEndpoint::Password,
         ))
+        .unify()
+        .or(token)
         .unify();
 
     let ready = warp::path("readyz")

@@ -13,6 +13,31 @@ pub enum CredentialKind {
     Bearer,
     /// `<header>: <value>`, header name matched case-insensitively.
     ApiKey { header: String },
+    /// OAuth 2.0 client credentials with profilegate as the token endpoint: the identity
+    /// server gets a token at `/oauth2/token` with `client_id` and the secret (the hash below),
+    /// then calls with `Authorization: Bearer <token>`.
+    ClientCredential { client_id: String },
+    /// OAuth 2.0 client credentials with another identity provider as the token endpoint: the
+    /// caller presents that provider's JWT, checked against its published keys. No secret is
+    /// stored (`hash` is empty).
+    Jwt(JwtIssuer),
+}
+
+/// The identity provider whose JWT access tokens are accepted, and what they must say.
+#[derive(utoipa::ToSchema, Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JwtIssuer {
+    /// The `iss` claim, exactly.
+    pub issuer: String,
+    /// A value the `aud` claim must hold (WSO2 IS puts the application's client id there).
+    pub audience: String,
+    /// A scope the `scope` claim must list, when set.
+    #[serde(default)]
+    pub scope: Option<String>,
+    /// `https://…` URL of the provider's JSON Web Key Set.
+    pub jwks_url: String,
+    /// A CA certificate (PEM) to trust besides the system's, for a provider with a private CA.
+    #[serde(default)]
+    pub tls_ca_pem: Option<String>,
 }
 
 impl CredentialKind {
@@ -22,6 +47,19 @@ impl CredentialKind {
             CredentialKind::Basic { .. } => "BASIC",
             CredentialKind::Bearer => "BEARER",
             CredentialKind::ApiKey { .. } => "API_KEY",
+            // Both are OAuth client credentials in the console; only the token endpoint differs.
+            CredentialKind::ClientCredential { .. } | CredentialKind::Jwt(_) => "CLIENT_CREDENTIAL",
+        }
+    }
+
+    /// The name `credentials create --type` and the admin API take.
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            CredentialKind::Basic { .. } => "basic",
+            CredentialKind::Bearer => "bearer",
+            CredentialKind::ApiKey { .. } => "api-key",
+            CredentialKind::ClientCredential { .. } => "client-credential",
+            CredentialKind::Jwt(_) => "jwt",
         }
     }
 }
@@ -32,7 +70,8 @@ pub struct CredentialRecord {
     pub id: String,
     #[serde(flatten)]
     pub kind: CredentialKind,
-    /// argon2id PHC string of the secret.
+    /// argon2id PHC string of the secret (empty for [`CredentialKind::Jwt`], which has none).
+    #[serde(default)]
     pub hash: String,
     pub created: String,
     #[serde(default)]

@@ -209,7 +209,14 @@ pub struct Settings {
     pub audit_forward: ForwardSettings,
     /// When audit records move from the live database to archive files.
     pub audit_retention: RetentionSettings,
+    /// How long an access token issued at `/oauth2/token` is accepted, in seconds.
+    pub oauth_token_lifetime_secs: u64,
 }
+
+/// The default access-token lifetime: an hour, as most token endpoints issue.
+pub const DEFAULT_TOKEN_LIFETIME_SECS: u64 = 3600;
+/// The range an administrator may set: a token that lives a day is a static secret again.
+pub const TOKEN_LIFETIME_RANGE: std::ops::RangeInclusive<u64> = 1..=86_400;
 
 impl Default for Settings {
     fn default() -> Self {
@@ -222,6 +229,7 @@ impl Default for Settings {
             department_sync: BTreeMap::new(),
             audit_forward: ForwardSettings::default(),
             audit_retention: RetentionSettings::default(),
+            oauth_token_lifetime_secs: DEFAULT_TOKEN_LIFETIME_SECS,
         }
     }
 }

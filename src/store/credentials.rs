@@ -65,6 +65,8 @@ impl Store {
             Ok(())
         })?;
         self.reload_credentials()?;
+        // Its tokens are refused already (the credential is gone); this frees their space.
+        self.remove_tokens(super::now_unix_ms() / 1000, Some(id))?;
         Ok(rec)
     }
 

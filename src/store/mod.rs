@@ -13,6 +13,7 @@ pub mod credentials;
 pub mod departments;
 pub mod durable;
 pub mod forward_cursors;
+pub mod oauth_tokens;
 pub mod outbox;
 pub mod password_keys;
 mod settings_tree;
@@ -153,6 +154,8 @@ pub struct Store {
     /// Each SIEM forwarding target's cursor (see `forward_cursors`). Not in backups: a
     /// restored data dir starts forwarding at its head.
     forward_cursors: sled::Tree,
+    /// Access tokens issued at the token endpoint (see `oauth_tokens`). Not in backups.
+    oauth_tokens: sled::Tree,
     /// The last sequence number known to be on disk, raised after each durable commit: the
     /// SIEM forwarder sends nothing past it, and waits on it for more.
     durable_seq: tokio::sync::watch::Sender<u64>,
@@ -317,6 +320,7 @@ impl Store {
             request_keys: db.open_tree("request_keys")?,
             sync_state: db.open_tree("sync_state")?,
             forward_cursors: db.open_tree("forward_cursors")?,
+            oauth_tokens: db.open_tree("oauth_tokens")?,
             durable_seq: tokio::sync::watch::Sender::new(0),
             anchors,
             anchor_key,

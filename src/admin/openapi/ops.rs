@@ -314,11 +314,11 @@ fn list_credentials() {}
     operation_id = "create_credential",
     tag = "admin",
     summary = "Create a credential; the secret is returned once",
-    description = "`type` is basic, bearer or api-key (or the WSO2 names BASIC, BEARER, API_KEY); `username` (basic, default profilegate) and `header` (api-key, default x-api-key) are optional.",
+    description = "`type` is basic, bearer, api-key, client-credential or jwt (or the WSO2 names BASIC, BEARER, API_KEY, CLIENT_CREDENTIAL); `username` (basic, default profilegate) and `header` (api-key, default x-api-key) are optional; jwt needs `issuer`, `audience` and `jwks_url` (https), and takes `scope` and `tls_ca_pem`.",
     security(("session" = [], "csrf" = [])),
     request_body = crate::admin::endpoint::NewCredentialReq,
     responses(
-        (status = 200, description = "id, type and the WSO2 properties (username/password, accessToken or header/value)", body = NewCredentialInfo),
+        (status = 200, description = "id, type and the WSO2 properties (username/password, accessToken, header/value, or clientId/clientSecret/tokenEndpoint)", body = NewCredentialInfo),
         (status = 400, description = "the value refused, and its field", body = ErrorBody),
         (status = 401, description = "not logged in, or the session expired (login: a wrong password)", body = ErrorBody),
         (status = 403, description = "a cross-site request, or a missing or wrong CSRF token", body = ErrorBody),
@@ -367,7 +367,7 @@ fn endpoint() {}
     path = "/admin/api/endpoint/auth",
     operation_id = "set_endpoint_auth",
     tag = "admin",
-    summary = "Require endpoint credentials, or switch authentication off",
+    summary = "Require endpoint credentials, or switch authentication off; optionally set the access-token lifetime",
     security(("session" = [], "csrf" = [])),
     request_body = crate::admin::endpoint::AuthChange,
     responses(
