@@ -17,6 +17,7 @@ mod install;
 mod keys;
 mod notify;
 mod security;
+mod simulate;
 mod store;
 mod support;
 mod sync;
