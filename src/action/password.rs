@@ -12,8 +12,7 @@ use super::span_id;
 use crate::app::App;
 use crate::auth::Caller;
 use crate::contract::{
-    parse_password_request, parse_request, ActionResponse, ParseError, PasswordRequest,
-    UpdatingCredential,
+    parse_password_request, ActionResponse, ParseError, PasswordRequest, UpdatingCredential,
 };
 use crate::metrics::ActionKind;
 use crate::model::Settings;
@@ -67,15 +66,8 @@ impl App {
         settings: Arc<Settings>,
         started: Instant,
     ) -> ActionResponse {
-        let req = parse_request(body).ok();
-        let rid_of = |r: &crate::contract::ActionRequest| r.request_id.clone();
-        let request_id = req.as_ref().and_then(rid_of);
-        let tenant = req
-            .as_ref()
-            .and_then(|r| r.event.as_ref())
-            .and_then(|e| e.tenant.as_ref())
-            .and_then(|t| t.id.clone());
-        let key = self.password_key(tenant.as_deref(), request_id.as_deref(), body);
+        let (req, key) = decide::other_action_request(&self.body_salt, body);
+        let request_id = req.as_ref().and_then(|r| r.request_id.clone());
         let rid = span_id(request_id.as_deref());
         self.decide_keyed(key, rid, ActionKind::Other, started, move || async move {
             if let Some(resp) = self.try_replay(&key) {

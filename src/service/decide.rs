@@ -264,6 +264,20 @@ pub fn other_action(settings: &Settings) -> Verdict {
     }
 }
 
+/// Another action's body at the password endpoint: the request, when it parses as a profile
+/// body, and its key (the password endpoint's, from its tenant and `requestId`).
+pub fn other_action_request(salt: &[u8; 32], body: &[u8]) -> (Option<ActionRequest>, [u8; 16]) {
+    let req = crate::contract::parse_request(body).ok();
+    let rid = req.as_ref().and_then(|r| r.request_id.as_deref());
+    let tenant = req
+        .as_ref()
+        .and_then(|r| r.event.as_ref())
+        .and_then(|e| e.tenant.as_ref())
+        .and_then(|t| t.id.as_deref());
+    let key = password_key(salt, tenant, rid, body);
+    (req, key)
+}
+
 /// The record of [`other_action`]: the request's fields when it parsed as a profile body.
 pub fn other_action_entry(
     req: Option<ActionRequest>,

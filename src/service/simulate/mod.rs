@@ -260,14 +260,7 @@ fn password(
     let req = match parse_password_request(body) {
         Ok(r) => r,
         Err(ParseError::OtherActionType | ParseError::MissingActionType) => {
-            let req = parse_request(body).ok();
-            let rid = req.as_ref().and_then(|r| r.request_id.clone());
-            let tenant = req
-                .as_ref()
-                .and_then(|r| r.event.as_ref())
-                .and_then(|e| e.tenant.as_ref())
-                .and_then(|t| t.id.clone());
-            let key = decide::password_key(&deps.salt, tenant.as_deref(), rid.as_deref(), body);
+            let (req, key) = decide::other_action_request(&deps.salt, body);
             let verdict = decide::other_action(settings);
             let entry = decide::other_action_entry(req, &key, &verdict, None, started);
             return (verdict.response, entry, MailPlan::None);

@@ -184,3 +184,24 @@ fn the_contract_check_names_what_the_caller_would_refuse() {
     let extra = serde_json::json!({"actionStatus": "SUCCESS", "x": 1});
     assert_eq!(contract_problems(200, &extra).len(), 1, "keys");
 }
+
+#[test]
+fn a_profile_event_at_the_password_endpoint_is_the_wrong_action_type() {
+    let t = TestStore::new();
+    let req = SimulateRequest {
+        event: seed().into(),
+        endpoint: Some(Endpoint::Password),
+        overrides: Overrides::default(),
+    };
+    let sim = simulate(&deps(&t), &req).unwrap();
+    assert_eq!(sim.endpoint, Endpoint::Password);
+    assert_eq!(sim.decision, "FAILED");
+    assert_eq!(sim.rule.as_deref(), Some("invalid_action_type"));
+    assert_eq!(sim.answer.body["failureReason"], "invalid_input");
+    let audit = sim.audit.unwrap();
+    assert_eq!(
+        audit.tenant_id.as_deref(),
+        Some("2210"),
+        "the profile body's fields"
+    );
+}
