@@ -7,8 +7,8 @@
 //! `audit-checkpoint` answers the latest signed checkpoint as one JSON line;
 //! `audit-forward-status` where each SIEM forwarding target stands, as one JSON line;
 //! `audit-archive [dry-run]` runs the audit retention now, `audit-retention REQUEST` changes it
-//! or tells its status, and `audit-forward REQUEST` switches a SIEM target on or off, each
-//! answering one JSON line.
+//! or tells its status, `audit-forward REQUEST` switches a SIEM target on or off, and
+//! `simulate REQUEST` runs a dry run of an event, each answering one JSON line.
 
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
@@ -19,6 +19,9 @@ use tokio::sync::mpsc;
 
 use crate::app::App;
 use crate::service::{Ctx, Durability, ServiceError};
+
+/// Longest command line read (a `simulate` request holds an event and a department list).
+const MAX_LINE: u64 = 4 << 20;
 
 /// The socket's path in a data dir.
 pub fn socket_path(data_dir: &Path) -> PathBuf {
@@ -92,7 +95,8 @@ pub async fn serve(app: Arc<App>) {
         tokio::spawn(async move {
             let (rd, mut wr) = stream.into_split();
             let mut line = String::new();
-            let mut rd = BufReader::new(tokio::io::AsyncReadExt::take(rd, 4096));
+            // A `simulate` line carries an event (64 KiB) and maybe a department list.
+            let mut rd = BufReader::new(tokio::io::AsyncReadExt::take(rd, MAX_LINE));
             if rd.read_line(&mut line).await.is_err() {
                 return;
             }
@@ -201,6 +205,10 @@ pub async fn serve(app: Arc<App>) {
                     let reply = audit_retention(&app, &other["audit-retention ".len()..]).await;
                     let _ = wr.write_all(format!("{reply}\n").as_bytes()).await;
                 }
+                other if other.starts_with("simulate ") => {
+                    let reply = simulate(&app, &other["simulate ".len()..]).await;
+                    let _ = wr.write_all(format!("{reply}\n").as_bytes()).await;
+                }
                 other if other.starts_with("department-sync ") => {
                     let reply = department_sync(&app, &other["department-sync ".len()..]).await;
                     let _ = wr.write_all(reply.as_bytes()).await;
@@ -224,6 +232,31 @@ async fn audit_forward(app: &App, request: &str) -> serde_json::Value {
         return serde_json::json!({ "error": "not an audit-forward request" });
     };
     answer(crate::service::forward::apply(server_ctx(app), req).await)
+}
+
+/// `simulate REQUEST` (see `service::simulate::SimulateRequest`): a dry run with the server's
+/// settings, key ring and breached-password filter, answered as `{"ok": simulation}` or
+/// `{"error": message}`.
+async fn simulate(app: &Arc<App>, request: &str) -> serde_json::Value {
+    use crate::service::simulate::{self, Deps, SimulateRequest};
+    let Ok(req) = serde_json::from_str::<SimulateRequest>(request) else {
+        return serde_json::json!({ "error": "not a simulate request" });
+    };
+    let app = app.clone();
+    let done = tokio::task::spawn_blocking(move || {
+        let deps = Deps {
+            store: &app.store,
+            blocklist: &app.password_blocklist,
+            breached: app.breached.get(),
+            salt: app.body_salt,
+        };
+        simulate::simulate(&deps, &req)
+    })
+    .await;
+    match done {
+        Ok(r) => answer(r),
+        Err(e) => serde_json::json!({ "error": e.to_string() }),
+    }
 }
 
 /// A use case's context in the server, for a command the CLI sent.

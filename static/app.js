@@ -992,6 +992,115 @@ pages.settings = async () => {
       h('section', { class: 'card' }, h('h2', {}, 'Policy'), policy)));
 };
 
+// ---------- Try an event ----------
+
+/** The claims of a pasted event's `event.request.claims`, or [] when it does not parse. */
+function eventClaims(text) {
+  try { return JSON.parse(text)?.event?.request?.claims || []; } catch (e) { return []; }
+}
+
+/** One simulated call: the answer, the rule, the e-mail and the audit record. */
+function simulationCard(title, sim) {
+  const pre = (v) => h('pre', { class: 'wrap' }, typeof v === 'string' ? v : JSON.stringify(v, null, 2));
+  const mail = sim.mail
+    ? [h('p', {}, `E-mail (${sim.mail.mode}) to ${sim.mail.recipients.join(', ')}: ${sim.mail.subject}`), pre(sim.mail.body)]
+    : [h('p', {}, 'E-mail: none')];
+  return h('section', { class: 'card sim-result', 'data-settings': sim.edited ? 'edited' : 'current' },
+    h('h2', {}, title),
+    h('p', { class: 'sim-decision' }, `${sim.decision} — HTTP ${sim.answer.status} at the ${sim.endpoint} endpoint`),
+    pre(sim.answer.body),
+    h('p', { class: 'sim-contract' }, sim.answer.contract_problems.length
+      ? 'The identity server would refuse this answer: ' + sim.answer.contract_problems.join('; ')
+      : 'The identity server accepts this answer.'),
+    h('p', { class: 'sim-rule' }, `Rule: ${sim.rule || '—'}${sim.detail ? ' (' + sim.detail + ')' : ''}`),
+    mail,
+    h('h3', {}, sim.audit ? `Audit record (would be #${sim.next_seq})` : 'Audit record: none'),
+    sim.audit ? pre(sim.audit) : null,
+    h('ul', { class: 'muted' }, sim.notes.map((n) => h('li', {}, n))));
+}
+
+pages.simulate = async () => {
+  const [samples, deps, notes, st, pw] = await Promise.all([
+    api('GET', 'simulate/samples'), api('GET', 'departments'), api('GET', 'notifications'),
+    api('GET', 'settings'), api('GET', 'password/policy')]);
+  if (!samples.ok) { page('Try an event', h('p', { class: 'notice bad' }, samples.data.error)); return; }
+  const list = samples.data.samples;
+  const claims = h('div', { class: 'sim-claims' });
+  const results = h('div', { class: 'grid sim-results' });
+  const drawClaims = (form) => {
+    claims.replaceChildren(...eventClaims(val(form, 'event')).map((c, i) => field({
+      name: `claim.${i}`, label: c.uri,
+      value: typeof c.value === 'string' ? c.value : JSON.stringify(c.value),
+    })));
+  };
+  const edits = h('fieldset', { class: 'sim-edits', hidden: true },
+    h('legend', {}, 'Settings as edited here (not saved)'),
+    field({ name: 'overrides.departments', label: 'Departments of the root organization (one a line)', type: 'textarea', value: (deps.data?.names || []).join('\n') }),
+    field({ name: 'overrides.sensitive', label: 'Sensitive claims (one URI a line)', type: 'textarea', value: (notes.data?.sensitive || []).join('\n') }),
+    field({ name: 'overrides.messages', label: 'Profile failure messages (JSON)', type: 'textarea', rows: 8, value: JSON.stringify(st.data?.messages || {}, null, 2) }),
+    field({ name: 'overrides.password_rules', label: 'Password rules of the event\'s organization (JSON)', type: 'textarea', rows: 8, value: JSON.stringify(pw.data?.rules || {}, null, 2) }));
+  const lines = (form, name) => val(form, name).split('\n').map((l) => l.trim()).filter((l) => l);
+  const overrides = (form) => {
+    const o = { departments: { names: lines(form, 'overrides.departments') }, sensitive: lines(form, 'overrides.sensitive') };
+    for (const k of ['messages', 'password_rules']) {
+      try { o[k] = JSON.parse(val(form, `overrides.${k}`)); } catch (e) {
+        return { error: { error: 'not valid JSON: ' + e.message, field: `overrides.${k}` } };
+      }
+    }
+    return { o };
+  };
+  /** The pasted event with the claims as edited in the form. */
+  const edited = (form) => {
+    const text = val(form, 'event');
+    let ev;
+    try { ev = JSON.parse(text); } catch (e) { return text; }
+    const cs = ev?.event?.request?.claims;
+    if (!Array.isArray(cs)) return text;
+    cs.forEach((c, i) => {
+      const v = val(form, `claim.${i}`);
+      if (v === undefined) return;
+      if (v.startsWith('[')) { try { c.value = JSON.parse(v); return; } catch (e) { /* as text */ } }
+      c.value = v;
+    });
+    return JSON.stringify(ev);
+  };
+  const form = apiForm({ 'aria-label': 'Try an event' }, [
+    field({ name: 'sample', label: 'Sample event', value: '', options: [['', 'Paste your own below'], ...list.map((s) => [s.id, s.label])] }),
+    field({ name: 'event', label: 'Event (the request body the identity server sends)', type: 'textarea', rows: 12 }),
+    field({ name: 'endpoint', label: 'Endpoint', value: '', options: [['', 'From its actionType'], ['profile', 'Profile (/action)'], ['password', 'Password (/password-action)']] }),
+    h('h3', {}, 'Claims'), claims,
+    field({ name: 'compare', label: 'Compare current settings with settings as edited here (not saved)', type: 'checkbox' }),
+    edits,
+    h('div', { class: 'actions' }, h('button', { type: 'submit' }, 'Try it')),
+  ], async (f) => {
+    results.replaceChildren();
+    const base = { event: edited(f) };
+    if (val(f, 'endpoint')) base.endpoint = val(f, 'endpoint');
+    const current = await api('POST', 'simulate', base);
+    if (!current.ok) return current;
+    const cards = [simulationCard('Current settings', current.data)];
+    if (val(f, 'compare')) {
+      const o = overrides(f);
+      if (o.error) return { ok: false, data: o.error };
+      const other = await api('POST', 'simulate', { ...base, overrides: o.o });
+      if (!other.ok) return other;
+      cards.push(simulationCard('Settings as edited (not saved)', other.data));
+    }
+    results.replaceChildren(...cards);
+    return { ok: true, data: null };
+  }, (d, f) => notice(f, 'Simulated: nothing was written, sent or counted.'));
+  form.querySelector('[name="sample"]').addEventListener('change', (ev) => {
+    const s = list.find((x) => x.id === ev.target.value);
+    if (s) form.querySelector('[name="event"]').value = s.event;
+    drawClaims(form);
+  });
+  form.querySelector('[name="event"]').addEventListener('change', () => drawClaims(form));
+  form.querySelector('[name="compare"]').addEventListener('change', (ev) => { edits.hidden = !ev.target.checked; });
+  page('Try an event',
+    h('p', { class: 'muted' }, 'A dry run through the action endpoints\' own decision: what the identity server would get back, which rule decided, the e-mail and the audit record. Nothing is written, sent or counted.'),
+    h('section', { class: 'card' }, form), results);
+};
+
 // ---------- Password policy ----------
 
 const pwMessageLabels = [

@@ -3,42 +3,23 @@
 //! change, as in the seed). What to say is the callers' (`notify::message`); how it goes is here.
 
 use crate::app::App;
-use crate::model::{DeliveryMode, Settings, SmtpSettings};
+use crate::model::{DeliveryMode, Settings};
+use crate::service::decide::Mailed;
 use crate::store::outbox::{OutboxItem, OutboxStatus};
 
-/// What became of one e-mail.
-pub(super) enum Mailed {
-    /// The outbox item to commit with the decision (its id is the record's sequence number).
-    Queued(Vec<u8>),
-    /// Sent to this many recipients (blocking mode).
-    Sent(usize),
-    /// Could not be sent or queued: the change is refused.
-    Failed(String),
-}
-
-impl Mailed {
-    /// The audit record's note.
-    pub(super) fn note(&self) -> String {
-        match self {
-            Mailed::Queued(_) => "queued (outbox item = this record's seq)".into(),
-            Mailed::Sent(n) => format!("sent to {n} recipient(s)"),
-            Mailed::Failed(e) => format!("failed: {e}"),
-        }
-    }
-}
-
 impl App {
-    /// Mails `body` to the security team in the configured mode, through `smtp` (the
-    /// caller's `settings.notify.configured()`: it says in its own words why nothing is sent
-    /// without one, and builds no body then).
+    /// Mails `body` to the security team in the configured mode (the decision planned it
+    /// only with SMTP and recipients set: `service::decide::MailPlan`).
     pub(super) async fn mail_security_team(
         &self,
         settings: &Settings,
-        smtp: &SmtpSettings,
         request_id: Option<String>,
         subject: &str,
         body: String,
     ) -> Mailed {
+        let Some(smtp) = settings.notify.configured() else {
+            return Mailed::Failed("no SMTP server or recipient is set".into());
+        };
         // Every security-team e-mail carries a signed checkpoint of the chain as it is now:
         // its recipients hold anchors the host cannot rewrite.
         let body = crate::service::audit::with_footer(&self.store, body);

@@ -3,6 +3,7 @@
 //!
 //! - `profile.rs`: PRE_UPDATE_PROFILE (departments, the security-team e-mail).
 //! - `password.rs`: PRE_UPDATE_PASSWORD (the credential's three forms, the password rules).
+//! - the decisions themselves are `service::decide`, which the simulator runs too.
 //! - here: what both share: running detached when a hang-up must not cancel the work,
 //!   malformed bodies, concurrent retries decided once, replay of a recorded decision, and the
 //!   durable record through group commit.
@@ -15,7 +16,6 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Instant;
 
-use sha2::{Digest, Sha256};
 use tracing::Instrument;
 
 use crate::app::App;
@@ -25,6 +25,7 @@ use crate::contract::{ActionResponse, ParseError};
 use crate::idempotency::key_hex;
 use crate::metrics::ActionKind;
 use crate::model::{AuditEntry, DecisionEntry};
+use crate::service::decide;
 use crate::store::{json_err, StoreError};
 
 impl App {
@@ -61,21 +62,9 @@ impl App {
         e: &ParseError,
         started: Instant,
     ) -> ActionResponse {
-        let resp = ActionResponse::error(
-            ErrorStatus::BadRequest,
-            "Invalid request body",
-            &e.to_string(),
-        );
-        let entry = DecisionEntry {
-            idempotency_key: key_hex(&self.body_key(b"malformed", body)),
-            decision: resp.status_name().into(),
-            http_status: resp.http_status(),
-            reason: resp.reason().map(str::to_string),
-            description: resp.description().map(str::to_string),
-            credential: caller.credential_id,
-            latency_us: elapsed_us(started),
-            ..Default::default()
-        };
+        let resp = decide::malformed(e);
+        let key = decide::body_key(&self.body_salt, b"malformed", body);
+        let entry = decide::malformed_entry(&key, &resp, caller.credential_id, started);
         if self.log_limit.allow("malformed body") {
             tracing::info!(problem = %e.log_safe(), "rejected a malformed request body");
         }
@@ -89,22 +78,6 @@ impl App {
         self.metrics
             .request(ActionKind::Unparsed, resp.status_name(), started.elapsed());
         resp
-    }
-
-    /// A request key from a whole body, salted with this process's random salt: a body may
-    /// hold a password, and an unsalted hash of it in the audit record could be guessed
-    /// offline from the record's other fields.
-    fn body_key(&self, namespace: &[u8], body: &[u8]) -> [u8; 16] {
-        let mut h = Sha256::new();
-        h.update(b"salted-body\0");
-        h.update(namespace);
-        h.update(b"\0");
-        h.update(self.body_salt);
-        h.update(body);
-        let d = h.finalize();
-        let mut k = [0u8; 16];
-        k.copy_from_slice(&d[..16]);
-        k
     }
 
     /// Decides once per key (concurrent retries share the execution), inside a span that
@@ -197,10 +170,6 @@ fn span_id(request_id: Option<&str>) -> String {
         .take(64)
         .filter(|c| !c.is_control())
         .collect()
-}
-
-fn elapsed_us(started: Instant) -> u64 {
-    u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX)
 }
 
 /// Nothing is acknowledged that is not recorded: a storage failure answers ERROR.

@@ -7,7 +7,12 @@ use aws_lc_rs::rsa::{
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
 use super::*;
-use crate::keys::{KeySize, PasswordKey};
+use crate::contract::{parse_password_request, Credential, Secret, UpdatingCredential};
+use crate::keys::{self, JweError, KeyRing, KeySize, PasswordKey};
+use crate::model::{DecisionEntry, PasswordDecision};
+use crate::policy::password::{Blocklist, ContextWords, PasswordRules};
+use crate::service::decide::{self, PasswordDeps, Refusal};
+use base64::Engine as _;
 
 /// A compact JWE as Nimbus builds it (RSA-OAEP-256 + A256GCM).
 fn seal(key: &PasswordKey, payload: &[u8]) -> String {
@@ -123,18 +128,20 @@ fn password_costs() {
         panic!()
     };
     let plain = Credential::Plain(Secret::new("violet hammock sunrise".into()));
-    let ctx = Context {
+    let empty_ring = KeyRing::default();
+    let ctx = PasswordDeps {
         blocklist: &blocklist,
-        words: &words,
-        year: Some(2026),
         breached: None,
+        ring: &empty_ring,
         online: true,
     };
     let n = 2000;
     let time = |c: &Credential| {
         let start = Instant::now();
         for _ in 0..n {
-            std::hint::black_box(check(&rules, c, &ctx));
+            let c = UpdatingCredential::Clear(c.clone());
+            let _ =
+                std::hint::black_box(decide::check_password(&c, &rules, &words, Some(2026), &ctx));
         }
         start.elapsed() / n
     };
@@ -159,7 +166,11 @@ fn password_costs() {
         br#"{"type":"PASSWORD","format":"PLAIN_TEXT","value":["p","4","s","s"]}"#,
     ));
     let ring = KeyRing::new(vec![key]).unwrap();
-    let v = open_and_check(&ring, &token, &rules, &ctx).ok().unwrap();
+    let ctx = PasswordDeps { ring: &ring, ..ctx };
+    let token = UpdatingCredential::Encrypted(token);
+    let v = decide::check_password(&token, &rules, &words, Some(2026), &ctx)
+        .ok()
+        .unwrap();
     // Refused: no SHA-1 is made for the online source.
     assert!(v.sha1.is_none());
     assert_eq!(

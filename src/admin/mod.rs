@@ -10,7 +10,7 @@
 //! One file per page: `access` (login, setup, password), `overview`, `departments`,
 //! `endpoint` (credentials and the WSO2 registration values from the pure `register`),
 //! `notifications`, `audit`, `settings`, `password` (the password action's policy, keys and
-//! registration); `ui` serves the embedded files. The answers' types are
+//! registration), `simulate` ("Try an event", a dry run of the action endpoints); `ui` serves the embedded files. The answers' types are
 //! in `api`; `openapi` describes every operation from them and the request forms.
 
 mod access;
@@ -24,6 +24,7 @@ mod overview;
 mod password;
 pub mod register;
 mod settings;
+mod simulate;
 mod ui;
 
 use std::sync::Arc;
@@ -366,6 +367,8 @@ pub fn routes(app: Arc<App>) -> warp::filters::BoxedFilter<(Response,)> {
         .or(audit::routes(app.clone()))
         .unify()
         .or(password::routes(app.clone()))
+        .unify()
+        .or(simulate::routes(app.clone()))
         .unify()
         .or(settings::routes(app))
         .unify()

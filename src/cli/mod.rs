@@ -12,6 +12,7 @@ mod notify;
 mod password;
 pub mod retention;
 mod serve;
+mod simulate;
 mod sync;
 
 use std::io::Write;
@@ -128,6 +129,10 @@ pub enum Command {
     /// Rewrite the database into a fresh copy and swap it in (the server must be stopped):
     /// gives back the space sled keeps after an audit archive removed many records.
     Compact,
+    /// Dry run of an event: the answer the identity server would get, the rule, the e-mail
+    /// and the audit record, with nothing written, sent or counted (through the running server
+    /// when one holds the data dir). Exit code 0 SUCCESS, 1 FAILED, 2 ERROR.
+    Simulate(simulate::SimulateArgs),
     /// Send a test e-mail with the configured SMTP settings and report what failed.
     SendTestEmail {
         /// Recipient (default: the configured recipients).
@@ -502,6 +507,8 @@ pub fn dispatch(cli: Cli, config: &crate::config::Config) -> Result<ExitCode, Cl
         Some(Command::CheckConfig) => backup::check_config(config, &mut out),
         Some(Command::Backup { file }) => backup::backup_command(data_dir, &file, &mut out),
         Some(Command::Restore { file }) => backup::restore_command(data_dir, &file, &mut out),
+        // Reads only: never the store's head marker, and through a running server.
+        Some(Command::Simulate(args)) => simulate::run(data_dir, args, &mut out),
         Some(Command::Compact) => {
             let c = crate::store::compact::compact(data_dir)?;
             w(
@@ -574,8 +581,9 @@ pub fn run_admin(store: &Store, cmd: Command, out: &mut dyn Write) -> Result<Exi
         | Command::CheckConfig
         | Command::Backup { .. }
         | Command::Restore { .. }
+        | Command::Simulate(_)
         | Command::Compact => Err(CliError::Input(
-            "serve, backup, restore and compact manage the store themselves".into(),
+            "serve, backup, restore, simulate and compact manage the store themselves".into(),
         )),
         Command::Departments(cmd) => departments::run(store, cmd, out),
         Command::Credentials(cmd) => credentials::run(store, cmd, out),

@@ -17,5 +17,9 @@ pub use request::{
 pub use response::ActionResponse;
 pub use sanitize::{sanitize, validate_message, MessageKind};
 
+/// Largest action body accepted (and simulated). Real requests are a few KiB; 64 KiB leaves
+/// room for ten multi-valued attributes and refuses anything meant to exhaust memory.
+pub const MAX_BODY: usize = 64 * 1024;
+
 /// `actionType` of the pre-update profile action.
 pub const PRE_UPDATE_PROFILE: &str = "PRE_UPDATE_PROFILE";

@@ -28,10 +28,8 @@ use crate::contract::ActionResponse;
 
 pub use server::serve;
 
-/// Largest action body accepted. Real requests are a few KiB; 64 KiB leaves room for ten
-/// multi-valued attributes and refuses anything meant to exhaust memory.
-pub const MAX_BODY: usize = 64 * 1024;
 pub use crate::conn::{ActionEndpoint, PeerAddr, ACTION_PATH, BODY_TIMEOUT, PASSWORD_ACTION_PATH};
+pub use crate::contract::MAX_BODY;
 
 /// Turns an action response into an HTTP response with `Content-Type: application/json`.
 pub fn json_reply(r: &ActionResponse) -> Response {
@@ -136,11 +134,7 @@ where
 }
 
 fn too_large() -> ActionResponse {
-    ActionResponse::error(
-        ErrorStatus::BadRequest,
-        "Request body too large",
-        &format!("The request body is larger than {} KiB.", MAX_BODY / 1024),
-    )
+    crate::service::decide::too_large()
 }
 
 /// Reads the body up to [`MAX_BODY`] within [`BODY_TIMEOUT`]. A declared length over the limit

@@ -57,6 +57,20 @@ impl Directory {
         list.folded.insert(name.to_lowercase());
     }
 
+    /// Makes one list exactly `names` (for a dry run with a list not saved yet); an empty list
+    /// of a sub-organization is none, so the root's applies, as in the store.
+    pub fn replace_list(&mut self, org: Option<&str>, names: impl IntoIterator<Item = String>) {
+        match org {
+            None => self.root = List::default(),
+            Some(o) => {
+                self.orgs.remove(o);
+            }
+        }
+        for n in names {
+            self.insert(org, &n);
+        }
+    }
+
     /// True when the organization has its own (non-empty) list.
     pub fn has_own_list(&self, org: Option<&str>) -> bool {
         org.is_some_and(|o| self.orgs.contains_key(o))

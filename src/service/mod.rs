@@ -7,6 +7,7 @@ pub mod access;
 pub mod audit;
 pub mod backup;
 pub mod credentials;
+pub mod decide;
 pub mod departments;
 pub mod disk;
 pub mod forward;
@@ -14,6 +15,7 @@ pub mod notifications;
 pub mod password;
 pub mod retention;
 pub mod settings;
+pub mod simulate;
 pub mod sync;
 
 use crate::store::{GroupCommit, Store, StoreError};

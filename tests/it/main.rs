@@ -18,6 +18,7 @@ mod keys;
 mod notify;
 mod oauth;
 mod security;
+mod simulate;
 mod store;
 mod support;
 mod sync;

@@ -962,3 +962,38 @@ fn retire_password_key() {}
 )]
 #[allow(dead_code)]
 fn password_registration() {}
+
+#[utoipa::path(
+    get,
+    path = "/admin/api/simulate/samples",
+    operation_id = "simulate_samples",
+    tag = "admin",
+    summary = "The bundled sample events (real requests of WSO2 Identity Server: profile and password, docs, organization user, shared user, v1/v2, REGISTER)",
+    responses(
+        (status = 200, description = "the samples", body = crate::admin::simulate::SampleList),
+        (status = 401, description = "not logged in, or the session expired (login: a wrong password)", body = ErrorBody),
+    ),
+)]
+#[allow(dead_code)]
+fn simulate_samples() {}
+
+#[utoipa::path(
+    post,
+    path = "/admin/api/simulate",
+    operation_id = "simulate",
+    tag = "admin",
+    summary = "Dry run of an event: what the identity server would get back, the rule that decided, the e-mail and the audit record, with nothing written, sent or counted",
+    description = "Runs the action endpoints' own decision on `event` (the body as the identity server POSTs it; the endpoint by default from its actionType) under the current settings, or under a copy with `overrides` applied (settings as edited, not saved: departments of one organization, sensitive claims, the profile messages, the password rules of the event's organization). A bad event is not an error: the answer is the 400 ERROR the identity server would get. Not simulated: the caller's authentication, retries and the online breach source. Events over 64 KiB are answered as the endpoint answers them.",
+    security(("session" = [], "csrf" = [])),
+    request_body(content = crate::service::simulate::SimulateRequest, example = json!({"event": "{\"actionType\": \"PRE_UPDATE_PROFILE\", \"event\": {\"request\": {\"claims\": [{\"uri\": \"http://wso2.org/claims/department\", \"value\": \"HR\"}]}}}", "endpoint": "profile", "overrides": {"departments": {"org": null, "names": ["HR", "Sales"]}}})),
+    responses(
+        (status = 200, description = "the simulated call", body = crate::service::simulate::Simulation),
+        (status = 400, description = "an override refused, and its field (overrides.departments, overrides.sensitive, overrides.messages, overrides.password_rules)", body = ErrorBody),
+        (status = 401, description = "not logged in, or the session expired (login: a wrong password)", body = ErrorBody),
+        (status = 403, description = "a cross-site request, or a missing or wrong CSRF token", body = ErrorBody),
+        (status = 408, description = "the body did not arrive within 10 s", body = ErrorBody),
+        (status = 413, description = "the body is larger than 1 MiB", body = ErrorBody),
+    ),
+)]
+#[allow(dead_code)]
+fn simulate() {}

@@ -194,6 +194,14 @@ fn examples(mail_port: u16, outbox_id: u64) -> BTreeMap<&'static str, Option<Val
         ("retire_password_key", None),
         ("password_registration", None),
         ("openapi", None),
+        ("simulate_samples", None),
+        (
+            "simulate",
+            Some(
+                json!({"event": "{\"actionType\": \"PRE_UPDATE_PROFILE\", \"event\": {\"request\": {\"claims\": [{\"uri\": \"http://wso2.org/claims/department\", \"value\": \"HR\"}]}}}",
+                        "overrides": {"departments": {"names": ["HR"]}, "sensitive": []}}),
+            ),
+        ),
         (
             "change_password",
             Some(json!({"current": PASSWORD, "new": "another long password"})),

@@ -200,6 +200,7 @@ async fn csrf_refusals_on_every_mutating_route_change_nothing() {
             "/admin/api/password/try".into(),
             json!({"password": "short"}),
         ),
+        ("post", "/admin/api/simulate".into(), json!({"event": "{}"})),
         (
             "post",
             "/admin/api/password/keys".into(),
@@ -326,8 +327,8 @@ async fn csrf_refusals_on_every_mutating_route_change_nothing() {
     }
 
     // The admin's own page: the same requests go through and each changes something, but
-    // trying a password, which is a POST that must change nothing.
-    let read_only = ["/admin/api/password/try"];
+    // trying a password and simulating an event, POSTs that must change nothing.
+    let read_only = ["/admin/api/password/try", "/admin/api/simulate"];
     let mut last = before;
     for (method, path, body) in &cases {
         let r = send(
