@@ -493,28 +493,7 @@ fn jwks(keys: &[&SigningKey]) -> String {
 
 /// A key-set server over TLS with a test CA; the JWT credential trusts that CA.
 async fn jwks_server(dir: &std::path::Path) -> (Source, String) {
-    use rustls::pki_types::pem::PemObject as _;
-    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
-    let (cert, key, ca_pem) = crate::support::tls::generate(dir);
-    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(&cert)
-        .unwrap()
-        .map(|c| c.unwrap())
-        .collect();
-    let key = PrivateKeyDer::from_pem_file(&key).unwrap();
-    let config = rustls::ServerConfig::builder_with_provider(Arc::new(
-        rustls::crypto::ring::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()
-    .unwrap()
-    .with_no_client_auth()
-    .with_single_cert(certs, key)
-    .unwrap();
-    let src = Source::start(
-        "/oauth2/jwks",
-        Some(tokio_rustls::TlsAcceptor::from(Arc::new(config))),
-    )
-    .await;
-    (src, ca_pem)
+    Source::start_tls("/oauth2/jwks", dir).await
 }
 
 fn jwt_credential(dir: &DataDir, jwks_url: &str, ca_pem: &str) {

@@ -151,28 +151,8 @@ async fn slow_failing_large_and_wrong_answers_give_no_list() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn https_with_a_private_ca() {
-    use rustls::pki_types::pem::PemObject as _;
-    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
     let tmp = tempfile::tempdir().unwrap();
-    let (cert, key, ca_pem) = crate::support::tls::generate(tmp.path());
-    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(&cert)
-        .unwrap()
-        .map(|c| c.unwrap())
-        .collect();
-    let key = PrivateKeyDer::from_pem_file(&key).unwrap();
-    let config = rustls::ServerConfig::builder_with_provider(Arc::new(
-        rustls::crypto::ring::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()
-    .unwrap()
-    .with_no_client_auth()
-    .with_single_cert(certs, key)
-    .unwrap();
-    let src = Source::start(
-        "/api/departments",
-        Some(tokio_rustls::TlsAcceptor::from(Arc::new(config))),
-    )
-    .await;
+    let (src, ca_pem) = Source::start_tls("/api/departments", tmp.path()).await;
     src.set(ok("application/json", r#"["Finance"]"#));
     let mut s = source(&src.url);
     // Not trusted without the CA.

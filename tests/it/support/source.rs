@@ -39,6 +39,29 @@ pub struct Source {
 }
 
 impl Source {
+    /// Serves HTTPS at `path` with a certificate for localhost from a test CA made in `dir`;
+    /// returns the source and the CA's PEM (for the client to trust).
+    pub async fn start_tls(path: &str, dir: &std::path::Path) -> (Source, String) {
+        use rustls::pki_types::pem::PemObject as _;
+        use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+        let (cert, key, ca_pem) = crate::support::tls::generate(dir);
+        let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(&cert)
+            .unwrap()
+            .map(|c| c.unwrap())
+            .collect();
+        let key = PrivateKeyDer::from_pem_file(&key).unwrap();
+        let config = rustls::ServerConfig::builder_with_provider(Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(certs, key)
+        .unwrap();
+        let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+        (Source::start(path, Some(acceptor)).await, ca_pem)
+    }
+
     /// Serves at `path` on a free port of localhost.
     pub async fn start(path: &str, tls: Option<tokio_rustls::TlsAcceptor>) -> Source {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
