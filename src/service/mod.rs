@@ -14,6 +14,7 @@ pub mod notifications;
 pub mod password;
 pub mod retention;
 pub mod settings;
+pub mod stats;
 pub mod sync;
 
 use crate::store::{GroupCommit, Store, StoreError};

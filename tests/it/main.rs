@@ -16,6 +16,7 @@ mod http;
 mod install;
 mod keys;
 mod notify;
+mod overview;
 mod security;
 mod store;
 mod support;
