@@ -212,6 +212,9 @@ pub async fn run_with(
     retention.abort();
     let _ = retention.await;
     app.log_limit.flush_all();
+    if let Err(e) = app.store.flush_pending_counts(crate::store::now_unix_ms()) {
+        tracing::warn!(error = %e, "could not write the overview's counts");
+    }
     outbox.abort();
     let _ = outbox.await;
     for f in forwarders {
@@ -446,6 +449,16 @@ async fn maintenance(app: Arc<App>) {
             tracing::warn!(error = %e, "could not record credential use");
         }
         app.log_limit.flush();
+        // The overview's pending counts, once a minute (every sixth pass).
+        if n % 12 == 1 {
+            let a = app.clone();
+            let now = crate::store::now_unix_ms();
+            if let Ok(Err(e)) =
+                tokio::task::spawn_blocking(move || a.store.flush_pending_counts(now)).await
+            {
+                tracing::warn!(error = %e, "could not write the overview's counts");
+            }
+        }
         let a = app.clone();
         if let Ok(Err(e)) = tokio::task::spawn_blocking(move || a.store.mark_durable_head()).await {
             tracing::warn!(error = %e, "could not note the durable audit head");

@@ -286,6 +286,108 @@ function recordsTable(records, onClick) {
     h('tbody', {}, decisionRows(records, onClick)));
 }
 
+// ---------- Organizations seen, decisions over time ----------
+
+/** The organizations seen in action calls ([{id, name, last_seen_ms}]); [] when unavailable. */
+async function seenOrgs() {
+  const r = await api('GET', 'organizations');
+  return r.ok ? r.data.organizations : [];
+}
+
+/** A datalist for an organization-id field: the organizations seen (named), then `ids` not among them. */
+function orgDatalist(id, seen, ids) {
+  const known = new Set(seen.map((o) => o.id));
+  return h('datalist', { id },
+    seen.map((o) => h('option', { value: o.id, label: o.name || null })),
+    (ids || []).filter((o) => !known.has(o)).map((o) => h('option', { value: o })));
+}
+
+const SVG = 'http://www.w3.org/2000/svg';
+/** An SVG element, like h(). */
+function svg(tag, attrs, ...children) {
+  const el = document.createElementNS(SVG, tag);
+  for (const [k, v] of Object.entries(attrs || {})) if (v !== null && v !== undefined) el.setAttribute(k, String(v));
+  for (const c of children.flat(Infinity)) if (c !== null && c !== undefined) el.append(c instanceof Node ? c : document.createTextNode(String(c)));
+  return el;
+}
+
+// Decisions stack in one bar per bucket; e-mail and refused calls stack in a narrow one beside it.
+const DECISION_PARTS = [['success', 'SUCCESS'], ['failed', 'FAILED'], ['error', 'ERROR']];
+const OTHER_PARTS = [['mail_sent', 'E-mail delivered'], ['mail_failed', 'E-mail failed'], ['refused', 'Refused calls']];
+
+/** The label of a bucket: its hour (24 hours) or its date (30 days), UTC. */
+function bucketLabel(b, daily) { return daily ? b.start.slice(0, 10) : b.start.slice(11, 16); }
+
+/** The chart (inline SVG, sized by attributes: the CSP allows no inline style) and the same numbers as a table. */
+function activityChart(series, daily) {
+  const buckets = daily ? series.days : series.hours;
+  const sum = (b, parts) => parts.reduce((n, [k]) => n + b.counts[k], 0);
+  const max = Math.max(1, ...buckets.map((b) => Math.max(sum(b, DECISION_PARTS), sum(b, OTHER_PARTS))));
+  const W = 720, H = 200, top = 10, bottom = 24, left = 36;
+  const slot = (W - left) / buckets.length, plot = H - top - bottom;
+  const totals = {};
+  for (const [k] of DECISION_PARTS.concat(OTHER_PARTS)) totals[k] = buckets.reduce((n, b) => n + b.counts[k], 0);
+  const span = daily ? 'the last 30 days' : 'the last 24 hours';
+  const summary = `Decisions over ${span}: ${DECISION_PARTS.map(([k, t]) => `${totals[k]} ${t}`).join(', ')}; `
+    + OTHER_PARTS.map(([k, t]) => `${t.toLowerCase()}: ${totals[k]}`).join(', ') + '. The table below has every number.';
+  const bars = [];
+  buckets.forEach((b, i) => {
+    const stack = (parts, x, w) => {
+      let y = top + plot;
+      for (const [k, t] of parts) {
+        const n = b.counts[k];
+        if (!n) continue;
+        const hgt = Math.max(1, (n / max) * plot);
+        y -= hgt;
+        bars.push(svg('rect', { class: `bar bar-${k}`, x: x.toFixed(1), y: y.toFixed(1), width: w.toFixed(1), height: hgt.toFixed(1), 'data-count': n },
+          svg('title', {}, `${bucketLabel(b, daily)}: ${n} ${t}`)));
+      }
+    };
+    const x = left + i * slot;
+    stack(DECISION_PARTS, x + slot * 0.1, slot * 0.55);
+    stack(OTHER_PARTS, x + slot * 0.67, slot * 0.23);
+  });
+  const every = daily ? 5 : 4;
+  const labels = buckets.map((b, i) => (i % every === 0 || i === buckets.length - 1)
+    ? svg('text', { class: 'axis', x: (left + i * slot + slot / 2).toFixed(1), y: H - 6, 'text-anchor': 'middle' }, bucketLabel(b, daily)) : null);
+  const chart = svg('svg', { viewBox: `0 0 ${W} ${H}`, class: 'chart', role: 'img', 'aria-label': summary, id: 'activity-svg' },
+    svg('title', {}, summary),
+    svg('line', { class: 'axis-line', x1: left, y1: top + plot, x2: W, y2: top + plot }),
+    svg('text', { class: 'axis', x: left - 4, y: top + 8, 'text-anchor': 'end' }, max),
+    svg('text', { class: 'axis', x: left - 4, y: top + plot, 'text-anchor': 'end' }, 0),
+    bars, labels);
+  const legend = h('ul', { class: 'legend', 'aria-hidden': 'true' },
+    DECISION_PARTS.concat(OTHER_PARTS).map(([k, t]) => h('li', {}, h('span', { class: `swatch bar-${k}` }), t)));
+  const table = h('details', { id: 'activity-numbers' }, h('summary', {}, 'The numbers'),
+    h('table', {},
+      h('caption', { class: 'sr-only' }, `Decisions, e-mail and refused calls per ${daily ? 'day' : 'hour'} over ${span} (UTC)`),
+      h('thead', {}, h('tr', {}, h('th', { scope: 'col' }, daily ? 'Day (UTC)' : 'Hour (UTC)'),
+        DECISION_PARTS.concat(OTHER_PARTS).map(([, t]) => h('th', { scope: 'col' }, t)))),
+      h('tbody', {}, buckets.map((b) => h('tr', {}, h('th', { scope: 'row' }, bucketLabel(b, daily)),
+        DECISION_PARTS.concat(OTHER_PARTS).map(([k]) => h('td', { 'data-part': k }, b.counts[k])))))));
+  return [chart, legend, table];
+}
+
+/** The overview's card: the chart with its 24 hours / 30 days toggle. */
+function activityCard(series) {
+  const body = h('div', {});
+  const buttons = [];
+  const show = (daily) => {
+    // The numbers stay open when the period changes.
+    const open = !!(body.querySelector('details') || {}).open;
+    body.replaceChildren(...activityChart(series, daily));
+    body.querySelector('details').open = open;
+    buttons.forEach((b, i) => b.setAttribute('aria-pressed', String((i === 1) === daily)));
+  };
+  buttons.push(h('button', { type: 'button', class: 'secondary', id: 'activity-24h', onclick: () => show(false) }, '24 hours'));
+  buttons.push(h('button', { type: 'button', class: 'secondary', id: 'activity-30d', onclick: () => show(true) }, '30 days'));
+  show(false);
+  return h('section', { class: 'card', 'aria-labelledby': 'h-activity' },
+    h('h2', { id: 'h-activity' }, 'Decisions over time'),
+    h('div', { class: 'actions', role: 'group', 'aria-label': 'Period' }, buttons),
+    body);
+}
+
 pages.overview = async () => {
   const r = await api('GET', 'overview');
   if (!r.ok) { page('Overview', h('p', { class: 'notice bad' }, r.data.error)); return; }
@@ -324,6 +426,7 @@ pages.overview = async () => {
             f.backlog ? h('strong', { class: 'error' }, ` — ${f.backlog} waiting (oldest ${fmtAge(f.lag_seconds)})`) : '',
             f.last_error ? h('div', { class: 'muted' }, `Last attempt failed: ${f.last_error}`) : null))),
         ] : null)),
+    o.series ? activityCard(o.series) : null,
     h('section', { class: 'card', 'aria-labelledby': 'h-latest' },
       h('h2', { id: 'h-latest' }, 'Latest decisions'),
       o.latest.length ? recordsTable(o.latest) : h('p', { class: 'muted' }, 'No decisions yet.')),
@@ -337,6 +440,7 @@ pages.departments = async () => {
   const org = params.get('org') || '';
   const r = await api('GET', 'departments' + (org ? '?org=' + encodeURIComponent(org) : ''));
   if (!r.ok) { page('Departments', h('p', { class: 'notice bad' }, r.data.error)); return; }
+  const seen = await seenOrgs();
   const names = r.data.names;
   const orgBody = () => (org ? { org } : {});
   const reload = () => pages.departments();
@@ -361,7 +465,7 @@ pages.departments = async () => {
   const orgForm = h('form', { class: 'actions org-picker', onsubmit: (e) => { e.preventDefault(); const v = e.target.elements.org.value.trim(); location.hash = '#departments' + (v ? '?org=' + encodeURIComponent(v) : ''); } },
     h('label', { for: 'org-pick' }, 'Organization'),
     h('input', { id: 'org-pick', name: 'org', list: 'orgs', value: org, placeholder: 'root list (empty) or organization id' }),
-    h('datalist', { id: 'orgs' }, r.data.orgs.map((o) => h('option', { value: o }))),
+    orgDatalist('orgs', seen, r.data.orgs),
     h('button', { type: 'submit', class: 'secondary' }, 'Show'));
 
   const addForm = apiForm({ 'aria-label': 'Add a department' }, [
@@ -870,7 +974,7 @@ pages.audit = async () => {
   const params = new URLSearchParams(location.hash.split('?')[1] || '');
   const q = new URLSearchParams();
   for (const k of ['user', 'claim', 'decision', 'org', 'from', 'to', 'before']) if (params.get(k)) q.set(k, params.get(k));
-  const r = await api('GET', 'audit?' + q.toString());
+  const [r, seen] = await Promise.all([api('GET', 'audit?' + q.toString()), seenOrgs()]);
   const detail = h('div', {});
   const openRecord = (rec) => { const d = recordDetail(rec); detail.replaceChildren(d); d.querySelector('h2').setAttribute('tabindex', '-1'); d.querySelector('h2').focus(); };
 
@@ -886,7 +990,8 @@ pages.audit = async () => {
     field({ name: 'user', label: 'User id', value: params.get('user') || '' }),
     field({ name: 'claim', label: 'Claim URI', value: params.get('claim') || '' }),
     field({ name: 'decision', label: 'Decision', value: params.get('decision') || '', options: [['', 'any'], ['SUCCESS', 'SUCCESS'], ['FAILED', 'FAILED'], ['ERROR', 'ERROR'], ['admin', 'admin changes']] }),
-    field({ name: 'org', label: 'Organization (id or name)', value: params.get('org') || '' }),
+    field({ name: 'org', label: 'Organization (id or name)', value: params.get('org') || '', attrs: { list: 'audit-orgs' } }),
+    orgDatalist('audit-orgs', seen),
     field({ name: 'from', label: 'From (YYYY-MM-DD or RFC 3339)', value: params.get('from') || '' }),
     field({ name: 'to', label: 'To (inclusive date or RFC 3339)', value: params.get('to') || '' })),
   h('div', { class: 'actions' }, h('button', { type: 'submit' }, 'Filter'), h('a', { href: '#audit' }, 'Clear')));
@@ -1144,6 +1249,7 @@ pages.password = async () => {
   const failed = [pr, kr, cr, br].find((x) => !x.ok);
   if (failed) { page('Password policy', h('p', { class: 'notice bad' }, failed.data.error)); return; }
   const p = pr.data;
+  const seen = await seenOrgs();
   const own = org ? p.orgs[org] : p.root;
   const rules = own || p.root;
   const reload = () => pages.password();
@@ -1153,7 +1259,7 @@ pages.password = async () => {
   const orgForm = h('form', { class: 'actions org-picker', onsubmit: (e) => { e.preventDefault(); const v = e.target.elements.org.value.trim(); location.hash = '#password' + (v ? '?org=' + encodeURIComponent(v) : ''); } },
     h('label', { for: 'pw-org-pick' }, 'Organization'),
     h('input', { id: 'pw-org-pick', name: 'org', list: 'pw-orgs', value: org, placeholder: 'root (empty) or organization id' }),
-    h('datalist', { id: 'pw-orgs' }, Object.keys(p.orgs).map((o) => h('option', { value: o }))),
+    orgDatalist('pw-orgs', seen, Object.keys(p.orgs)),
     h('button', { type: 'submit', class: 'secondary' }, 'Show'));
 
   const fillRules = (f, r) => {
@@ -1264,7 +1370,7 @@ pages.password = async () => {
   const tryOut = h('div', { id: 'try-result', 'aria-live': 'polite' });
   const tryForm = apiForm({ 'aria-label': 'Try a password' }, [
     field({ name: 'password', label: 'Password', type: 'password', attrs: { autocomplete: 'off' } }),
-    field({ name: 'org', label: 'Organization (empty: root rules)', value: org }),
+    field({ name: 'org', label: 'Organization (empty: root rules)', value: org, attrs: { list: 'pw-orgs' } }),
     h('details', {}, h('summary', {}, 'As this user (for the context-word rules)'),
       h('div', { class: 'filters' },
         field({ name: 'username', label: 'User name' }),

@@ -137,7 +137,14 @@ impl App {
         // A decision is about a kilobyte of JSON: sized once instead of grown four times.
         let mut json = Vec::with_capacity(1024);
         serde_json::to_writer(&mut json, entry).map_err(|e| json_err("audit entry", e))?;
-        self.commit.append(json, key, outbox_item).await.map(|_| ())
+        let outcome = match entry {
+            AuditEntry::Decision(d) => Some(crate::model::stats::Outcome::of(&d.decision)),
+            _ => None,
+        };
+        self.commit
+            .append(json, key, outbox_item, outcome)
+            .await
+            .map(|_| ())
     }
 
     /// Records a decided entry under `key` and answers `resp`, or the storage failure.
@@ -148,6 +155,15 @@ impl App {
         outbox_item: Option<Vec<u8>>,
         resp: ActionResponse,
     ) -> ActionResponse {
+        // Only authenticated calls get here: the organization is offered in the admin UI.
+        if let Some(org) = &entry.organization {
+            if let Some(id) = org.id.as_deref().filter(|id| !id.is_empty()) {
+                let now = crate::store::now_unix_ms();
+                if let Err(e) = self.store.note_org(id, org.name.as_deref(), now) {
+                    tracing::warn!(error = %e, "could not note the organization seen");
+                }
+            }
+        }
         match self
             .record(
                 &AuditEntry::Decision(Box::new(entry)),

@@ -243,6 +243,14 @@ pub struct Overview {
     pub disk: Option<crate::service::disk::DiskState>,
     /// The SIEM forwarding targets switched on: cursor, backlog, lag, last error.
     pub audit_forward: Vec<crate::service::forward::TargetStatus>,
+    /// Decisions, e-mail and refused calls over the last 24 hours and 30 days.
+    pub series: crate::service::stats::Series,
+}
+
+/// Organizations seen in authenticated action calls (at most 1,000, by id), to pick from.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Organizations {
+    pub organizations: Vec<crate::model::stats::SeenOrg>,
 }
 
 /// The SMTP settings as shown: the password never, only whether one is set.

@@ -1,5 +1,6 @@
-//! The overview page: the setup checklist, today's decisions by outcome, the latest
-//! decisions, and the health of queued e-mail.
+//! The overview page: the setup checklist, today's decisions by outcome, decisions over time
+//! (`service::stats`), the latest decisions, and the health of queued e-mail; and the
+//! organizations seen in traffic, which every page's organization field offers.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -7,7 +8,7 @@ use std::sync::Arc;
 use warp::reply::Response;
 use warp::{Filter, Rejection};
 
-use super::api::{EmailHealth, Overview, TodayCounts};
+use super::api::{EmailHealth, Organizations, Overview, TodayCounts};
 use super::{api_path, blocking, get_with, ok, store_error, Session};
 use crate::app::App;
 use crate::model::{AuditEntry, AuditRecord};
@@ -65,17 +66,29 @@ async fn overview(_s: Session, app: Arc<App>) -> Result<Response, Rejection> {
     let store = app.store.clone();
     let tls = app.tls;
     let stats = app.forward.clone();
-    let (checks, today, outbox, syncs, disk, forward) = blocking("the overview", move || {
-        let checks = crate::checklist::checklist(&store, tls);
-        // The sync and forwarding state are a convenience here: unreadable, the overview
-        // still shows.
-        let syncs = crate::service::sync::statuses(&store).unwrap_or_default();
-        let disk = crate::service::disk::state(&store).ok();
-        let forward = crate::service::forward::status(&store, Some(&stats)).unwrap_or_default();
-        today(&store).and_then(|t| Ok((checks, t, store.outbox_summary(0)?, syncs, disk, forward)))
-    })
-    .await?
-    .map_err(store_error)?;
+    let (checks, today, outbox, syncs, disk, forward, series) =
+        blocking("the overview", move || {
+            let checks = crate::checklist::checklist(&store, tls);
+            // The sync and forwarding state are a convenience here: unreadable, the overview
+            // still shows.
+            let syncs = crate::service::sync::statuses(&store).unwrap_or_default();
+            let disk = crate::service::disk::state(&store).ok();
+            let forward = crate::service::forward::status(&store, Some(&stats)).unwrap_or_default();
+            let series = crate::service::stats::series(&store, crate::store::now_unix_ms())?;
+            today(&store).and_then(|t| {
+                Ok((
+                    checks,
+                    t,
+                    store.outbox_summary(0)?,
+                    syncs,
+                    disk,
+                    forward,
+                    series,
+                ))
+            })
+        })
+        .await?
+        .map_err(store_error)?;
     ok(Overview {
         version: env!("CARGO_PKG_VERSION"),
         checklist: checks,
@@ -94,12 +107,23 @@ async fn overview(_s: Session, app: Arc<App>) -> Result<Response, Rejection> {
         department_sync: syncs,
         disk,
         audit_forward: forward,
+        series,
+    })
+}
+
+/// The organizations seen, for the pages' organization fields.
+async fn organizations(_s: Session, app: Arc<App>) -> Result<Response, Rejection> {
+    ok(Organizations {
+        organizations: app.store.seen_orgs(),
     })
 }
 
 pub(super) fn routes(app: Arc<App>) -> warp::filters::BoxedFilter<(Response,)> {
-    api_path("overview")
+    let overview = api_path("overview")
+        .and(get_with(app.clone()))
+        .and_then(overview);
+    let organizations = api_path("organizations")
         .and(get_with(app))
-        .and_then(overview)
-        .boxed()
+        .and_then(organizations);
+    overview.or(organizations).unify().boxed()
 }

@@ -100,6 +100,7 @@ where
         Ok(caller) => caller,
         Err(e) => {
             app.metrics.auth_failure(&e);
+            app.store.pending_counts().refused();
             if app.log_limit.allow(e.label()) {
                 tracing::info!(peer = ?peer_ip, reason = %e, "refused an action call");
             }
@@ -107,6 +108,7 @@ where
         }
     };
     if !is_json(headers) {
+        app.store.pending_counts().refused();
         if app.log_limit.allow("content type") {
             tracing::info!(peer = ?peer_ip, "refused an action call that is not application/json");
         }
@@ -121,7 +123,10 @@ where
         None => None,
         Some(v) => match v.to_str().ok().and_then(|v| v.parse::<u64>().ok()) {
             Some(len) => Some(len),
-            None => return invalid_header(),
+            None => {
+                app.store.pending_counts().refused();
+                return invalid_header();
+            }
         },
     };
     match read_limited(len, body).await {
@@ -129,7 +134,10 @@ where
             ActionEndpoint::Profile => app.handle(caller, body, settings).await,
             ActionEndpoint::Password => app.handle_password(caller, body, settings).await,
         }),
-        Err(refusal) => json_reply(&refusal),
+        Err(refusal) => {
+            app.store.pending_counts().refused();
+            json_reply(&refusal)
+        }
     }
 }
 

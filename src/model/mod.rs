@@ -7,6 +7,7 @@ pub mod audit;
 pub mod credentials;
 pub mod password;
 pub mod settings;
+pub mod stats;
 
 pub use audit::{
     AdminEntry, AuditEntry, AuditRecord, DecisionEntry, PasswordDecision, VerifyReport,

@@ -120,6 +120,7 @@ pub async fn deliver_due(
                 item.last_error = Some(e.to_string());
                 if item.attempts >= MAX_ATTEMPTS {
                     item.status = OutboxStatus::Failed;
+                    store.pending_counts().mail_failed();
                     notifier
                         .stats
                         .gave_up
@@ -134,6 +135,7 @@ pub async fn deliver_due(
             }
         }
     }
+    store.pending_counts().mail_sent(delivered as u64);
     // Failure counts are bookkeeping (a lost one means one more attempt), and without the
     // committer so are the delivery notes (a lost one means a resend). Flush them anyway so a
     // restart sees what happened; with the committer, delivery notes are durable already.

@@ -16,6 +16,7 @@ pub mod password;
 pub mod retention;
 pub mod settings;
 pub mod simulate;
+pub mod stats;
 pub mod sync;
 
 use crate::store::{GroupCommit, Store, StoreError};

@@ -17,6 +17,7 @@ pub mod oauth_tokens;
 pub mod outbox;
 pub mod password_keys;
 mod settings_tree;
+pub mod stats;
 pub mod sync_state;
 
 use std::fs;
@@ -156,6 +157,14 @@ pub struct Store {
     forward_cursors: sled::Tree,
     /// Access tokens issued at the token endpoint (see `oauth_tokens`). Not in backups.
     oauth_tokens: sled::Tree,
+    /// Counts per hour for the overview (see `stats`). Not in backups.
+    stats: sled::Tree,
+    /// Organizations seen in traffic (see `stats`). Not in backups.
+    orgs_seen: sled::Tree,
+    /// Refused calls and e-mail outcomes not yet in `stats`.
+    pending: stats::Pending,
+    /// `orgs_seen` in memory, so a call reads no tree.
+    orgs: Mutex<std::collections::HashMap<String, crate::model::stats::SeenOrg>>,
     /// The last sequence number known to be on disk, raised after each durable commit: the
     /// SIEM forwarder sends nothing past it, and waits on it for more.
     durable_seq: tokio::sync::watch::Sender<u64>,
@@ -309,6 +318,7 @@ impl Store {
         let (journal, recovery) = durable::open_journal(dir)?;
         let anchors = db.open_tree("anchors")?;
         let anchor_key = anchors::load_or_generate(&anchors)?;
+        let orgs_seen = db.open_tree("orgs_seen")?;
         let store = Store {
             dir: dir.to_path_buf(),
             departments: db.open_tree("departments")?,
@@ -321,6 +331,10 @@ impl Store {
             sync_state: db.open_tree("sync_state")?,
             forward_cursors: db.open_tree("forward_cursors")?,
             oauth_tokens: db.open_tree("oauth_tokens")?,
+            stats: db.open_tree("stats_hourly")?,
+            orgs: Mutex::new(stats::load_orgs(&orgs_seen)?),
+            orgs_seen,
+            pending: stats::Pending::default(),
             durable_seq: tokio::sync::watch::Sender::new(0),
             anchors,
             anchor_key,

@@ -17,6 +17,7 @@ mod install;
 mod keys;
 mod notify;
 mod oauth;
+mod overview;
 mod security;
 mod simulate;
 mod store;

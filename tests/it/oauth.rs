@@ -2,7 +2,6 @@
 //! profilegate as the token endpoint, and another identity provider's JWTs checked against
 //! its key set (served over TLS by the test, with rotating keys).
 
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use base64::Engine;

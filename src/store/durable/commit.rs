@@ -16,6 +16,7 @@ use std::sync::Arc;
 
 use tokio::sync::{oneshot, Notify};
 
+use crate::model::stats::{hour_of, HourCounts, Outcome};
 use crate::store::{Store, StoreError};
 
 /// Commits between two steps of forgetting old request keys.
@@ -53,9 +54,9 @@ pub enum CommitError {
     },
 }
 
-/// An entry's JSON, the request key to remember it under, and a queued e-mail (outbox item
-/// JSON) to store in the same transaction.
-type Entry = (Vec<u8>, Option<[u8; 16]>, Option<Vec<u8>>);
+/// An entry's JSON, the request key to remember it under, a queued e-mail (outbox item
+/// JSON) to store in the same transaction, and the decision's outcome to count.
+type Entry = (Vec<u8>, Option<[u8; 16]>, Option<Vec<u8>>, Option<Outcome>);
 
 enum Work {
     /// An entry to append.
@@ -98,9 +99,13 @@ fn commit_batch(
     let mut delivered = Vec::new();
     let mut flush_all = false;
     let mut waiters = Vec::with_capacity(batch.len());
+    let mut counts = HourCounts::default();
     for job in batch {
         match job.work {
-            Work::Append((json, key, mail)) => {
+            Work::Append((json, key, mail, outcome)) => {
+                if let Some(o) = outcome {
+                    counts.add_outcome(o);
+                }
                 if let Some(mail) = mail {
                     outbox.push((entries.len(), mail));
                 }
@@ -128,6 +133,9 @@ fn commit_batch(
     }
     if let Err(e) = &res {
         tracing::error!(error = %e, "audit commit failed");
+    } else if let Err(e) = store.add_counts(hour_of(crate::store::now_unix_ms()), &counts) {
+        // The overview's counts only: the batch itself is durable.
+        tracing::warn!(error = %e, "could not count the batch's decisions");
     }
     // Entries got consecutive sequence numbers in queue order.
     let mut seq = res;
@@ -217,17 +225,19 @@ impl GroupCommit {
     }
 
     /// Appends an entry (its JSON) to the audit chain, with its queued e-mail if any,
-    /// remembers it under `key` for retries, and returns its sequence number once it is on
-    /// disk. The commit happens even if the caller stops waiting.
+    /// remembers it under `key` for retries, counts a decision's `outcome` with its batch (one
+    /// counter write per batch), and returns its sequence number once it is on disk. The
+    /// commit happens even if the caller stops waiting.
     pub async fn append(
         &self,
         entry_json: Vec<u8>,
         key: Option<[u8; 16]>,
         outbox_item: Option<Vec<u8>>,
+        outcome: Option<Outcome>,
     ) -> Result<u64, StoreError> {
         Self::answer(
             "audit commit",
-            self.submit(Work::Append((entry_json, key, outbox_item)))
+            self.submit(Work::Append((entry_json, key, outbox_item, outcome)))
                 .await,
         )
     }
@@ -273,7 +283,7 @@ mod tests {
         for res in [
             rt.block_on(commit.durable()),
             rt.block_on(commit.delivered(1)),
-            rt.block_on(commit.append(b"{}".to_vec(), None, None))
+            rt.block_on(commit.append(b"{}".to_vec(), None, None, None))
                 .map(drop),
         ] {
             let err = res.unwrap_err();

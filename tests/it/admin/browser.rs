@@ -938,7 +938,10 @@ async fn stored_markup_is_shown_as_text() {
 
     // Overview: the latest decisions, with user ids and the organization name.
     b.open("overview", "Overview").await;
-    let latest = b.text_contains("main table", XSS[0]).await;
+    // (The chart's table of numbers comes first on the page, closed.)
+    let latest = b
+        .text_contains("section[aria-labelledby='h-latest'] table", XSS[0])
+        .await;
     assert!(latest.contains(XSS[1]), "{latest}");
     b.assert_no_injected_markup("Overview").await;
 
@@ -1383,6 +1386,156 @@ async fn try_an_event_page() {
         .await;
     b.assert_console_clean("after the simulations").await;
     assert_eq!(audit_records(&srv.url).await, records, "nothing written");
+    b.close().await;
+    srv.stop().await;
+}
+
+/// The overview's chart from real decisions: SUCCESS, FAILED and a refused call through the
+/// action endpoint draw bars in the SVG, its accessible name and table carry the numbers, the
+/// toggle shows 30 days; the organization of those calls is offered on the department and
+/// audit pages.
+#[tokio::test(flavor = "multi_thread")]
+async fn overview_chart_and_seen_organizations() {
+    let Some(b) = Browser::start().await else {
+        return;
+    };
+    let dir = DataDir::new();
+    let cred = dir.standard();
+    let o = cli_with_input(
+        &dir.path,
+        &["admin", "set-password", "--password-stdin"],
+        Some(&format!("{PASSWORD}\n")),
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let srv = Server::start(&dir.path).await;
+    for (id, value, want) in [
+        ("ch-1", "HR", "SUCCESS"),
+        ("ch-2", "Engineering", "SUCCESS"),
+        ("ch-3", "Nowhere", "FAILED"),
+    ] {
+        let mut ev = profile_event(Some(id), dept(json!(value)));
+        ev["event"]["organization"] = json!({"id": "org-chart", "name": "Chart Org"});
+        let r = post(&srv.action_url(), &Auth::of(&cred), ev.to_string()).await;
+        assert_eq!(r.json["actionStatus"], want, "{id}");
+    }
+    let r = post(
+        &srv.action_url(),
+        &Auth::None,
+        profile_event(Some("ch-4"), dept(json!("HR"))).to_string(),
+    )
+    .await;
+    assert_eq!(r.status, 401);
+
+    b.goto(&format!("{}/admin", srv.url)).await;
+    b.text_contains("h1", "Log in").await;
+    b.fill(
+        "form",
+        "password",
+        &format!("{PASSWORD}{}", char::from(fantoccini::key::Key::Enter)),
+    )
+    .await;
+    b.text_contains("h1", "Overview").await;
+    let svg = b.find("svg#activity-svg[role='img']").await;
+    let label = svg.attr("aria-label").await.unwrap().unwrap_or_default();
+    assert!(
+        label.contains("2 SUCCESS")
+            && label.contains("1 FAILED")
+            && label.contains("refused calls: 1"),
+        "{label}"
+    );
+    // Bars for each outcome seen, with the counts they stand for; sums over the buckets
+    // (the test may run across an hour boundary).
+    let sums = |sel: &'static str| {
+        let c = b.client.clone();
+        async move {
+            c.execute(
+                "return [...document.querySelectorAll(arguments[0])]\
+                   .reduce((n, e) => n + Number(e.getAttribute('data-count') || e.textContent), 0);",
+                vec![json!(sel)],
+            )
+            .await
+            .expect("script")
+        }
+    };
+    assert_eq!(sums("#activity-svg rect.bar-success").await, json!(2));
+    assert_eq!(sums("#activity-svg rect.bar-failed").await, json!(1));
+    assert_eq!(sums("#activity-svg rect.bar-refused").await, json!(1));
+    assert_eq!(sums("#activity-svg rect.bar-error").await, json!(0));
+    let height: f64 = b
+        .find("#activity-svg rect.bar-success")
+        .await
+        .attr("height")
+        .await
+        .unwrap()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(height > 1.0, "a bar has a height: {height}");
+    // The same numbers as a table, for screen readers and whoever wants them.
+    b.click("#activity-numbers summary").await;
+    assert_eq!(
+        sums("#activity-numbers td[data-part='success']").await,
+        json!(2)
+    );
+    assert_eq!(
+        sums("#activity-numbers td[data-part='failed']").await,
+        json!(1)
+    );
+    assert_eq!(
+        sums("#activity-numbers td[data-part='refused']").await,
+        json!(1)
+    );
+    let rows = b
+        .client
+        .execute(
+            "return document.querySelectorAll('#activity-numbers tbody tr').length;",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(rows, json!(24));
+    b.click("#activity-30d").await;
+    b.text_contains("#activity-numbers thead", "Day (UTC)")
+        .await;
+    let rows = b
+        .client
+        .execute(
+            "return document.querySelectorAll('#activity-numbers tbody tr').length;",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(rows, json!(30));
+    assert_eq!(
+        b.find("#activity-30d")
+            .await
+            .attr("aria-pressed")
+            .await
+            .unwrap()
+            .as_deref(),
+        Some("true")
+    );
+    assert_eq!(sums("#activity-svg rect.bar-success").await, json!(2));
+    b.shot("overview-chart").await;
+    b.assert_console_clean("on the overview with its chart")
+        .await;
+
+    // The organization seen is offered where one is typed.
+    b.open("departments", "Departments").await;
+    let opt = b
+        .find("#org-pick[list='orgs'] ~ datalist#orgs option[value='org-chart']")
+        .await;
+    assert_eq!(
+        opt.attr("label").await.unwrap().as_deref(),
+        Some("Chart Org")
+    );
+    b.open("audit", "Audit").await;
+    b.find("form[aria-label='Filters'] input[name='org'][list='audit-orgs']")
+        .await;
+    b.find("datalist#audit-orgs option[value='org-chart']")
+        .await;
+    b.every_page_is_labelled().await;
+
     b.close().await;
     srv.stop().await;
 }

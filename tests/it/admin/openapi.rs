@@ -106,6 +106,7 @@ fn examples(mail_port: u16, outbox_id: u64) -> BTreeMap<&'static str, Option<Val
         ("login", Some(json!({"password": PASSWORD}))),
         ("session", None),
         ("overview", None),
+        ("organizations", None),
         ("list_departments", None),
         ("add_departments", Some(json!({"names": ["Legal"]}))),
         (
