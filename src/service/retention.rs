@@ -25,7 +25,8 @@ pub const MIN_KEEP_RECORDS: u64 = 1_000;
 /// what a pass reads in memory until the pass's records are removed at its end (its cache
 /// admits thousands of pages before it evicts any), so a run goes in passes: a cut of 1.8M
 /// records in passes of this size peaked 40 MB above the store's own memory, in passes of
-/// twice this 67 MB, and in one pass several hundred MB (`benches/archive.rs`).
+/// twice this 67 MB, and in one pass several hundred MB (a one-off harness; the server's peak
+/// in passes: `PG_BENCH_SERVER=1 cargo bench --bench archive`, docs/benchmarks.md).
 pub const PASS_RECORDS: u64 = 131_072;
 
 /// The start of the month after `time`'s (stored format), in stored format.
