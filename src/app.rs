@@ -80,6 +80,17 @@ pub struct Parts {
 }
 
 impl App {
+    /// What a simulation reads of this server: its store, lists and request-key salt (the
+    /// admin API and the control socket simulate alike).
+    pub fn simulation_deps(&self) -> crate::service::simulate::Deps<'_> {
+        crate::service::simulate::Deps {
+            store: &self.store,
+            blocklist: &self.password_blocklist,
+            breached: self.breached.get(),
+            salt: self.body_salt,
+        }
+    }
+
     pub fn new(p: Parts) -> Self {
         App {
             forward: Arc::default(),

@@ -244,13 +244,7 @@ async fn simulate(app: &Arc<App>, request: &str) -> serde_json::Value {
     };
     let app = app.clone();
     let done = tokio::task::spawn_blocking(move || {
-        let deps = Deps {
-            store: &app.store,
-            blocklist: &app.password_blocklist,
-            breached: app.breached.get(),
-            salt: app.body_salt,
-        };
-        simulate::simulate(&deps, &req)
+        simulate::simulate(&app.simulation_deps(), &req)
     })
     .await;
     match done {

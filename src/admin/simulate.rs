@@ -26,13 +26,7 @@ async fn samples(_s: Session, _app: Arc<App>) -> Result<Response, Rejection> {
 
 async fn run(_s: Session, req: SimulateRequest, app: Arc<App>) -> Result<Response, Rejection> {
     let sim = blocking("the simulation", move || {
-        let deps = Deps {
-            store: &app.store,
-            blocklist: &app.password_blocklist,
-            breached: app.breached.get(),
-            salt: app.body_salt,
-        };
-        simulate::simulate(&deps, &req)
+        simulate::simulate(&app.simulation_deps(), &req)
     })
     .await?
     .map_err(service_error)?;

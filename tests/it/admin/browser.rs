@@ -19,6 +19,17 @@ use crate::support::mail::MailServer;
 use crate::support::*;
 
 const PASSWORD: &str = "a long admin password";
+
+/// Sets the admin password (`admin set-password`) in `dir`, as an admin does before the UI.
+fn set_admin_password(dir: &DataDir) {
+    let o = cli_with_input(
+        &dir.path,
+        &["admin", "set-password", "--password-stdin"],
+        Some(&format!("{PASSWORD}\n")),
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+}
+
 const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
 const CHROMIUM: &str = "/usr/bin/chromium";
 
@@ -550,12 +561,7 @@ async fn login_and_failure_messages() {
     };
     let dir = DataDir::new();
     let cred = dir.standard();
-    let o = cli_with_input(
-        &dir.path,
-        &["admin", "set-password", "--password-stdin"],
-        Some(&format!("{PASSWORD}\n")),
-    );
-    assert!(o.status.success(), "{}", stderr(&o));
+    set_admin_password(&dir);
     let srv = Server::start(&dir.path).await;
 
     b.goto(&format!("{}/admin", srv.url)).await;
@@ -628,12 +634,7 @@ async fn password_policy_page() {
     };
     let dir = DataDir::new();
     dir.standard();
-    let o = cli_with_input(
-        &dir.path,
-        &["admin", "set-password", "--password-stdin"],
-        Some(&format!("{PASSWORD}\n")),
-    );
-    assert!(o.status.success(), "{}", stderr(&o));
+    set_admin_password(&dir);
     let srv = Server::start(&dir.path).await;
     b.goto(&format!("{}/admin", srv.url)).await;
     b.text_contains("h1", "Log in").await;
@@ -796,12 +797,7 @@ async fn smtp_settings_and_test_message() {
     let mail = MailServer::start();
     let dir = DataDir::new();
     dir.standard();
-    let o = cli_with_input(
-        &dir.path,
-        &["admin", "set-password", "--password-stdin"],
-        Some(&format!("{PASSWORD}\n")),
-    );
-    assert!(o.status.success(), "{}", stderr(&o));
+    set_admin_password(&dir);
     let srv = Server::start(&dir.path).await;
     b.goto(&format!("{}/admin/", srv.url)).await;
     b.fill("form", "password", PASSWORD).await;
@@ -903,12 +899,7 @@ async fn stored_markup_is_shown_as_text() {
     };
     let dir = DataDir::new();
     let cred = dir.standard();
-    let o = cli_with_input(
-        &dir.path,
-        &["admin", "set-password", "--password-stdin"],
-        Some(&format!("{PASSWORD}\n")),
-    );
-    assert!(o.status.success(), "{}", stderr(&o));
+    set_admin_password(&dir);
     let o = cli(&dir.path, &["departments", "add", XSS[0], XSS[1]]);
     assert!(o.status.success(), "{}", stderr(&o));
     let o = cli(&dir.path, &["departments", "add", "--org", XSS[1], XSS[0]]);
@@ -1132,12 +1123,7 @@ async fn department_sync_from_the_page() {
     };
     let dir = DataDir::new();
     dir.standard(); // HR, Engineering, "R&D, Europe"
-    let o = cli_with_input(
-        &dir.path,
-        &["admin", "set-password", "--password-stdin"],
-        Some(&format!("{PASSWORD}\n")),
-    );
-    assert!(o.status.success(), "{}", stderr(&o));
+    set_admin_password(&dir);
     // Two of the three stored names are gone from the source: more than 20%, so held.
     let src = Source::start("/hr/departments", None).await;
     src.set(ok(
@@ -1222,12 +1208,7 @@ async fn audit_retention_and_archives_from_the_page() {
     // 20 batches of two records from a month long ended, first in the chain.
     dir.with_store(|s| crate::support::audit::append_days_ago(s, 100, 20));
     dir.standard();
-    let o = cli_with_input(
-        &dir.path,
-        &["admin", "set-password", "--password-stdin"],
-        Some(&format!("{PASSWORD}\n")),
-    );
-    assert!(o.status.success(), "{}", stderr(&o));
+    set_admin_password(&dir);
     let arch = dir.path.parent().unwrap().join("archives");
     let srv = Server::start(&dir.path).await;
     b.goto(&format!("{}/admin/", srv.url)).await;
@@ -1332,12 +1313,7 @@ async fn try_an_event_page() {
     };
     let dir = DataDir::new();
     dir.standard();
-    let o = cli_with_input(
-        &dir.path,
-        &["admin", "set-password", "--password-stdin"],
-        Some(&format!("{PASSWORD}\n")),
-    );
-    assert!(o.status.success(), "{}", stderr(&o));
+    set_admin_password(&dir);
     let srv = Server::start(&dir.path).await;
     b.goto(&format!("{}/admin", srv.url)).await;
     b.fill(
@@ -1401,12 +1377,7 @@ async fn overview_chart_and_seen_organizations() {
     };
     let dir = DataDir::new();
     let cred = dir.standard();
-    let o = cli_with_input(
-        &dir.path,
-        &["admin", "set-password", "--password-stdin"],
-        Some(&format!("{PASSWORD}\n")),
-    );
-    assert!(o.status.success(), "{}", stderr(&o));
+    set_admin_password(&dir);
     let srv = Server::start(&dir.path).await;
     for (id, value, want) in [
         ("ch-1", "HR", "SUCCESS"),
