@@ -104,11 +104,20 @@ fn version_names_the_commit_it_was_built_from() {
         .captures(&out)
         .unwrap_or_else(|| panic!("unexpected --version output: {out:?}"));
     let head = Command::new("git")
-        .args(["-C", env!("CARGO_MANIFEST_DIR"), "rev-parse", "--short=12", "HEAD"])
+        .args([
+            "-C",
+            env!("CARGO_MANIFEST_DIR"),
+            "rev-parse",
+            "--short=12",
+            "HEAD",
+        ])
         .output();
     if let Some(head) = head.ok().filter(|h| h.status.success()) {
         assert_eq!(&caps[1], stdout(&head).trim(), "{out}");
-        assert!(caps.get(3).is_some(), "a commit from git has its date: {out}");
+        assert!(
+            caps.get(3).is_some(),
+            "a commit from git has its date: {out}"
+        );
     }
 }
 
