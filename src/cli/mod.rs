@@ -30,7 +30,7 @@ pub use sync::{HttpArgs, ScheduleArgs, SourceCmd};
 
 /// profilegate: the pre-update profile action service for WSO2 Identity Server and Asgardeo.
 #[derive(Debug, Parser)]
-#[command(name = "profilegate", version, about)]
+#[command(name = "profilegate", version = env!("PROFILEGATE_VERSION"), about)]
 pub struct Cli {
     /// Where profilegate keeps its data (created with mode 0700) [env PROFILEGATE_DATA_DIR;
     /// default ./profilegate-data].

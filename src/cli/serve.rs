@@ -88,7 +88,7 @@ pub(super) fn serve_command(config: &crate::config::Config) -> Result<ExitCode, 
         let scheme = if tls.is_some() { "https" } else { "http" };
         let mut msg = format!(
             "profilegate {} is serving on {scheme}://{addr}\n  action endpoint: {scheme}://{addr}{}\n  health:          {scheme}://{addr}/healthz (and /readyz, /metrics)\n  data dir:        {}\n",
-            env!("CARGO_PKG_VERSION"),
+            env!("PROFILEGATE_VERSION"),
             crate::http::ACTION_PATH,
             data_dir.display()
         );
