@@ -282,8 +282,7 @@ pub fn assess(f: &Facts) -> Vec<Finding> {
                     "file owners",
                     Level::Fail,
                     format!(
-                        "{} entries belong to another user than the data dir's (uid {uid}): {} (the server cannot write or remove them)",
-                        others.len(),
+                        "not owned by the data dir's owner (uid {uid}), so the server may not write or remove them: {}",
                         list(&others)
                     ),
                     Some(format!("chown -R {uid}:{gid} {dir}")),
