@@ -16,6 +16,8 @@
 //! - [`Store::durable_seq`] and [`Store::watch_durable`]: the durable mark, the last record
 //!   known to be on disk, raised after each durable batch, checkpoint and flush (the SIEM
 //!   forwarder sends nothing past it).
+//! - [`Store::journal_replay`]: the last start that replayed the journal, as this process's
+//!   start found it (noted in the settings tree at open; `profilegate doctor` reports it).
 //!
 //! Failures are [`StoreError::Unavailable`](crate::store::StoreError::Unavailable) with a
 //! [`CommitError`]: the committer has stopped, or writing or syncing the batch failed.
