@@ -8,7 +8,8 @@
 //! `audit-forward-status` where each SIEM forwarding target stands, as one JSON line;
 //! `audit-archive [dry-run]` runs the audit retention now, `audit-retention REQUEST` changes it
 //! or tells its status, `audit-forward REQUEST` switches a SIEM target on or off, and
-//! `simulate REQUEST` runs a dry run of an event, each answering one JSON line.
+//! `simulate REQUEST` runs a dry run of an event, and `doctor REQUEST` runs `profilegate
+//! doctor`'s checks, each answering one JSON line.
 
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
@@ -205,6 +206,10 @@ pub async fn serve(app: Arc<App>) {
                     let reply = audit_retention(&app, &other["audit-retention ".len()..]).await;
                     let _ = wr.write_all(format!("{reply}\n").as_bytes()).await;
                 }
+                other if other.starts_with("doctor ") => {
+                    let reply = doctor(&app, &other["doctor ".len()..]).await;
+                    let _ = wr.write_all(format!("{reply}\n").as_bytes()).await;
+                }
                 other if other.starts_with("simulate ") => {
                     let reply = simulate(&app, &other["simulate ".len()..]).await;
                     let _ = wr.write_all(format!("{reply}\n").as_bytes()).await;
@@ -251,6 +256,31 @@ async fn simulate(app: &Arc<App>, request: &str) -> serde_json::Value {
         Ok(r) => answer(r),
         Err(e) => serde_json::json!({ "error": e.to_string() }),
     }
+}
+
+/// `doctor {"tls": source}`: every check run by the server (its user, its store, its view of
+/// the mail server), answered as `{"ok": report}`; the CLI names the certificate it resolved.
+async fn doctor(app: &App, request: &str) -> serde_json::Value {
+    use crate::service::doctor;
+    #[derive(serde::Deserialize)]
+    struct Req {
+        #[serde(default)]
+        tls: doctor::TlsSource,
+    }
+    let Ok(req) = serde_json::from_str::<Req>(request) else {
+        return serde_json::json!({ "error": "not a doctor request" });
+    };
+    let dir = app.store.dir();
+    let me = rustix::process::geteuid().as_raw();
+    let report = doctor::run(
+        dir,
+        me,
+        doctor::gather_dir(dir),
+        &req.tls,
+        Some(Ok(&app.store)),
+    )
+    .await;
+    serde_json::json!({ "ok": report })
 }
 
 /// A use case's context in the server, for a command the CLI sent.

@@ -7,6 +7,7 @@ mod admin;
 mod backup;
 mod credentials;
 mod departments;
+mod doctor;
 pub mod forward;
 mod notify;
 mod password;
@@ -133,6 +134,14 @@ pub enum Command {
     /// and the audit record, with nothing written, sent or counted (through the running server
     /// when one holds the data dir). Exit code 0 SUCCESS, 1 FAILED, 2 ERROR.
     Simulate(simulate::SimulateArgs),
+    /// Check the data dir, certificate, mail server, clock, credentials and journal, each with
+    /// its fix (through the running server when one holds the data dir). Exit 0 when nothing
+    /// is broken (OK, NOTE, WARN), 1 when something is (FAIL).
+    Doctor {
+        /// One JSON object: `broken` and the findings.
+        #[arg(long)]
+        json: bool,
+    },
     /// Send a test e-mail with the configured SMTP settings and report what failed.
     SendTestEmail {
         /// Recipient (default: the configured recipients).
@@ -505,6 +514,7 @@ pub fn dispatch(cli: Cli, config: &crate::config::Config) -> Result<ExitCode, Cl
     match cli.command {
         None | Some(Command::Serve(_)) => serve::serve_command(config),
         Some(Command::CheckConfig) => backup::check_config(config, &mut out),
+        Some(Command::Doctor { json }) => doctor::run(config, json, &mut out),
         Some(Command::Backup { file }) => backup::backup_command(data_dir, &file, &mut out),
         Some(Command::Restore { file }) => backup::restore_command(data_dir, &file, &mut out),
         // Reads only: never the store's head marker, and through a running server.
@@ -582,8 +592,10 @@ pub fn run_admin(store: &Store, cmd: Command, out: &mut dyn Write) -> Result<Exi
         | Command::Backup { .. }
         | Command::Restore { .. }
         | Command::Simulate(_)
+        | Command::Doctor { .. }
         | Command::Compact => Err(CliError::Input(
-            "serve, backup, restore, simulate and compact manage the store themselves".into(),
+            "serve, backup, restore, simulate, doctor and compact manage the store themselves"
+                .into(),
         )),
         Command::Departments(cmd) => departments::run(store, cmd, out),
         Command::Credentials(cmd) => credentials::run(store, cmd, out),

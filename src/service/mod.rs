@@ -10,6 +10,7 @@ pub mod credentials;
 pub mod decide;
 pub mod departments;
 pub mod disk;
+pub mod doctor;
 pub mod forward;
 pub mod notifications;
 pub mod password;

@@ -189,6 +189,8 @@ pub struct Store {
     password_ring: RwLock<Arc<KeyRing>>,
     /// Makes "is there room for another key" and the write one step.
     password_keys_lock: Mutex<()>,
+    /// The last journal replay as this start found it (see `durable::JournalReplay`).
+    replay_note: Mutex<Option<durable::JournalReplay>>,
 }
 
 impl std::fmt::Debug for Store {
@@ -348,6 +350,7 @@ impl Store {
             credential_list: RwLock::new(Arc::new(Vec::new())),
             password_ring: RwLock::new(Arc::new(KeyRing::default())),
             password_keys_lock: Mutex::new(()),
+            replay_note: Mutex::new(None),
         };
         let head = store.recover(recovery)?;
         *store.chain.lock() = head;

@@ -11,6 +11,7 @@ mod auth;
 mod cli;
 mod config;
 mod department_sync;
+mod doctor;
 mod forward;
 mod http;
 mod install;

@@ -16,6 +16,8 @@
 //! - [`Store::durable_seq`] and [`Store::watch_durable`]: the durable mark, the last record
 //!   known to be on disk, raised after each durable batch, checkpoint and flush (the SIEM
 //!   forwarder sends nothing past it).
+//! - [`Store::journal_replay`]: the last start that replayed the journal, as this process's
+//!   start found it (noted in the settings tree at open; `profilegate doctor` reports it).
 //!
 //! Failures are [`StoreError::Unavailable`](crate::store::StoreError::Unavailable) with a
 //! [`CommitError`]: the committer has stopped, or writing or syncing the batch failed.
@@ -132,6 +134,63 @@ impl Store {
         fs::write(&tmp, format!("{{\"seq\":{seq}}}\n")).map_err(err)?;
         fs::rename(&tmp, &path).map_err(err)?;
         Ok(())
+    }
+}
+
+/// Where the last journal replay is noted: one entry of the settings tree.
+const REPLAY_NOTE_KEY: &[u8] = b"journal_replay";
+
+/// The last start that had to replay the commit journal (the process before it did not stop
+/// cleanly), kept so `profilegate doctor` can tell it later.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct JournalReplay {
+    /// When that start replayed (RFC 3339).
+    pub at: String,
+    pub batches: u64,
+    pub records: u64,
+    /// That start was the latest before this process's (or this process's own).
+    pub last_start: bool,
+}
+
+impl Store {
+    /// Notes at open whether this start replayed the journal: a replay is written down, and
+    /// a clean start after one clears `last_start`. Keeps, for [`Store::journal_replay`], the
+    /// note as this process found it (or its own replay's).
+    pub(in crate::store) fn note_replay(&self, batches: u64, records: u64) -> Result<()> {
+        let before: Option<JournalReplay> = self
+            .settings_tree
+            .get(REPLAY_NOTE_KEY)?
+            .and_then(|v| serde_json::from_slice(&v).ok());
+        let (seen, write) = if batches > 0 {
+            let note = JournalReplay {
+                at: super::now_rfc3339(),
+                batches,
+                records,
+                last_start: true,
+            };
+            (Some(note.clone()), Some(note))
+        } else {
+            let cleared = before
+                .as_ref()
+                .filter(|b| b.last_start)
+                .map(|b| JournalReplay {
+                    last_start: false,
+                    ..b.clone()
+                });
+            (before, cleared)
+        };
+        if let Some(note) = write {
+            let bytes =
+                serde_json::to_vec(&note).map_err(|e| super::json_err("journal replay note", e))?;
+            self.settings_tree.insert(REPLAY_NOTE_KEY, bytes)?;
+        }
+        *self.replay_note.lock() = seen;
+        Ok(())
+    }
+
+    /// The last journal replay as this process's start found it (see [`JournalReplay`]).
+    pub fn journal_replay(&self) -> Option<JournalReplay> {
+        self.replay_note.lock().clone()
     }
 }
 

@@ -67,6 +67,7 @@ impl Store {
                 "recovered acknowledged records from the commit journal"
             );
         }
+        self.note_replay(batches, records)?;
         Ok(head)
     }
 }
@@ -149,6 +150,8 @@ mod tests {
         std::fs::write(crashed.join("journal"), &journal).unwrap();
         let store = Store::open(&crashed).unwrap();
         assert_eq!(store.chain_head().seq, 4);
+        let note = store.journal_replay().expect("the replay is noted");
+        assert_eq!((note.batches, note.records, note.last_start), (2, 3, true));
         let report = store.verify_audit().unwrap();
         assert_eq!((report.records, report.first_bad), (4, None));
         assert_eq!(
@@ -174,6 +177,11 @@ mod tests {
         let store = Store::open(&crashed).unwrap();
         assert_eq!(store.chain_head().seq, 4);
         assert_eq!(store.verify_audit().unwrap().records, 4);
+        // The start after the replay found the note; a clean start clears `last_start`.
+        assert!(store.journal_replay().unwrap().last_start);
+        drop(store);
+        let store = Store::open(&crashed).unwrap();
+        assert!(!store.journal_replay().unwrap().last_start);
         drop(store);
 
         // A frame that leaves a gap, or that links to another chain, is refused.
