@@ -243,15 +243,13 @@ async fn audit_forward(app: &App, request: &str) -> serde_json::Value {
 /// settings, key ring and breached-password filter, answered as `{"ok": simulation}` or
 /// `{"error": message}`.
 async fn simulate(app: &Arc<App>, request: &str) -> serde_json::Value {
-    use crate::service::simulate::{self, Deps, SimulateRequest};
+    use crate::service::simulate::{self, SimulateRequest};
     let Ok(req) = serde_json::from_str::<SimulateRequest>(request) else {
         return serde_json::json!({ "error": "not a simulate request" });
     };
     let app = app.clone();
-    let done = tokio::task::spawn_blocking(move || {
-        simulate::simulate(&app.simulation_deps(), &req)
-    })
-    .await;
+    let done =
+        tokio::task::spawn_blocking(move || simulate::simulate(&app.simulation_deps(), &req)).await;
     match done {
         Ok(r) => answer(r),
         Err(e) => serde_json::json!({ "error": e.to_string() }),

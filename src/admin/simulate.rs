@@ -10,7 +10,7 @@ use warp::{Filter, Rejection};
 
 use super::{api_path, api_path2, blocking, get_with, ok, post_json, service_error, Session};
 use crate::app::App;
-use crate::service::simulate::{self, Deps, Sample, SimulateRequest};
+use crate::service::simulate::{self, Sample, SimulateRequest};
 
 /// The bundled sample events.
 #[derive(Debug, Serialize, ToSchema)]
