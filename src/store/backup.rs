@@ -90,12 +90,14 @@ impl Store {
             hash: Sha256::new(),
         };
         w.write_all(MAGIC).map_err(io)?;
+        // The format the data is in: a migration's backup is taken before it converts anything.
+        let format = super::format::stored_format(self)?.unwrap_or(1);
         let header = serde_json::json!({
             "version": env!("CARGO_PKG_VERSION"),
             "created": super::now_rfc3339(),
             "audit_records": head.seq,
-            "format": super::format::CURRENT_FORMAT,
-            "readable_by": super::format::first_version(super::format::CURRENT_FORMAT),
+            "format": format,
+            "readable_by": super::format::first_version(format),
         });
         writeln!(w, "{header}").map_err(io)?;
         let mut entries = 0;
@@ -186,7 +188,9 @@ pub fn restore(dir: &Path, input: &mut dyn Read) -> Result<BackupSummary> {
         }
         store.flush()?;
         if format < super::format::CURRENT_FORMAT {
-            // The file restored is the backup of what the migration converts.
+            // The chain's tip is the restored one now. The file restored is the backup of
+            // what the migration converts.
+            *store.chain.lock() = store.load_chain_head()?;
             store.migrate_from(format, None)?;
         }
         drop(store);

@@ -139,7 +139,7 @@ pub(super) fn stamp_fresh(dir: &Path) -> Result<()> {
 }
 
 /// The format the settings tree records, if it records one.
-fn stored_format(store: &Store) -> Result<Option<u32>> {
+pub(super) fn stored_format(store: &Store) -> Result<Option<u32>> {
     Ok(store
         .settings_tree
         .get(KEY)?
