@@ -112,7 +112,7 @@ fn newer(dir: &Path, found: u32, readable_by: Option<String>) -> StoreError {
     StoreError::NewerFormat {
         dir: dir.to_path_buf(),
         found,
-        readable_by: readable_by.unwrap_or_else(|| format!("a version that reads format {found}")),
+        readable_by,
     }
 }
 

@@ -57,11 +57,14 @@ pub enum StoreError {
     #[error("the database in {dir} has lost data: its audit chain ends at record {has}, but it had {had} records when it was last known to be on disk. The database is damaged: move the data dir away, then `profilegate restore FILE` the latest backup into an empty one")]
     Lost { dir: PathBuf, had: u64, has: u64 },
     /// The data dir was written by a newer profilegate; nothing in it was touched.
-    #[error("the data dir {dir} holds data format {found}, written by a newer profilegate; this profilegate ({}) reads data formats up to {}. Nothing was changed. Install profilegate {readable_by} or later, or restore a backup taken by this version into an empty data dir (`profilegate restore FILE`)", env!("CARGO_PKG_VERSION"), format::CURRENT_FORMAT)]
+    #[error("the data dir {dir} holds data format {found}, written by a newer profilegate; this profilegate ({}) reads data formats up to {}. Nothing was changed. Install {}, or restore a backup taken by this version into an empty data dir (`profilegate restore FILE`)", env!("CARGO_PKG_VERSION"), format::CURRENT_FORMAT,
+        readable_by.as_ref().map_or_else(|| format!("a profilegate that reads format {found}"), |v| format!("profilegate {v} or later")))]
     NewerFormat {
         dir: PathBuf,
         found: u32,
-        readable_by: String,
+        /// The first version that reads it, as its stamp says (none when only the database's
+        /// copy of the stamp was found).
+        readable_by: Option<String>,
     },
     /// An older data dir needs migrating, and the backup taken first could not be written.
     #[error("the data dir {dir} holds data format {from} and must be migrated to format {}, but the backup taken first could not be written ({detail}); nothing was converted. Free disk space or make the data dir's parent (or the data dir) writable, or take a backup with `profilegate backup FILE` of this data dir using the profilegate that wrote it", format::CURRENT_FORMAT)]
