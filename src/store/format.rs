@@ -82,9 +82,9 @@ pub fn read_stamp(dir: &Path) -> Result<Option<Stamp>> {
         })
 }
 
-/// Writes `<dir>/FORMAT` for `format` whole (a temporary file, synced, renamed, the dir
-/// synced), mode 0600 like everything in the data dir.
-fn write_stamp(dir: &Path, format: u32) -> Result<()> {
+/// Writes `<dir>/FORMAT` for `format` whole (a temporary file, renamed; with `durable`, the
+/// file and the dir synced), mode 0600 like everything in the data dir.
+fn write_stamp(dir: &Path, format: u32, durable: bool) -> Result<()> {
     let err = |source| StoreError::DataDir {
         dir: dir.to_path_buf(),
         source,
@@ -103,9 +103,16 @@ fn write_stamp(dir: &Path, format: u32) -> Result<()> {
     std::os::unix::fs::OpenOptionsExt::mode(&mut open, 0o600);
     let mut f = open.open(&tmp).map_err(err)?;
     f.write_all(text.as_bytes()).map_err(err)?;
-    f.sync_all().map_err(err)?;
+    if durable {
+        f.sync_all().map_err(err)?;
+    }
     fs::rename(&tmp, dir.join(FORMAT_FILE)).map_err(err)?;
-    fs::File::open(dir).and_then(|d| d.sync_all()).map_err(err)
+    if durable {
+        fs::File::open(dir)
+            .and_then(|d| d.sync_all())
+            .map_err(err)?;
+    }
+    Ok(())
 }
 
 fn newer(dir: &Path, found: u32, readable_by: Option<String>) -> StoreError {
@@ -133,9 +140,12 @@ pub(super) fn check_before_open(dir: &Path) -> Result<Option<u32>> {
     Ok(has_db.then_some(1))
 }
 
-/// Stamps a fresh dir (before sled creates anything in it).
+/// Stamps a fresh dir (before sled creates anything in it). Not synced (two fsyncs on every
+/// new dir, and the test suites make hundreds): should a power cut lose it, the settings key
+/// (on disk with the first flush) still says the format, and with neither the database holds
+/// nothing durable, so it is at worst "migrated" empty.
 pub(super) fn stamp_fresh(dir: &Path) -> Result<()> {
-    write_stamp(dir, CURRENT_FORMAT)
+    write_stamp(dir, CURRENT_FORMAT, false)
 }
 
 /// The format the settings tree records, if it records one.
@@ -188,14 +198,14 @@ impl Store {
         }
         let format = file_format.max(stored.unwrap_or(1));
         if format == CURRENT_FORMAT {
-            // Repair whichever stamp lags (a crash between the two, a lost FORMAT file).
+            // Repair whichever stamp lags (a fresh dir, a crash between the two, a lost FORMAT
+            // file). The key goes to disk with the next flush: until then the file says it.
             if stored != Some(CURRENT_FORMAT) {
                 self.settings_tree
                     .insert(KEY, &CURRENT_FORMAT.to_be_bytes())?;
-                self.flush()?;
             }
             if file_format != CURRENT_FORMAT {
-                write_stamp(&self.dir, CURRENT_FORMAT)?;
+                write_stamp(&self.dir, CURRENT_FORMAT, true)?;
             }
             return Ok(None);
         }
@@ -240,7 +250,7 @@ impl Store {
             Ok(())
         })?;
         self.mark_durable_head()?;
-        write_stamp(&self.dir, CURRENT_FORMAT)?;
+        write_stamp(&self.dir, CURRENT_FORMAT, true)?;
         self.reload_settings()?;
         self.reload_credentials()?;
         self.reload_password_keys()?;
