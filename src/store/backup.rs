@@ -90,10 +90,14 @@ impl Store {
             hash: Sha256::new(),
         };
         w.write_all(MAGIC).map_err(io)?;
+        // The format the data is in: a migration's backup is taken before it converts anything.
+        let format = super::format::stored_format(self)?.unwrap_or(1);
         let header = serde_json::json!({
             "version": env!("CARGO_PKG_VERSION"),
             "created": super::now_rfc3339(),
             "audit_records": head.seq,
+            "format": format,
+            "readable_by": super::format::first_version(format),
         });
         writeln!(w, "{header}").map_err(io)?;
         let mut entries = 0;
@@ -158,6 +162,19 @@ pub fn restore(dir: &Path, input: &mut dyn Read) -> Result<BackupSummary> {
             source,
         })?;
     let frames = parse(&data)?;
+    // A backup from before format stamps says none: format 1.
+    let header = header(&data)?;
+    let format = header["format"]
+        .as_u64()
+        .map_or(1, |f| u32::try_from(f).unwrap_or(u32::MAX));
+    if format > super::format::CURRENT_FORMAT {
+        return Err(StoreError::Invalid(format!(
+            "the backup holds data format {format}, written by a newer profilegate; this profilegate ({}) reads data formats up to {}. Restore it with profilegate {} or later; nothing was restored",
+            env!("CARGO_PKG_VERSION"),
+            super::format::CURRENT_FORMAT,
+            header["readable_by"].as_str().unwrap_or("a version that reads it"),
+        )));
+    }
     let result = (|| {
         let store = Store::open(dir)?;
         let mut entries = 0u64;
@@ -170,6 +187,12 @@ pub fn restore(dir: &Path, input: &mut dyn Read) -> Result<BackupSummary> {
             store.tree(name).apply_batch(batch)?;
         }
         store.flush()?;
+        if format < super::format::CURRENT_FORMAT {
+            // The chain's tip is the restored one now. The file restored is the backup of
+            // what the migration converts.
+            *store.chain.lock() = store.load_chain_head()?;
+            store.migrate_from(format, None)?;
+        }
         drop(store);
         // Reopen so every snapshot (chain head, directory, settings, keys) is read from disk.
         let store = Store::open(dir)?;
@@ -194,16 +217,52 @@ pub fn restore(dir: &Path, input: &mut dyn Read) -> Result<BackupSummary> {
 /// Checks a backup file whole (magic, framing, checksum) and says what it holds.
 pub fn inspect(data: &[u8]) -> Result<BackupSummary> {
     let frames = parse(data)?;
-    let header = data[MAGIC.len()..]
-        .split(|b| *b == b'\n')
-        .next()
-        .unwrap_or_default();
-    let header: serde_json::Value =
-        serde_json::from_slice(header).map_err(|e| bad(format!("its header is not JSON: {e}")))?;
+    let header = header(data)?;
     Ok(BackupSummary {
         audit_records: header["audit_records"].as_u64().unwrap_or(0),
         entries: frames.len() as u64,
     })
+}
+
+/// The header line of a backup whose magic [`parse`] checked.
+fn header(data: &[u8]) -> Result<serde_json::Value> {
+    let line = data
+        .get(MAGIC.len()..)
+        .unwrap_or_default()
+        .split(|b| *b == b'\n')
+        .next()
+        .unwrap_or_default();
+    serde_json::from_slice(line).map_err(|e| bad(format!("its header is not JSON: {e}")))
+}
+
+/// Writes a backup of `store` to `file` (the migration's): created 0600 as
+/// `<file>.partial`, synced, renamed into place and the directory synced, so the file
+/// appears only once whole. Nothing is left behind on failure.
+pub(super) fn save_file(store: &Store, file: &Path) -> Result<BackupSummary> {
+    let partial = file.with_extension("partial");
+    let _ = std::fs::remove_file(&partial);
+    let result = (|| {
+        let mut open = std::fs::OpenOptions::new();
+        open.write(true).create_new(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut open, 0o600);
+        let f = open.open(&partial).map_err(io)?;
+        let mut w = std::io::BufWriter::new(f);
+        let summary = store.backup(&mut w)?;
+        let f = w.into_inner().map_err(|e| io(e.into_error()))?;
+        f.sync_all().map_err(io)?;
+        std::fs::rename(&partial, file).map_err(io)?;
+        if let Some(parent) = file.parent() {
+            std::fs::File::open(parent)
+                .and_then(|d| d.sync_all())
+                .map_err(io)?;
+        }
+        Ok(summary)
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&partial);
+    }
+    result
 }
 
 type Frame<'a> = (u8, &'a [u8], &'a [u8]);

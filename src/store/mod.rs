@@ -12,6 +12,7 @@ pub mod compact;
 pub mod credentials;
 pub mod departments;
 pub mod durable;
+pub mod format;
 pub mod forward_cursors;
 pub mod oauth_tokens;
 pub mod outbox;
@@ -55,6 +56,23 @@ pub enum StoreError {
     Corrupt { what: String, detail: String },
     #[error("the database in {dir} has lost data: its audit chain ends at record {has}, but it had {had} records when it was last known to be on disk. The database is damaged: move the data dir away, then `profilegate restore FILE` the latest backup into an empty one")]
     Lost { dir: PathBuf, had: u64, has: u64 },
+    /// The data dir was written by a newer profilegate; nothing in it was touched.
+    #[error("the data dir {dir} holds data format {found}, written by a newer profilegate; this profilegate ({}) reads data formats up to {}. Nothing was changed. Install {}, or restore a backup taken by this version into an empty data dir (`profilegate restore FILE`)", env!("CARGO_PKG_VERSION"), format::CURRENT_FORMAT,
+        readable_by.as_ref().map_or_else(|| format!("a profilegate that reads format {found}"), |v| format!("profilegate {v} or later")))]
+    NewerFormat {
+        dir: PathBuf,
+        found: u32,
+        /// The first version that reads it, as its stamp says (none when only the database's
+        /// copy of the stamp was found).
+        readable_by: Option<String>,
+    },
+    /// An older data dir needs migrating, and the backup taken first could not be written.
+    #[error("the data dir {dir} holds data format {from} and must be migrated to format {}, but the backup taken first could not be written ({detail}); nothing was converted. Free disk space or make the data dir's parent (or the data dir) writable, or take a backup with `profilegate backup FILE` of this data dir using the profilegate that wrote it", format::CURRENT_FORMAT)]
+    MigrationBackup {
+        dir: PathBuf,
+        from: u32,
+        detail: String,
+    },
     #[error("cannot open the database in {dir}: {detail}. {hint}")]
     Unopenable {
         dir: PathBuf,
@@ -290,7 +308,16 @@ fn unopenable(dir: &Path, e: sled::Error) -> StoreError {
 impl Store {
     /// Opens (creating if needed) the store in `dir`.
     pub fn open(dir: &Path) -> Result<Store> {
+        // Before anything touches the dir: a newer format is refused with every file as it was.
+        let file_format = format::check_before_open(dir)?;
         create_data_dir(dir)?;
+        let file_format = match file_format {
+            Some(f) => f,
+            None => {
+                format::stamp_fresh(dir)?;
+                format::CURRENT_FORMAT
+            }
+        };
         compact::finish(dir)?;
         // A process that just closed the store may hold sled's lock for a moment longer
         // (its I/O threads finish their last writes), so a lock conflict is retried briefly
@@ -362,6 +389,7 @@ impl Store {
         store.reload_settings()?;
         store.reload_credentials()?;
         store.reload_password_keys()?;
+        store.settle_format(file_format)?;
         Ok(store)
     }
 

@@ -20,7 +20,7 @@ use crate::model::{AdminEntry, AuditEntry, PasswordKeyInfo};
 
 /// One stored key. `Debug` is not derived: the record holds the private key.
 #[derive(Serialize, Deserialize)]
-struct KeyRecord {
+pub(super) struct KeyRecord {
     id: String,
     bits: u32,
     /// Base64 of the PKCS#8 DER; `None` once retired (erased).

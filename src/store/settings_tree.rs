@@ -6,7 +6,7 @@ use std::sync::Arc;
 use super::{json_err, Result, Store};
 use crate::model::{AdminEntry, AuditEntry, Settings};
 
-const KEY: &[u8] = b"settings";
+pub(super) const KEY: &[u8] = b"settings";
 
 impl Store {
     pub(super) fn reload_settings(&self) -> Result<()> {

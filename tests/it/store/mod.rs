@@ -3,4 +3,5 @@
 mod backup;
 mod crash;
 mod durability;
+mod format;
 mod full_disk;
