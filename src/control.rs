@@ -268,16 +268,18 @@ async fn doctor(app: &App, request: &str) -> serde_json::Value {
     let Ok(req) = serde_json::from_str::<Req>(request) else {
         return serde_json::json!({ "error": "not a doctor request" });
     };
-    let dir = app.store.dir();
+    let dir = app.store.dir().to_path_buf();
+    // Walking the data dir (sled's blob files too) is blocking work: off the runtime threads.
+    let walk = {
+        let dir = dir.clone();
+        tokio::task::spawn_blocking(move || doctor::gather_dir(&dir))
+    };
+    let files = match walk.await {
+        Ok(files) => files,
+        Err(e) => return serde_json::json!({ "error": e.to_string() }),
+    };
     let me = rustix::process::geteuid().as_raw();
-    let report = doctor::run(
-        dir,
-        me,
-        doctor::gather_dir(dir),
-        &req.tls,
-        Some(Ok(&app.store)),
-    )
-    .await;
+    let report = doctor::run(&dir, me, files, &req.tls, Some(Ok(&app.store))).await;
     serde_json::json!({ "ok": report })
 }
 
