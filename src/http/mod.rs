@@ -224,6 +224,22 @@ pub struct Routes {
     action: Option<Arc<App>>,
 }
 
+/// A POST to exactly `/first/second` from the identity server's side (an action call, a token
+/// request): the app, the headers and the peer, for a handler that reads the body itself.
+fn caller_post(
+    app: Arc<App>,
+    first: &'static str,
+    second: &'static str,
+) -> impl Filter<Extract = (Arc<App>, HeaderMap, Option<PeerAddr>), Error = Rejection> + Clone {
+    warp::path(first)
+        .and(warp::path(second))
+        .and(warp::path::end())
+        .and(warp::post())
+        .and(with_app(app))
+        .and(warp::header::headers_cloned())
+        .and(warp::ext::optional::<PeerAddr>())
+}
+
 /// The routes for one listener.
 pub fn routes(app: Arc<App>, scope: Scope) -> Routes {
     let health = warp::path("healthz")
@@ -232,13 +248,7 @@ pub fn routes(app: Arc<App>, scope: Scope) -> Routes {
         .map(|| json_response(200, br#"{"status":"ok"}"#.to_vec()));
 
     let action_route = |segment: &'static str, endpoint: ActionEndpoint| {
-        warp::path("actions")
-            .and(warp::path(segment))
-            .and(warp::path::end())
-            .and(warp::post())
-            .and(with_app(app.clone()))
-            .and(warp::header::headers_cloned())
-            .and(warp::ext::optional::<PeerAddr>())
+        caller_post(app.clone(), "actions", segment)
             .and(warp::body::stream())
             .then(
                 move |app: Arc<App>, headers: HeaderMap, peer: Option<PeerAddr>, body| async move {
@@ -246,13 +256,7 @@ pub fn routes(app: Arc<App>, scope: Scope) -> Routes {
                 },
             )
     };
-    let token = warp::path("oauth2")
-        .and(warp::path("token"))
-        .and(warp::path::end())
-        .and(warp::post())
-        .and(with_app(app.clone()))
-        .and(warp::header::headers_cloned())
-        .and(warp::ext::optional::<PeerAddr>())
+    let token = caller_post(app.clone(), "oauth2", "token")
         .and(warp::body::stream())
         .then(
             |app: Arc<App>, headers: HeaderMap, peer: Option<PeerAddr>, body| async move {
