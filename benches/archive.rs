@@ -10,7 +10,9 @@
 //! retention keeps live, so RECORDS - KEEP are archived; PG_BENCH_CYCLES (default 3), rounds of
 //! KEEP more records followed by an archive run, to watch the database's size; then an offline
 //! compaction. PG_BENCH_SERVER=1 instead has a running release server make the first cut (through
-//! its control socket) and reports the server's own memory.
+//! its control socket) and reports the server's own memory; PG_BENCH_SERVER=scan has it export
+//! and verify the whole live chain through the admin API (as the Audit page does), with nothing
+//! archived, and reports its memory.
 //!
 //! Each record is the decision the seed payload produces (about 800 bytes of JSON), in batches
 //! of 256 as a busy server commits them. Peak RSS is this process's (VmHWM, reset before each
@@ -103,6 +105,10 @@ fn main() {
     );
     drop(store);
 
+    if std::env::var("PG_BENCH_SERVER").is_ok_and(|v| v == "scan") {
+        server_scan(&data);
+        return;
+    }
     // PG_BENCH_SERVER=1: the cut made by a running release server instead (through its
     // control socket, as `profilegate audit archive` does), and the server's own memory.
     if env_u64("PG_BENCH_SERVER", 0) != 0 {
@@ -290,6 +296,97 @@ fn server_cut(data: &Path) {
         "server cut: {} records in {secs:.1} s; server RSS {rss0:.0} MB before, {rss1:.0} MB after, peak {hwm1:.0} MB",
         v["records"]
     );
+    let _ = std::process::Command::new("kill")
+        .arg(pid.to_string())
+        .status();
+    let _ = child.wait();
+}
+
+/// Starts the release server on `data`, logs in to the admin API, downloads the export of the
+/// whole live chain and has it verified, and reports the server's memory around each.
+fn server_scan(data: &Path) {
+    const PASSWORD: &str = "bench admin password";
+    let mut set = std::process::Command::new(env!("CARGO_BIN_EXE_profilegate"))
+        .arg("--data-dir")
+        .arg(data)
+        .args(["admin", "set-password", "--password-stdin"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .expect("set-password");
+    {
+        use std::io::Write;
+        let mut stdin = set.stdin.take().expect("stdin");
+        writeln!(stdin, "{PASSWORD}").expect("password");
+    }
+    assert!(set.wait().expect("set-password").success());
+    let (mut child, addr) = support::spawn_server(data);
+    let pid = child.id();
+    let reset = || {
+        let _ = std::fs::write(format!("/proc/{pid}/clear_refs"), "5");
+    };
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    rt.block_on(async {
+        let url = format!("http://{addr}");
+        let client = reqwest::Client::new();
+        let r = client
+            .post(format!("{url}/admin/api/login"))
+            .json(&serde_json::json!({ "password": PASSWORD }))
+            .send()
+            .await
+            .expect("login");
+        assert_eq!(r.status(), 200, "login");
+        let cookie = r.headers()["set-cookie"]
+            .to_str()
+            .expect("cookie")
+            .split(';')
+            .next()
+            .unwrap_or_default()
+            .to_string();
+        let (rss0, _) = proc_mb(pid);
+        reset();
+        let t = Instant::now();
+        let mut r = client
+            .get(format!("{url}/admin/api/audit/export"))
+            .header("cookie", &cookie)
+            .send()
+            .await
+            .expect("export");
+        assert_eq!(r.status(), 200, "export");
+        let (mut lines, mut bytes) = (0u64, 0u64);
+        while let Some(chunk) = r.chunk().await.expect("export body") {
+            lines += chunk.iter().filter(|b| **b == b'\n').count() as u64;
+            bytes += chunk.len() as u64;
+        }
+        let secs = t.elapsed().as_secs_f64();
+        let (rss1, hwm1) = proc_mb(pid);
+        println!(
+            "server export: {lines} records ({:.0} MB) in {secs:.1} s ({:.0} records/s); server RSS {rss0:.0} MB before, peak {hwm1:.0} MB, {rss1:.0} MB after",
+            mb(bytes),
+            lines as f64 / secs
+        );
+        reset();
+        let t = Instant::now();
+        let v: serde_json::Value = client
+            .get(format!("{url}/admin/api/audit/verify"))
+            .header("cookie", &cookie)
+            .send()
+            .await
+            .expect("verify")
+            .json()
+            .await
+            .expect("verify answer");
+        let secs = t.elapsed().as_secs_f64();
+        assert_eq!(v["ok"], true, "{v}");
+        let (rss2, hwm2) = proc_mb(pid);
+        println!(
+            "server verify: {} records in {secs:.1} s; server peak {hwm2:.0} MB, {rss2:.0} MB after",
+            v["records"]
+        );
+    });
     let _ = std::process::Command::new("kill")
         .arg(pid.to_string())
         .status();

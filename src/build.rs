@@ -1,6 +1,6 @@
 //! Records which commit the binary is built from, for `profilegate --version` and the start-up
 //! banner: a support question starts with "which build is this?", and the version number alone
-//! does not say. Sets `PROFILEGATE_VERSION` to e.g. `0.2.0 (commit 1a2b3c4d5e6f, 2026-11-30)`.
+//! does not say. Sets `PROFILEGATE_VERSION` to e.g. `0.3.0 (commit 1a2b3c4d5e6f, 2026-11-30)`.
 //!
 //! The commit comes from `git` when the source is a checkout, else from the environment
 //! (`PROFILEGATE_COMMIT`, and optionally `PROFILEGATE_COMMIT_DATE`, for builds from a tarball),

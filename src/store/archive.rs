@@ -556,10 +556,8 @@ impl Store {
         let mut files = Vec::new();
         let mut current: Option<Writer> = None;
         let mut prev = base_hash;
-        let start = (base + 1).to_be_bytes();
-        for item in self.audit.range(start..) {
-            let (k, v) = item?;
-            let first = super::audit::key_seq(&k)?;
+        for item in self.audit_batches(base + 1..) {
+            let (first, v) = item?;
             let raw = unpack_batch_value(&v).ok_or_else(|| super::audit::damaged(first))?;
             let records = decode_batch(&raw).ok_or_else(|| super::audit::damaged(first))?;
             let (Some(head), Some(last)) = (records.first(), records.last()) else {
@@ -665,12 +663,17 @@ impl Store {
         let mut removed = 0;
         loop {
             let keys: Vec<sled::IVec> = self
-                .audit
+                .audit_tree()
                 .range(..=base.to_be_bytes())
                 .keys()
                 .take(REMOVE_STEP)
                 .collect::<sled::Result<_>>()?;
             if keys.is_empty() {
+                // The removal goes to disk before any segment file it empties goes.
+                if removed > 0 {
+                    self.flush()?;
+                }
+                self.remove_archived_segments()?;
                 return Ok(removed);
             }
             let mut batch = sled::Batch::default();
@@ -679,7 +682,7 @@ impl Store {
                 batch.remove(k.clone());
                 keys_batch.remove(k.clone());
             }
-            self.audit.apply_batch(batch)?;
+            self.audit_tree().apply_batch(batch)?;
             self.request_keys.apply_batch(keys_batch)?;
             removed += keys.len();
         }
@@ -689,8 +692,8 @@ impl Store {
     /// `walk` (archives verified before it).
     fn verify_live(&self, walk: &mut Walk) -> Result<Option<(u64, String)>> {
         let start = (walk.seq + 1).to_be_bytes();
-        for item in self.audit.range(start..) {
-            let (k, v) = item?;
+        for item in self.audit_tree().range(start..) {
+            let (k, stored) = item?;
             let Ok(first) = super::audit::key_seq(&k) else {
                 return Ok(Some((walk.seq + 1, "key is not a sequence number".into())));
             };
@@ -703,6 +706,15 @@ impl Store {
                     ),
                 )));
             }
+            let v = match self.batch_of(first, &stored) {
+                Ok(v) => v,
+                Err(e) => {
+                    return Ok(Some((
+                        walk.seq + 1,
+                        format!("the stored batch is unreadable: {e}"),
+                    )))
+                }
+            };
             let raw = unpack_batch_value(&v);
             let Some(batch) = raw.as_deref().and_then(decode_batch) else {
                 return Ok(Some((walk.seq + 1, "the stored batch is damaged".into())));
@@ -1032,7 +1044,7 @@ mod tests {
         store.flush().unwrap();
         drop(store);
         let store = Store::open(&path).unwrap();
-        assert_eq!(store.audit.range(..=20u64.to_be_bytes()).count(), 0);
+        assert_eq!(store.audit_tree().range(..=20u64.to_be_bytes()).count(), 0);
         assert_eq!(store.live_records().unwrap(), 11);
         let r = store.verify_with_archives(&arch, |_, _| {}).unwrap();
         assert_eq!((r.report.records, r.report.first_bad), (31, None));

@@ -29,6 +29,9 @@ const TREES: [(u8, &str); 7] = [
     (7, "anchors"),
 ];
 
+/// One entry of a section: key and value.
+type KeyValue = (Vec<u8>, Vec<u8>);
+
 /// What a backup or restore covered.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct BackupSummary {
@@ -70,16 +73,34 @@ fn bad(detail: impl Into<String>) -> StoreError {
 }
 
 impl Store {
+    /// A tree by its name in the file; `audit` is the batches' index (their values are read
+    /// from the segments: see [`Store::backup_entries`]).
     fn tree(&self, name: &str) -> &sled::Tree {
         match name {
             "departments" => &self.departments,
             "settings" => &self.settings_tree,
             "credentials" => &self.credentials,
-            "audit" => &self.audit,
+            "audit" => self.audit_tree(),
             "password_keys" => &self.password_keys,
             "anchors" => &self.anchors,
             _ => &self.outbox,
         }
+    }
+
+    /// A section's entries as the file holds them: the audit batches keyed by their first
+    /// sequence number with the packed batch as value (whatever the layout on disk), the
+    /// other trees as they are.
+    fn backup_entries(&self, name: &str) -> Box<dyn Iterator<Item = Result<KeyValue>> + '_> {
+        if name == "audit" {
+            return Box::new(
+                self.audit_batches(..)
+                    .map(|item| item.map(|(first, v)| (first.to_be_bytes().to_vec(), v))),
+            );
+        }
+        Box::new(self.tree(name).iter().map(|item| {
+            let (k, v) = item?;
+            Ok((k.to_vec(), v.to_vec()))
+        }))
     }
 
     /// Writes a backup of everything to `out`. Safe while the server runs.
@@ -102,7 +123,7 @@ impl Store {
         writeln!(w, "{header}").map_err(io)?;
         let mut entries = 0;
         for (id, name) in TREES {
-            for item in self.tree(name).iter() {
+            for item in self.backup_entries(name) {
                 let (k, v) = item?;
                 // Audit batches and outbox items are keyed by sequence number: leave out what
                 // was appended after the head this backup stands for.
@@ -119,7 +140,7 @@ impl Store {
                     continue;
                 }
                 w.write_all(&[id]).map_err(io)?;
-                for part in [k.as_ref(), v.as_ref()] {
+                for part in [k.as_slice(), v.as_slice()] {
                     let len = u32::try_from(part.len()).map_err(|_| {
                         io(std::io::Error::new(
                             std::io::ErrorKind::InvalidData,
@@ -181,7 +202,13 @@ pub fn restore(dir: &Path, input: &mut dyn Read) -> Result<BackupSummary> {
         for (id, name) in TREES {
             let mut batch = sled::Batch::default();
             for (_, k, v) in frames.iter().filter(|(t, _, _)| *t == id) {
-                batch.insert(*k, *v);
+                if name == "audit" {
+                    // The batch goes to a segment, its place into the index.
+                    let first = super::audit::key_seq(k)?;
+                    batch.insert(*k, store.stored_batch(first, v)?);
+                } else {
+                    batch.insert(*k, *v);
+                }
                 entries += 1;
             }
             store.tree(name).apply_batch(batch)?;

@@ -16,8 +16,10 @@
 //! (written whole, synced, renamed); then the chain is verified.
 //!
 //! Binaries older than stamps read neither stamp. Format 2 only writes every record in the
-//! shape those binaries write themselves, so they still open a format-2 dir correctly. A
-//! future format they cannot read must also keep them out (docs/reference.md, "Data formats").
+//! shape those binaries write themselves, so they still open a format-2 dir correctly. Format
+//! 3 keeps them out: its `audit` tree is gone, so they find a chain shorter than the head
+//! `audit-head.json` records and refuse the dir as one that lost data (docs/reference.md,
+//! "Data formats").
 
 use std::fs;
 use std::io::Write;
@@ -30,10 +32,10 @@ use super::{json_err, Result, Store, StoreError};
 use crate::model::{AdminEntry, AuditEntry, CredentialRecord, Settings};
 
 /// The format this binary writes, and the newest it reads.
-pub const CURRENT_FORMAT: u32 = 2;
+pub const CURRENT_FORMAT: u32 = 3;
 
 /// Each format and the first profilegate version that writes (and so reads) it.
-pub const FORMATS: &[(u32, &str)] = &[(1, "0.1.0"), (2, "0.2.0")];
+pub const FORMATS: &[(u32, &str)] = &[(1, "0.1.0"), (2, "0.2.0"), (3, "0.3.0")];
 
 /// The stamp file in the data dir.
 pub const FORMAT_FILE: &str = "FORMAT";
@@ -45,7 +47,7 @@ pub(super) const KEY: &[u8] = b"format";
 pub(super) type Step = fn(&Store) -> Result<serde_json::Value>;
 
 /// The steps, in order: entry `i` migrates format `i + 1` to `i + 2`.
-pub(super) const STEPS: &[Step] = &[normalize_records];
+pub(super) const STEPS: &[Step] = &[normalize_records, move_audit_to_segments];
 
 /// The first version that writes `format`, when this binary knows it.
 pub fn first_version(format: u32) -> Option<&'static str> {
@@ -344,6 +346,12 @@ fn normalize_records(store: &Store) -> Result<serde_json::Value> {
         "outbox": normalize_tree::<super::outbox::OutboxItem>(&store.outbox, "outbox item")?,
         "password_keys": normalize_tree::<super::password_keys::KeyRecord>(&store.password_keys, "password key")?,
     }))
+}
+
+/// Format 2 to 3: the audit batches move from the `audit` tree into segment files with an
+/// index (see `audit::segments`).
+fn move_audit_to_segments(store: &Store) -> Result<serde_json::Value> {
+    store.move_batches_to_segments()
 }
 
 #[cfg(test)]

@@ -160,7 +160,14 @@ pub struct Store {
     credentials: sled::Tree,
     /// Password-sharing keys (id -> record with the PKCS#8 private key; see `password_keys`).
     password_keys: sled::Tree,
-    audit: sled::Tree,
+    /// The audit batches' index (first sequence number -> place in a segment file).
+    audit_index: sled::Tree,
+    /// The segment files holding the audit batches (see `audit::segments`).
+    segments: audit::segments::Segments,
+    /// In a data dir of format 2 not migrated yet, the tree holding the batches themselves,
+    /// and whether it is still the one in use (see `audit::log`).
+    audit_legacy: Option<sled::Tree>,
+    legacy: std::sync::atomic::AtomicBool,
     outbox: sled::Tree,
     /// Request keys of recent decisions, one value per batch (see `audit::keylog`): what a
     /// restart re-indexes for retries without reading the audit records themselves.
@@ -345,6 +352,21 @@ impl Store {
             }
         };
         let (journal, recovery) = durable::open_journal(dir)?;
+        let segments =
+            audit::segments::Segments::open(dir).map_err(|source| StoreError::DataDir {
+                dir: dir.to_path_buf(),
+                source,
+            })?;
+        // A format-2 dir keeps its batches in the `audit` tree until it is migrated.
+        let audit_legacy = if db
+            .tree_names()
+            .iter()
+            .any(|n| n == audit::LEGACY_TREE.as_bytes())
+        {
+            Some(db.open_tree(audit::LEGACY_TREE)?).filter(|t| !t.is_empty())
+        } else {
+            None
+        };
         let anchors = db.open_tree("anchors")?;
         let anchor_key = anchors::load_or_generate(&anchors)?;
         let orgs_seen = db.open_tree("orgs_seen")?;
@@ -354,7 +376,10 @@ impl Store {
             settings_tree: db.open_tree("settings")?,
             credentials: db.open_tree("credentials")?,
             password_keys: db.open_tree("password_keys")?,
-            audit: db.open_tree("audit")?,
+            audit_index: db.open_tree(audit::segments::INDEX_TREE)?,
+            segments,
+            legacy: std::sync::atomic::AtomicBool::new(audit_legacy.is_some()),
+            audit_legacy,
             outbox: db.open_tree("outbox")?,
             request_keys: db.open_tree("request_keys")?,
             sync_state: db.open_tree("sync_state")?,
@@ -403,14 +428,15 @@ impl Store {
     pub fn flush(&self) -> Result<()> {
         // The head read before the flush is on disk after it.
         let seq = self.chain_head().seq;
+        self.sync_segments(seq)?;
         self.db.flush()?;
         self.raise_durable(seq);
         Ok(())
     }
 
-    /// Bytes the database occupies on disk.
+    /// Bytes the database and the audit's segment files occupy on disk.
     pub fn size_on_disk(&self) -> Result<u64> {
-        Ok(self.db.size_on_disk()?)
+        Ok(self.db.size_on_disk()? + self.segment_bytes())
     }
 
     /// Writes a small marker (not flushed here): proves the database takes writes.

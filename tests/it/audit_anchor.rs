@@ -40,18 +40,15 @@ fn checkpoint_json(dir: &std::path::Path) -> Value {
 /// Rewrites record `target` offline, as someone with write access to the data dir could:
 /// `edit` changes its body, then every later record's `prev_hash` and every hash from there
 /// on are recomputed with the chain's own rule (SHA-256 of the body), so the chain is
-/// self-consistent again. Works beneath the store on the sled files, batch by batch (`u32 BE
-/// length || hash || body` records, packed as `store::audit` packs them).
+/// self-consistent again. Works beneath the store on the index and segment files, batch by
+/// batch (`u32 BE length || hash || body` records, packed as `store::audit` packs them).
 fn rewrite_record(data_dir: &std::path::Path, target: u64, edit: impl Fn(&str) -> String) {
     use profilegate::store::audit::{pack_batch_value, unpack_batch_value};
-    let db = open_sled(&data_dir.join("db"));
-    let audit = db.open_tree("audit").unwrap();
     let mut prev_old = [0u8; 32];
     let mut prev_new = [0u8; 32];
     let mut changed = false;
-    let batches: Vec<(sled::IVec, sled::IVec)> = audit.iter().map(|r| r.unwrap()).collect();
-    for (k, v) in batches {
-        let first = u64::from_be_bytes(k.as_ref().try_into().unwrap());
+    let mut rewritten = Vec::new();
+    for (first, v) in raw_batches(data_dir) {
         let raw = unpack_batch_value(&v).expect("a packed batch");
         let mut rest = raw.as_slice();
         let mut out = Vec::new();
@@ -79,10 +76,10 @@ fn rewrite_record(data_dir: &std::path::Path, target: u64, edit: impl Fn(&str) -
             prev_new = new_hash;
             seq += 1;
         }
-        audit.insert(k, pack_batch_value(&out)).unwrap();
+        rewritten.push((first, Some(pack_batch_value(&out))));
     }
     assert!(changed, "no record {target}");
-    db.flush().unwrap();
+    write_raw_batches(data_dir, rewritten);
 }
 
 /// The sequence number of the decision with this request id.

@@ -1,10 +1,10 @@
 //! Appending to the chain: each record is linked to the one before it. A batch's records become
-//! one sled value; inserting it with its side writes and making it durable is
+//! one stored batch (see `log`); inserting it with its side writes and making it durable is
 //! [`durable`](crate::store::durable)'s job.
 
 use sha2::{Digest, Sha256};
 
-use super::codec::{damaged, decode_batch, encode_record, key_seq, record_bytes};
+use super::codec::{damaged, decode_batch, encode_record, record_bytes};
 use super::{pack_batch_value, unpack_batch_value};
 use crate::model::AuditEntry;
 use crate::store::{json_err, now_rfc3339, Result, Store, StoreError};
@@ -31,14 +31,13 @@ impl ChainHead {
 impl Store {
     /// Reads the chain's tip from the last stored record.
     pub(in crate::store) fn load_chain_head(&self) -> Result<ChainHead> {
-        match self.audit.last()? {
+        match self.audit_batches(..).next_back().transpose()? {
             // Nothing live: the chain ends at the last archived record (or is empty).
             None => {
                 let (seq, hash) = self.base_link()?;
                 Ok(ChainHead { seq, hash })
             }
-            Some((k, v)) => {
-                let first = key_seq(&k)?;
+            Some((first, v)) => {
                 let raw = unpack_batch_value(&v).ok_or_else(|| damaged(first))?;
                 let records = decode_batch(&raw).ok_or_else(|| damaged(first))?;
                 let last = records.last().ok_or_else(|| damaged(first))?;
@@ -97,10 +96,10 @@ impl Store {
         let mut head = self.chain.lock();
         let seq = head.seq + 1;
         let (raw, new_head) = Self::chain_batch(*head, &[entry_json]);
-        let value = pack_batch_value(&raw);
-        (tree, &self.audit).transaction(|(t, a)| {
+        let stored = self.stored_batch(seq, &pack_batch_value(&raw))?;
+        (tree, self.audit_tree()).transaction(|(t, a)| {
             f(t)?;
-            a.insert(&seq.to_be_bytes(), value.as_slice())?;
+            a.insert(&seq.to_be_bytes(), stored.as_slice())?;
             Ok(())
         })?;
         *head = new_head;
@@ -115,8 +114,8 @@ impl Store {
         let mut head = self.chain.lock();
         let first = head.seq + 1;
         let (raw, new_head) = Self::chain_batch_at(*head, entries, time);
-        self.audit
-            .insert(first.to_be_bytes(), pack_batch_value(&raw))?;
+        let stored = self.stored_batch(first, &pack_batch_value(&raw))?;
+        self.audit_tree().insert(first.to_be_bytes(), stored)?;
         *head = new_head;
         Ok(first)
     }

@@ -1,9 +1,9 @@
 //! The append-only, hash-chained audit log.
 //!
-//! Records are written in batches: one sled value per group commit, keyed by the batch's first
-//! sequence number (big-endian, so sled's order is the chain's order). One insert per batch
-//! instead of one per record keeps the durable audit cheap (sled's per-insert cost dominated
-//! the request path).
+//! Records are written in batches: one frame per group commit in a segment file of our own,
+//! indexed in sled by the batch's first sequence number (big-endian, so sled's order is the
+//! chain's order; see `segments`). One write per batch instead of one per record keeps the
+//! durable audit cheap (sled's per-insert cost dominated the request path).
 //!
 //! A batch's records are a run of `u32 length (big-endian) || sha256(body) || body`, where
 //! `body` is the record's JSON exactly as written. The stored value is those bytes packed:
@@ -22,7 +22,12 @@
 mod chain;
 mod codec;
 mod keylog;
+mod log;
 mod read;
+pub mod segments;
+
+/// The tree a data dir of format 2 keeps its batches in (format 3 moved them to segments).
+pub(in crate::store) const LEGACY_TREE: &str = "audit";
 
 pub use chain::{ChainHead, GENESIS_HASH};
 /// What `durable` needs of the codec: the key log's encoding (for a new batch) and a stored

@@ -10,11 +10,9 @@ use crate::store::{json_err, Result, Store, StoreError};
 impl Store {
     /// Reads one record.
     pub fn audit_record(&self, seq: u64) -> Result<Option<AuditRecord>> {
-        let Some(item) = self.audit.range(..=seq.to_be_bytes()).next_back() else {
+        let Some((first, v)) = self.audit_batch_holding(seq)? else {
             return Ok(None);
         };
-        let (k, v) = item?;
-        let first = key_seq(&k)?;
         let raw = unpack_batch_value(&v).ok_or_else(|| damaged(first))?;
         let records = decode_batch(&raw).ok_or_else(|| damaged(first))?;
         match records.get((seq - first) as usize) {
@@ -28,15 +26,16 @@ impl Store {
         &self,
         from_seq: u64,
     ) -> impl Iterator<Item = Result<(u64, String, Vec<u8>)>> + '_ {
-        // Start at the batch that holds `from_seq`.
+        // Start at the batch that holds `from_seq` (its key alone: the batch is read below).
         let start = self
-            .audit
+            .audit_tree()
             .range(..=from_seq.to_be_bytes())
+            .keys()
             .next_back()
             .and_then(|r| r.ok())
-            .map_or_else(|| from_seq.to_be_bytes().to_vec(), |(k, _)| k.to_vec());
-        self.audit
-            .range(start..)
+            .and_then(|k| key_seq(&k).ok())
+            .unwrap_or(from_seq);
+        self.audit_batches(start..)
             .flat_map(move |item| -> Vec<Result<(u64, String, Vec<u8>)>> {
                 match records_of(item) {
                     Ok(records) => records
@@ -63,9 +62,8 @@ impl Store {
             idempotency_key: Option<std::borrow::Cow<'a, str>>,
         }
         let mut out = Vec::new();
-        for item in self.audit.iter().rev() {
-            let (k, v) = item?;
-            let first = key_seq(&k)?;
+        for item in self.audit_batches(..).rev() {
+            let (first, v) = item?;
             let raw = unpack_batch_value(&v).ok_or_else(|| damaged(first))?;
             let batch = decode_batch(&raw).ok_or_else(|| damaged(first))?;
             for (i, r) in batch.iter().enumerate().rev() {
@@ -87,8 +85,7 @@ impl Store {
 
     /// Iterates newest first.
     pub fn audit_iter_rev(&self) -> impl Iterator<Item = Result<AuditRecord>> + '_ {
-        self.audit
-            .iter()
+        self.audit_batches(..)
             .rev()
             .flat_map(|item| -> Vec<Result<AuditRecord>> {
                 match records_of(item) {
@@ -128,9 +125,8 @@ impl Store {
 type OwnedRecord = (u64, [u8; 32], Vec<u8>);
 
 /// The records of one stored batch, oldest first.
-fn records_of(item: sled::Result<(sled::IVec, sled::IVec)>) -> Result<Vec<OwnedRecord>> {
-    let (k, v) = item?;
-    let first = key_seq(&k)?;
+fn records_of(item: Result<(u64, Vec<u8>)>) -> Result<Vec<OwnedRecord>> {
+    let (first, v) = item?;
     let raw = unpack_batch_value(&v).ok_or_else(|| damaged(first))?;
     let records = decode_batch(&raw).ok_or_else(|| damaged(first))?;
     Ok(records
@@ -155,7 +151,11 @@ mod tests {
         {
             let mut head = store.chain.lock();
             let (raw, new_head) = Store::chain_batch(*head, &[admin_entry(2), admin_entry(3)]);
-            store.audit.insert(2u64.to_be_bytes(), raw).unwrap();
+            let stored = store.stored_batch(2, &raw).unwrap();
+            store
+                .audit_tree()
+                .insert(2u64.to_be_bytes(), stored)
+                .unwrap();
             *head = new_head;
         }
         let report = store.verify_audit().unwrap();

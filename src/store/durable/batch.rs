@@ -87,6 +87,7 @@ impl Store {
     /// With the chain locked at `head_seq`: after the flush every record is in sled's log on
     /// disk, so no frame is needed any more.
     pub(super) fn checkpoint_locked(&self, head_seq: u64, j: &mut JournalState) -> Result<()> {
+        self.sync_segments(head_seq)?;
         self.db.flush()?;
         if !j.journal.is_empty() {
             j.journal.reset().map_err(|e| self.journal_error(e))?;
@@ -153,17 +154,18 @@ impl Store {
             return Ok(());
         }
         let key = frame.first.to_be_bytes();
+        let stored = self.stored_batch(frame.first, &frame.value)?;
         if frame.outbox.is_empty() {
             if let Some(log) = &frame.keys {
                 self.request_keys.insert(key, log.as_slice())?;
             }
-            self.audit.insert(key, frame.value.as_slice())?;
+            self.audit_tree().insert(key, stored)?;
         } else {
-            (&self.audit, &self.outbox, &self.request_keys).transaction(|(a, o, r)| {
+            (self.audit_tree(), &self.outbox, &self.request_keys).transaction(|(a, o, r)| {
                 if let Some(log) = &frame.keys {
                     r.insert(&key, log.as_slice())?;
                 }
-                a.insert(&key, frame.value.as_slice())?;
+                a.insert(&key, stored.as_slice())?;
                 for (seq, item) in &frame.outbox {
                     o.insert(&seq.to_be_bytes(), item.as_slice())?;
                 }

@@ -102,6 +102,7 @@ impl Store {
     /// journal but not sled's log, then checks the chain against the head last known to be on
     /// disk. Returns the chain's tip.
     pub(in crate::store) fn recover(&self, recovery: Recovery) -> Result<ChainHead> {
+        self.drop_unsynced_tail()?;
         let head = self.load_chain_head()?;
         let head = self.replay_journal(head, recovery.frames)?;
         // sled reads a damaged log as a shorter one (a crash's torn tail looks the same), so a

@@ -203,4 +203,61 @@ mod tests {
         let err = Store::open(&foreign).unwrap_err().to_string();
         assert!(err.contains("does not link"), "{err}");
     }
+
+    /// sled's background flush may write an index entry before its batch's frame reaches the
+    /// segment file on disk. A crash then leaves entries pointing past the file's end: open
+    /// drops them (with their records' queued e-mails), and the journal brings back the
+    /// acknowledged batches; without the journal (never acknowledged) they stay dropped.
+    #[test]
+    fn index_entries_whose_frames_never_reached_the_disk_come_back_from_the_journal() {
+        use crate::store::audit::segments::{segment_name, SEGMENT_DIR};
+        let tmp = tempfile::tempdir().unwrap();
+        let (live, crashed, unacked) = (
+            tmp.path().join("live"),
+            tmp.path().join("crashed"),
+            tmp.path().join("unacked"),
+        );
+        let store = Store::open(&live).unwrap();
+        store
+            .commit_batch(&[admin_entry(1)], &[], &[], &[], true)
+            .unwrap();
+        let segment = live.join(SEGMENT_DIR).join(segment_name(1));
+        let at_checkpoint = std::fs::read(&segment).unwrap();
+        store
+            .commit_batch(&[admin_entry(2)], &[(0, [2u8; 16])], &[], &[], false)
+            .unwrap();
+        store
+            .commit_batch(&[admin_entry(3)], &[], &[(0, b"{}".to_vec())], &[], false)
+            .unwrap();
+        // The index entries reach sled's log, as its background flush would write them.
+        store.db.flush().unwrap();
+        copy_dir(&live, &crashed);
+        copy_dir(&live, &unacked);
+        drop(store);
+        for dir in [&crashed, &unacked] {
+            std::fs::write(dir.join(SEGMENT_DIR).join(segment_name(1)), &at_checkpoint).unwrap();
+        }
+        std::fs::write(unacked.join("journal"), b"").unwrap();
+
+        let store = Store::open(&crashed).unwrap();
+        assert_eq!(store.chain_head().seq, 3);
+        let report = store.verify_audit().unwrap();
+        assert_eq!((report.records, report.first_bad), (3, None));
+        assert!(store.outbox.get(3u64.to_be_bytes()).unwrap().is_some());
+        assert_eq!(
+            store.recent_request_keys(0).unwrap(),
+            Some(vec![([2; 16], 2)])
+        );
+        drop(store);
+
+        let store = Store::open(&unacked).unwrap();
+        assert_eq!(store.chain_head().seq, 1);
+        let report = store.verify_audit().unwrap();
+        assert_eq!((report.records, report.first_bad), (1, None));
+        assert!(store.outbox.get(3u64.to_be_bytes()).unwrap().is_none());
+        // The chain goes on from record 1.
+        assert_eq!(store.append_entries(&[admin_entry(4)]).unwrap(), 2);
+        store.flush().unwrap();
+        assert_eq!(store.verify_audit().unwrap().records, 2);
+    }
 }

@@ -8,7 +8,7 @@ use profilegate::model::{AdminEntry, AuditEntry};
 use profilegate::store::audit::{pack_batch_value, unpack_batch_value};
 use profilegate::store::{Store, StoreError};
 
-use crate::support::{open_sled, re};
+use crate::support::{raw_batches, re, write_raw_batches};
 
 /// Opens the store after a change beneath it: `None` when it refuses to open because the
 /// chain's end is damaged (that counts as noticed); any other failure fails the test, so a
@@ -27,13 +27,9 @@ fn rewrite_one_batch(
     pick: prop::sample::Index,
     change: impl FnOnce(&[u8]) -> Vec<u8>,
 ) {
-    let db = open_sled(&dir.join("db"));
-    let audit = db.open_tree("audit").unwrap();
-    let keys: Vec<_> = audit.iter().keys().map(|k| k.unwrap()).collect();
-    let key = &keys[pick.index(keys.len())];
-    let stored = audit.get(key).unwrap().unwrap();
-    audit.insert(key, change(&stored)).unwrap();
-    db.flush().unwrap();
+    let batches = raw_batches(dir);
+    let (first, stored) = &batches[pick.index(batches.len())];
+    write_raw_batches(dir, vec![(*first, Some(change(stored)))]);
 }
 
 proptest! {
@@ -147,21 +143,16 @@ proptest! {
         let tmp = chain(&batches);
         let dir = tmp.path().join("d");
         {
-            let db = open_sled(&dir.join("db"));
-            let audit = db.open_tree("audit").unwrap();
-            let keys: Vec<_> = audit.iter().keys().map(|k| k.unwrap()).collect();
+            let batches = raw_batches(&dir);
             // Not the last batch: dropping the tail is a truncation, which the chain alone
             // cannot tell from a shorter history (the durable-head note catches that).
-            let i = pick.index(keys.len() - 1);
+            let i = pick.index(batches.len() - 1);
+            let ((a_key, a), (b_key, b)) = (batches[i].clone(), batches[i + 1].clone());
             if swap {
-                let a = audit.get(&keys[i]).unwrap().unwrap();
-                let b = audit.get(&keys[i + 1]).unwrap().unwrap();
-                audit.insert(&keys[i], b).unwrap();
-                audit.insert(&keys[i + 1], a).unwrap();
+                write_raw_batches(&dir, vec![(a_key, Some(b)), (b_key, Some(a))]);
             } else {
-                audit.remove(&keys[i]).unwrap();
+                write_raw_batches(&dir, vec![(a_key, None)]);
             }
-            db.flush().unwrap();
         }
         if let Some(store) = open_after_change(&dir) {
             let report = store.verify_audit();

@@ -422,6 +422,52 @@ async fn audit_filters_verify_and_export() {
     srv.stop().await;
 }
 
+/// An export larger than the server's chunks (64 KiB) arrives whole and in order, streamed
+/// (no `Content-Length`: the server never holds it whole).
+#[tokio::test(flavor = "multi_thread")]
+async fn the_export_of_a_long_chain_is_streamed_whole() {
+    let dir = DataDir::new();
+    dir.with_store(|s| {
+        for i in 0..3000 {
+            s.append_audit(&profilegate::model::AuditEntry::Admin(
+                profilegate::model::AdminEntry {
+                    actor: "test".into(),
+                    action: format!("change {i}"),
+                    before: Some(json!({ "padding": "x".repeat(200) })),
+                    after: None,
+                },
+            ))
+            .unwrap();
+        }
+        s.flush().unwrap();
+    });
+    set_password(&dir);
+    let srv = Server::start(&dir.path).await;
+    let a = Admin::new(&srv.url).await;
+    let (_, v) = a.get("/admin/api/audit/verify").await;
+    let records = v["records"].as_u64().unwrap();
+    assert!(records >= 3000, "{v}");
+    let r = a.get_raw("/admin/api/audit/export").await;
+    assert_eq!(r.status(), 200);
+    assert!(
+        r.headers().get("content-length").is_none(),
+        "{:?}",
+        r.headers()
+    );
+    let text = r.text().await.unwrap();
+    assert!(text.len() > 10 * 64 * 1024, "{} bytes", text.len());
+    let seqs: Vec<u64> = text
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<Value>(l).unwrap()["seq"]
+                .as_u64()
+                .unwrap()
+        })
+        .collect();
+    assert_eq!(seqs, (1..=records).collect::<Vec<_>>());
+    srv.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn failure_messages_are_checked_against_the_contract_when_saved() {
     let dir = DataDir::new();

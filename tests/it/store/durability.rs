@@ -103,11 +103,12 @@ async fn tampering_is_detected() {
 
     // Change one byte of record 4's content, as someone with file access might.
     {
-        let db = open_sled(&dir.path.join("db"));
-        let audit = db.open_tree("audit").unwrap();
-        let key = 4u64.to_be_bytes();
-        // Sequential requests are committed one per batch, so record 4 starts its own value.
-        let stored = audit.get(key).unwrap().expect("record 4 starts a batch");
+        // Sequential requests are committed one per batch, so record 4 starts its own batch.
+        let stored = raw_batches(&dir.path)
+            .into_iter()
+            .find(|(first, _)| *first == 4)
+            .expect("record 4 starts a batch")
+            .1;
         // Batches are stored compressed: unpack, change, pack again.
         let mut records = unpack_batch_value(&stored).expect("a readable batch");
         let pos = records
@@ -115,20 +116,14 @@ async fn tampering_is_detected() {
             .position(|w| w == b"SUCCESS")
             .expect("a SUCCESS decision");
         records[pos..pos + 7].copy_from_slice(b"FAILED!");
-        audit.insert(key, pack_batch_value(&records)).unwrap();
-        db.flush().unwrap();
+        write_raw_batches(&dir.path, vec![(4, Some(pack_batch_value(&records)))]);
     }
     let o = cli(&dir.path, &["audit", "verify"]);
     assert_eq!(o.status.code(), Some(1));
     assert!(stdout(&o).contains("BROKEN at record 4"), "{}", stdout(&o));
 
     // Removing a record is found too.
-    {
-        let db = open_sled(&dir.path.join("db"));
-        let audit = db.open_tree("audit").unwrap();
-        audit.remove(4u64.to_be_bytes()).unwrap();
-        db.flush().unwrap();
-    }
+    write_raw_batches(&dir.path, vec![(4, None)]);
     let o = cli(&dir.path, &["audit", "verify"]);
     assert_eq!(o.status.code(), Some(1));
     assert!(

@@ -39,7 +39,9 @@ fn migration_backups(dir: &Path) -> Vec<PathBuf> {
         for e in std::fs::read_dir(d).unwrap() {
             let p = e.unwrap().path();
             let name = p.file_name().unwrap().to_string_lossy().into_owned();
-            if name.contains(".format-1-backup-") || name.starts_with("format-1-backup-") {
+            if name.contains(".format-") && name.contains("-backup-")
+                || name.starts_with("format-") && name.contains("-backup-")
+            {
                 out.push(p);
             }
         }
@@ -103,9 +105,39 @@ fn a_newer_dir_is_refused_by_serve_and_the_cli_with_nothing_touched() {
     assert!(migration_backups(&dir.path).is_empty());
 }
 
+/// The audit as formats 1 and 2 stored it: each batch a value of the `audit` tree, no index,
+/// no segment files.
+fn plant_legacy_audit(data: &Path) {
+    use profilegate::store::audit::segments::{INDEX_TREE, SEGMENT_DIR};
+    let batches = raw_batches(data);
+    assert!(!batches.is_empty());
+    let db = open_sled(&data.join("db"));
+    let audit = db.open_tree("audit").unwrap();
+    for (first, value) in batches {
+        audit.insert(first.to_be_bytes(), value).unwrap();
+    }
+    assert!(db.drop_tree(INDEX_TREE).unwrap());
+    db.flush().unwrap();
+    drop(db);
+    std::fs::remove_dir_all(data.join(SEGMENT_DIR)).unwrap();
+}
+
+/// Whether the audit is in segment files with their index, and the `audit` tree gone.
+fn audit_in_segments(data: &Path) -> bool {
+    use profilegate::store::audit::segments::SEGMENT_DIR;
+    let seg = std::fs::read_dir(data.join(SEGMENT_DIR))
+        .map(|d| d.count())
+        .unwrap_or(0);
+    let db = open_sled(&data.join("db"));
+    let legacy = db.tree_names().iter().any(|n| n == b"audit".as_slice());
+    seg > 0 && !legacy
+}
+
 /// Old settings (stored before the password action, forwarding, retention, department sync
-/// and the token lifetime existed) and a credential without `last_used`.
+/// and the token lifetime existed), a credential without `last_used`, and the audit in the
+/// `audit` tree.
 fn plant_format_1(data: &Path) {
+    plant_legacy_audit(data);
     let db = open_sled(&data.join("db"));
     let settings = db.open_tree("settings").unwrap();
     let mut v: serde_json::Value =
@@ -175,6 +207,7 @@ fn an_older_dir_is_migrated_once_after_a_backup_that_restores() {
     let departments = stdout(&cli(&dir.path, &["departments", "list"]));
     plant_format_1(&dir.path);
     assert!(!normalized(&dir.path));
+    assert!(!audit_in_segments(&dir.path));
 
     // The first open migrates: backup, steps, stamp, chain verified, one log line.
     let o = cli(&dir.path, &["audit", "verify"]);
@@ -198,6 +231,7 @@ fn an_older_dir_is_migrated_once_after_a_backup_that_restores() {
         CURRENT_FORMAT
     );
     assert!(normalized(&dir.path));
+    assert!(audit_in_segments(&dir.path));
     let o = cli(&dir.path, &["audit", "verify"]);
     assert!(o.status.success(), "{}", stdout(&o));
     let export = stdout(&cli(&dir.path, &["audit", "export"]));
@@ -225,6 +259,7 @@ fn an_older_dir_is_migrated_once_after_a_backup_that_restores() {
     let o = cli(&restored, &["restore", backup.to_str().unwrap()]);
     assert!(o.status.success(), "{}{}", stdout(&o), stderr(&o));
     assert!(normalized(&restored));
+    assert!(audit_in_segments(&restored));
     assert_eq!(
         read_stamp(&restored).unwrap().unwrap().format,
         CURRENT_FORMAT
@@ -237,4 +272,82 @@ fn an_older_dir_is_migrated_once_after_a_backup_that_restores() {
             .count(),
         records_before + 1
     );
+}
+
+/// A format-2 dir (0.2.0 kept the audit batches as values of the `audit` tree) moves them into
+/// segment files at its first open, after a backup; a crash in the middle of the move (the
+/// index half written, the tree still whole) is run again from the start.
+#[test]
+fn a_format_2_dir_moves_its_audit_into_segment_files() {
+    let dir = DataDir::new();
+    let cred = dir.standard();
+    dir.with_store(|s| {
+        for i in 0..300 {
+            s.append_audit(&profilegate::model::AuditEntry::Admin(
+                profilegate::model::AdminEntry {
+                    actor: "test".into(),
+                    action: format!("change {i}"),
+                    before: None,
+                    after: None,
+                },
+            ))
+            .unwrap();
+        }
+        s.flush().unwrap();
+    });
+    let export_before = stdout(&cli(&dir.path, &["audit", "export"]));
+    plant_legacy_audit(&dir.path);
+    {
+        let db = open_sled(&dir.path.join("db"));
+        db.open_tree("settings")
+            .unwrap()
+            .insert("format", 2u32.to_be_bytes().as_slice())
+            .unwrap();
+        // A move a crash cut short: a stale index beside the whole tree.
+        db.open_tree(profilegate::store::audit::segments::INDEX_TREE)
+            .unwrap()
+            .insert(1u64.to_be_bytes(), [9u8; 20].as_slice())
+            .unwrap();
+        db.flush().unwrap();
+    }
+    std::fs::write(
+        dir.path.join(FORMAT_FILE),
+        "format = 2\nreadable_by = \"0.2.0\"\n",
+    )
+    .unwrap();
+    assert!(!audit_in_segments(&dir.path));
+
+    let o = cli(&dir.path, &["audit", "verify"]);
+    assert!(o.status.success(), "{}{}", stdout(&o), stderr(&o));
+    assert!(
+        stderr(&o).contains(&format!("from format 2 to format {CURRENT_FORMAT}")),
+        "{}",
+        stderr(&o)
+    );
+    assert!(audit_in_segments(&dir.path));
+    assert_eq!(migration_backups(&dir.path).len(), 1);
+    let export = stdout(&cli(&dir.path, &["audit", "export"]));
+    assert!(
+        export.starts_with(&export_before),
+        "the records before are unchanged"
+    );
+    let migrate = export.lines().last().unwrap();
+    assert!(migrate.contains("store.migrate"), "{migrate}");
+    assert!(migrate.contains("\"audit_batches\":"), "{migrate}");
+    // The server serves on it, and what it writes is kept.
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let srv = Server::start(&dir.path).await;
+        let r = post(
+            &srv.action_url(),
+            &Auth::of(&cred),
+            profile_event(Some("after-move"), dept(serde_json::json!("HR"))).to_string(),
+        )
+        .await;
+        assert_eq!(r.status, 200);
+        srv.stop().await;
+    });
+    let o = cli(&dir.path, &["audit", "verify"]);
+    assert!(o.status.success(), "{}", stdout(&o));
+    assert!(stdout(&cli(&dir.path, &["audit", "export"])).contains("after-move"));
 }

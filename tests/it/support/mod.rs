@@ -464,3 +464,70 @@ pub fn open_sled(path: &Path) -> sled::Db {
         }
     }
 }
+
+/// The audit batches as a data dir stores them, read beneath the store (the `audit_index` tree
+/// and the segment files): (first sequence number, packed batch), oldest first.
+pub fn raw_batches(data_dir: &Path) -> Vec<(u64, Vec<u8>)> {
+    use profilegate::store::audit::segments::{segment_name, Loc, INDEX_TREE, SEGMENT_DIR};
+    use std::os::unix::fs::FileExt;
+    let db = open_sled(&data_dir.join("db"));
+    let index = db.open_tree(INDEX_TREE).unwrap();
+    index
+        .iter()
+        .map(|item| {
+            let (k, v) = item.unwrap();
+            let first = u64::from_be_bytes(k.as_ref().try_into().unwrap());
+            let loc = Loc::decode(&v).expect("an index entry");
+            let file =
+                std::fs::File::open(data_dir.join(SEGMENT_DIR).join(segment_name(loc.segment)))
+                    .unwrap();
+            let mut value = vec![0u8; loc.len as usize];
+            file.read_exact_at(&mut value, loc.offset + 20).unwrap();
+            (first, value)
+        })
+        .collect()
+}
+
+/// Changes stored audit batches beneath the store, as someone with write access to the data
+/// dir could: `Some(value)` appends a well-formed frame with the new value to the last segment
+/// file and points the index at it; `None` removes the batch from the index.
+pub fn write_raw_batches(data_dir: &Path, changes: Vec<(u64, Option<Vec<u8>>)>) {
+    use profilegate::store::audit::segments::{encode_frame, Loc, INDEX_TREE, SEGMENT_DIR};
+    use std::io::Write;
+    let db = open_sled(&data_dir.join("db"));
+    let index = db.open_tree(INDEX_TREE).unwrap();
+    let seg_dir = data_dir.join(SEGMENT_DIR);
+    let mut names: Vec<String> = std::fs::read_dir(&seg_dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .filter(|n| n.ends_with(".seg"))
+        .collect();
+    names.sort();
+    let last = names.last().expect("a segment file").clone();
+    let segment: u64 = last.trim_end_matches(".seg").parse().unwrap();
+    let path = seg_dir.join(&last);
+    for (first, change) in changes {
+        let key = first.to_be_bytes();
+        match change {
+            None => {
+                index.remove(key).unwrap();
+            }
+            Some(value) => {
+                let offset = std::fs::metadata(&path).unwrap().len();
+                let mut f = std::fs::OpenOptions::new()
+                    .append(true)
+                    .open(&path)
+                    .unwrap();
+                f.write_all(&encode_frame(first, &value)).unwrap();
+                f.sync_all().unwrap();
+                let loc = Loc {
+                    segment,
+                    offset,
+                    len: value.len() as u32,
+                };
+                index.insert(key, loc.encode().as_slice()).unwrap();
+            }
+        }
+    }
+    db.flush().unwrap();
+}
