@@ -156,29 +156,17 @@ pub async fn serve(app: Arc<App>) {
                 }
                 "audit-checkpoint" => {
                     let store = app.store.clone();
-                    let reply = match tokio::task::spawn_blocking(move || {
-                        crate::service::audit::checkpoint(&store)
-                    })
-                    .await
-                    {
-                        Ok(Ok(info)) => serde_json::json!({ "ok": info }),
-                        Ok(Err(e)) => serde_json::json!({ "error": e.to_string() }),
-                        Err(e) => serde_json::json!({ "error": e.to_string() }),
-                    };
+                    let reply =
+                        blocking_answer(move || crate::service::audit::checkpoint(&store)).await;
                     let _ = wr.write_all(format!("{reply}\n").as_bytes()).await;
                 }
                 "audit-forward-status" => {
                     let store = app.store.clone();
                     let stats = app.forward.clone();
-                    let reply = match tokio::task::spawn_blocking(move || {
+                    let reply = blocking_answer(move || {
                         crate::service::forward::status(&store, Some(&stats))
                     })
-                    .await
-                    {
-                        Ok(Ok(list)) => serde_json::json!({ "ok": list }),
-                        Ok(Err(e)) => serde_json::json!({ "error": e.to_string() }),
-                        Err(e) => serde_json::json!({ "error": e.to_string() }),
-                    };
+                    .await;
                     let _ = wr.write_all(format!("{reply}\n").as_bytes()).await;
                 }
                 "audit-archive" | "audit-archive dry-run" => {
@@ -248,12 +236,7 @@ async fn simulate(app: &Arc<App>, request: &str) -> serde_json::Value {
         return serde_json::json!({ "error": "not a simulate request" });
     };
     let app = app.clone();
-    let done =
-        tokio::task::spawn_blocking(move || simulate::simulate(&app.simulation_deps(), &req)).await;
-    match done {
-        Ok(r) => answer(r),
-        Err(e) => serde_json::json!({ "error": e.to_string() }),
-    }
+    blocking_answer(move || simulate::simulate(&app.simulation_deps(), &req)).await
 }
 
 /// `doctor {"tls": source}`: every check run by the server (its user, its store, its view of
@@ -296,6 +279,19 @@ fn server_ctx(app: &App) -> Ctx<'_> {
 fn answer<T: serde::Serialize>(r: Result<T, ServiceError>) -> serde_json::Value {
     match r {
         Ok(v) => serde_json::json!({ "ok": v }),
+        Err(e) => serde_json::json!({ "error": e.to_string() }),
+    }
+}
+
+/// [`answer`] for blocking work (store reads, signing), run off the runtime's threads; a task
+/// that panicked is answered `{"error": message}` too.
+async fn blocking_answer<T, F>(f: F) -> serde_json::Value
+where
+    T: serde::Serialize + Send + 'static,
+    F: FnOnce() -> Result<T, ServiceError> + Send + 'static,
+{
+    match tokio::task::spawn_blocking(f).await {
+        Ok(r) => answer(r),
         Err(e) => serde_json::json!({ "error": e.to_string() }),
     }
 }

@@ -76,6 +76,27 @@ pub struct Options {
     pub max_connections: usize,
     /// Host names besides IP addresses and `localhost` that the admin side answers to.
     pub admin_hosts: Vec<String>,
+    /// When the audit retention runs (`serve` keeps the default; tests shorten it).
+    pub retention: RetentionSchedule,
+}
+
+/// When the server runs the audit retention: `first` after start, then every `every` (not
+/// zero).
+#[derive(Debug, Clone, Copy)]
+pub struct RetentionSchedule {
+    /// A minute by default, so that a run does not add to start-up's work.
+    pub first: Duration,
+    /// An hour by default: a run that finds nothing to move reads one batch.
+    pub every: Duration,
+}
+
+impl Default for RetentionSchedule {
+    fn default() -> Self {
+        RetentionSchedule {
+            first: Duration::from_secs(60),
+            every: Duration::from_secs(3600),
+        }
+    }
 }
 
 /// Runs the server on `listener` until `shutdown` resolves, then finishes open requests,
@@ -150,7 +171,7 @@ pub async fn run_with(
     let maintenance = tokio::spawn(maintenance(app.clone()));
     let department_sync = tokio::spawn(department_sync(app.clone()));
     let checkpoints = tokio::spawn(checkpoints(app.clone()));
-    let retention = tokio::spawn(retention(app.clone()));
+    let retention = tokio::spawn(retention(app.clone(), options.retention));
     // A mail server that cannot be reached is worth knowing now, not at the first sensitive
     // change; but it is not fatal (the rest of the service works).
     if let Some(smtp) = store.settings().notify.configured().cloned() {
@@ -325,15 +346,11 @@ async fn checkpoints(app: Arc<App>) {
     }
 }
 
-/// How often the server runs the audit retention (a run that finds nothing to move reads one
-/// batch).
-const RETENTION_EVERY: Duration = Duration::from_secs(3600);
-
-/// Moves the records the retention lets go to archive files, a minute after start and then
-/// every hour.
-async fn retention(app: Arc<App>) {
-    tokio::time::sleep(Duration::from_secs(60)).await;
-    let mut tick = tokio::time::interval(RETENTION_EVERY);
+/// Moves the records the retention lets go to archive files, `schedule.first` after start and
+/// then every `schedule.every`.
+async fn retention(app: Arc<App>, schedule: RetentionSchedule) {
+    tokio::time::sleep(schedule.first).await;
+    let mut tick = tokio::time::interval(schedule.every);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tick.tick().await;
@@ -357,7 +374,7 @@ async fn retention(app: Arc<App>) {
             ),
             Ok(_) => {}
             Err(e) => {
-                tracing::warn!(error = %e, "the audit archive failed; trying again in an hour")
+                tracing::warn!(error = %e, "the audit archive failed; trying again at the next run")
             }
         }
     }

@@ -1,8 +1,9 @@
 //! Retention with archives (issue 20): records beyond the retention move to one compressed
 //! 0600 file per month, the live database keeps the rest, and the archives and the live chain
-//! verify as one chain, from the first record to the head, through the real binary, offline
-//! and through a running server. A missing file, a checkpoint on an archived record and a SIEM
-//! that has not yet taken a record are each handled as a security team would expect.
+//! verify as one chain, from the first record to the head, through the real binary, offline,
+//! through a running server and on its own schedule. A missing file, a checkpoint on an
+//! archived record and a SIEM that has not yet taken a record are each handled as a security
+//! team would expect.
 
 use std::path::Path;
 
@@ -273,4 +274,120 @@ async fn a_siem_that_has_not_taken_a_record_keeps_it_live() {
         out.contains("intact: 1206 records (204 in 1 archive files"),
         "{out}"
     );
+}
+
+/// The `audit.archive` records the server's schedule wrote (actor `retention`), oldest first.
+async fn scheduled_archives(a: &crate::support::admin::Admin) -> Vec<Value> {
+    let (st, page) = a.get("/admin/api/audit?decision=admin&limit=500").await;
+    assert_eq!(st, 200, "{page}");
+    let mut records: Vec<Value> = page["records"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["action"] == "audit.archive" && r["actor"] == "retention")
+        .cloned()
+        .collect();
+    records.reverse();
+    records
+}
+
+/// Waits up to 5 s for the retention's base (the last archived record) to reach `seq`.
+async fn base_reaches(a: &crate::support::admin::Admin, seq: u64) -> Value {
+    let t = std::time::Instant::now();
+    loop {
+        let (st, status) = a.get("/admin/api/audit/retention").await;
+        assert_eq!(st, 200, "{status}");
+        if status["base"]["seq"].as_u64().is_some_and(|b| b >= seq) {
+            return status;
+        }
+        assert!(
+            t.elapsed() < std::time::Duration::from_secs(5),
+            "no scheduled archive reached record {seq} in 5 s: {status}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}
+
+/// The server runs the retention on its own (a second after start, then every second here;
+/// a minute and an hour by default): the oldest records beyond `--keep-records` go to archive
+/// files with no one asking, and the records written later push more out at a later run.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_server_archives_on_its_schedule() {
+    use crate::support::admin::{set_password, Admin};
+    let dir = DataDir::new();
+    // 1200 records of 400 days ago, then a few of today's (departments, credential, password,
+    // retention).
+    dir.with_store(|s| {
+        append_days_ago(s, 400, 600);
+        s.flush().unwrap();
+    });
+    let cred = dir.standard();
+    set_password(&dir);
+    ok(&dir.path, &["audit", "retention", "--keep-records", "1000"]);
+    let head = json(&dir.path, &["audit", "retention", "status", "--json"])["head"]
+        .as_u64()
+        .unwrap();
+    assert!(head > 1200, "{head}");
+    let every = std::time::Duration::from_secs(1);
+    let srv = Server::start_with(
+        &dir.path,
+        profilegate::Options {
+            retention: profilegate::RetentionSchedule {
+                first: every,
+                every,
+            },
+            ..Default::default()
+        },
+    )
+    .await;
+    let a = Admin::new(&srv.url).await;
+
+    // The first run: the old batches (of two) beyond the last 1000 records.
+    let first_cut = (head - 1000) / 2 * 2;
+    let status = base_reaches(&a, first_cut).await;
+    let first = scheduled_archives(&a).await;
+    assert!(!first.is_empty(), "{status}");
+    assert!(first[0]["after"]["records"].as_u64().unwrap() >= first_cut);
+    let base = status["base"]["seq"].as_u64().unwrap();
+
+    // 40 decisions later, a later run moves 40 more old records out.
+    let auth = Auth::of(&cred);
+    for i in 0..40 {
+        let r = post(
+            &srv.action_url(),
+            &auth,
+            profile_event(Some(&format!("later-{i}")), dept(serde_json::json!("HR"))).to_string(),
+        )
+        .await;
+        assert_eq!(r.json["actionStatus"], "SUCCESS", "{:?}", r.json);
+    }
+    let (_, page) = a.get("/admin/api/audit?decision=SUCCESS&limit=1").await;
+    let last = page["records"][0]["seq"].as_u64().unwrap();
+    let status = base_reaches(&a, base + 40).await;
+    let runs = scheduled_archives(&a).await;
+    assert!(
+        runs.last().unwrap()["seq"].as_u64().unwrap() > last,
+        "no scheduled run after the decisions: {runs:?}"
+    );
+    // Each run's files are in the archive directory, as its record names them.
+    let files = status["archives"].as_array().unwrap();
+    assert!(files.len() >= 2, "{status}");
+    assert!(files.iter().all(|f| f["present"] == true), "{status}");
+    let named: usize = runs
+        .iter()
+        .map(|r| r["after"]["files"].as_array().unwrap().len())
+        .sum();
+    assert_eq!(named, files.len(), "{runs:?} vs {status}");
+    srv.stop().await;
+
+    // The archives and the live chain verify as one chain.
+    let status = json(&dir.path, &["audit", "retention", "status", "--json"]);
+    let arch = status["dir"].as_str().unwrap();
+    let out = ok(&dir.path, &["audit", "verify", "--archives", arch]);
+    let archived = format!(
+        "({} in {} archive files",
+        status["base"]["seq"],
+        status["archives"].as_array().unwrap().len()
+    );
+    assert!(out.contains(&archived), "{out}");
 }
