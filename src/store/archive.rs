@@ -864,6 +864,11 @@ mod tests {
     /// A store with `per_month` single-record batches in each of September to November 2026.
     fn store_with_months(dir: &Path, per_month: u32) -> Store {
         let store = Store::open(&dir.join("data")).unwrap();
+        fill_months(&store, per_month);
+        store
+    }
+
+    fn fill_months(store: &Store, per_month: u32) {
         for month in ["09", "10", "11"] {
             for day in 1..=per_month {
                 let time = format!("2026-{month}-{:02}T10:00:00.000Z", day % 28 + 1);
@@ -872,7 +877,6 @@ mod tests {
                     .unwrap();
             }
         }
-        store
     }
 
     fn entry() -> AuditEntry {
@@ -959,6 +963,42 @@ mod tests {
             .write_archives(Some(&arch), before_november)
             .unwrap()
             .is_empty());
+    }
+
+    /// A cut gives the disk back by deleting the segment files whose batches are all archived
+    /// (after the cut is on disk); the file that also holds live batches stays, and so does the
+    /// last one.
+    #[test]
+    fn segment_files_wholly_archived_are_deleted_and_the_rest_reads() {
+        let tmp = tempfile::tempdir().unwrap();
+        let arch = tmp.path().join("arch");
+        let data = tmp.path().join("data");
+        let store = Store::open(&data).unwrap();
+        store.segments.set_limit(2048);
+        fill_months(&store, 30);
+        let files_before = store.segments.count();
+        assert!(files_before >= 10, "{files_before} files");
+        let bytes_before = store.segment_bytes();
+        let files = store.write_archives(Some(&arch), before_november).unwrap();
+        store.commit_archive(&files, &entry()).unwrap();
+        assert_eq!(store.remove_archived().unwrap(), 60);
+        let left = store.segments.count();
+        assert!(
+            left < files_before / 2,
+            "{left} of {files_before} files left"
+        );
+        assert!(store.segment_bytes() < bytes_before / 2);
+        // Every live batch still reads, and the chain verifies with the archives.
+        let live = store.verify_audit().unwrap();
+        assert_eq!((live.records, live.first_bad), (61, None));
+        let all = store.verify_with_archives(&arch, |_, _| {}).unwrap();
+        assert_eq!((all.report.records, all.report.first_bad), (181, None));
+        store.flush().unwrap();
+        drop(store);
+        let store = Store::open(&data).unwrap();
+        assert_eq!(store.segments.count(), left);
+        assert_eq!(store.verify_audit().unwrap().first_bad, None);
+        assert!(store.audit_record(121).unwrap().is_some());
     }
 
     #[test]

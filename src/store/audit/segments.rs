@@ -116,6 +116,8 @@ pub struct Segments {
     /// One sync at a time: a sync that found nothing to do must not return (and let its
     /// caller note the segments synced) while another is still syncing what it took.
     syncing: Mutex<()>,
+    /// [`SEGMENT_BYTES`]; smaller in tests, to see files roll over and go.
+    limit: std::sync::atomic::AtomicU64,
 }
 
 #[derive(Debug, Default)]
@@ -164,7 +166,15 @@ impl Segments {
             dir,
             state: Mutex::new(state),
             syncing: Mutex::new(()),
+            limit: std::sync::atomic::AtomicU64::new(SEGMENT_BYTES),
         })
+    }
+
+    /// Rolls files over at `bytes` instead of [`SEGMENT_BYTES`].
+    #[cfg(test)]
+    pub(in crate::store) fn set_limit(&self, bytes: u64) {
+        self.limit
+            .store(bytes, std::sync::atomic::Ordering::Relaxed);
     }
 
     /// Appends a batch's frame (not synced) and says where it is.
@@ -175,7 +185,8 @@ impl Segments {
             .ok_or_else(|| invalid(format!("a batch of {} bytes", value.len())))?;
         let frame = encode_frame(first, value);
         let mut s = self.state.lock();
-        let full = s.end > 0 && s.end + frame.len() as u64 > SEGMENT_BYTES;
+        let limit = self.limit.load(std::sync::atomic::Ordering::Relaxed);
+        let full = s.end > 0 && s.end + frame.len() as u64 > limit;
         if s.files.is_empty() || full {
             let id = s
                 .files
