@@ -350,7 +350,7 @@ async fn checkpoints(app: Arc<App>) {
 /// then every `schedule.every`.
 async fn retention(app: Arc<App>, schedule: RetentionSchedule) {
     tokio::time::sleep(schedule.first).await;
-    let mut tick = tokio::time::interval(schedule.every);
+    let mut tick = tokio::time::interval(schedule.every.max(Duration::from_millis(1)));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tick.tick().await;

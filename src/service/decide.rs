@@ -127,7 +127,8 @@ pub fn malformed(e: &ParseError) -> ActionResponse {
     )
 }
 
-/// The record of a body that did not parse.
+/// The record of a body that did not parse: what every record holds (the key, the answer as
+/// given, who asked, how long it took), which the other records build on.
 pub fn malformed_entry(
     key: &[u8; 16],
     resp: &ActionResponse,
@@ -230,7 +231,6 @@ pub fn decision_entry(
     let user = event.user.unwrap_or_default();
     DecisionEntry {
         request_id: req.request_id,
-        idempotency_key: key_hex(key),
         action_type: req.action_type,
         tenant_id: tenant.id,
         tenant_name: tenant.name,
@@ -239,17 +239,9 @@ pub fn decision_entry(
         user_organization: user.organization,
         shared_user_id: user.shared_user_id,
         initiator: event.initiator_type,
-        claims: Vec::new(),
-        decision: verdict.response.status_name().into(),
-        http_status: verdict.response.http_status(),
         rule: Some(verdict.rule),
-        reason: verdict.response.reason().map(str::to_string),
-        description: verdict.response.description().map(str::to_string),
         detail: verdict.detail.clone(),
-        notification: None,
-        credential,
-        latency_us: elapsed_us(started),
-        password: None,
+        ..malformed_entry(key, &verdict.response, credential, started)
     }
 }
 
@@ -573,7 +565,6 @@ pub fn password_entry(
     let tenant = req.tenant.unwrap_or_default();
     DecisionEntry {
         request_id: req.request_id,
-        idempotency_key: key_hex(key),
         action_type: Some(PRE_UPDATE_PASSWORD.into()),
         tenant_id: tenant.id,
         tenant_name: tenant.name,
@@ -581,13 +572,7 @@ pub fn password_entry(
         user_id,
         user_organization: req.user.organization,
         initiator: Some(initiator_label(&req.initiator)),
-        decision: resp.status_name().into(),
-        http_status: resp.http_status(),
-        reason: resp.reason().map(str::to_string),
-        description: resp.description().map(str::to_string),
-        credential,
-        latency_us: elapsed_us(started),
         password: Some(password),
-        ..Default::default()
+        ..malformed_entry(key, resp, credential, started)
     }
 }

@@ -169,7 +169,8 @@ impl Store {
 /// verified afterwards; on any failure the new database is removed again.
 pub fn restore(dir: &Path, input: &mut dyn Read) -> Result<BackupSummary> {
     let db_dir = dir.join("db");
-    if db_dir.exists() {
+    let segment_dir = dir.join(super::audit::segments::SEGMENT_DIR);
+    if db_dir.exists() || segment_dir.exists() {
         return Err(StoreError::Invalid(format!(
             "{} already holds a database; restore into an empty data dir (or move this one away first)",
             dir.display()
@@ -237,6 +238,7 @@ pub fn restore(dir: &Path, input: &mut dyn Read) -> Result<BackupSummary> {
     })();
     if result.is_err() {
         let _ = std::fs::remove_dir_all(&db_dir);
+        let _ = std::fs::remove_dir_all(&segment_dir);
     }
     result
 }
