@@ -240,6 +240,16 @@ impl Browser {
         );
     }
 
+    /// Opens the admin UI at `url` and logs in with the tests' password (the login itself,
+    /// its errors and the keyboard path are `login_and_failure_messages`'s).
+    async fn log_in(&self, url: &str) {
+        self.goto(&format!("{url}/admin/")).await;
+        self.text_contains("h1", "Log in").await;
+        self.fill("form", "password", PASSWORD).await;
+        self.click("form button[type=submit]").await;
+        self.text_contains("h1", "Overview").await;
+    }
+
     /// Opens a page from the menu, waits for its title and checks the console.
     async fn open(&self, link: &str, title: &str) {
         self.click(&format!("nav a[href='#{link}']")).await;
@@ -636,15 +646,7 @@ async fn password_policy_page() {
     dir.standard();
     set_admin_password(&dir);
     let srv = Server::start(&dir.path).await;
-    b.goto(&format!("{}/admin", srv.url)).await;
-    b.text_contains("h1", "Log in").await;
-    b.fill(
-        "form",
-        "password",
-        &format!("{PASSWORD}{}", char::from(fantoccini::key::Key::Enter)),
-    )
-    .await;
-    b.text_contains("h1", "Overview").await;
+    b.log_in(&srv.url).await;
     b.open("password", "Password policy").await;
     // The breached-password panel's place is there, separate from the other sections.
     b.find("main > #password-breached").await;
@@ -799,10 +801,7 @@ async fn smtp_settings_and_test_message() {
     dir.standard();
     set_admin_password(&dir);
     let srv = Server::start(&dir.path).await;
-    b.goto(&format!("{}/admin/", srv.url)).await;
-    b.fill("form", "password", PASSWORD).await;
-    b.click("form button[type=submit]").await;
-    b.text_contains("h1", "Overview").await;
+    b.log_in(&srv.url).await;
     b.open("notifications", "Notifications").await;
 
     let rcpt = "form[aria-label='Recipients']";
@@ -922,10 +921,7 @@ async fn stored_markup_is_shown_as_text() {
     let r = post(&srv.action_url(), &Auth::of(&cred), ev.to_string()).await;
     assert_eq!(r.json["actionStatus"], "FAILED", "{:?}", r.json);
 
-    b.goto(&format!("{}/admin/", srv.url)).await;
-    b.fill("form", "password", PASSWORD).await;
-    b.click("form button[type=submit]").await;
-    b.text_contains("h1", "Overview").await;
+    b.log_in(&srv.url).await;
 
     // Overview: the latest decisions, with user ids and the organization name.
     b.open("overview", "Overview").await;
@@ -1131,10 +1127,7 @@ async fn department_sync_from_the_page() {
         r#"[{"name": "HR"}, {"name": "Finance"}]"#,
     ));
     let srv = Server::start(&dir.path).await;
-    b.goto(&format!("{}/admin/", srv.url)).await;
-    b.fill("form", "password", PASSWORD).await;
-    b.click("form button[type=submit]").await;
-    b.text_contains("h1", "Overview").await;
+    b.log_in(&srv.url).await;
     b.open("departments", "Departments").await;
     b.text_contains("#sync-status", "kept by hand").await;
 
@@ -1211,10 +1204,7 @@ async fn audit_retention_and_archives_from_the_page() {
     set_admin_password(&dir);
     let arch = dir.path.parent().unwrap().join("archives");
     let srv = Server::start(&dir.path).await;
-    b.goto(&format!("{}/admin/", srv.url)).await;
-    b.fill("form", "password", PASSWORD).await;
-    b.click("form button[type=submit]").await;
-    b.text_contains("h1", "Overview").await;
+    b.log_in(&srv.url).await;
     b.open("audit", "Audit log").await;
     b.text_contains("#retention-status", "Off: every record stays")
         .await;
@@ -1315,14 +1305,7 @@ async fn try_an_event_page() {
     dir.standard();
     set_admin_password(&dir);
     let srv = Server::start(&dir.path).await;
-    b.goto(&format!("{}/admin", srv.url)).await;
-    b.fill(
-        "form",
-        "password",
-        &format!("{PASSWORD}{}", char::from(fantoccini::key::Key::Enter)),
-    )
-    .await;
-    b.text_contains("h1", "Overview").await;
+    b.log_in(&srv.url).await;
     let records = audit_records(&srv.url).await;
     assert!(!records.is_empty());
 
@@ -1397,15 +1380,7 @@ async fn overview_chart_and_seen_organizations() {
     .await;
     assert_eq!(r.status, 401);
 
-    b.goto(&format!("{}/admin", srv.url)).await;
-    b.text_contains("h1", "Log in").await;
-    b.fill(
-        "form",
-        "password",
-        &format!("{PASSWORD}{}", char::from(fantoccini::key::Key::Enter)),
-    )
-    .await;
-    b.text_contains("h1", "Overview").await;
+    b.log_in(&srv.url).await;
     let svg = b.find("svg#activity-svg[role='img']").await;
     let label = svg.attr("aria-label").await.unwrap().unwrap_or_default();
     assert!(
