@@ -12,7 +12,9 @@
 //! compaction. PG_BENCH_SERVER=1 instead has a running release server make the first cut (through
 //! its control socket) and reports the server's own memory; PG_BENCH_SERVER=scan has it export
 //! and verify the whole live chain through the admin API (as the Audit page does), with nothing
-//! archived, and reports its memory.
+//! archived, and reports its memory; PG_BENCH_SERVER=migrate rewrites the data dir in data format
+//! 2's layout (the batches as values of sled's `audit` tree) and times `profilegate audit verify`,
+//! which migrates it to segment files, with its peak memory.
 //!
 //! Each record is the decision the seed payload produces (about 800 bytes of JSON), in batches
 //! of 256 as a busy server commits them. Peak RSS is this process's (VmHWM, reset before each
@@ -107,6 +109,10 @@ fn main() {
 
     if std::env::var("PG_BENCH_SERVER").is_ok_and(|v| v == "scan") {
         server_scan(&data);
+        return;
+    }
+    if std::env::var("PG_BENCH_SERVER").is_ok_and(|v| v == "migrate") {
+        migrate_format_2(&data);
         return;
     }
     // PG_BENCH_SERVER=1: the cut made by a running release server instead (through its
@@ -391,4 +397,67 @@ fn server_scan(data: &Path) {
         .arg(pid.to_string())
         .status();
     let _ = child.wait();
+}
+
+/// Rewrites `data` as data format 2 stored it (each batch a value of the `audit` tree, no
+/// index, no segment files, stamped 2), then runs `profilegate audit verify`, which migrates it,
+/// and reports its time and peak memory (polled from /proc while it runs).
+fn migrate_format_2(data: &Path) {
+    use profilegate::store::audit::segments::{segment_name, Loc, INDEX_TREE, SEGMENT_DIR};
+    use std::os::unix::fs::FileExt;
+    {
+        let db = sled::open(data.join("db")).expect("sled");
+        let index = db.open_tree(INDEX_TREE).expect("index");
+        let audit = db.open_tree("audit").expect("audit tree");
+        let mut files = std::collections::HashMap::new();
+        let mut batch = sled::Batch::default();
+        for (n, item) in index.iter().enumerate() {
+            let (k, v) = item.expect("entry");
+            let loc = Loc::decode(&v).expect("loc");
+            let file = files.entry(loc.segment).or_insert_with(|| {
+                std::fs::File::open(data.join(SEGMENT_DIR).join(segment_name(loc.segment)))
+                    .expect("segment")
+            });
+            let mut value = vec![0u8; loc.len as usize];
+            file.read_exact_at(&mut value, loc.offset + 20)
+                .expect("frame");
+            batch.insert(k, value);
+            if n % 1024 == 1023 {
+                audit
+                    .apply_batch(std::mem::take(&mut batch))
+                    .expect("insert");
+            }
+        }
+        audit.apply_batch(batch).expect("insert");
+        db.drop_tree(INDEX_TREE).expect("drop index");
+        db.open_tree("settings")
+            .expect("settings")
+            .insert("format", 2u32.to_be_bytes().as_slice())
+            .expect("stamp");
+        db.flush().expect("flush");
+    }
+    std::fs::remove_dir_all(data.join(SEGMENT_DIR)).expect("segments");
+    std::fs::write(data.join("FORMAT"), "format = 2\nreadable_by = \"0.2.0\"\n").expect("stamp");
+    let t = Instant::now();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_profilegate"))
+        .arg("--data-dir")
+        .arg(data)
+        .args(["audit", "verify"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("audit verify");
+    let mut peak = 0f64;
+    let status = loop {
+        peak = peak.max(proc_mb(child.id()).1);
+        if let Some(status) = child.try_wait().expect("wait") {
+            break status;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    assert!(status.success(), "audit verify failed");
+    println!(
+        "migrate from format 2 and verify: {:.1} s; the process's peak RSS {peak:.0} MB (polled every 20 ms)",
+        t.elapsed().as_secs_f64()
+    );
 }

@@ -661,41 +661,50 @@ impl Store {
             return Ok(0);
         }
         let mut removed = 0;
-        loop {
-            let keys: Vec<sled::IVec> = self
-                .audit_tree()
-                .range(..=base.to_be_bytes())
-                .keys()
-                .take(REMOVE_STEP)
-                .collect::<sled::Result<_>>()?;
-            if keys.is_empty() {
-                // The removal goes to disk before any segment file it empties goes.
-                if removed > 0 {
-                    self.flush()?;
+        for tree in self.audit_trees() {
+            loop {
+                let keys: Vec<sled::IVec> = tree
+                    .range(..=base.to_be_bytes())
+                    .keys()
+                    .take(REMOVE_STEP)
+                    .collect::<sled::Result<_>>()?;
+                if keys.is_empty() {
+                    break;
                 }
-                self.remove_archived_segments()?;
-                return Ok(removed);
+                let mut batch = sled::Batch::default();
+                let mut keys_batch = sled::Batch::default();
+                for k in &keys {
+                    batch.remove(k.clone());
+                    keys_batch.remove(k.clone());
+                }
+                tree.apply_batch(batch)?;
+                self.request_keys.apply_batch(keys_batch)?;
+                removed += keys.len();
             }
-            let mut batch = sled::Batch::default();
-            let mut keys_batch = sled::Batch::default();
-            for k in &keys {
-                batch.remove(k.clone());
-                keys_batch.remove(k.clone());
-            }
-            self.audit_tree().apply_batch(batch)?;
-            self.request_keys.apply_batch(keys_batch)?;
-            removed += keys.len();
         }
+        // The removal goes to disk before any segment file it empties goes.
+        if removed > 0 {
+            self.flush()?;
+        }
+        self.remove_archived_segments()?;
+        Ok(removed)
     }
 
     /// The live chain from the base on, checked like [`Store::verify_audit`] but continuing
     /// `walk` (archives verified before it).
     fn verify_live(&self, walk: &mut Walk) -> Result<Option<(u64, String)>> {
-        let start = (walk.seq + 1).to_be_bytes();
-        for item in self.audit_tree().range(start..) {
-            let (k, stored) = item?;
-            let Ok(first) = super::audit::key_seq(&k) else {
-                return Ok(Some((walk.seq + 1, "key is not a sequence number".into())));
+        for item in self.audit_batches(walk.seq + 1..) {
+            let (first, v) = match item {
+                Ok(batch) => batch,
+                Err(e @ StoreError::Sled(_)) => return Err(e),
+                // A key that is no sequence number, an index entry or a frame that does not
+                // read: the chain breaks here.
+                Err(e) => {
+                    return Ok(Some((
+                        walk.seq + 1,
+                        format!("the stored batch is unreadable: {e}"),
+                    )))
+                }
             };
             if first != walk.seq + 1 {
                 return Ok(Some((
@@ -706,15 +715,6 @@ impl Store {
                     ),
                 )));
             }
-            let v = match self.batch_of(first, &stored) {
-                Ok(v) => v,
-                Err(e) => {
-                    return Ok(Some((
-                        walk.seq + 1,
-                        format!("the stored batch is unreadable: {e}"),
-                    )))
-                }
-            };
             let raw = unpack_batch_value(&v);
             let Some(batch) = raw.as_deref().and_then(decode_batch) else {
                 return Ok(Some((walk.seq + 1, "the stored batch is damaged".into())));

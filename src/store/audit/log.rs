@@ -57,11 +57,8 @@ impl Store {
         Ok(loc.encode().to_vec())
     }
 
-    /// The packed batch an entry of [`Store::audit_tree`] stands for.
-    pub(in crate::store) fn batch_of(&self, first: u64, stored: &[u8]) -> Result<Vec<u8>> {
-        if self.audit_legacy().is_some() {
-            return Ok(stored.to_vec());
-        }
+    /// The packed batch an index entry points at, read from its segment.
+    fn indexed_batch(&self, first: u64, stored: &[u8]) -> Result<Vec<u8>> {
         let loc = Loc::decode(stored).ok_or_else(|| StoreError::Corrupt {
             what: format!("audit index entry of record {first}"),
             detail: format!("{} bytes, expected 20", stored.len()),
@@ -72,22 +69,51 @@ impl Store {
     }
 
     /// The batches whose first sequence number is in `range`, in order, as (first sequence
-    /// number, packed batch). Reads one batch at a time.
+    /// number, packed batch). Reads one batch at a time. In a format-2 dir whose move to
+    /// segments a crash cut short, the index holds the moved batches and the `audit` tree the
+    /// rest (never the same batch: see `drop_unsynced_tail`); both are read, in that order.
     pub(in crate::store) fn audit_batches(
         &self,
         range: impl RangeBounds<u64>,
     ) -> impl DoubleEndedIterator<Item = Result<(u64, Vec<u8>)>> + '_ {
         let range = (bound(range.start_bound()), bound(range.end_bound()));
-        self.audit_tree().range(range).map(move |item| {
+        let moved = self.audit_index.range(range).map(move |item| {
             let (k, v) = item?;
             let first = key_seq(&k)?;
-            Ok((first, self.batch_of(first, &v)?))
-        })
+            Ok((first, self.indexed_batch(first, &v)?))
+        });
+        let legacy = self.audit_legacy().map(|t| {
+            t.range(range).map(|item| {
+                let (k, v) = item?;
+                Ok((key_seq(&k)?, v.to_vec()))
+            })
+        });
+        moved.chain(legacy.into_iter().flatten())
+    }
+
+    /// The first sequence number of the batch holding record `seq` (the last batch starting at
+    /// or before it), from the keys alone.
+    pub(in crate::store) fn audit_batch_start(&self, seq: u64) -> Option<u64> {
+        let last_key = |t: &sled::Tree| {
+            t.range(..=seq.to_be_bytes())
+                .keys()
+                .next_back()
+                .and_then(|r| r.ok())
+                .and_then(|k| key_seq(&k).ok())
+        };
+        let moved = last_key(&self.audit_index);
+        let legacy = self.audit_legacy().and_then(last_key);
+        moved.max(legacy)
     }
 
     /// The batch holding record `seq` (the last one starting at or before it).
     pub(in crate::store) fn audit_batch_holding(&self, seq: u64) -> Result<Option<(u64, Vec<u8>)>> {
         self.audit_batches(..=seq).next_back().transpose()
+    }
+
+    /// The trees batches are keyed in: the index, and a format-2 dir's `audit` tree.
+    pub(in crate::store) fn audit_trees(&self) -> impl Iterator<Item = &sled::Tree> {
+        std::iter::once(&self.audit_index).chain(self.audit_legacy())
     }
 
     /// Syncs the segments, then notes (for the next open) that every batch up to `seq` is on
@@ -111,7 +137,19 @@ impl Store {
     /// dropped with the request keys and queued e-mails of their records (the journal's replay
     /// brings back whatever was acknowledged). Returns how many batches were dropped.
     pub(in crate::store) fn drop_unsynced_tail(&self) -> Result<u64> {
-        if self.audit_legacy().is_some() {
+        if let Some(legacy) = self.audit_legacy() {
+            // A move to segments cut short between a pass's index entries and the removal of
+            // its batches from the `audit` tree: the tree's copies stay, the index's go.
+            if let Some((k, _)) = legacy.first()? {
+                let twice: Vec<sled::IVec> = self
+                    .audit_index
+                    .range(k.as_ref()..)
+                    .keys()
+                    .collect::<sled::Result<_>>()?;
+                let mut batch = sled::Batch::default();
+                twice.into_iter().for_each(|k| batch.remove(k));
+                self.audit_index.apply_batch(batch)?;
+            }
             return Ok(0);
         }
         let synced = self
@@ -123,7 +161,7 @@ impl Store {
         for item in self.audit_index.range((synced + 1).to_be_bytes()..) {
             let (k, v) = item?;
             let first = key_seq(&k)?;
-            if self.batch_of(first, &v).is_err() {
+            if self.indexed_batch(first, &v).is_err() {
                 bad = Some(first);
                 break;
             }
@@ -181,9 +219,12 @@ impl Store {
         self.segments.bytes()
     }
 
-    /// The migration from format 2: moves every batch from the `audit` tree into segment
-    /// files and the index, syncs both, then drops the tree. Safe to run again after a crash:
-    /// until the tree is dropped the dir reads as format 2, and a new run starts afresh.
+    /// The migration from format 2: moves the batches from the `audit` tree into segment
+    /// files and the index, in passes of [`MOVE_PASS`] batches: each pass is written, synced
+    /// and flushed, then removed from the tree (removal is what lets sled drop most of the
+    /// pages it read). The emptied tree is dropped. A crash between passes
+    /// leaves the moved batches in the index and the rest in the tree, which read as one
+    /// chain; the next open goes on from there.
     pub(in crate::store) fn move_batches_to_segments(&self) -> Result<serde_json::Value> {
         let Some(legacy) = self.audit_legacy() else {
             return Ok(serde_json::json!({ "audit_batches": 0 }));
@@ -192,22 +233,25 @@ impl Store {
             dir: self.dir.clone(),
             source,
         };
-        self.segments.clear().map_err(io)?;
-        self.audit_index.clear()?;
-        let (mut moved, mut index) = (0u64, sled::Batch::default());
-        for item in legacy.iter() {
-            let (k, v) = item?;
-            let first = key_seq(&k)?;
-            let loc = self.segments.append(first, &v).map_err(io)?;
-            index.insert(k, loc.encode().as_slice());
-            moved += 1;
-            if moved % 1024 == 0 {
-                self.audit_index.apply_batch(std::mem::take(&mut index))?;
+        let mut moved = 0u64;
+        loop {
+            let pass: Vec<(sled::IVec, sled::IVec)> =
+                legacy.iter().take(MOVE_PASS).collect::<sled::Result<_>>()?;
+            if pass.is_empty() {
+                break;
             }
+            let (mut index, mut gone) = (sled::Batch::default(), sled::Batch::default());
+            for (k, v) in &pass {
+                let loc = self.segments.append(key_seq(k)?, v).map_err(io)?;
+                index.insert(k.clone(), loc.encode().as_slice());
+                gone.remove(k.clone());
+            }
+            self.audit_index.apply_batch(index)?;
+            self.segments.sync().map_err(io)?;
+            self.db.flush()?;
+            legacy.apply_batch(gone)?;
+            moved += pass.len() as u64;
         }
-        self.audit_index.apply_batch(index)?;
-        self.segments.sync().map_err(io)?;
-        self.db.flush()?;
         // From here on the segments are the chain; dropping the tree is one step for sled.
         self.legacy.store(false, Ordering::Release);
         self.db.drop_tree(super::LEGACY_TREE)?;
@@ -216,3 +260,7 @@ impl Store {
         Ok(serde_json::json!({ "audit_batches": moved }))
     }
 }
+
+/// Batches moved per pass of the format-2 migration: sled keeps much of what a pass read
+/// until its batches are removed (docs/benchmarks.md, "Migrating a format-2 dir").
+const MOVE_PASS: usize = 512;

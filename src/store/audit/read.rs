@@ -2,7 +2,7 @@
 
 use serde::Deserialize;
 
-use super::codec::{damaged, decode_batch, key_seq, parse_record};
+use super::codec::{damaged, decode_batch, parse_record};
 use super::unpack_batch_value;
 use crate::model::AuditRecord;
 use crate::store::{json_err, Result, Store, StoreError};
@@ -27,14 +27,7 @@ impl Store {
         from_seq: u64,
     ) -> impl Iterator<Item = Result<(u64, String, Vec<u8>)>> + '_ {
         // Start at the batch that holds `from_seq` (its key alone: the batch is read below).
-        let start = self
-            .audit_tree()
-            .range(..=from_seq.to_be_bytes())
-            .keys()
-            .next_back()
-            .and_then(|r| r.ok())
-            .and_then(|k| key_seq(&k).ok())
-            .unwrap_or(from_seq);
+        let start = self.audit_batch_start(from_seq).unwrap_or(from_seq);
         self.audit_batches(start..)
             .flat_map(move |item| -> Vec<Result<(u64, String, Vec<u8>)>> {
                 match records_of(item) {

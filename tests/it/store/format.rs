@@ -122,6 +122,27 @@ fn plant_legacy_audit(data: &Path) {
     std::fs::remove_dir_all(data.join(SEGMENT_DIR)).unwrap();
 }
 
+/// What a move to segments that a crash cut short leaves: the first `moved` batches in the
+/// index and segment files, the rest in the `audit` tree, and the `dup` batches after the
+/// moved ones in both (their pass was indexed but not yet removed from the tree).
+fn plant_half_moved(data: &Path, moved: usize, dup: usize) {
+    use profilegate::store::audit::segments::INDEX_TREE;
+    let batches = raw_batches(data);
+    assert!(batches.len() > moved + dup);
+    let db = open_sled(&data.join("db"));
+    let audit = db.open_tree("audit").unwrap();
+    let index = db.open_tree(INDEX_TREE).unwrap();
+    for (i, (first, value)) in batches.into_iter().enumerate() {
+        if i >= moved {
+            audit.insert(first.to_be_bytes(), value).unwrap();
+        }
+        if i >= moved + dup {
+            index.remove(first.to_be_bytes()).unwrap();
+        }
+    }
+    db.flush().unwrap();
+}
+
 /// Whether the audit is in segment files with their index, and the `audit` tree gone.
 fn audit_in_segments(data: &Path) -> bool {
     use profilegate::store::audit::segments::SEGMENT_DIR;
@@ -275,14 +296,16 @@ fn an_older_dir_is_migrated_once_after_a_backup_that_restores() {
 }
 
 /// A format-2 dir (0.2.0 kept the audit batches as values of the `audit` tree) moves them into
-/// segment files at its first open, after a backup; a crash in the middle of the move (the
-/// index half written, the tree still whole) is run again from the start.
+/// segment files at its first open, after a backup, in passes; a move a crash cut short (half
+/// the batches moved, one pass in both places) reads as one chain, is backed up whole and
+/// goes on from there.
 #[test]
 fn a_format_2_dir_moves_its_audit_into_segment_files() {
     let dir = DataDir::new();
     let cred = dir.standard();
     dir.with_store(|s| {
-        for i in 0..300 {
+        // Over two passes of the move (512 batches each) after the moved half.
+        for i in 0..1200 {
             s.append_audit(&profilegate::model::AuditEntry::Admin(
                 profilegate::model::AdminEntry {
                     actor: "test".into(),
@@ -296,17 +319,13 @@ fn a_format_2_dir_moves_its_audit_into_segment_files() {
         s.flush().unwrap();
     });
     let export_before = stdout(&cli(&dir.path, &["audit", "export"]));
-    plant_legacy_audit(&dir.path);
+    // A move a crash cut short: 150 batches moved, the 3 after them in both places.
+    plant_half_moved(&dir.path, 150, 3);
     {
         let db = open_sled(&dir.path.join("db"));
         db.open_tree("settings")
             .unwrap()
             .insert("format", 2u32.to_be_bytes().as_slice())
-            .unwrap();
-        // A move a crash cut short: a stale index beside the whole tree.
-        db.open_tree(profilegate::store::audit::segments::INDEX_TREE)
-            .unwrap()
-            .insert(1u64.to_be_bytes(), [9u8; 20].as_slice())
             .unwrap();
         db.flush().unwrap();
     }
@@ -325,12 +344,18 @@ fn a_format_2_dir_moves_its_audit_into_segment_files() {
         stderr(&o)
     );
     assert!(audit_in_segments(&dir.path));
-    assert_eq!(migration_backups(&dir.path).len(), 1);
+    let backups = migration_backups(&dir.path);
+    assert_eq!(backups.len(), 1);
     let export = stdout(&cli(&dir.path, &["audit", "export"]));
     assert!(
         export.starts_with(&export_before),
         "the records before are unchanged"
     );
+    // The backup taken first holds the whole chain, the moved half too.
+    let restored = dir.path.parent().unwrap().join("restored-2");
+    let o = cli(&restored, &["restore", backups[0].to_str().unwrap()]);
+    assert!(o.status.success(), "{}{}", stdout(&o), stderr(&o));
+    assert!(stdout(&cli(&restored, &["audit", "export"])).starts_with(&export_before));
     let migrate = export.lines().last().unwrap();
     assert!(migrate.contains("store.migrate"), "{migrate}");
     assert!(migrate.contains("\"audit_batches\":"), "{migrate}");
