@@ -197,11 +197,12 @@ pub struct Facts {
 }
 
 /// Files whose contents are secret: the database (credential hashes, the SMTP password, the
-/// password-sharing private keys), the commit journal (audit records with claim values), TLS
-/// private keys and the control socket.
+/// password-sharing private keys), the commit journal and the audit's segment files (audit
+/// records with claim values), TLS private keys and the control socket.
 fn is_secret(rel: &Path) -> bool {
     let s = rel.to_string_lossy();
     rel.starts_with("db")
+        || rel.starts_with(crate::store::audit::segments::SEGMENT_DIR)
         || s == "journal"
         || s == "control.sock"
         || (rel.starts_with("tls") && s.ends_with("key.pem"))
@@ -902,6 +903,25 @@ mod tests {
             is_dir: false,
         });
         assert_eq!(level(&f, "secret files"), Level::Warn);
+        // An audit segment file open to others: its records are secret.
+        let DirFacts::Found { entries, .. } = &mut f.files else {
+            unreachable!()
+        };
+        entries.push(FileFact {
+            path: "audit/00000000000000000001.seg".into(),
+            uid: 7,
+            mode: 0o100644,
+            is_dir: false,
+        });
+        let secret = assess(&f)
+            .into_iter()
+            .find(|x| x.check == "secret files")
+            .unwrap();
+        assert_eq!(secret.level, Level::Fail);
+        assert!(
+            secret.found.contains("00000000000000000001.seg"),
+            "{secret:?}"
+        );
         // Run as another user than the owner.
         let mut f = healthy();
         f.runner_uid = 0;
