@@ -275,7 +275,7 @@ fn proc_mb(pid: u32) -> (f64, f64) {
 /// Starts the release server on `data`, has it archive through its control socket, and
 /// reports its memory before, at the peak and after.
 fn server_cut(data: &Path) {
-    let (mut child, _addr) = support::spawn_server(data);
+    let (child, _addr) = support::spawn_server(data);
     let pid = child.id();
     let socket = data.join("control.sock");
     while std::os::unix::net::UnixStream::connect(&socket).is_err() {
@@ -302,10 +302,7 @@ fn server_cut(data: &Path) {
         "server cut: {} records in {secs:.1} s; server RSS {rss0:.0} MB before, {rss1:.0} MB after, peak {hwm1:.0} MB",
         v["records"]
     );
-    let _ = std::process::Command::new("kill")
-        .arg(pid.to_string())
-        .status();
-    let _ = child.wait();
+    support::stop_server(child);
 }
 
 /// Starts the release server on `data`, logs in to the admin API, downloads the export of the
@@ -326,7 +323,7 @@ fn server_scan(data: &Path) {
         writeln!(stdin, "{PASSWORD}").expect("password");
     }
     assert!(set.wait().expect("set-password").success());
-    let (mut child, addr) = support::spawn_server(data);
+    let (child, addr) = support::spawn_server(data);
     let pid = child.id();
     let reset = || {
         let _ = std::fs::write(format!("/proc/{pid}/clear_refs"), "5");
@@ -393,10 +390,7 @@ fn server_scan(data: &Path) {
             v["records"]
         );
     });
-    let _ = std::process::Command::new("kill")
-        .arg(pid.to_string())
-        .status();
-    let _ = child.wait();
+    support::stop_server(child);
 }
 
 /// Rewrites `data` as data format 2 stored it (each batch a value of the `audit` tree, no

@@ -83,7 +83,7 @@ fn children_maxrss_kb() -> u64 {
 
 /// Starts the server on `dir`; its resident memory once it answers /healthz, in KB.
 fn server_rss_kb(dir: &Path) -> u64 {
-    let (mut child, addr) = support::spawn_server(dir);
+    let (child, addr) = support::spawn_server(dir);
     let pid = child.id();
     loop {
         use std::io::Read;
@@ -100,10 +100,7 @@ fn server_rss_kb(dir: &Path) -> u64 {
     // Let start-up's transient allocations settle.
     std::thread::sleep(Duration::from_secs(2));
     let rss = proc_kb(pid, "VmRSS:");
-    let _ = std::process::Command::new("kill")
-        .arg(pid.to_string())
-        .status();
-    let _ = child.wait();
+    support::stop_server(child);
     rss
 }
 

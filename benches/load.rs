@@ -777,7 +777,7 @@ async fn start_and_measure(
     report: &dyn Fn(&str, &Outcome),
 ) {
     let started = Instant::now();
-    let (mut child, addr) = support::spawn_server(dir);
+    let (child, addr) = support::spawn_server(dir);
     let pid = child.id();
     loop {
         if let Ok(mut s) = tokio::net::TcpStream::connect(addr).await {
@@ -817,10 +817,7 @@ async fn start_and_measure(
         "    peak RSS (VmHWM) {:.1} MB",
         proc_kb(pid, "VmHWM:") as f64 / 1024.0
     );
-    let _ = std::process::Command::new("kill")
-        .arg(pid.to_string())
-        .status();
-    let _ = child.wait();
+    support::stop_server(child);
 }
 
 /// PG_BENCH_AUTH=jwt: a `jwt` credential whose key set this process serves over TLS (a test CA

@@ -19,6 +19,7 @@ use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::sync::mpsc;
 
 use crate::app::App;
+use crate::chunks::ChunkWriter;
 use crate::service::{Ctx, Durability, ServiceError};
 
 /// Longest command line read (a `simulate` request holds an event and a department list).
@@ -27,31 +28,6 @@ const MAX_LINE: u64 = 4 << 20;
 /// The socket's path in a data dir.
 pub fn socket_path(data_dir: &Path) -> PathBuf {
     data_dir.join("control.sock")
-}
-
-/// Hands bytes from a blocking writer to an async task in 64 KiB chunks.
-struct ChannelWriter {
-    tx: mpsc::Sender<Vec<u8>>,
-    buf: Vec<u8>,
-}
-
-impl Write for ChannelWriter {
-    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
-        self.buf.extend_from_slice(b);
-        if self.buf.len() >= 64 * 1024 {
-            self.flush()?;
-        }
-        Ok(b.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        if !self.buf.is_empty() {
-            let chunk = std::mem::take(&mut self.buf);
-            self.tx
-                .blocking_send(chunk)
-                .map_err(|_| std::io::Error::other("the client went away"))?;
-        }
-        Ok(())
-    }
 }
 
 /// Serves the control socket until the task is aborted.
@@ -105,10 +81,7 @@ pub async fn serve(app: Arc<App>) {
                 "backup" => {
                     let (tx, mut rx) = mpsc::channel::<Vec<u8>>(4);
                     let job = tokio::task::spawn_blocking(move || {
-                        let mut w = ChannelWriter {
-                            tx,
-                            buf: Vec::new(),
-                        };
+                        let mut w = ChunkWriter::new(tx, |chunk| chunk);
                         let r = crate::service::backup::write(&store, &mut w);
                         let _ = w.flush();
                         r

@@ -10,6 +10,7 @@ pub mod app;
 pub mod auth;
 pub mod breached;
 pub mod checklist;
+pub mod chunks;
 pub mod cli;
 pub mod config;
 pub mod conn;

@@ -39,6 +39,14 @@ pub fn spawn_server(dir: &Path) -> (std::process::Child, SocketAddr) {
     panic!("the server printed no address");
 }
 
+/// Stops a server [`spawn_server`] started (SIGTERM, as systemd would) and waits for it.
+pub fn stop_server(mut child: std::process::Child) {
+    let _ = std::process::Command::new("kill")
+        .arg(child.id().to_string())
+        .status();
+    let _ = child.wait();
+}
+
 /// A decision record as the seed payload produces it (about 800 bytes of JSON), the `i`-th,
 /// answered for credential `credential`.
 pub fn decision_record(i: u64, credential: &str) -> Vec<u8> {

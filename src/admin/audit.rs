@@ -13,6 +13,7 @@ use super::{
     actor, api_path, api_path2, bad, blocking, ctx, get_with, ok, post_json, service_error, Session,
 };
 use crate::app::App;
+use crate::chunks::ChunkWriter;
 use crate::model::RetentionSettings;
 use crate::service::{audit, retention, Durability};
 
@@ -56,23 +57,19 @@ async fn export(_s: Session, app: Arc<App>) -> Result<Response, Rejection> {
     let store = app.store.clone();
     let (tx, mut rx) = tokio::sync::mpsc::channel(EXPORT_CHUNKS_AHEAD);
     let writer = tokio::task::spawn_blocking(move || {
-        let mut out = ChunkWriter {
-            tx,
-            buf: Vec::with_capacity(EXPORT_CHUNK),
-            sent: false,
-        };
+        let mut out = ChunkWriter::new(tx, |chunk| Ok(chunk.into()));
         let r = audit::export(&store, &mut out).and_then(|_| {
-            out.send().map_err(|e| {
+            std::io::Write::flush(&mut out).map_err(|e| {
                 crate::service::ServiceError::Unavailable(format!("cannot write the export: {e}"))
             })
         });
         match r {
             // Failed before a byte went out: the answer can still say so.
-            Err(e) if !out.sent => Err(e),
+            Err(e) if !out.sent() => Err(e),
             // Failed after: the body ends with an error, so the download is cut off visibly
             // rather than ending as if it were whole.
             Err(e) => {
-                let _ = out.tx.blocking_send(Err(e.to_string()));
+                out.send_last(Err(e.to_string()));
                 Ok(())
             }
             Ok(()) => Ok(()),
@@ -100,48 +97,11 @@ async fn export(_s: Session, app: Arc<App>) -> Result<Response, Rejection> {
     Ok(r)
 }
 
-/// The export is streamed in chunks of this size, at most this many ahead of the client: a
-/// chain of millions of records never sits in the server's memory whole.
-const EXPORT_CHUNK: usize = 64 * 1024;
+/// How many 64-KiB chunks of the export may wait for a slow client: a chain of millions of
+/// records never sits in the server's memory whole.
 const EXPORT_CHUNKS_AHEAD: usize = 4;
 
 type Chunk = Result<bytes::Bytes, String>;
-
-/// The export's output on the blocking thread: full chunks go to the response's body, and
-/// wait while the client is behind. A client that went away ends the export.
-struct ChunkWriter {
-    tx: tokio::sync::mpsc::Sender<Chunk>,
-    buf: Vec<u8>,
-    /// A chunk went out: from here on a failure can only cut the body off.
-    sent: bool,
-}
-
-impl ChunkWriter {
-    fn send(&mut self) -> std::io::Result<()> {
-        if self.buf.is_empty() {
-            return Ok(());
-        }
-        let chunk = std::mem::replace(&mut self.buf, Vec::with_capacity(EXPORT_CHUNK));
-        self.tx
-            .blocking_send(Ok(chunk.into()))
-            .map_err(|_| std::io::Error::new(std::io::ErrorKind::BrokenPipe, "the client left"))?;
-        self.sent = true;
-        Ok(())
-    }
-}
-
-impl std::io::Write for ChunkWriter {
-    fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
-        self.buf.extend_from_slice(data);
-        if self.buf.len() >= EXPORT_CHUNK {
-            self.send()?;
-        }
-        Ok(data.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
 
 /// The response body: the chunk already received, then the rest as the writer sends them.
 struct Chunks {

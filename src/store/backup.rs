@@ -87,13 +87,17 @@ impl Store {
         }
     }
 
-    /// A section's entries as the file holds them: the audit batches keyed by their first
-    /// sequence number with the packed batch as value (whatever the layout on disk), the
-    /// other trees as they are.
-    fn backup_entries(&self, name: &str) -> Box<dyn Iterator<Item = Result<KeyValue>> + '_> {
+    /// A section's entries as the file holds them: the audit batches up to the one holding
+    /// record `head`, keyed by their first sequence number with the packed batch as value
+    /// (whatever the layout on disk), the other trees as they are.
+    fn backup_entries(
+        &self,
+        name: &str,
+        head: u64,
+    ) -> Box<dyn Iterator<Item = Result<KeyValue>> + '_> {
         if name == "audit" {
             return Box::new(
-                self.audit_batches(..)
+                self.audit_batches(..=head)
                     .map(|item| item.map(|(first, v)| (first.to_be_bytes().to_vec(), v))),
             );
         }
@@ -123,7 +127,7 @@ impl Store {
         writeln!(w, "{header}").map_err(io)?;
         let mut entries = 0;
         for (id, name) in TREES {
-            for item in self.backup_entries(name) {
+            for item in self.backup_entries(name, head.seq) {
                 let (k, v) = item?;
                 // Audit batches and outbox items are keyed by sequence number: leave out what
                 // was appended after the head this backup stands for.

@@ -434,6 +434,15 @@ impl Store {
         Ok(())
     }
 
+    /// A failure of one of the data dir's own files (the journal, a segment file, a marker),
+    /// reported as the data dir's.
+    pub(in crate::store) fn dir_error(&self, source: std::io::Error) -> StoreError {
+        StoreError::DataDir {
+            dir: self.dir.clone(),
+            source,
+        }
+    }
+
     /// Bytes the database and the audit's segment files occupy on disk.
     pub fn size_on_disk(&self) -> Result<u64> {
         Ok(self.db.size_on_disk()? + self.segment_bytes())
@@ -448,20 +457,14 @@ impl Store {
 
     /// Bytes free (for an unprivileged writer) on the data dir's volume.
     pub fn free_bytes(&self) -> Result<u64> {
-        let st = rustix::fs::statvfs(&self.dir).map_err(|e| StoreError::DataDir {
-            dir: self.dir.clone(),
-            source: e.into(),
-        })?;
+        let st = rustix::fs::statvfs(&self.dir).map_err(|e| self.dir_error(e.into()))?;
         Ok(st.f_bavail.saturating_mul(st.f_frsize))
     }
 
     /// Records that a server now holds this data dir (see [`ServerInfo`]).
     pub fn write_server_info(&self, info: &ServerInfo) -> Result<()> {
         let bytes = serde_json::to_vec_pretty(info).map_err(|e| json_err("server info", e))?;
-        fs::write(self.dir.join(SERVER_INFO_FILE), bytes).map_err(|source| StoreError::DataDir {
-            dir: self.dir.clone(),
-            source,
-        })
+        fs::write(self.dir.join(SERVER_INFO_FILE), bytes).map_err(|e| self.dir_error(e))
     }
 
     /// Removes the note written by [`Store::write_server_info`].

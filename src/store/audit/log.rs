@@ -50,10 +50,7 @@ impl Store {
         let loc = self
             .segments
             .append(first, packed)
-            .map_err(|source| StoreError::DataDir {
-                dir: self.dir.clone(),
-                source,
-            })?;
+            .map_err(|e| self.dir_error(e))?;
         Ok(loc.encode().to_vec())
     }
 
@@ -122,10 +119,7 @@ impl Store {
         if self.audit_legacy().is_some() {
             return Ok(());
         }
-        self.segments.sync().map_err(|source| StoreError::DataDir {
-            dir: self.dir.clone(),
-            source,
-        })?;
+        self.segments.sync().map_err(|e| self.dir_error(e))?;
         self.settings_tree
             .insert(SYNCED_KEY, seq.to_be_bytes().as_slice())?;
         Ok(())
@@ -201,13 +195,10 @@ impl Store {
             Some((k, _)) => Some(key_seq(&k)?),
             None => None,
         };
-        let (files, bytes) =
-            self.segments
-                .remove_below(live_first)
-                .map_err(|source| StoreError::DataDir {
-                    dir: self.dir.clone(),
-                    source,
-                })?;
+        let (files, bytes) = self
+            .segments
+            .remove_below(live_first)
+            .map_err(|e| self.dir_error(e))?;
         if files > 0 {
             tracing::info!(files, bytes, "removed archived audit segment files");
         }
@@ -229,10 +220,7 @@ impl Store {
         let Some(legacy) = self.audit_legacy() else {
             return Ok(serde_json::json!({ "audit_batches": 0 }));
         };
-        let io = |source| StoreError::DataDir {
-            dir: self.dir.clone(),
-            source,
-        };
+        let io = |e| self.dir_error(e);
         let mut moved = 0u64;
         loop {
             let pass: Vec<(sled::IVec, sled::IVec)> =

@@ -312,16 +312,6 @@ impl Segments {
         Ok((n, bytes))
     }
 
-    /// Removes every segment file (a migration that starts again).
-    pub fn clear(&self) -> io::Result<()> {
-        let mut s = self.state.lock();
-        for id in s.files.keys() {
-            fs::remove_file(self.dir.join(segment_name(*id)))?;
-        }
-        *s = State::default();
-        File::open(&self.dir)?.sync_all()
-    }
-
     /// Bytes in the segment files.
     pub fn bytes(&self) -> u64 {
         let files: Vec<Arc<File>> = self.state.lock().files.values().cloned().collect();
@@ -333,7 +323,8 @@ impl Segments {
     }
 
     /// How many segment files there are.
-    pub fn count(&self) -> usize {
+    #[cfg(test)]
+    pub(in crate::store) fn count(&self) -> usize {
         self.state.lock().files.len()
     }
 }

@@ -64,9 +64,7 @@ impl Store {
             Some(frame)
                 if !flush_all && j.continues == before && j.journal.len() < CHECKPOINT_BYTES =>
             {
-                j.journal
-                    .append(&frame)
-                    .map_err(|e| self.journal_error(e))?;
+                j.journal.append(&frame).map_err(|e| self.dir_error(e))?;
                 j.continues = head.seq;
                 self.raise_durable(head.seq);
             }
@@ -90,18 +88,11 @@ impl Store {
         self.sync_segments(head_seq)?;
         self.db.flush()?;
         if !j.journal.is_empty() {
-            j.journal.reset().map_err(|e| self.journal_error(e))?;
+            j.journal.reset().map_err(|e| self.dir_error(e))?;
         }
         j.continues = head_seq;
         self.raise_durable(head_seq);
         Ok(())
-    }
-
-    fn journal_error(&self, source: std::io::Error) -> StoreError {
-        StoreError::DataDir {
-            dir: self.dir.clone(),
-            source,
-        }
     }
 
     /// Chains and inserts a batch after `head` (locked by the caller) and advances it, and

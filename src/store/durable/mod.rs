@@ -128,10 +128,7 @@ impl Store {
         self.flush()?;
         let path = self.dir.join(HEAD_MARKER_FILE);
         let tmp = self.dir.join(format!("{HEAD_MARKER_FILE}.tmp"));
-        let err = |source| StoreError::DataDir {
-            dir: self.dir.clone(),
-            source,
-        };
+        let err = |e| self.dir_error(e);
         fs::write(&tmp, format!("{{\"seq\":{seq}}}\n")).map_err(err)?;
         fs::rename(&tmp, &path).map_err(err)?;
         Ok(())
