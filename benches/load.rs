@@ -407,18 +407,16 @@ fn main() {
         // first for all of it), so both see the same machine: on this shared VM the speed
         // drifts by 15 % and more over minutes, and measuring one scenario after the other
         // put that drift into their ratio.
-        // PG_BENCH_FORWARD=1: every record is also forwarded to an HTTP collector in this
-        // process (the SIEM forwarding's cost on the action path).
+        // PG_BENCH_FORWARD=1: (b) with every record also forwarded to an HTTP collector in
+        // this process (the SIEM forwarding's cost on the action path), and (b0), the same
+        // action with forwarding off, in the same slices: the pair shows the cost.
         let sink = if env_u64("PG_BENCH_FORWARD", 0) != 0 { Some(start_sink().await) } else { None };
-        let srv = start(&dir, |s| {
-            if let Some((addr, _)) = &sink {
-                forward_to(s, *addr);
-            }
-        })
-        .await;
+        let srv = start(&dir, |_| {}).await;
         let slices = env_u64("PG_BENCH_SLICES", 5).max(1) as u32;
-        let (mut health, mut action) = (Outcome::empty(), Outcome::empty());
+        let (mut health, mut action, mut unforwarded) = (Outcome::empty(), Outcome::empty(), Outcome::empty());
         let mut slice_ratios = Vec::new();
+        let mut catch_up = Vec::new();
+        let action_run = |tag: String, warm| run(srv.addr, Scenario::Action { auth: auth.clone(), tag }, conns, warm, secs / slices, None);
         for slice in 0..slices {
             let warm = if slice == 0 { warmup } else { warmup / slices };
             let h = if only_action {
@@ -426,7 +424,23 @@ fn main() {
             } else {
                 run(srv.addr, Scenario::Health, conns, warm, secs / slices, None).await
             };
-            let a = if only == "health" { Outcome::empty() } else { run(srv.addr, Scenario::Action { auth: auth.clone(), tag: format!("b{slice}") }, conns, warm, secs / slices, None).await };
+            if let Some((addr, _)) = &sink {
+                let b0 = action_run(format!("b0{slice}"), warm).await;
+                unforwarded.add(b0);
+                forward_to(&dir, Some(*addr));
+            }
+            let a = if only == "health" { Outcome::empty() } else { action_run(format!("b{slice}"), warm).await };
+            if sink.is_some() {
+                // The backlog the load left, and how long the forwarder took to clear it
+                // (outside the measured time), before it is switched off.
+                let backlog = forward_backlog(&dir);
+                let t = Instant::now();
+                while forward_backlog(&dir) > 0 && t.elapsed() < Duration::from_secs(60) {
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+                catch_up.push(format!("{backlog} in {:.1} s", t.elapsed().as_secs_f64()));
+                forward_to(&dir, None);
+            }
             slice_ratios.push(format!("{:.2}", a.rps() / h.rps()));
             health.add(h);
             action.add(a);
@@ -434,21 +448,22 @@ fn main() {
         if !only_action {
             report("(a) GET /healthz", &health);
         }
-        report("(b) action, seed payload, durable audit", &action);
+        if sink.is_some() {
+            report("(b0) action, forwarding off", &unforwarded);
+            println!("ratio (b0)/(a): {:.2}", unforwarded.rps() / health.rps());
+            report("(b) action, every record forwarded", &action);
+        } else {
+            report("(b) action, seed payload, durable audit", &action);
+        }
         println!("ratio (b)/(a): {:.2} (slices: {})", action.rps() / health.rps(), slice_ratios.join(" "));
         if let Some((_, lines)) = &sink {
-            // Let the forwarder catch up, then say how far it got.
-            let head = || Store::open(&dir).map(|s| s.chain_head().seq).unwrap_or(0);
-            tokio::time::sleep(Duration::from_secs(2)).await;
             println!(
-                "    forwarded to the collector: {} records during the run and 2 s after",
-                lines.load(Ordering::Relaxed)
+                "    forwarded to the collector: {} records (every record of (b), warm-up included); backlog at the end of each slice and its catch-up: {}",
+                lines.load(Ordering::Relaxed),
+                catch_up.join(", ")
             );
-            srv.stop().await;
-            println!("    (the chain's head after the run: record {})", head());
-        } else {
-            srv.stop().await;
         }
+        srv.stop().await;
         if only_action || only == "ratio" || only == "health" {
             return;
         }
@@ -567,28 +582,37 @@ async fn password_scenarios(
 }
 
 /// Switches HTTP forwarding on, to `addr`, from the chain's head.
-fn forward_to(store: &Store, addr: SocketAddr) {
-    let head = store.chain_head().seq;
-    store
-        .set_forward_cursor(
-            "http",
-            &profilegate::store::forward_cursors::ForwardCursor {
-                seq: head,
-                started_after: head,
-                ..Default::default()
-            },
-        )
-        .expect("cursor");
-    store
-        .update_settings("bench", "audit.forward.http", |s| {
-            s.audit_forward.http = Some(profilegate::model::HttpTarget {
+/// Switches forwarding to the collector at `addr` on (after the chain's head), or off, in
+/// the running server on `dir`, through its control socket as `audit forward` does.
+fn forward_to(dir: &std::path::Path, addr: Option<SocketAddr>) {
+    use profilegate::service::forward::Request;
+    let req = match addr {
+        Some(addr) => Request::Http {
+            target: profilegate::model::HttpTarget {
                 url: format!("http://{addr}/in"),
                 token: Some("bench".into()),
                 tls_ca_pem: None,
-            });
-        })
-        .expect("settings");
-    store.flush().expect("flush");
+            },
+            from_start: false,
+        },
+        None => Request::Off { target: None },
+    };
+    let req = serde_json::to_value(&req).expect("request");
+    let answer =
+        profilegate::control::request_json(dir, "audit-forward", &req).expect("control socket");
+    assert!(answer.contains("\"ok\""), "audit-forward: {answer}");
+}
+
+/// Records on disk that the running server on `dir` has not yet forwarded.
+fn forward_backlog(dir: &std::path::Path) -> u64 {
+    let answer =
+        profilegate::control::request_line(dir, "audit-forward-status").expect("control socket");
+    let v: serde_json::Value = serde_json::from_str(answer.trim()).expect("status");
+    v["ok"]
+        .as_array()
+        .and_then(|l| l.first())
+        .and_then(|t| t["backlog"].as_u64())
+        .unwrap_or(0)
 }
 
 /// An HTTP collector in this process: reads each POST (content-length body), counts its JSON

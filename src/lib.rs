@@ -192,10 +192,13 @@ pub async fn run_with(
         outbox_wake,
         app.commit.clone(),
     ));
-    let forwarders: Vec<_> = forward::Target::ALL
-        .into_iter()
-        .map(|t| tokio::spawn(forward::run(store.clone(), t, app.forward.clone())))
-        .collect();
+    let forwarding =
+        forward::Forwarding::start(store.clone(), app.forward.clone()).map_err(|source| {
+            StoreError::DataDir {
+                dir: store.dir().to_path_buf(),
+                source,
+            }
+        })?;
     #[cfg(unix)]
     let control = tokio::spawn(control::serve(app.clone()));
     let front = http::front::Front {
@@ -239,10 +242,7 @@ pub async fn run_with(
     }
     outbox.abort();
     let _ = outbox.await;
-    for f in forwarders {
-        f.abort();
-        let _ = f.await;
-    }
+    let _ = tokio::task::spawn_blocking(move || forwarding.stop()).await;
 
     if let Err(e) = app.auth.persist_last_used() {
         tracing::warn!(error = %e, "could not record credential use");

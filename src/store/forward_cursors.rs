@@ -40,6 +40,37 @@ impl Store {
         Ok(())
     }
 
+    /// Moves the cursor of `target` from `from` (as the forwarder read it before sending) to
+    /// `to`, unless it was placed anew or removed meanwhile (forwarding switched off, or on
+    /// again from another record): a step that was in flight then must not put back where
+    /// it had been. Returns whether it moved.
+    pub fn advance_forward_cursor(
+        &self,
+        target: &str,
+        from: &ForwardCursor,
+        to: &ForwardCursor,
+    ) -> Result<bool> {
+        let new = serde_json::to_vec(to).map_err(|e| json_err("forward cursor", e))?;
+        loop {
+            let Some(raw) = self.forward_cursors.get(target.as_bytes())? else {
+                return Ok(false);
+            };
+            let now: ForwardCursor =
+                serde_json::from_slice(&raw).map_err(|e| json_err("forward cursor", e))?;
+            if (now.seq, now.started_after) != (from.seq, from.started_after) {
+                return Ok(false);
+            }
+            // Only a failure note can have changed it meanwhile: try again over that.
+            if self
+                .forward_cursors
+                .compare_and_swap(target.as_bytes(), Some(raw), Some(new.as_slice()))?
+                .is_ok()
+            {
+                return Ok(true);
+            }
+        }
+    }
+
     /// Forgets the cursor of `target` (forwarding to it was switched off).
     pub fn remove_forward_cursor(&self, target: &str) -> Result<()> {
         self.forward_cursors.remove(target.as_bytes())?;
@@ -72,6 +103,40 @@ impl Store {
 mod tests {
     use super::*;
     use crate::store::audit::admin_entry;
+
+    /// A step in flight while forwarding was switched off, or on again from elsewhere, does
+    /// not put its cursor back.
+    #[test]
+    fn a_cursor_placed_anew_is_not_moved_by_a_step_that_read_the_old_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let at = |seq, started_after| ForwardCursor {
+            seq,
+            started_after,
+            ..ForwardCursor::default()
+        };
+        store.set_forward_cursor("http", &at(10, 10)).unwrap();
+        // A failure noted meanwhile does not stop the step.
+        let mut noted = at(10, 10);
+        noted.last_error = Some("timed out".into());
+        store.set_forward_cursor("http", &noted).unwrap();
+        assert!(store
+            .advance_forward_cursor("http", &at(10, 10), &at(20, 10))
+            .unwrap());
+        assert_eq!(store.forward_cursor("http").unwrap(), Some(at(20, 10)));
+        // Switched on again after record 500, while a step from 20 was in flight.
+        store.set_forward_cursor("http", &at(500, 500)).unwrap();
+        assert!(!store
+            .advance_forward_cursor("http", &at(20, 10), &at(30, 10))
+            .unwrap());
+        assert_eq!(store.forward_cursor("http").unwrap(), Some(at(500, 500)));
+        // Switched off.
+        store.remove_forward_cursor("http").unwrap();
+        assert!(!store
+            .advance_forward_cursor("http", &at(500, 500), &at(510, 500))
+            .unwrap());
+        assert_eq!(store.forward_cursor("http").unwrap(), None);
+    }
 
     /// Appending alone does not raise the mark; a flush does, and reopening keeps it.
     #[test]

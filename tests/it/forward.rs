@@ -655,6 +655,10 @@ async fn forwarding_is_switched_on_and_off_through_the_running_server() {
         first >= 3,
         "it starts after the records before it was switched on"
     );
+    // The forwarders run at background priority: they never take the CPU from an action.
+    let nices = forwarding_thread_nices();
+    assert!(!nices.is_empty(), "no forwarding thread in this process");
+    assert!(nices.iter().all(|n| *n == 19), "{nices:?}");
     assert_in_order(&collector.got.lock(), first + 1, head);
 
     // A refusal comes back from the server, naming the problem.
@@ -682,4 +686,31 @@ async fn forwarding_is_switched_on_and_off_through_the_running_server() {
     tokio::time::sleep(Duration::from_secs(2)).await;
     assert_eq!(collector.got.lock().len(), sent, "nothing is sent once off");
     srv.stop().await;
+}
+
+/// The nice value of every forwarding thread in this process (the servers of the tests
+/// run here; the kernel cuts thread names to 15 bytes).
+fn forwarding_thread_nices() -> Vec<i64> {
+    let mut out = Vec::new();
+    for task in std::fs::read_dir("/proc/self/task")
+        .expect("tasks")
+        .flatten()
+    {
+        let path = task.path();
+        let comm = std::fs::read_to_string(path.join("comm")).unwrap_or_default();
+        if !"profilegate-forward".starts_with(comm.trim()) || comm.trim().is_empty() {
+            continue;
+        }
+        let stat = std::fs::read_to_string(path.join("stat")).unwrap_or_default();
+        // Fields after the name (which may hold spaces) start at ")": state is the 3rd
+        // field, nice the 19th.
+        if let Some(nice) = stat
+            .rsplit_once(')')
+            .and_then(|(_, rest)| rest.split_whitespace().nth(16))
+            .and_then(|n| n.parse().ok())
+        {
+            out.push(nice);
+        }
+    }
+    out
 }
