@@ -616,7 +616,9 @@ fn forward_backlog(dir: &std::path::Path) -> u64 {
 }
 
 /// An HTTP collector in this process: reads each POST (content-length body), counts its JSON
-/// lines, answers 200 and closes.
+/// lines, answers 200 and closes. A real collector runs on another machine; this one shares
+/// the benchmark's two cores, so it does as little as it can: one buffer per connection,
+/// read into without zeroing, newlines counted in a loop the compiler vectorizes.
 async fn start_sink() -> (SocketAddr, Arc<std::sync::atomic::AtomicU64>) {
     use tokio::io::AsyncWriteExt;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
@@ -629,7 +631,7 @@ async fn start_sink() -> (SocketAddr, Arc<std::sync::atomic::AtomicU64>) {
         while let Ok((mut s, _)) = listener.accept().await {
             let count = count.clone();
             tokio::spawn(async move {
-                let mut buf = Vec::new();
+                let mut buf: Vec<u8> = Vec::with_capacity(1 << 20);
                 let body_start = loop {
                     if !read_more(&mut s, &mut buf).await {
                         return;
@@ -638,21 +640,22 @@ async fn start_sink() -> (SocketAddr, Arc<std::sync::atomic::AtomicU64>) {
                         break i + 4;
                     }
                 };
-                let head = String::from_utf8_lossy(&buf[..body_start]).to_ascii_lowercase();
-                let len: usize = head
+                let len: usize = String::from_utf8_lossy(&buf[..body_start])
                     .lines()
-                    .find_map(|l| l.strip_prefix("content-length:"))
-                    .and_then(|v| v.trim().parse().ok())
+                    .find_map(|l| {
+                        let (name, value) = l.split_once(':')?;
+                        name.eq_ignore_ascii_case("content-length")
+                            .then(|| value.trim().parse().ok())?
+                    })
                     .unwrap_or(0);
                 while buf.len() < body_start + len {
                     if !read_more(&mut s, &mut buf).await {
                         return;
                     }
                 }
-                let body = &buf[body_start..body_start + len];
-                let n = body
-                    .split(|b| *b == b'\n')
-                    .filter(|l| !l.is_empty())
+                let n = buf[body_start..body_start + len]
+                    .iter()
+                    .filter(|b| **b == b'\n')
                     .count();
                 count.fetch_add(n as u64, Ordering::Relaxed);
                 let _ = s
@@ -664,17 +667,14 @@ async fn start_sink() -> (SocketAddr, Arc<std::sync::atomic::AtomicU64>) {
     (addr, lines)
 }
 
-/// Reads what is there into `buf`; false at the end of the stream or on an error.
+/// Reads what is there onto the end of `buf` (growing it, never zeroing); false at the end
+/// of the stream or on an error.
 async fn read_more(s: &mut tokio::net::TcpStream, buf: &mut Vec<u8>) -> bool {
     use tokio::io::AsyncReadExt;
-    let mut chunk = [0u8; 64 * 1024];
-    match s.read(&mut chunk).await {
-        Ok(n) if n > 0 => {
-            buf.extend_from_slice(&chunk[..n]);
-            true
-        }
-        _ => false,
+    if buf.capacity() - buf.len() < 64 * 1024 {
+        buf.reserve(1 << 20);
     }
+    matches!(s.read_buf(buf).await, Ok(n) if n > 0)
 }
 
 /// A data dir with the benchmark's departments and a Basic credential; the store and the
