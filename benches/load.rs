@@ -14,7 +14,8 @@
 //! PG_BENCH_ONLY=ratio (only the baseline and the action, for comparing builds),
 //! PG_BENCH_RECORDS (default 1000000; 0 skips scenario e), PG_BENCH_BURST=0 (scenario e without
 //! its burst case), PG_BENCH_FORWARD=1 ((b) with every record forwarded to an HTTP collector in
-//! this process), PG_BENCH_AUTH=jwt (the action calls authenticate with a provider's RS256 JWT,
+//! this process, and (b0), the action with forwarding off, in the same slices),
+//! PG_BENCH_AUTH=jwt (the action calls authenticate with a provider's RS256 JWT,
 //! as WSO2 IS issues them, checked against a JWKS this process serves over TLS, instead of Basic).
 //!
 //! Scenario (e) builds a data dir with that many audit records, starts the release binary on
