@@ -118,12 +118,7 @@ pub async fn run_with(
     options: Options,
 ) -> Result<(), ServeError> {
     let store = Arc::new(store);
-    let addr = listener
-        .local_addr()
-        .map_err(|source| StoreError::DataDir {
-            dir: store.dir().to_path_buf(),
-            source,
-        })?;
+    let addr = listener.local_addr().map_err(|e| store.dir_error(e))?;
     let window = Duration::from_secs(store.settings().idempotency_window_secs);
     let idempotency = Arc::new(IdempotencyIndex::new(window));
     let indexed = idempotency.rebuild(&store)?;
@@ -137,12 +132,8 @@ pub async fn run_with(
     })?;
     let outbox_wake = Arc::new(tokio::sync::Notify::new());
     let (commit, flusher) =
-        GroupCommit::start(store.clone(), idempotency.clone(), outbox_wake.clone()).map_err(
-            |source| StoreError::DataDir {
-                dir: store.dir().to_path_buf(),
-                source,
-            },
-        )?;
+        GroupCommit::start(store.clone(), idempotency.clone(), outbox_wake.clone())
+            .map_err(|e| store.dir_error(e))?;
     let breached = Arc::new(breached::Live::default());
     match breached.reload_if_changed(store.dir()) {
         Ok(breached::Reload::Loaded(f)) => {
@@ -192,13 +183,8 @@ pub async fn run_with(
         outbox_wake,
         app.commit.clone(),
     ));
-    let forwarding =
-        forward::Forwarding::start(store.clone(), app.forward.clone()).map_err(|source| {
-            StoreError::DataDir {
-                dir: store.dir().to_path_buf(),
-                source,
-            }
-        })?;
+    let forwarding = forward::Forwarding::start(store.clone(), app.forward.clone())
+        .map_err(|e| store.dir_error(e))?;
     #[cfg(unix)]
     let control = tokio::spawn(control::serve(app.clone()));
     let front = http::front::Front {

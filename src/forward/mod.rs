@@ -185,25 +185,20 @@ impl Forwarding {
         })
     }
 
+    /// Stops the forwarders and waits for the thread (as dropping does).
+    pub fn stop(self) {}
+}
+
+impl Drop for Forwarding {
     /// Stops the forwarders (a batch in flight is sent again after a restart) and waits for
     /// the thread.
-    pub fn stop(mut self) {
-        self.halt();
-    }
-
-    fn halt(&mut self) {
+    fn drop(&mut self) {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
         if let Some(thread) = self.thread.take() {
             let _ = thread.join();
         }
-    }
-}
-
-impl Drop for Forwarding {
-    fn drop(&mut self) {
-        self.halt();
     }
 }
 
@@ -319,11 +314,11 @@ async fn step(
             send_http(t, link, &batch).await?;
         }
     }
+    // Accepted: the cursor moves on and its failure note goes.
     let moved = ForwardCursor {
         seq: last,
         started_after: cursor.started_after,
-        last_error: None,
-        last_error_at: None,
+        ..ForwardCursor::default()
     };
     // Switched off or placed anew while this batch was in flight: the new cursor stands.
     store.advance_forward_cursor(target.name(), &cursor, &moved)?;

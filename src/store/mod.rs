@@ -435,8 +435,8 @@ impl Store {
     }
 
     /// A failure of one of the data dir's own files (the journal, a segment file, a marker),
-    /// reported as the data dir's.
-    pub(in crate::store) fn dir_error(&self, source: std::io::Error) -> StoreError {
+    /// or of what the server starts beside it, reported as the data dir's.
+    pub(crate) fn dir_error(&self, source: std::io::Error) -> StoreError {
         StoreError::DataDir {
             dir: self.dir.clone(),
             source,

@@ -688,8 +688,8 @@ async fn forwarding_is_switched_on_and_off_through_the_running_server() {
     srv.stop().await;
 }
 
-/// The nice value of every forwarding thread in this process (the servers of the tests
-/// run here; the kernel cuts thread names to 15 bytes).
+/// The nice value of every forwarding thread (`profilegate-forward`, which the kernel cuts to
+/// 15 bytes) in this process: the tests' servers run here.
 fn forwarding_thread_nices() -> Vec<i64> {
     let mut out = Vec::new();
     for task in std::fs::read_dir("/proc/self/task")
@@ -698,7 +698,7 @@ fn forwarding_thread_nices() -> Vec<i64> {
     {
         let path = task.path();
         let comm = std::fs::read_to_string(path.join("comm")).unwrap_or_default();
-        if !"profilegate-forward".starts_with(comm.trim()) || comm.trim().is_empty() {
+        if comm.trim() != "profilegate-for" {
             continue;
         }
         let stat = std::fs::read_to_string(path.join("stat")).unwrap_or_default();
