@@ -13,7 +13,8 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpListener;
 
 use crate::support::{
-    cli, cli_with_input, dept, post, profile_event, stdout, tls, Auth, DataDir, Server,
+    cli, cli_with_input, dept, forwarding_thread_nices, post, profile_event, stdout, tls, Auth,
+    DataDir, Server,
 };
 
 /// What a collector received: (seq, hash, the record's bytes as sent).
@@ -656,7 +657,7 @@ async fn forwarding_is_switched_on_and_off_through_the_running_server() {
         "it starts after the records before it was switched on"
     );
     // The forwarders run at background priority: they never take the CPU from an action.
-    let nices = forwarding_thread_nices();
+    let nices = forwarding_thread_nices("self");
     assert!(!nices.is_empty(), "no forwarding thread in this process");
     assert!(nices.iter().all(|n| *n == 19), "{nices:?}");
     assert_in_order(&collector.got.lock(), first + 1, head);
@@ -686,31 +687,4 @@ async fn forwarding_is_switched_on_and_off_through_the_running_server() {
     tokio::time::sleep(Duration::from_secs(2)).await;
     assert_eq!(collector.got.lock().len(), sent, "nothing is sent once off");
     srv.stop().await;
-}
-
-/// The nice value of every forwarding thread (`profilegate-forward`, which the kernel cuts to
-/// 15 bytes) in this process: the tests' servers run here.
-fn forwarding_thread_nices() -> Vec<i64> {
-    let mut out = Vec::new();
-    for task in std::fs::read_dir("/proc/self/task")
-        .expect("tasks")
-        .flatten()
-    {
-        let path = task.path();
-        let comm = std::fs::read_to_string(path.join("comm")).unwrap_or_default();
-        if comm.trim() != "profilegate-for" {
-            continue;
-        }
-        let stat = std::fs::read_to_string(path.join("stat")).unwrap_or_default();
-        // Fields after the name (which may hold spaces) start at ")": state is the 3rd
-        // field, nice the 19th.
-        if let Some(nice) = stat
-            .rsplit_once(')')
-            .and_then(|(_, rest)| rest.split_whitespace().nth(16))
-            .and_then(|n| n.parse().ok())
-        {
-            out.push(nice);
-        }
-    }
-    out
 }

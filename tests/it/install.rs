@@ -171,3 +171,242 @@ fn debian_package_definition_is_consistent() {
         assert_eq!(mode & 0o111, 0o111, "{script} is not executable");
     }
 }
+
+/// The unit's system call filter, applied for real: the server started under the filter
+/// systemd would build from the unit starts, answers an action call, lowers its forwarding
+/// thread's priority (a call the unit's `~@resources` would otherwise forbid: it killed the
+/// service at start) and stops cleanly. Needs `systemd-analyze` (to expand the unit's groups)
+/// and gcc's headers (for the calls' numbers); CI installs systemd and requires the test.
+#[cfg(all(target_os = "linux", target_arch = "x86_64"))]
+#[tokio::test]
+async fn the_server_runs_under_the_units_system_call_filter() {
+    use serde_json::Value;
+    if Command::new("systemd-analyze")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        assert!(
+            std::env::var_os("PG_REQUIRE_SYSTEMD_ANALYZE").is_none(),
+            "systemd-analyze is required here (install systemd)"
+        );
+        eprintln!("skipped: no systemd-analyze to expand the unit's system call groups");
+        return;
+    }
+    let unit = std::fs::read_to_string(examples().join("profilegate.service")).unwrap();
+    let filter = seccomp::UnitFilter::parse(&unit);
+    // The expansion and the numbers are real: the basics are in, the unit's denials are out.
+    for (name, allowed) in [("read", true), ("sync_file_range", true), ("reboot", false)] {
+        assert_eq!(filter.allows(name), allowed, "{name}");
+    }
+
+    let dir = DataDir::new();
+    let auth = Auth::of(&dir.standard());
+    let mut cmd = serve_command(
+        env!("CARGO_BIN_EXE_profilegate"),
+        &dir.path,
+        &[],
+        &["--listen", "127.0.0.1:0"],
+        &[],
+    );
+    filter.apply_to(&mut cmd);
+    let (mut child, out, err) = spawn_serve_command(cmd);
+    if !out.contains("Admin UI:") {
+        panic!(
+            "it did not start under the unit's filter: {:?}\n{out}\n{err}",
+            child.wait()
+        );
+    }
+    let url = format!("http://{}/actions/pre-update-profile", banner_addr(&out));
+    let ev = profile_event(Some("seccomp-1"), dept(Value::from("HR")));
+    let r = post(&url, &auth, ev.to_string()).await;
+    assert_eq!(r.status, 200, "{:?}", r.json);
+    assert_eq!(r.json["actionStatus"], "SUCCESS", "{:?}", r.json);
+    let nices = forwarding_thread_nices(&child.id().to_string());
+    assert!(!nices.is_empty(), "no forwarding thread");
+    assert!(nices.iter().all(|n| *n == 19), "{nices:?}");
+
+    let _ = Command::new("kill").arg(child.id().to_string()).status();
+    let status = child.wait().unwrap();
+    let mut err = String::new();
+    if let Some(mut e) = child.stderr.take() {
+        use std::io::Read;
+        let _ = e.read_to_string(&mut err);
+    }
+    assert!(status.success(), "{status:?}\n{err}");
+}
+
+/// A seccomp filter built the way systemd builds one from a unit's `SystemCallFilter=` lines.
+#[cfg(all(target_os = "linux", target_arch = "x86_64"))]
+mod seccomp {
+    use std::collections::BTreeSet;
+    use std::io::Write;
+    use std::os::unix::process::CommandExt;
+    use std::process::{Command, Stdio};
+
+    /// `AUDIT_ARCH_X86_64`: the architecture a call must come from (`SystemCallArchitectures=native`).
+    const ARCH_X86_64: u32 = 0xc000_003e;
+
+    pub struct UnitFilter {
+        allowed: BTreeSet<String>,
+        numbers: Vec<u32>,
+        /// `SystemCallErrorNumber=`: what a refused call returns; without it, the process is
+        /// killed.
+        errno: Option<i32>,
+    }
+
+    impl UnitFilter {
+        /// systemd's rule: the first line sets the mode (an allow list here); a later `~`
+        /// line takes its calls out of the set, a later plain line puts them back.
+        pub fn parse(unit: &str) -> UnitFilter {
+            let mut allowed: Option<BTreeSet<String>> = None;
+            let mut errno = None;
+            for line in unit.lines().map(str::trim) {
+                if let Some(v) = line.strip_prefix("SystemCallErrorNumber=") {
+                    errno = Some(match v {
+                        "EPERM" => libc::EPERM,
+                        other => panic!("an error number this test does not know: {other}"),
+                    });
+                }
+                let Some(v) = line.strip_prefix("SystemCallFilter=") else {
+                    continue;
+                };
+                let (deny, names) = match v.strip_prefix('~') {
+                    Some(rest) => (true, rest),
+                    None => (false, v),
+                };
+                let calls = expand(names);
+                match (&mut allowed, deny) {
+                    (None, false) => allowed = Some(calls),
+                    (None, true) => panic!("the unit's filter is expected to be an allow list"),
+                    (Some(set), true) => set.retain(|c| !calls.contains(c)),
+                    (Some(set), false) => set.extend(calls),
+                }
+            }
+            let allowed = allowed.expect("the unit has a SystemCallFilter=");
+            let numbers = numbers(&allowed);
+            UnitFilter {
+                allowed,
+                numbers,
+                errno,
+            }
+        }
+
+        pub fn allows(&self, call: &str) -> bool {
+            self.allowed.contains(call)
+        }
+
+        /// Installs the filter in the child before it runs the program (as systemd does, with
+        /// `NoNewPrivileges`).
+        pub fn apply_to(&self, cmd: &mut Command) {
+            let refuse = match self.errno {
+                Some(e) => libc::SECCOMP_RET_ERRNO | e as u32,
+                None => libc::SECCOMP_RET_KILL_PROCESS,
+            };
+            let op = |code: u16, jt: u8, jf: u8, k: u32| libc::sock_filter { code, jt, jf, k };
+            const LOAD_WORD: u16 = 0x20; // BPF_LD | BPF_W | BPF_ABS
+            const JUMP_EQ: u16 = 0x15; // BPF_JMP | BPF_JEQ | BPF_K
+            const RETURN: u16 = 0x06; // BPF_RET | BPF_K
+                                      // seccomp_data: the call's number at offset 0, its architecture at 4.
+            let mut prog = vec![
+                op(LOAD_WORD, 0, 0, 4),
+                op(JUMP_EQ, 1, 0, ARCH_X86_64),
+                op(RETURN, 0, 0, libc::SECCOMP_RET_KILL_PROCESS),
+                op(LOAD_WORD, 0, 0, 0),
+            ];
+            for nr in &self.numbers {
+                prog.push(op(JUMP_EQ, 0, 1, *nr));
+                prog.push(op(RETURN, 0, 0, libc::SECCOMP_RET_ALLOW));
+            }
+            prog.push(op(RETURN, 0, 0, refuse));
+            let len = u16::try_from(prog.len()).expect("a program of at most 65,535 steps");
+            // SAFETY: the closure runs in the forked child before exec and makes only the two
+            // prctl calls (async-signal-safe) with a program that lives in the closure.
+            unsafe {
+                cmd.pre_exec(move || {
+                    let fprog = libc::sock_fprog {
+                        len,
+                        filter: prog.as_ptr() as *mut libc::sock_filter,
+                    };
+                    if libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0
+                        || libc::prctl(
+                            libc::PR_SET_SECCOMP,
+                            libc::SECCOMP_MODE_FILTER,
+                            &fprog as *const libc::sock_fprog,
+                        ) != 0
+                    {
+                        return Err(std::io::Error::last_os_error());
+                    }
+                    Ok(())
+                });
+            }
+        }
+    }
+
+    /// The calls a filter line names, groups (`@…`) expanded by systemd-analyze.
+    fn expand(names: &str) -> BTreeSet<String> {
+        let mut out = BTreeSet::new();
+        let mut todo: Vec<String> = names.split_whitespace().map(String::from).collect();
+        let mut seen = BTreeSet::new();
+        while let Some(name) = todo.pop() {
+            if !name.starts_with('@') {
+                out.insert(name);
+                continue;
+            }
+            if !seen.insert(name.clone()) {
+                continue;
+            }
+            let o = Command::new("systemd-analyze")
+                .args(["syscall-filter", &name])
+                .output()
+                .expect("systemd-analyze");
+            assert!(o.status.success(), "{name}: {o:?}");
+            let text = String::from_utf8(o.stdout).expect("utf-8");
+            // The group's name, then its members (calls and groups), comments between.
+            for member in text
+                .lines()
+                .skip(1)
+                .map(str::trim)
+                .filter(|l| !l.is_empty() && !l.starts_with('#'))
+            {
+                todo.push(member.to_string());
+            }
+        }
+        out
+    }
+
+    /// The calls' numbers on this architecture, from the C library's headers (`__NR_<call>`);
+    /// calls this architecture lacks have none.
+    fn numbers(calls: &BTreeSet<String>) -> Vec<u32> {
+        let mut src = String::from("#include <sys/syscall.h>\n");
+        for c in calls {
+            src.push_str(&format!("{c} __NR_{c}\n"));
+        }
+        let mut gcc = Command::new("gcc")
+            .args(["-E", "-P", "-x", "c", "-"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("gcc");
+        gcc.stdin
+            .take()
+            .expect("stdin")
+            .write_all(src.as_bytes())
+            .expect("write to gcc");
+        let o = gcc.wait_with_output().expect("gcc");
+        assert!(o.status.success(), "gcc -E failed");
+        let text = String::from_utf8(o.stdout).expect("utf-8");
+        let found: Vec<(String, u32)> = text
+            .lines()
+            .filter_map(|l| {
+                let (name, nr) = l.trim().split_once(' ')?;
+                Some((name.to_string(), nr.trim().parse().ok()?))
+            })
+            .filter(|(name, _)| calls.contains(name))
+            .collect();
+        let number = |call: &str| found.iter().find(|(n, _)| n == call).map(|(_, nr)| *nr);
+        assert_eq!(number("read"), Some(0), "the headers' numbers");
+        assert_eq!(number("sync_file_range"), Some(277), "the headers' numbers");
+        found.into_iter().map(|(_, nr)| nr).collect()
+    }
+}

@@ -386,16 +386,35 @@ pub fn spawn_serve_bin(
     args: &[&str],
     env: &[(&str, &str)],
 ) -> (std::process::Child, String, String) {
-    use std::io::{BufRead, BufReader, Read};
-    use std::process::{Command, Stdio};
-    let mut child = Command::new(bin)
-        .arg("--data-dir")
+    spawn_serve_command(serve_command(bin, dir, pre, args, env))
+}
+
+/// The command [`spawn_serve_bin`] runs, to adjust before [`spawn_serve_command`].
+pub fn serve_command(
+    bin: &str,
+    dir: &Path,
+    pre: &[&str],
+    args: &[&str],
+    env: &[(&str, &str)],
+) -> std::process::Command {
+    let mut cmd = std::process::Command::new(bin);
+    cmd.arg("--data-dir")
         .arg(dir)
         .args(pre)
         .arg("serve")
         .args(args)
         .env_remove("PROFILEGATE_LISTEN")
-        .envs(env.iter().copied())
+        .envs(env.iter().copied());
+    cmd
+}
+
+/// Runs a `serve` command; returns like [`spawn_serve`].
+pub fn spawn_serve_command(
+    mut cmd: std::process::Command,
+) -> (std::process::Child, String, String) {
+    use std::io::{BufRead, BufReader, Read};
+    use std::process::Stdio;
+    let mut child = cmd
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -530,4 +549,31 @@ pub fn write_raw_batches(data_dir: &Path, changes: Vec<(u64, Option<Vec<u8>>)>) 
         }
     }
     db.flush().unwrap();
+}
+
+/// The nice value of every forwarding thread (`profilegate-forward`, which the kernel cuts to
+/// 15 bytes) of a process: `"self"` (the in-process servers) or a child's pid.
+pub fn forwarding_thread_nices(process: &str) -> Vec<i64> {
+    let mut out = Vec::new();
+    for task in std::fs::read_dir(format!("/proc/{process}/task"))
+        .expect("tasks")
+        .flatten()
+    {
+        let path = task.path();
+        let comm = std::fs::read_to_string(path.join("comm")).unwrap_or_default();
+        if comm.trim() != "profilegate-for" {
+            continue;
+        }
+        let stat = std::fs::read_to_string(path.join("stat")).unwrap_or_default();
+        // Fields after the name (which may hold spaces) start at ")": state is the 3rd
+        // field, nice the 19th.
+        if let Some(nice) = stat
+            .rsplit_once(')')
+            .and_then(|(_, rest)| rest.split_whitespace().nth(16))
+            .and_then(|n| n.parse().ok())
+        {
+            out.push(nice);
+        }
+    }
+    out
 }
