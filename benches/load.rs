@@ -350,13 +350,10 @@ impl Running {
 
 fn main() {
     profilegate::disable_huge_pages();
-    // The server logs as the binary does by default (level info; a span for each action
-    // request), into a sink: what logging costs the request path is measured, the terminal
-    // stays readable.
-    tracing_subscriber::fmt()
-        .with_writer(std::io::sink)
-        .with_env_filter(tracing_subscriber::EnvFilter::new("info"))
-        .init();
+    // The server logs as the binary does by default (level info, text, the request id on an
+    // action's lines), into a sink: what logging costs the request path is measured, the
+    // terminal stays readable.
+    profilegate::logfmt::init(std::io::sink, "info", false, false);
     let conns = env_u64("PG_BENCH_CONNS", 64) as usize;
     let secs = Duration::from_secs(env_u64("PG_BENCH_SECS", 10));
     let warmup = Duration::from_secs(env_u64("PG_BENCH_WARMUP_SECS", 2));

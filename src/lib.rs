@@ -21,6 +21,7 @@ pub mod forward;
 pub mod http;
 pub mod idempotency;
 pub mod keys;
+pub mod logfmt;
 pub mod loglimit;
 pub mod metrics;
 pub mod model;

@@ -27,17 +27,12 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let filter = tracing_subscriber::EnvFilter::try_new(&config.log.0)
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let logs = tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        .with_env_filter(filter);
-    if config.log_format.0 == "json" {
-        logs.json().init();
-    } else {
-        logs.with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-            .init();
-    }
+    profilegate::logfmt::init(
+        std::io::stderr,
+        &config.log.0,
+        config.log_format.0 == "json",
+        std::io::IsTerminal::is_terminal(&std::io::stderr()),
+    );
     for key in unknown {
         tracing::warn!(%key, "unknown key in the configuration file (ignored; a typo?)");
     }

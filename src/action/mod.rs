@@ -16,8 +16,6 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Instant;
 
-use tracing::Instrument;
-
 use crate::app::App;
 use crate::auth::Caller;
 use crate::contract::response::ErrorStatus;
@@ -80,8 +78,8 @@ impl App {
         resp
     }
 
-    /// Decides once per key (concurrent retries share the execution), inside a span that
-    /// carries the caller's request id, and counts the answer.
+    /// Decides once per key (concurrent retries share the execution), with the caller's request
+    /// id on its log lines (`logfmt::scope`), and counts the answer.
     /// `rid` is [`span_id`] of the request's id.
     async fn decide_keyed<Fut>(
         &self,
@@ -94,8 +92,7 @@ impl App {
     where
         Fut: Future<Output = ActionResponse>,
     {
-        let span = tracing::info_span!("action", request_id = %rid);
-        let resp = self.inflight.run(key, decide).instrument(span).await;
+        let resp = crate::logfmt::scope(rid, self.inflight.run(key, decide)).await;
         self.metrics
             .request(kind, resp.status_name(), started.elapsed());
         resp
@@ -106,7 +103,7 @@ impl App {
     fn try_replay(&self, key: &[u8; 16]) -> Option<ActionResponse> {
         match self.replay(key) {
             Ok(Some(resp)) => {
-                // The request id is on the enclosing `action` span.
+                // The request id is added to the line (`logfmt::scope`).
                 tracing::info!("replayed the stored decision for a retried request");
                 Some(resp)
             }

@@ -171,7 +171,7 @@ impl App {
                 }
             }
         }
-        // The request id is on the enclosing `action` span.
+        // The request id is added to the line (`logfmt::scope`).
         tracing::debug!(
             decision = out.resp.status_name(),
             rule = ?out.record.failed_rule,

@@ -87,7 +87,7 @@ impl App {
             decide::decision_entry(d.req, &key, &verdict, caller.credential_id, started);
         entry.claims = d.changes;
         entry.notification = notification;
-        // The request id is on the enclosing `action` span.
+        // The request id is added to the line (`logfmt::scope`).
         tracing::debug!(
             decision = verdict.response.status_name(),
             rule = ?verdict.rule,
