@@ -173,9 +173,11 @@ fn debian_package_definition_is_consistent() {
 }
 
 /// The unit's system call filter, applied for real: the server started under the filter
-/// systemd would build from the unit starts, answers an action call, lowers its forwarding
-/// thread's priority (a call the unit's `~@resources` would otherwise forbid: it killed the
-/// service at start) and stops cleanly. Needs `systemd-analyze` (to expand the unit's groups)
+/// systemd would build from the unit, as the packaged configuration runs it (HTTPS with a
+/// self-signed certificate, e-mail to the security team), starts, answers an action call over
+/// TLS, sends its e-mail, lowers its forwarding thread's priority (a call the unit's
+/// `~@resources` would otherwise forbid: it killed the service at start) and stops cleanly.
+/// Needs `systemd-analyze` (to expand the unit's groups)
 /// and gcc's headers (for the calls' numbers); CI installs systemd and requires the test.
 #[cfg(all(target_os = "linux", target_arch = "x86_64"))]
 #[tokio::test]
@@ -202,11 +204,13 @@ async fn the_server_runs_under_the_units_system_call_filter() {
 
     let dir = DataDir::new();
     let auth = Auth::of(&dir.standard());
+    let mail = crate::support::mail::MailServer::start();
+    crate::notify::configure(&dir, mail.addr, 5000);
     let mut cmd = serve_command(
         env!("CARGO_BIN_EXE_profilegate"),
         &dir.path,
         &[],
-        &["--listen", "127.0.0.1:0"],
+        &["--listen", "127.0.0.1:0", "--tls-self-signed"],
         &[],
     );
     filter.apply_to(&mut cmd);
@@ -217,17 +221,39 @@ async fn the_server_runs_under_the_units_system_call_filter() {
             child.wait()
         );
     }
-    let url = format!("http://{}/actions/pre-update-profile", banner_addr(&out));
+    let url = format!("https://{}/actions/pre-update-profile", banner_addr(&out));
+    let cert = out
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("TLS certificate:"))
+        .unwrap_or_else(|| panic!("no certificate in {out}"));
+    let pem = std::fs::read_to_string(cert.trim()).unwrap();
+    let client = crate::support::tls::client_trusting(&pem, false);
     let ev = profile_event(Some("seccomp-1"), dept(Value::from("HR")));
-    let r = post(&url, &auth, ev.to_string()).await;
+    let r = post_with(&client, &url, &auth, ev.to_string()).await;
     assert_eq!(r.status, 200, "{:?}", r.json);
     assert_eq!(r.json["actionStatus"], "SUCCESS", "{:?}", r.json);
+    // The department changed: the security team's e-mail goes out.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while mail.mails().is_empty() && std::time::Instant::now() < deadline {
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(mail.mails().len(), 1, "the e-mail under the filter");
     let nices = forwarding_thread_nices(&child.id().to_string());
     assert!(!nices.is_empty(), "no forwarding thread");
     assert!(nices.iter().all(|n| *n == 19), "{nices:?}");
 
+    // Its open connection would hold the stop for the shutdown's grace period; the runtime
+    // keeps running while the child stops, so that the connection is closed.
+    drop(client);
     let _ = Command::new("kill").arg(child.id().to_string()).status();
-    let status = child.wait().unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(std::time::Instant::now() < deadline, "it did not stop");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    };
     let mut err = String::new();
     if let Some(mut e) = child.stderr.take() {
         use std::io::Read;
