@@ -121,13 +121,14 @@ async fn metrics_count_what_happened_and_readyz_answers() {
     srv.stop().await;
 }
 
-#[test]
-fn json_logs_carry_the_request_id_and_no_claim_values() {
+/// The logs (at debug) of a server that answered one action call with the request id
+/// `log-rid-77` and the department `Engineering`, in `format`; and the credential's secret.
+fn logs_of_one_call(format: &str) -> (String, String) {
     let dir = DataDir::new();
     let cred = dir.standard();
     let (mut child, out, err) = spawn_serve(
         &dir.path,
-        &["--log-format", "json"],
+        &["--log-format", format],
         &["--listen", "127.0.0.1:0"],
         &[("PROFILEGATE_LOG", "debug")],
     );
@@ -144,6 +145,15 @@ fn json_logs_carry_the_request_id_and_no_claim_values() {
     let _ = child.wait();
     let mut logs = String::new();
     std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut logs).unwrap();
+    let Auth::Basic(_, secret) = Auth::of(&cred) else {
+        panic!("basic")
+    };
+    (logs, secret)
+}
+
+#[test]
+fn json_logs_carry_the_request_id_and_no_claim_values() {
+    let (logs, secret) = logs_of_one_call("json");
     let lines: Vec<serde_json::Value> = logs
         .lines()
         .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
@@ -158,8 +168,21 @@ fn json_logs_carry_the_request_id_and_no_claim_values() {
         !logs.contains("Engineering"),
         "a claim value was logged: {logs}"
     );
-    let Auth::Basic(_, secret) = Auth::of(&cred) else {
-        panic!("basic")
-    };
+    assert!(!logs.contains(&secret), "the secret was logged");
+}
+
+/// Text logs name the request where the span used to: after the level.
+#[test]
+fn text_logs_carry_the_request_id_and_no_claim_values() {
+    let (logs, secret) = logs_of_one_call("text");
+    assert!(
+        logs.lines()
+            .any(|l| l.contains(" DEBUG action{request_id=log-rid-77}: ")),
+        "{logs}"
+    );
+    assert!(
+        !logs.contains("Engineering"),
+        "a claim value was logged: {logs}"
+    );
     assert!(!logs.contains(&secret), "the secret was logged");
 }
