@@ -845,11 +845,15 @@ async fn start_and_measure(
 /// PG_BENCH_AUTH=jwt: a `jwt` credential whose key set this process serves over TLS (a test CA
 /// the credential trusts), and one RS256 token for every call, as the identity server reuses
 /// the token it fetched from its provider until it expires.
+/// The RSA signing key the integration tests use too.
+#[path = "../tests/it/support/jwt_keys.rs"]
+mod jwt_keys;
+
 mod jwt_auth {
     use std::sync::Arc;
 
     use jsonwebtoken::jwk::Jwk;
-    use jsonwebtoken::{Algorithm, EncodingKey, Header};
+    use jsonwebtoken::{Algorithm, Header};
     use profilegate::model::credentials::JwtIssuer;
     use profilegate::service::credentials::{create_now, NewCredential};
     use profilegate::store::Store;
@@ -889,7 +893,7 @@ mod jwt_auth {
         .expect("TLS");
         let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(tls));
 
-        let signing = rsa_key();
+        let signing = crate::jwt_keys::rsa2048();
         let mut jwk = Jwk::from_encoding_key(&signing, Algorithm::RS256).expect("jwk");
         jwk.common.key_id = Some("bench-1".into());
         let body = serde_json::json!({ "keys": [jwk] }).to_string();
@@ -947,33 +951,5 @@ mod jwt_auth {
             "scope": "profilegate", "iat": now, "exp": now + 3600});
         let token = jsonwebtoken::encode(&header, &claims, &signing).expect("token");
         format!("Bearer {token}")
-    }
-
-    /// A fresh RSA-2048 key (aws-lc generates it; jsonwebtoken takes PKCS#1).
-    fn rsa_key() -> EncodingKey {
-        use aws_lc_rs::encoding::AsDer;
-        let key = aws_lc_rs::rsa::KeyPair::generate(aws_lc_rs::rsa::KeySize::Rsa2048).expect("RSA");
-        let pkcs8: aws_lc_rs::encoding::Pkcs8V1Der = key.as_der().expect("PKCS#8");
-        EncodingKey::from_rsa_der(pkcs1_of(pkcs8.as_ref()))
-    }
-
-    /// The RSAPrivateKey inside a PKCS#8 v1 structure (its third element, an OCTET STRING).
-    fn pkcs1_of(der: &[u8]) -> &[u8] {
-        fn header(d: &[u8]) -> (usize, usize) {
-            match d[1] {
-                n if n < 0x80 => (2, n as usize),
-                0x81 => (3, d[2] as usize),
-                0x82 => (4, (d[2] as usize) << 8 | d[3] as usize),
-                n => panic!("length form {n:#x}"),
-            }
-        }
-        let (h, _) = header(der);
-        let mut rest = &der[h..];
-        for _ in 0..2 {
-            let (h, len) = header(rest);
-            rest = &rest[h + len..];
-        }
-        let (h, len) = header(rest);
-        &rest[h..h + len]
     }
 }

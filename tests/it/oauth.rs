@@ -427,35 +427,7 @@ fn es256(kid: &str) -> SigningKey {
 
 /// RS256, what WSO2 IS signs with by default.
 fn rs256(kid: &str) -> SigningKey {
-    use aws_lc_rs::encoding::AsDer;
-    let key = aws_lc_rs::rsa::KeyPair::generate(aws_lc_rs::rsa::KeySize::Rsa2048).unwrap();
-    let pkcs8: aws_lc_rs::encoding::Pkcs8V1Der = key.as_der().unwrap();
-    signing(
-        EncodingKey::from_rsa_der(pkcs1_of(pkcs8.as_ref())),
-        Algorithm::RS256,
-        kid,
-    )
-}
-
-/// The RSAPrivateKey inside a PKCS#8 v1 structure (its last element, an OCTET STRING).
-fn pkcs1_of(der: &[u8]) -> &[u8] {
-    fn header(d: &[u8]) -> (usize, usize) {
-        match d[1] {
-            n if n < 0x80 => (2, n as usize),
-            0x81 => (3, d[2] as usize),
-            0x82 => (4, (d[2] as usize) << 8 | d[3] as usize),
-            n => panic!("length form {n:#x}"),
-        }
-    }
-    let (h, _) = header(der);
-    let mut rest = &der[h..];
-    for _ in 0..2 {
-        let (h, len) = header(rest);
-        rest = &rest[h + len..];
-    }
-    assert_eq!(rest[0], 0x04, "an OCTET STRING");
-    let (h, len) = header(rest);
-    &rest[h..h + len]
+    signing(crate::support::jwt_keys::rsa2048(), Algorithm::RS256, kid)
 }
 
 fn signing(enc: EncodingKey, alg: Algorithm, kid: &str) -> SigningKey {

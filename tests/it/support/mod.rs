@@ -3,6 +3,7 @@
 pub mod admin;
 pub mod audit;
 pub mod jwe;
+pub mod jwt_keys;
 pub mod ldap;
 pub mod mail;
 pub mod source;
