@@ -175,7 +175,8 @@ fn debian_package_definition_is_consistent() {
 /// The unit's system call filter, applied for real: the server started under the filter
 /// systemd would build from the unit, as the packaged configuration runs it (HTTPS with a
 /// self-signed certificate, e-mail to the security team), starts, answers an action call over
-/// TLS, sends its e-mail, lowers its forwarding thread's priority (a call the unit's
+/// TLS, sends its e-mail, answers `/readyz` and `/metrics`, takes a backup and signs a
+/// checkpoint for the CLI (through its control socket), lowers its forwarding thread's priority (a call the unit's
 /// `~@resources` would otherwise forbid: it killed the service at start) and stops cleanly.
 /// A refused call kills the process here, though the unit answers it with EPERM, so that any
 /// call the unit refuses on these paths fails the test. Needs `systemd-analyze` (to expand the
@@ -255,6 +256,39 @@ async fn the_server_runs_under_the_units_system_call_filter() {
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
     assert_eq!(mail.mails().len(), 1, "the e-mail under the filter");
+    let base = url
+        .trim_end_matches("/actions/pre-update-profile")
+        .to_string();
+    for path in ["/readyz", "/metrics"] {
+        let r = client.get(format!("{base}{path}")).send().await.unwrap();
+        assert_eq!(r.status(), 200, "{path}");
+    }
+    // What the CLI asks of the running server through its control socket, done under the
+    // filter: a backup and the latest signed checkpoint.
+    let backups = tempfile::tempdir().unwrap();
+    let file = backups.path().join("filtered.backup");
+    let path = dir.path.clone();
+    let f = file.clone();
+    let (backup, checkpoint) = tokio::task::spawn_blocking(move || {
+        (
+            cli(&path, &["backup", f.to_str().unwrap()]),
+            cli(&path, &["audit", "checkpoint", "--json"]),
+        )
+    })
+    .await
+    .unwrap();
+    assert!(backup.status.success(), "{}", stderr(&backup));
+    assert!(
+        stdout(&backup).contains("through the running server"),
+        "{}",
+        stdout(&backup)
+    );
+    assert!(checkpoint.status.success(), "{}", stderr(&checkpoint));
+    assert!(
+        stdout(&checkpoint).contains("\"signature\""),
+        "{}",
+        stdout(&checkpoint)
+    );
     let nices = forwarding_thread_nices(&child.id().to_string());
     assert!(!nices.is_empty(), "no forwarding thread");
     assert!(nices.iter().all(|n| *n == 19), "{nices:?}");
