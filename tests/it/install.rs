@@ -175,13 +175,13 @@ fn debian_package_definition_is_consistent() {
 /// The unit's system call filter, applied for real: the server started under the filter
 /// systemd would build from the unit, as the packaged configuration runs it (HTTPS with a
 /// self-signed certificate, e-mail to the security team), starts, answers an action call over
-/// TLS, sends its e-mail, answers `/readyz` and `/metrics`, takes a backup and signs a
-/// checkpoint for the CLI (through its control socket), lowers its forwarding thread's priority (a call the unit's
-/// `~@resources` would otherwise forbid: it killed the service at start) and stops cleanly.
-/// A refused call kills the process here, though the unit answers it with EPERM, so that any
-/// call the unit refuses on these paths fails the test. Needs `systemd-analyze` (to expand the
-/// unit's groups) and gcc's headers (for the calls' numbers); CI installs systemd and requires
-/// the test.
+/// TLS, sends its e-mail, answers `/readyz` and `/metrics`, serves the CLI's backup and
+/// checkpoint through its control socket, lowers its forwarding thread's priority (a call the
+/// unit's `~@resources` would otherwise forbid: it killed the service at start) and stops
+/// cleanly. A refused call kills the process here, though the unit answers it with EPERM, so
+/// that any call the unit refuses on these paths fails the test. Needs `systemd-analyze` (to
+/// expand the unit's groups) and gcc's headers (for the calls' numbers); CI installs systemd
+/// and requires the test.
 #[cfg(all(target_os = "linux", target_arch = "x86_64"))]
 #[tokio::test]
 async fn the_server_runs_under_the_units_system_call_filter() {
