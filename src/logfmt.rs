@@ -40,11 +40,17 @@ where
         .with_env_filter(filter);
     if json {
         logs.json()
-            .event_format(WithRequestId::new(Format::default().json(), Style::Json))
+            .event_format(WithRequestId {
+                inner: Format::default().json(),
+                style: Style::Json,
+            })
             .init();
     } else {
         logs.with_ansi(ansi)
-            .event_format(WithRequestId::new(Format::default(), Style::Text))
+            .event_format(WithRequestId {
+                inner: Format::default(),
+                style: Style::Text,
+            })
             .init();
     }
 }
@@ -61,12 +67,6 @@ enum Style {
 struct WithRequestId<F> {
     inner: F,
     style: Style,
-}
-
-impl<F> WithRequestId<F> {
-    fn new(inner: F, style: Style) -> Self {
-        WithRequestId { inner, style }
-    }
 }
 
 impl<S, N, F> FormatEvent<S, N> for WithRequestId<F>
@@ -87,7 +87,8 @@ where
             self.inner
                 .format_event(ctx, Writer::new(&mut line), event)?;
             let level = event.metadata().level().as_str();
-            writer.write_str(&with_request_id(&line, id, level, self.style))
+            let in_span = ctx.lookup_current().is_some();
+            writer.write_str(&with_request_id(&line, id, level, in_span, self.style))
         });
         match with_id {
             Ok(written) => written,
@@ -97,10 +98,10 @@ where
 }
 
 /// `line` (as the inner format wrote it, newline included) with the request `id`: in JSON as
-/// the `action` span's field, or, if the line has a span already, as a field of its own; in
-/// text after the level (`LEVEL action{request_id=ID}: …`), or, if the level is not found,
-/// at the end.
-fn with_request_id(line: &str, id: &str, level: &str, style: Style) -> String {
+/// the `action` span's field, or as a field of its own when the line has a span already
+/// (`in_span`); in text after the level (`LEVEL action{request_id=ID}: …`), or, if the level
+/// is not found, at the end.
+fn with_request_id(line: &str, id: &str, level: &str, in_span: bool, style: Style) -> String {
     let (body, newline) = match line.strip_suffix('\n') {
         Some(body) => (body, "\n"),
         None => (line, ""),
@@ -114,7 +115,7 @@ fn with_request_id(line: &str, id: &str, level: &str, style: Style) -> String {
             };
             out.push_str(body);
             let sep = if body.ends_with('{') { "" } else { "," };
-            if body.contains("\"span\":") {
+            if in_span {
                 let _ = write!(out, "{sep}\"request_id\":{id}}}");
             } else {
                 let span = format!("{{\"request_id\":{id},\"name\":\"action\"}}");
@@ -147,12 +148,12 @@ mod tests {
         let line =
             "2026-12-01T09:00:00.000001Z  WARN profilegate::action: could not notify error=x\n";
         assert_eq!(
-            with_request_id(line, "r-1", "WARN", Style::Text),
+            with_request_id(line, "r-1", "WARN", false, Style::Text),
             "2026-12-01T09:00:00.000001Z  WARN action{request_id=r-1}: profilegate::action: could not notify error=x\n"
         );
         // A format without the level: at the end.
         assert_eq!(
-            with_request_id("message\n", "r-1", "INFO", Style::Text),
+            with_request_id("message\n", "r-1", "INFO", false, Style::Text),
             "message request_id=r-1\n"
         );
     }
@@ -160,7 +161,7 @@ mod tests {
     #[test]
     fn json_lines_carry_the_id_as_the_action_span() {
         let line = r#"{"timestamp":"t","level":"WARN","fields":{"message":"m"},"target":"x"}"#;
-        let out = with_request_id(&format!("{line}\n"), "r\"1", "WARN", Style::Json);
+        let out = with_request_id(&format!("{line}\n"), "r\"1", "WARN", false, Style::Json);
         assert!(out.ends_with('\n'));
         let v: serde_json::Value = serde_json::from_str(&out).unwrap();
         assert_eq!(v["span"]["request_id"], "r\"1");
@@ -170,7 +171,7 @@ mod tests {
         // Inside another span: a field of its own, the other span kept.
         let line = r#"{"level":"INFO","span":{"name":"sync"},"spans":[{"name":"sync"}]}"#;
         let v: serde_json::Value =
-            serde_json::from_str(&with_request_id(line, "r-2", "INFO", Style::Json)).unwrap();
+            serde_json::from_str(&with_request_id(line, "r-2", "INFO", true, Style::Json)).unwrap();
         assert_eq!(v["request_id"], "r-2");
         assert_eq!(v["span"]["name"], "sync");
     }
@@ -195,7 +196,10 @@ mod tests {
         let subscriber = tracing_subscriber::fmt()
             .with_writer(move || sink.clone())
             .json()
-            .event_format(WithRequestId::new(Format::default().json(), Style::Json))
+            .event_format(WithRequestId {
+                inner: Format::default().json(),
+                style: Style::Json,
+            })
             .finish();
         let rt = tokio::runtime::Builder::new_current_thread()
             .build()
@@ -204,6 +208,7 @@ mod tests {
             rt.block_on(scope("rid-9".into(), async {
                 tokio::task::yield_now().await;
                 tracing::warn!("inside");
+                tracing::info_span!("sync").in_scope(|| tracing::warn!("in a span"));
             }));
             tracing::warn!("outside");
         });
@@ -212,10 +217,13 @@ mod tests {
             .lines()
             .map(|l| serde_json::from_str(l).unwrap())
             .collect();
-        assert_eq!(lines.len(), 2, "{text}");
+        assert_eq!(lines.len(), 3, "{text}");
         assert_eq!(lines[0]["fields"]["message"], "inside");
         assert_eq!(lines[0]["span"]["request_id"], "rid-9");
-        assert_eq!(lines[1]["fields"]["message"], "outside");
-        assert!(lines[1].get("span").is_none(), "{text}");
+        // Inside another span: that span kept, the id beside it.
+        assert_eq!(lines[1]["span"]["name"], "sync", "{text}");
+        assert_eq!(lines[1]["request_id"], "rid-9", "{text}");
+        assert_eq!(lines[2]["fields"]["message"], "outside");
+        assert!(lines[2].get("span").is_none(), "{text}");
     }
 }

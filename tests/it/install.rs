@@ -225,11 +225,7 @@ async fn the_server_runs_under_the_units_system_call_filter() {
         );
     }
     let url = format!("https://{}/actions/pre-update-profile", banner_addr(&out));
-    let cert = out
-        .lines()
-        .find_map(|l| l.trim().strip_prefix("TLS certificate:"))
-        .unwrap_or_else(|| panic!("no certificate in {out}"));
-    let pem = std::fs::read_to_string(cert.trim()).unwrap();
+    let pem = std::fs::read_to_string(banner_certificate(&out)).unwrap();
     let client = crate::support::tls::client_trusting(&pem, false);
     let ev = profile_event(Some("seccomp-1"), dept(Value::from("HR")));
     let Auth::Basic(user, password) = &auth else {
@@ -251,11 +247,8 @@ async fn the_server_runs_under_the_units_system_call_filter() {
     let body: Value = r.json().await.unwrap();
     assert_eq!(body["actionStatus"], "SUCCESS", "{body}");
     // The department changed: the security team's e-mail goes out.
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    while mail.mails().is_empty() && std::time::Instant::now() < deadline {
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
-    assert_eq!(mail.mails().len(), 1, "the e-mail under the filter");
+    let mails = crate::notify::wait_for_mails(&mail, 1).await;
+    assert_eq!(mails.len(), 1, "the e-mail under the filter");
     let base = url
         .trim_end_matches("/actions/pre-update-profile")
         .to_string();

@@ -97,12 +97,7 @@ async fn self_signed_certificate_is_made_once_and_printed() {
         .unwrap_or_else(|| panic!("no fingerprint in {out}"))
         .trim()
         .to_string();
-    let path = out
-        .lines()
-        .find_map(|l| l.trim().strip_prefix("TLS certificate:"))
-        .unwrap()
-        .trim()
-        .to_string();
+    let path = banner_certificate(&out);
     let pem = std::fs::read_to_string(&path).unwrap();
     // The printed fingerprint is the file's.
     let der = CertificateDer::pem_slice_iter(pem.as_bytes())

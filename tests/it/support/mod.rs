@@ -469,6 +469,15 @@ pub fn banner_addr(banner: &str) -> String {
         .unwrap_or_else(|| panic!("no address in {banner}"))
 }
 
+/// The certificate file a `serve --tls-self-signed` banner names (`TLS certificate: PATH`).
+pub fn banner_certificate(banner: &str) -> String {
+    banner
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("TLS certificate:"))
+        .map(|p| p.trim().to_string())
+        .unwrap_or_else(|| panic!("no certificate in {banner}"))
+}
+
 /// Opens a data dir's sled database directly (beneath the store, as someone with file access
 /// might). A store dropped just before may still hold the lock for a moment (sled's flusher
 /// thread lets go of it on its next tick), so a held lock is retried for a few seconds.
